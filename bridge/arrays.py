@@ -1,0 +1,78 @@
+"""numpy <-> INDArray in bulk: one native memcpy each way, no per-element Python work."""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError, java_errors
+from .jvm import jclass
+
+__all__ = ["to_indarray", "to_numpy", "is_indarray"]
+
+# numpy dtype -> ND4J DataType name. Both sides use the same bit layout for each pair.
+_ND4J_TYPES = {
+    np.dtype(np.float64): "DOUBLE",
+    np.dtype(np.float32): "FLOAT",
+    np.dtype(np.float16): "HALF",
+    np.dtype(np.int64): "LONG",
+    np.dtype(np.int32): "INT",
+    np.dtype(np.int16): "SHORT",
+    np.dtype(np.int8): "BYTE",
+    np.dtype(np.uint64): "UINT64",
+    np.dtype(np.uint32): "UINT32",
+    np.dtype(np.uint16): "UINT16",
+    np.dtype(np.uint8): "UBYTE",
+    np.dtype(np.bool_): "BOOL",
+}
+_NUMPY_TYPES = {name: dtype for dtype, name in _ND4J_TYPES.items()}
+
+
+def to_indarray(array) -> "INDArray":
+    """Copy a numpy array (any shape, C/F order or strided) into a new INDArray of the same dtype.
+
+    Supported dtypes: float64/32/16, int64/32/16/8, uint64/32/16/8, bool. A C- or F-contiguous
+    array is copied once, natively; anything else is made C-contiguous by numpy first.
+    """
+    array = np.asarray(array)
+    if array.dtype.newbyteorder("=") not in _ND4J_TYPES:
+        raise DataError(f"Received an array of dtype {array.dtype}, which ND4J has no type for. "
+                        f"Supported: {', '.join(sorted(str(d) for d in _ND4J_TYPES))}.")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.flags.f_contiguous and not array.flags.c_contiguous:
+        order = "f"
+    else:
+        order, array = "c", np.ascontiguousarray(array)
+    import jpype
+    import jpype.nio
+
+    # convertToDirectBuffer needs a writable, non-empty buffer; an empty array crosses as 0 bytes.
+    source = array if array.flags.writeable else array.copy(order="K")
+    buffer = jpype.nio.convertToDirectBuffer(source.reshape(-1, order="A").view(np.uint8) if source.size
+                                             else np.zeros(0, np.uint8))
+    shape = jpype.JArray(jpype.JLong)(list(array.shape))
+    with java_errors("to_indarray"):
+        return jclass("ai.dl4jbridge.train.Ndarrays").fromBuffer(buffer, _ND4J_TYPES[array.dtype], shape, order)
+
+
+def to_numpy(indarray) -> np.ndarray:
+    """Copy an INDArray (any order, views included) into a new C-ordered numpy array of its dtype."""
+    if not is_indarray(indarray):
+        raise DataError(f"to_numpy expects an org.nd4j INDArray, received {type(indarray).__name__}.")
+    import jpype.nio
+
+    with java_errors("to_numpy"):
+        dtype_name = str(indarray.dataType().name())
+        if dtype_name not in _NUMPY_TYPES:
+            raise DataError(f"INDArray dtype {dtype_name} has no numpy equivalent.")
+        shape = tuple(int(d) for d in indarray.shape())
+        out = np.empty(shape, dtype=_NUMPY_TYPES[dtype_name])
+        if out.size:
+            jclass("ai.dl4jbridge.train.Ndarrays").copyInto(indarray, jpype.nio.convertToDirectBuffer(out.reshape(-1).view(np.uint8)))
+    return out
+
+
+def is_indarray(obj) -> bool:
+    try:
+        return isinstance(obj, jclass("org.nd4j.linalg.api.ndarray.INDArray"))
+    except TypeError:
+        return False

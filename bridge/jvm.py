@@ -1,0 +1,169 @@
+"""One JVM per Python process, started once, with DL4J's and Spark's classpath and flags.
+
+JPype can neither restart a JVM nor survive fork(): start it once, and use "spawn" for workers.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+
+from .errors import JvmConfigError, SetupError
+
+__all__ = ["JvmOptions", "start_jvm", "jvm_options", "java_home", "classpath", "jclass", "CACHE_DIR"]
+
+VERSION = "0.1.0"
+MIN_JAVA = 11
+REPO_JAVA_DIR = Path(__file__).resolve().parent.parent / "java"
+CACHE_DIR = Path(os.environ.get("DL4J_BRIDGE_CACHE", Path.home() / ".cache" / "dl4j-bridge")) / VERSION
+
+# What spark-submit adds on Java 17 (Spark's launcher JavaModuleOptions); a JPype JVM gets none of it.
+JAVA17_MODULE_FLAGS = [
+    "-XX:+IgnoreUnrecognizedVMOptions",
+    *(f"--add-opens=java.base/{pkg}=ALL-UNNAMED" for pkg in (
+        "java.lang", "java.lang.invoke", "java.lang.reflect", "java.io", "java.net", "java.nio",
+        "java.util", "java.util.concurrent", "java.util.concurrent.atomic", "jdk.internal.ref",
+        "sun.nio.ch", "sun.nio.cs", "sun.security.action", "sun.util.calendar")),
+    "-Djdk.reflect.useDirectMethodHandle=false",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+]
+
+
+@dataclass(frozen=True)
+class JvmOptions:
+    """How the JVM is started. Sizes use Java's syntax ("4g", "512m")."""
+
+    heap: str = "2g"
+    off_heap: str = "6g"  # javacpp maxbytes: ND4J's native arrays
+    max_physical: str = "10g"  # javacpp maxphysicalbytes: heap + off-heap + native libraries
+    threads: int | None = None  # OMP_NUM_THREADS for ND4J; None keeps the environment's
+    extra_classpath: tuple[str, ...] = ()
+    extra_flags: tuple[str, ...] = ()
+    classpath: tuple[str, ...] = field(default=(), compare=False)
+
+
+_lock = threading.Lock()
+_started_with: JvmOptions | None = None
+
+
+def start_jvm(heap: str = "2g", off_heap: str = "6g", max_physical: str = "10g", threads: int | None = None,
+              extra_classpath: list[str] | tuple[str, ...] = (), extra_flags: list[str] | tuple[str, ...] = ()
+              ) -> JvmOptions:
+    """Start the in-process JVM once; later calls with the same options return at once.
+
+    A later call with different options raises JvmConfigError naming how the JVM was started,
+    because JPype cannot restart a JVM.
+    """
+    global _started_with
+    wanted = JvmOptions(heap, off_heap, max_physical, threads, tuple(extra_classpath), tuple(extra_flags))
+    with _lock:
+        if _started_with is not None:
+            if wanted != _started_with:
+                raise JvmConfigError(
+                    f"The JVM is already running with {_describe(_started_with)}; it cannot be restarted "
+                    f"with {_describe(wanted)}. Call start_jvm() with the same options, or start a new process.")
+            return _started_with
+        import jpype
+
+        if jpype.isJVMStarted():  # started by someone else in this process: use it as it is
+            _started_with = wanted
+            return wanted
+        cp = classpath() + [str(p) for p in extra_classpath]
+        if threads is not None:
+            os.environ["OMP_NUM_THREADS"] = str(threads)  # read by ND4J's native code at load time
+        jvm_path = _libjvm(java_home())
+        args = [f"-Xmx{heap}", f"-Dorg.bytedeco.javacpp.maxbytes={off_heap}",
+                f"-Dorg.bytedeco.javacpp.maxphysicalbytes={max_physical}", *JAVA17_MODULE_FLAGS, *extra_flags]
+        jpype.startJVM(jvm_path, *args, classpath=cp, convertStrings=False)
+        _started_with = JvmOptions(heap, off_heap, max_physical, threads, tuple(extra_classpath),
+                                   tuple(extra_flags), tuple(cp))
+        return _started_with
+
+
+def jvm_options() -> JvmOptions | None:
+    """The options the running JVM was started with, or None before start_jvm()."""
+    return _started_with
+
+
+def jclass(name: str):
+    """A Java class, starting the JVM with default options if it is not running yet."""
+    if _started_with is None:
+        start_jvm()
+    import jpype
+
+    return jpype.JClass(name)
+
+
+def _describe(options: JvmOptions) -> str:
+    shown = {k: v for k, v in asdict(options).items() if k != "classpath"}
+    return ", ".join(f"{k}={v!r}" for k, v in shown.items())
+
+
+def java_home() -> Path:
+    """The JDK to use: $JAVA_HOME, else the `java` on PATH. Raises SetupError if none or too old."""
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(Path(os.environ["JAVA_HOME"]))
+    java = shutil.which("java")
+    if java:
+        candidates.append(Path(java).resolve().parent.parent)
+    for home in candidates:
+        version = _java_major_version(home)
+        if version is None:
+            continue
+        if version < MIN_JAVA:
+            raise SetupError(f"Java {version} at {home} is too old: dl4j-bridge needs Java {MIN_JAVA}+ (17 tested). "
+                             "Install it (apt-get install openjdk-17-jdk-headless) and set JAVA_HOME.")
+        return home
+    raise SetupError("No JDK found (looked at $JAVA_HOME and `java` on PATH). Install OpenJDK 17 "
+                     "(apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to a JDK 11+.")
+
+
+def _java_major_version(home: Path) -> int | None:
+    release = home / "release"
+    if release.is_file():
+        for line in release.read_text(errors="replace").splitlines():
+            if line.startswith("JAVA_VERSION="):
+                return _major(line.split("=", 1)[1].strip().strip('"'))
+    java = home / "bin" / "java"
+    if not java.exists():
+        return None
+    out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=60).stderr
+    quoted = out.split('"')
+    return _major(quoted[1]) if len(quoted) > 1 else None
+
+
+def _major(version: str) -> int:
+    parts = version.split(".")
+    return int(parts[1]) if parts[0] == "1" else int(parts[0].split("-")[0].split("+")[0])
+
+
+def _libjvm(home: Path) -> str:
+    for rel in ("lib/server/libjvm.so", "jre/lib/amd64/server/libjvm.so", "lib/server/libjvm.dylib"):
+        if (home / rel).exists():
+            return str(home / rel)
+    raise SetupError(f"{home} has no libjvm: point JAVA_HOME at a full JDK 11+.")
+
+
+def classpath() -> list[str]:
+    """The train module's jar and its Maven-resolved dependencies.
+
+    Looked for in order: $DL4J_BRIDGE_CLASSPATH, this checkout's java/train/target, the cache that
+    `dl4j-bridge setup` fills.
+    """
+    if os.environ.get("DL4J_BRIDGE_CLASSPATH"):
+        return os.environ["DL4J_BRIDGE_CLASSPATH"].split(os.pathsep)
+    for target in (REPO_JAVA_DIR / "train" / "target", CACHE_DIR):
+        listing = target / "classpath.txt"
+        jar = target / f"dl4j-bridge-train-{VERSION}.jar"
+        if listing.is_file() and jar.is_file():
+            entries = [e for e in listing.read_text().strip().split(os.pathsep) if e]
+            missing = [e for e in entries if not Path(e).exists()]
+            if missing:
+                raise SetupError(f"{len(missing)} jar(s) listed in {listing} are gone (first: {missing[0]}). "
+                                 "Run `dl4j-bridge setup` again.")
+            return [str(jar), *entries]
+    raise SetupError("The JVM classpath is not built yet. Run `dl4j-bridge setup` (in a checkout: `make setup`).")

@@ -1,0 +1,312 @@
+"""Build DL4J MultiLayerNetworks from Python, without writing Java.
+
+    net = nets.sequential([nets.Conv2D(20, 5), nets.Pool2D(2), nets.Dense(100), nets.Output(10)],
+                          input_shape=(1, 28, 28), updater=nets.Adam(1e-3), seed=42)
+
+Layer arguments follow Keras where they overlap (`dropout` is the probability of dropping a unit;
+DL4J's own dropOut(p) takes the probability of keeping it and is converted here).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .errors import DataError, java_errors
+from .jvm import jclass
+
+__all__ = [
+    "Network", "as_java", "sequential", "mlp", "lenet", "Dense", "Output", "Conv2D", "Pool2D",
+    "BatchNorm", "Dropout", "Activation", "GlobalPool", "LRN", "Adam", "Sgd", "Nesterovs", "ACTIVATIONS",
+]
+
+ACTIVATIONS = ("identity", "relu", "relu6", "leakyrelu", "elu", "selu", "sigmoid", "hardsigmoid", "tanh",
+               "hardtanh", "softmax", "softplus", "softsign", "swish", "gelu", "cube", "rationaltanh",
+               "rectifiedtanh", "mish", "thresholdedrelu")
+CONVOLUTION_MODES = ("truncate", "strict", "same")
+WEIGHT_INITS = ("xavier", "xavier_uniform", "relu", "relu_uniform", "lecun_normal", "normal", "uniform", "zero")
+_CONF = "org.deeplearning4j.nn.conf."
+
+
+class Network:
+    """A DL4J MultiLayerNetwork (``.java``) with the name and class labels dl4j-bridge carries along."""
+
+    def __init__(self, java, name: str = "network", labels: Sequence[str] | None = None):
+        self.java = java
+        self.name = name
+        self.labels = tuple(labels) if labels else None
+
+    def __repr__(self) -> str:
+        return f"Network(name={self.name!r}, layers={self.java.getnLayers()}, params={int(self.java.numParams())})"
+
+    def summary(self) -> str:
+        return str(self.java.summary())
+
+
+def as_java(net):
+    """The MultiLayerNetwork behind a bridge Network, or the argument itself if it already is one."""
+    if isinstance(net, Network):
+        return net.java
+    if _is_java_instance(net, "org.deeplearning4j.nn.multilayer.MultiLayerNetwork"):
+        return net
+    if _is_java_instance(net, "org.deeplearning4j.nn.graph.ComputationGraph"):
+        raise DataError("ComputationGraph networks are not supported yet; pass a MultiLayerNetwork.")
+    raise DataError(f"Expected a bridge Network or a DL4J MultiLayerNetwork, received {type(net).__name__}.")
+
+
+def _is_java_instance(obj, class_name: str) -> bool:
+    try:
+        return isinstance(obj, jclass(class_name))
+    except TypeError:
+        return False
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= 0 for v in pair):
+        raise DataError(f"Received an invalid value for `{name}`, expected an int or a pair of non-negative "
+                        f"ints. Received: {name}={value!r}")
+    return pair
+
+
+def _ints(values):
+    import jpype
+
+    return jpype.JArray(jpype.JInt)(list(values))
+
+
+def _activation(name: str, alpha: float | None = None):
+    name = name.lower()
+    if name not in ACTIVATIONS:
+        raise DataError(f"Received an invalid value for `activation`. Received: activation={name!r}. "
+                        f"Expected one of: {', '.join(ACTIVATIONS)}.")
+    if name == "leakyrelu" and alpha is not None:
+        return jclass("org.nd4j.linalg.activations.impl.ActivationLReLU")(float(alpha))
+    if name == "elu" and alpha is not None:
+        return jclass("org.nd4j.linalg.activations.impl.ActivationELU")(float(alpha))
+    return jclass("org.nd4j.linalg.activations.Activation").valueOf(name.upper()).getActivationFunction()
+
+
+def _conv_mode(mode: str):
+    if mode.lower() not in CONVOLUTION_MODES:
+        raise DataError(f"Received an invalid value for `mode`. Received: mode={mode!r}. "
+                        f"Expected one of: {', '.join(CONVOLUTION_MODES)}.")
+    return jclass(_CONF + "ConvolutionMode").valueOf(mode.capitalize())
+
+
+def _common(builder, layer):
+    """Options shared by layers with an activation and optional dropout."""
+    if getattr(layer, "activation", None) is not None:
+        builder = builder.activation(_activation(layer.activation, getattr(layer, "alpha", None)))
+    if getattr(layer, "dropout", 0.0):
+        builder = builder.dropOut(1.0 - float(layer.dropout))  # DL4J takes the retain probability
+    return builder
+
+
+def _positive(value, name):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise DataError(f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Dense:
+    units: int
+    activation: str = "relu"
+    dropout: float = 0.0
+    alpha: float | None = None  # leakyrelu / elu slope
+    bias: bool = True
+
+    def to_java(self):
+        b = jclass(_CONF + "layers.DenseLayer$Builder")().nOut(_positive(self.units, "units")).hasBias(self.bias)
+        return _common(b, self).build()
+
+
+@dataclass(frozen=True)
+class Output:
+    units: int
+    activation: str = "softmax"
+    loss: str = "mcxent"  # any LossFunctions.LossFunction name; irrelevant at inference
+
+    def to_java(self):
+        loss = jclass("org.nd4j.linalg.lossfunctions.LossFunctions$LossFunction").valueOf(self.loss.upper())
+        b = jclass(_CONF + "layers.OutputLayer$Builder")(loss).nOut(_positive(self.units, "units"))
+        return _common(b, self).build()
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    filters: int
+    kernel: int | tuple[int, int] = 3
+    stride: int | tuple[int, int] = 1
+    padding: int | tuple[int, int] = 0
+    dilation: int | tuple[int, int] = 1
+    mode: str = "truncate"
+    activation: str = "relu"
+    bias: bool = True
+    dropout: float = 0.0
+    alpha: float | None = None
+
+    def to_java(self):
+        # The no-argument Builder() is the int... varargs one, which JPype calls with no kernel.
+        b = (jclass(_CONF + "layers.ConvolutionLayer$Builder")(
+                _ints(_pair(self.kernel, "kernel")), _ints(_pair(self.stride, "stride")),
+                _ints(_pair(self.padding, "padding")))
+             .dilation(_ints(_pair(self.dilation, "dilation")))
+             .convolutionMode(_conv_mode(self.mode)).nOut(_positive(self.filters, "filters")).hasBias(self.bias))
+        return _common(b, self).build()
+
+
+@dataclass(frozen=True)
+class Pool2D:
+    kernel: int | tuple[int, int] = 2
+    stride: int | tuple[int, int] | None = None  # defaults to the kernel
+    padding: int | tuple[int, int] = 0
+    kind: str = "max"  # "max" or "avg"
+    mode: str = "truncate"
+    include_pad_in_avg: bool = True  # DL4J's avgPoolIncludePadInDivisor
+
+    def to_java(self):
+        kinds = {"max": "MAX", "avg": "AVG"}
+        if self.kind not in kinds:
+            raise DataError(f"Received an invalid value for `kind`. Received: kind={self.kind!r}. Expected 'max' or 'avg'.")
+        pooling = jclass(_CONF + "layers.SubsamplingLayer$PoolingType").valueOf(kinds[self.kind])
+        kernel = _pair(self.kernel, "kernel")
+        return (jclass(_CONF + "layers.SubsamplingLayer$Builder")(
+                    pooling, _ints(kernel), _ints(_pair(self.stride or kernel, "stride")),
+                    _ints(_pair(self.padding, "padding"))).convolutionMode(_conv_mode(self.mode))
+                .avgPoolIncludePadInDivisor(self.include_pad_in_avg).build())
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    eps: float = 1e-5
+    decay: float = 0.9
+    use_log_std: bool = True
+    lock_gamma_beta: bool = False
+
+    def to_java(self):
+        return (jclass(_CONF + "layers.BatchNormalization$Builder")().eps(self.eps).decay(self.decay)
+                .useLogStd(self.use_log_std).lockGammaBeta(self.lock_gamma_beta).build())
+
+
+@dataclass(frozen=True)
+class Dropout:
+    rate: float  # probability of dropping a unit during training
+
+    def to_java(self):
+        if not 0.0 <= self.rate < 1.0:
+            raise DataError(f"Received an invalid value for `rate`, expected 0 <= rate < 1. Received: rate={self.rate!r}")
+        return jclass(_CONF + "layers.DropoutLayer$Builder")(1.0 - self.rate).build()
+
+
+@dataclass(frozen=True)
+class Activation:
+    activation: str
+    alpha: float | None = None
+
+    def to_java(self):
+        return _common(jclass(_CONF + "layers.ActivationLayer$Builder")(), self).build()
+
+
+@dataclass(frozen=True)
+class GlobalPool:
+    kind: str = "avg"
+
+    def to_java(self):
+        kinds = {"max": "MAX", "avg": "AVG"}
+        if self.kind not in kinds:
+            raise DataError(f"Received an invalid value for `kind`. Received: kind={self.kind!r}. Expected 'max' or 'avg'.")
+        pooling = jclass(_CONF + "layers.PoolingType").valueOf(kinds[self.kind])
+        return jclass(_CONF + "layers.GlobalPoolingLayer$Builder")(pooling).build()
+
+
+@dataclass(frozen=True)
+class LRN:
+    k: float = 2.0
+    n: float = 5.0
+    alpha: float = 1e-4
+    beta: float = 0.75
+
+    def to_java(self):
+        return (jclass(_CONF + "layers.LocalResponseNormalization$Builder")()
+                .k(self.k).n(self.n).alpha(self.alpha).beta(self.beta).build())
+
+
+@dataclass(frozen=True)
+class Adam:
+    learning_rate: float = 1e-3
+
+    def to_java(self):
+        return jclass("org.nd4j.linalg.learning.config.Adam")(float(self.learning_rate))
+
+
+@dataclass(frozen=True)
+class Sgd:
+    learning_rate: float = 1e-2
+
+    def to_java(self):
+        return jclass("org.nd4j.linalg.learning.config.Sgd")(float(self.learning_rate))
+
+
+@dataclass(frozen=True)
+class Nesterovs:
+    learning_rate: float = 1e-2
+    momentum: float = 0.9
+
+    def to_java(self):
+        return jclass("org.nd4j.linalg.learning.config.Nesterovs")(float(self.learning_rate), float(self.momentum))
+
+
+def _input_type(input_shape):
+    InputType = jclass(_CONF + "inputs.InputType")
+    if isinstance(input_shape, int):
+        return InputType.feedForward(_positive(input_shape, "input_shape"))
+    shape = tuple(input_shape)
+    if len(shape) == 1:
+        return InputType.feedForward(_positive(shape[0], "input_shape"))
+    if len(shape) == 3:
+        c, h, w = (_positive(v, "input_shape") for v in shape)
+        return InputType.convolutionalFlat(h, w, c)  # a flat row of c*h*w values, NCHW
+    raise DataError(f"Received an invalid value for `input_shape`, expected n_features or (channels, height, width). "
+                    f"Received: input_shape={input_shape!r}")
+
+
+def sequential(layers: Sequence, input_shape, updater=None, seed: int = 42, weight_init: str = "xavier",
+               l2: float = 0.0, name: str = "network", labels: Sequence[str] | None = None) -> Network:
+    """A MultiLayerNetwork from layer specs, initialised with `seed`.
+
+    input_shape: n_features for a flat input, or (channels, height, width) for images, which the
+    network then takes as flat rows of channels*height*width values (DL4J's convolutionalFlat).
+    """
+    if not layers:
+        raise DataError("Received an empty `layers` list: a network needs at least an output layer.")
+    if weight_init.lower() not in WEIGHT_INITS:
+        raise DataError(f"Received an invalid value for `weight_init`. Received: weight_init={weight_init!r}. "
+                        f"Expected one of: {', '.join(WEIGHT_INITS)}.")
+    with java_errors(f"building network {name!r}"):
+        builder = (jclass(_CONF + "NeuralNetConfiguration$Builder")().seed(int(seed))
+                   .updater((updater or Adam()).to_java())
+                   .weightInit(jclass("org.deeplearning4j.nn.weights.WeightInit").valueOf(weight_init.upper())))
+        if l2:
+            builder = builder.l2(float(l2))
+        import jpype
+
+        java_layers = jpype.JArray(jclass(_CONF + "layers.Layer"))([layer.to_java() for layer in layers])
+        conf = builder.list(java_layers).setInputType(_input_type(input_shape)).build()
+        java = jclass("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(conf)
+        java.init()
+    return Network(java, name=name, labels=labels)
+
+
+def mlp(n_in: int = 784, hidden: Sequence[int] = (256, 128), n_classes: int = 10, dropout: float = 0.0,
+        learning_rate: float = 1e-3, seed: int = 42, labels=None) -> Network:
+    """The reference MNIST MLP: 784 -> 256 -> 128 -> 10, ReLU, softmax, Adam."""
+    layers = [Dense(units, "relu", dropout=dropout) for units in hidden] + [Output(n_classes)]
+    return sequential(layers, n_in, Adam(learning_rate), seed=seed, name="mlp", labels=labels)
+
+
+def lenet(input_shape=(1, 28, 28), n_classes: int = 10, learning_rate: float = 1e-3, seed: int = 42,
+          labels=None) -> Network:
+    """The reference LeNet-style CNN: conv5x5x20 - maxpool2 - conv5x5x50 - maxpool2 - dense500 - softmax."""
+    layers = [Conv2D(20, 5), Pool2D(2), Conv2D(50, 5), Pool2D(2), Dense(500), Output(n_classes)]
+    return sequential(layers, input_shape, Adam(learning_rate), seed=seed, name="lenet", labels=labels)
