@@ -1,0 +1,158 @@
+"""The `dl4j-bridge` command (also `python -m bridge`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import BridgeError
+
+MODELS = ("mlp", "lenet")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except BridgeError as exc:
+        print(f"dl4j-bridge {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dl4j-bridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("train", help="train a reference model and write model.zip, metrics.json, training.png")
+    p.add_argument("--model", choices=MODELS, required=True)
+    p.add_argument("--data", required=True, help="mnist, fashion-mnist, or a folder of IDX files")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--spark", default=None, help="train on Spark: local[N] or spark://HOST:PORT")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("doctor", help="print Java, DL4J/ND4J, Spark and ONNX Runtime versions and the machine")
+    p.set_defaults(handler=cmd_doctor)
+
+    p = sub.add_parser("setup", help="build the JVM side with Maven (needed once after pip install)")
+    p.set_defaults(handler=cmd_setup)
+    return parser
+
+
+def cmd_train(args) -> int:
+    from . import data, nets, training
+
+    x_train, y_train, x_test, y_test = data.load(args.data)
+    labels = data.labels_for(args.data)
+    builder = nets.mlp if args.model == "mlp" else nets.lenet
+    net = builder(seed=args.seed, learning_rate=args.learning_rate, labels=labels)
+    print(f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
+          f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}", flush=True)
+    start = time.perf_counter()
+    history = training.fit(net, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                           validation=(x_test, y_test), progress=not args.no_progress, spark=args.spark)
+    wall = time.perf_counter() - start
+    evaluation = training.evaluate(net, x_test, y_test)
+    args.out.mkdir(parents=True, exist_ok=True)
+    training.save(net, args.out / "model.zip")
+    train_seconds = sum(e.seconds for e in history)
+    metrics = {
+        "model": args.model, "data": str(args.data), "epochs": args.epochs, "batch_size": args.batch_size,
+        "seed": args.seed, "spark": args.spark, "n_train": len(x_train), "n_test": len(x_test),
+        "test_accuracy": evaluation.accuracy, "wall_seconds": wall,
+        "samples_per_sec": len(x_train) * args.epochs / train_seconds,
+        "history": [e.__dict__ for e in history], "evaluation": evaluation.as_dict(), "labels": list(labels),
+    }
+    _write_atomic(args.out / "metrics.json", json.dumps(metrics, indent=2).encode())
+    _plot(history, args.out / "training.png", f"{args.model} on {args.data}")
+    print(f"test accuracy {evaluation.accuracy:.4f}  time {wall:.1f} s  "
+          f"{metrics['samples_per_sec']:.0f} samples/s  -> {args.out}")
+    return 0
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def _plot(history, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e.epoch for e in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, [e.loss for e in history], marker="o")
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
+    ax_acc.plot(epochs, [e.val_accuracy for e in history], marker="o", color="tab:green")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.set_xticks(epochs)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def cmd_doctor(args) -> int:
+    for key, value in doctor_report().items():
+        print(f"{key:>22}: {value}")
+    return 0
+
+
+def doctor_report() -> dict:
+    import onnxruntime
+
+    from .jvm import jclass, java_home
+
+    report = {"python": sys.version.split()[0], "java_home": str(java_home())}
+    System = jclass("java.lang.System")
+    report["java"] = f"{System.getProperty('java.version')} ({System.getProperty('java.vendor')})"
+    Nd4j = jclass("org.nd4j.linalg.factory.Nd4j")
+    env = Nd4j.getExecutioner().getEnvironmentInformation()
+    report["dl4j / nd4j"] = f"{_jar_version('deeplearning4j-nn')} / {_jar_version('nd4j-native')}"
+    report["nd4j backend"] = f"{Nd4j.getBackend().getClass().getSimpleName()} ({env.get('blas.vendor')}, {env.get('omp.threads')} OMP threads)"
+    report["spark"] = str(getattr(jclass("org.apache.spark.package$"), "MODULE$").SPARK_VERSION())
+    report["onnxruntime"] = onnxruntime.__version__
+    report["execution providers"] = ", ".join(onnxruntime.get_available_providers())
+    report["cpus"] = os.cpu_count()
+    report["memory"] = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB"
+    return report
+
+
+def _jar_version(artifact: str) -> str:
+    """The version of a Maven artifact on the running JVM's classpath, read from its jar name."""
+    from .jvm import jvm_options
+
+    for entry in jvm_options().classpath:
+        name = Path(entry).name
+        if name.startswith(artifact + "-") and name[len(artifact) + 1:][:1].isdigit():
+            return name[len(artifact) + 1:].split(".jar")[0].split("-linux")[0]
+    return "unknown"
+
+
+def cmd_setup(args) -> int:
+    from .build import setup
+
+    print(f"classpath ready in {setup()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
