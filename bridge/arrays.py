@@ -41,17 +41,19 @@ def to_indarray(array) -> "INDArray":
     if array.flags.f_contiguous and not array.flags.c_contiguous:
         order = "f"
     else:
-        order, array = "c", np.ascontiguousarray(array)
+        order = "c"
+        array = array if array.flags.c_contiguous else array.copy(order="C")  # ascontiguousarray turns 0-d into 1-d
     import jpype
     import jpype.nio
 
+    ndarrays = jclass("ai.dl4jbridge.train.Ndarrays")  # starts the JVM if needed, before any JPype call
     # convertToDirectBuffer needs a writable, non-empty buffer; an empty array crosses as 0 bytes.
     source = array if array.flags.writeable else array.copy(order="K")
     buffer = jpype.nio.convertToDirectBuffer(source.reshape(-1, order="A").view(np.uint8) if source.size
                                              else np.zeros(0, np.uint8))
     shape = jpype.JArray(jpype.JLong)(list(array.shape))
     with java_errors("to_indarray"):
-        return jclass("ai.dl4jbridge.train.Ndarrays").fromBuffer(buffer, _ND4J_TYPES[array.dtype], shape, order)
+        return ndarrays.fromBuffer(buffer, _ND4J_TYPES[array.dtype], shape, order)
 
 
 def to_numpy(indarray) -> np.ndarray:

@@ -190,7 +190,7 @@ def _features(java, x) -> np.ndarray:
     finite = np.isfinite(x)
     if not finite.all():
         bad = np.argwhere(~finite)[0]
-        raise DataError(f"x holds {int((~finite).sum())} NaN or infinite value(s), the first at index {tuple(bad)}.")
+        raise DataError(f"x holds {int((~finite).sum())} NaN or infinite value(s), the first at index {tuple(int(i) for i in bad)}.")
     return np.ascontiguousarray(x, dtype=np.float32)
 
 

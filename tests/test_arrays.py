@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+import bridge
+from bridge.errors import DataError
+
+DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
+          np.uint64, np.uint32, np.uint16, np.uint8, np.bool_]
+SHAPES = [(), (0,), (0, 784), (7,), (3, 5), (2, 3, 4), (2, 1, 3, 2, 2)]
+
+
+def _random(rng, shape, dtype):
+    if dtype == np.bool_:
+        return rng.random(shape) > 0.5
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, dtype=dtype, endpoint=True)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_round_trip_keeps_values_shape_and_dtype(rng, shape, dtype):
+    original = _random(rng, shape, dtype)
+    back = bridge.to_numpy(bridge.to_indarray(original))
+    assert back.dtype == original.dtype
+    assert back.shape == original.shape
+    np.testing.assert_array_equal(back, original)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "transposed", "big-endian", "read-only"])
+def test_round_trip_of_non_c_contiguous_inputs(rng, layout):
+    base = rng.standard_normal((6, 8)).astype(np.float32)
+    array = {
+        "fortran": np.asfortranarray(base),
+        "strided": base[::2, 1::3],
+        "transposed": base.T,
+        "big-endian": base.astype(">f4"),
+        "read-only": base.copy(),
+    }[layout]
+    if layout == "read-only":
+        array.flags.writeable = False
+    back = bridge.to_numpy(bridge.to_indarray(array))
+    np.testing.assert_array_equal(back, array)
+    assert back.flags.c_contiguous
+
+
+def test_indarray_is_a_copy_not_a_view_of_numpy_memory():
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    ind = bridge.to_indarray(array)
+    array[:] = -1
+    np.testing.assert_array_equal(bridge.to_numpy(ind), np.arange(12, dtype=np.float32).reshape(3, 4))
+
+
+def test_f_ordered_input_arrives_with_the_right_element_order():
+    array = np.asfortranarray(np.arange(6, dtype=np.float64).reshape(2, 3))
+    ind = bridge.to_indarray(array)
+    import jpype
+
+    assert float(ind.getDouble(jpype.JArray(jpype.JLong)([1, 0]))) == 3.0  # element [1, 0], whatever the memory order
+
+
+def test_to_numpy_of_java_views_and_transposes():
+    from bridge.jvm import jclass
+
+    ind = bridge.to_indarray(np.arange(20, dtype=np.float32).reshape(4, 5))
+    interval = jclass("org.nd4j.linalg.indexing.NDArrayIndex").interval(1, 3)
+    np.testing.assert_array_equal(bridge.to_numpy(ind.get(interval)), np.arange(5, 15, dtype=np.float32).reshape(2, 5))
+    np.testing.assert_array_equal(bridge.to_numpy(ind.transpose()), np.arange(20, dtype=np.float32).reshape(4, 5).T)
+
+
+def test_large_array_round_trip():
+    array = np.random.default_rng(0).random((60000, 784), dtype=np.float32)
+    np.testing.assert_array_equal(bridge.to_numpy(bridge.to_indarray(array)), array)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3, np.complex64), np.array(["a", "b"]), np.array([object()])],
+                         ids=["complex", "str", "object"])
+def test_unsupported_dtype_is_refused_clearly(bad):
+    with pytest.raises(DataError, match="no type for"):
+        bridge.to_indarray(bad)
+
+
+def test_to_numpy_refuses_non_indarrays():
+    with pytest.raises(DataError, match="INDArray"):
+        bridge.to_numpy(np.zeros(3))

@@ -1,0 +1,71 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import bridge
+from bridge.errors import JvmConfigError
+
+
+def test_start_jvm_is_idempotent(jvm):
+    assert bridge.start_jvm() == jvm
+
+
+def test_start_jvm_with_other_options_says_how_it_was_started(jvm):
+    with pytest.raises(JvmConfigError, match=r"already running with heap='2g'.*heap='3g'"):
+        bridge.start_jvm(heap="3g")
+
+
+def test_jvm_has_the_java17_flags_spark_needs():
+    from bridge.jvm import jclass
+
+    args = [str(a) for a in jclass("java.lang.management.ManagementFactory").getRuntimeMXBean().getInputArguments()]
+    assert "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED" in args
+    assert any(a.startswith("-Dorg.bytedeco.javacpp.maxbytes=") for a in args)
+
+
+def _run(code: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_missing_classpath_says_what_to_run(tmp_path):
+    code = """
+        import bridge.jvm as j, pathlib
+        j.REPO_JAVA_DIR = pathlib.Path('/nonexistent')
+        try:
+            j.start_jvm()
+        except j.SetupError as e:
+            print('SETUP-ERROR', e)
+    """
+    result = _run(code, {"DL4J_BRIDGE_CACHE": str(tmp_path)})
+    assert "SETUP-ERROR" in result.stdout and "dl4j-bridge setup" in result.stdout, result.stderr
+
+
+def test_java_older_than_11_is_refused(tmp_path):
+    old = tmp_path / "jdk8"
+    (old / "bin").mkdir(parents=True)
+    (old / "release").write_text('JAVA_VERSION="1.8.0_392"\n')
+    code = """
+        import bridge.jvm as j
+        try:
+            j.java_home()
+        except j.SetupError as e:
+            print('SETUP-ERROR', e)
+    """
+    result = _run(code, {"JAVA_HOME": str(old)})
+    assert "SETUP-ERROR Java 8" in result.stdout and "too old" in result.stdout, result.stderr
+
+
+def test_missing_jdk_says_what_to_install(tmp_path):
+    code = """
+        import bridge.jvm as j
+        try:
+            j.java_home()
+        except j.SetupError as e:
+            print('SETUP-ERROR', e)
+    """
+    result = _run(code, {"JAVA_HOME": "", "PATH": str(tmp_path)})
+    assert "SETUP-ERROR No JDK found" in result.stdout and "apt-get install" in result.stdout, result.stderr
