@@ -1,0 +1,331 @@
+package ai.dl4jbridge.runtime;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A {@link Predictor} backed by ONNX Runtime Java. One {@link OrtSession}, shared by all threads
+ * ({@code OrtSession.run} is thread-safe); the JVM's single {@code OrtEnvironment}.
+ *
+ * <pre>{@code
+ * try (Predictor p = OnnxPredictor.builder().setModel(Path.of("model.onnx")).build()) {
+ *     Prediction out = p.predict(row);          // row: float[784], pixels / 255
+ *     int digit = out.classOf(0);
+ * }
+ * }</pre>
+ */
+public final class OnnxPredictor implements Predictor {
+    private final OrtSession session;
+    private final ModelInfo info;
+    private final NanPolicy nanPolicy;
+    private final long[] rowShape;
+    private final int inputSize;
+    /** Readers: predict calls in flight. Writer: close, which waits for them. */
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private volatile boolean closed;
+
+    private OnnxPredictor(OrtSession session, ModelInfo info, NanPolicy nanPolicy) {
+        this.session = session;
+        this.info = info;
+        this.nanPolicy = nanPolicy;
+        this.rowShape = info.inputShape();
+        this.inputSize = info.inputSize();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public ModelInfo info() {
+        return info;
+    }
+
+    @Override
+    public Prediction predict(float[] row) {
+        InputChecks.checkRow(row, inputSize);
+        return run(FloatBuffer.wrap(row), 1);
+    }
+
+    @Override
+    public Prediction predict(float[][] rows) {
+        return run(InputChecks.pack(rows, inputSize), rows.length);
+    }
+
+    @Override
+    public Prediction predict(FloatBuffer rows, int n) {
+        InputChecks.checkBuffer(rows, n, inputSize);
+        FloatBuffer view = rows.duplicate();
+        view.limit(view.position() + n * inputSize);
+        return run(view.slice(), n);
+    }
+
+    private Prediction run(FloatBuffer rows, int n) {
+        InputChecks.checkFinite(rows, n, inputSize, nanPolicy);
+        long[] shape = rowShape.clone();
+        shape[0] = n;
+        lifecycle.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("predictor for model '" + info.name() + "' is closed");
+            }
+            try (OnnxTensor input = OnnxTensor.createTensor(Ort.env(), rows, shape);
+                 OrtSession.Result result = session.run(Collections.singletonMap(info.inputName(), input))) {
+                OnnxValue value = result.get(info.outputName())
+                        .orElseThrow(() -> new PredictorException("model returned no output '" + info.outputName() + "'"));
+                FloatBuffer out = ((OnnxTensor) value).getFloatBuffer();
+                float[] probabilities = new float[out.remaining()];
+                out.get(probabilities);
+                return new Prediction(probabilities, n, probabilities.length / n);
+            } catch (OrtException e) {
+                throw new PredictorException("ONNX Runtime failed on a batch of " + n + " rows: " + e.getMessage(), e);
+            }
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            session.close();
+        } catch (OrtException e) {
+            throw new PredictorException("closing the ONNX Runtime session failed: " + e.getMessage(), e);
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "OnnxPredictor[" + info + "]";
+    }
+
+    /** Builds an {@link OnnxPredictor}: one {@code setModel*} is required; {@code opt*} are optional. */
+    public static final class Builder {
+        private Path path;
+        private byte[] bytes;
+        private String resource;
+        private ClassLoader loader;
+        private ExecutionProvider provider = ExecutionProvider.CPU;
+        private int deviceId;
+        private NanPolicy nanPolicy = NanPolicy.REFUSE;
+        private int intraOpThreads;
+        private String name;
+
+        private Builder() {
+        }
+
+        /** The model file (ONNX). */
+        public Builder setModel(Path path) {
+            clearSource();
+            this.path = path;
+            return this;
+        }
+
+        /** The model file's content (ONNX). */
+        public Builder setModel(byte[] bytes) {
+            clearSource();
+            this.bytes = bytes.clone();
+            return this;
+        }
+
+        /** A classpath resource, e.g. "models/lenet.onnx", read with this class's class loader. */
+        public Builder setModelResource(String resource) {
+            return setModelResource(resource, OnnxPredictor.class.getClassLoader());
+        }
+
+        public Builder setModelResource(String resource, ClassLoader loader) {
+            clearSource();
+            this.resource = resource.startsWith("/") ? resource.substring(1) : resource;
+            this.loader = loader;
+            return this;
+        }
+
+        /** CPU (default) or CUDA. CUDA that cannot load throws {@link ProviderUnavailableException}. */
+        public Builder optExecutionProvider(ExecutionProvider provider) {
+            this.provider = provider;
+            return this;
+        }
+
+        /** The CUDA device ordinal (default 0). */
+        public Builder optDeviceId(int deviceId) {
+            if (deviceId < 0) {
+                throw new IllegalArgumentException("deviceId=" + deviceId + ", expected >= 0");
+            }
+            this.deviceId = deviceId;
+            return this;
+        }
+
+        /** What to do with NaN / Inf inputs (default {@link NanPolicy#REFUSE}). */
+        public Builder optNanPolicy(NanPolicy nanPolicy) {
+            this.nanPolicy = nanPolicy;
+            return this;
+        }
+
+        /** Threads ONNX Runtime uses inside one run (default 0: ONNX Runtime's choice, one per core). */
+        public Builder optIntraOpThreads(int threads) {
+            if (threads < 0) {
+                throw new IllegalArgumentException("intraOpThreads=" + threads + ", expected >= 0 (0 = all cores)");
+            }
+            this.intraOpThreads = threads;
+            return this;
+        }
+
+        /** A display name overriding the model's own. */
+        public Builder optName(String name) {
+            this.name = name;
+            return this;
+        }
+
+        public OnnxPredictor build() {
+            byte[] model = readModel();
+            OrtSession session = null;
+            try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+                options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                if (intraOpThreads > 0) {
+                    options.setIntraOpNumThreads(intraOpThreads);
+                }
+                addProvider(options);
+                session = Ort.env().createSession(model, options);
+                ModelInfo info = describe(session);
+                OnnxPredictor predictor = new OnnxPredictor(session, info, nanPolicy);
+                predictor.predict(new float[info.inputSize()]); // warm-up: the first run allocates
+                return predictor;
+            } catch (OrtException e) {
+                closeQuietly(session);
+                throw new ModelLoadException("ONNX Runtime cannot load model " + source() + ": " + e.getMessage(), e);
+            } catch (RuntimeException e) {
+                closeQuietly(session);
+                throw e;
+            }
+        }
+
+        private void addProvider(OrtSession.SessionOptions options) {
+            if (provider != ExecutionProvider.CUDA) {
+                return;
+            }
+            if (!Ort.availableProviders().contains(OrtProvider.CUDA)) {
+                throw new ProviderUnavailableException("CUDA was requested but this ONNX Runtime build ("
+                        + Ort.version() + ") has no CUDA provider; it has " + Ort.availableProviders()
+                        + ". Depend on com.microsoft.onnxruntime:onnxruntime_gpu instead of onnxruntime, "
+                        + "or ask for ExecutionProvider.CPU. Not falling back to the CPU.");
+            }
+            try {
+                options.addCUDA(deviceId);
+            } catch (OrtException e) {
+                throw new ProviderUnavailableException("CUDA was requested (device " + deviceId + ") but its provider"
+                        + " failed to load: " + e.getMessage() + ". Check the GPU, the driver and the CUDA/cuDNN "
+                        + "libraries this ONNX Runtime (" + Ort.version() + ") needs. Not falling back to the CPU.", e);
+            }
+        }
+
+        private ModelInfo describe(OrtSession session) throws OrtException {
+            Map<String, NodeInfo> inputs = session.getInputInfo();
+            Map<String, NodeInfo> outputs = session.getOutputInfo();
+            if (inputs.size() != 1 || outputs.isEmpty()) {
+                throw new ModelLoadException("model " + source() + " has inputs " + inputs.keySet() + " and outputs "
+                        + outputs.keySet() + "; expected one float input [N, features] and a probabilities output");
+            }
+            NodeInfo input = inputs.values().iterator().next();
+            NodeInfo output = outputs.values().iterator().next();
+            long[] inShape = floatShape(input, "input");
+            long[] outShape = floatShape(output, "output");
+            for (int i = 1; i < inShape.length; i++) {
+                if (inShape[i] <= 0) {
+                    throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
+                            + Arrays.toString(inShape) + "; only the batch dimension may be dynamic");
+                }
+            }
+            if (outShape.length != 2 || outShape[1] <= 0) {
+                throw new ModelLoadException("model " + source() + " output '" + output.getName() + "' has shape "
+                        + Arrays.toString(outShape) + ", expected [N, classes] with a fixed number of classes");
+            }
+            inShape[0] = -1;
+            Map<String, String> metadata = session.getMetadata().getCustomMetadata();
+            String modelName = name != null ? name : metadata.getOrDefault("model_name", defaultName(session));
+            return new ModelInfo(modelName, "onnxruntime " + Ort.version(), provider, input.getName(), inShape,
+                    output.getName(), (int) outShape[1], Labels.from(metadata), metadata);
+        }
+
+        private long[] floatShape(NodeInfo node, String what) {
+            if (!(node.getInfo() instanceof TensorInfo)
+                    || ((TensorInfo) node.getInfo()).type != ai.onnxruntime.OnnxJavaType.FLOAT) {
+                throw new ModelLoadException("model " + source() + " " + what + " '" + node.getName() + "' is "
+                        + node.getInfo() + ", expected a float32 tensor");
+            }
+            return ((TensorInfo) node.getInfo()).getShape();
+        }
+
+        private String defaultName(OrtSession session) throws OrtException {
+            String graph = session.getMetadata().getGraphName();
+            if (graph != null && !graph.isEmpty()) {
+                return graph;
+            }
+            return path != null ? String.valueOf(path.getFileName()) : "model";
+        }
+
+        private byte[] readModel() {
+            try {
+                if (path != null) {
+                    return Files.readAllBytes(path);
+                }
+                if (bytes != null) {
+                    return bytes;
+                }
+                if (resource != null) {
+                    try (InputStream in = loader.getResourceAsStream(resource)) {
+                        if (in == null) {
+                            throw new ModelLoadException("classpath resource '" + resource + "' not found");
+                        }
+                        return in.readAllBytes();
+                    }
+                }
+            } catch (IOException e) {
+                throw new ModelLoadException("cannot read model " + source() + ": " + e, e);
+            }
+            throw new IllegalStateException("no model: call setModel(Path), setModel(byte[]) or setModelResource(String)");
+        }
+
+        private String source() {
+            return path != null ? path.toString() : resource != null ? "classpath:" + resource
+                    : bytes != null ? "(" + bytes.length + " bytes)" : "(none)";
+        }
+
+        private void clearSource() {
+            path = null;
+            bytes = null;
+            resource = null;
+        }
+
+        private static void closeQuietly(OrtSession session) {
+            if (session != null) {
+                try {
+                    session.close();
+                } catch (OrtException ignored) {
+                    // Already failing with a more useful error.
+                }
+            }
+        }
+    }
+}

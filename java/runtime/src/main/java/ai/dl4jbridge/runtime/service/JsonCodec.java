@@ -1,0 +1,214 @@
+package ai.dl4jbridge.runtime.service;
+
+import ai.dl4jbridge.runtime.ModelInfo;
+import ai.dl4jbridge.runtime.Prediction;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * JSON in and out with jackson-core's streaming API: numbers go straight into float arrays, with no
+ * object tree. NaN / Infinity literals are accepted by the parser so that the NaN policy, not a parse
+ * error, decides (Python's json.dumps writes them).
+ */
+final class JsonCodec {
+    private static final JsonFactory FACTORY = JsonFactory.builder()
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .build();
+
+    private JsonCodec() {
+    }
+
+    /** Parses {"inputs": [[f, ...], ...]} (or one row: {"inputs": [f, ...]}) into rows of {@code size}. */
+    static float[][] parseInputs(byte[] body, int size, int maxRows) {
+        try (JsonParser p = FACTORY.createParser(body)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw bad("body must be a JSON object {\"inputs\": [[" + size + " numbers], ...]}");
+            }
+            float[][] rows = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                if ("inputs".equals(field)) {
+                    rows = readRows(p, size, maxRows);
+                } else {
+                    p.skipChildren();
+                }
+            }
+            if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
+                throw bad("trailing content after the JSON object");
+            }
+            if (rows == null) {
+                throw bad("missing field \"inputs\": expected {\"inputs\": [[" + size + " numbers], ...]}");
+            }
+            return rows;
+        } catch (JsonProcessingException e) {
+            throw bad("malformed JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static float[][] readRows(JsonParser p, int size, int maxRows) throws IOException {
+        if (p.currentToken() != JsonToken.START_ARRAY) {
+            throw bad("\"inputs\" must be an array of rows, each an array of " + size + " numbers");
+        }
+        List<float[]> rows = new ArrayList<>();
+        JsonToken t = p.nextToken();
+        if (t != null && t.isNumeric()) {
+            rows.add(readRow(p, size, 0, true));
+        } else {
+            while (t == JsonToken.START_ARRAY) {
+                if (rows.size() >= maxRows) {
+                    throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request;"
+                            + " split the batch (--max-rows)");
+                }
+                p.nextToken();
+                rows.add(readRow(p, size, rows.size(), false));
+                t = p.nextToken();
+            }
+            if (t != JsonToken.END_ARRAY) {
+                throw bad("\"inputs\" must be an array of rows, each an array of " + size + " numbers; found " + t);
+            }
+        }
+        if (rows.isEmpty()) {
+            throw bad("\"inputs\" is empty: send at least one row of " + size + " numbers");
+        }
+        return rows.toArray(new float[0][]);
+    }
+
+    /** Reads numbers from the current token up to END_ARRAY. */
+    private static float[] readRow(JsonParser p, int size, int index, boolean single) throws IOException {
+        float[] row = new float[size];
+        int n = 0;
+        for (JsonToken t = p.currentToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+            if (t == null || !t.isNumeric()) {
+                throw bad("row " + index + ", column " + n + ": expected a number, found " + describe(p, t));
+            }
+            if (n < size) {
+                row[n] = p.getFloatValue();
+            }
+            n++;
+        }
+        if (n != size) {
+            throw bad((single ? "the row" : "row " + index) + " has " + n + " values, expected " + size);
+        }
+        return row;
+    }
+
+    private static String describe(JsonParser p, JsonToken t) throws IOException {
+        if (t == null) {
+            return "end of input";
+        }
+        return t == JsonToken.VALUE_STRING ? "the string \"" + truncate(p.getText()) + "\"" : t.asString() != null
+                ? t.asString() : t.name();
+    }
+
+    private static String truncate(String s) {
+        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+    }
+
+    static byte[] prediction(Prediction out, ModelInfo info) {
+        return write(g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("probabilities");
+            float[] probs = out.flatProbabilities();
+            int c = out.numClasses();
+            for (int r = 0; r < out.rows(); r++) {
+                g.writeStartArray();
+                for (int j = 0; j < c; j++) {
+                    g.writeNumber(probs[r * c + j]);
+                }
+                g.writeEndArray();
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("classes");
+            for (int k : out.classes()) {
+                g.writeNumber(k);
+            }
+            g.writeEndArray();
+            if (!info.labels().isEmpty()) {
+                g.writeArrayFieldStart("labels");
+                for (int k : out.classes()) {
+                    g.writeString(info.label(k));
+                }
+                g.writeEndArray();
+            }
+            g.writeEndObject();
+        });
+    }
+
+    static byte[] model(ModelInfo info) {
+        return write(g -> {
+            g.writeStartObject();
+            g.writeStringField("name", info.name());
+            g.writeStringField("engine", info.engine());
+            g.writeStringField("provider", info.provider().name().toLowerCase(java.util.Locale.ROOT));
+            g.writeObjectFieldStart("input");
+            g.writeStringField("name", info.inputName());
+            g.writeArrayFieldStart("shape");
+            for (long d : info.inputShape()) {
+                g.writeNumber(d);
+            }
+            g.writeEndArray();
+            g.writeNumberField("size", info.inputSize());
+            g.writeStringField("dtype", "float32");
+            g.writeStringField("layout", info.inputLayout().orElse(null));
+            g.writeStringField("scaling", info.inputScaling().orElse(null));
+            g.writeEndObject();
+            g.writeObjectFieldStart("output");
+            g.writeStringField("name", info.outputName());
+            g.writeNumberField("classes", info.numClasses());
+            g.writeEndObject();
+            g.writeArrayFieldStart("labels");
+            for (String label : info.labels()) {
+                g.writeString(label);
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("metadata");
+            for (Map.Entry<String, String> e : info.metadata().entrySet()) {
+                g.writeStringField(e.getKey(), e.getValue());
+            }
+            g.writeEndObject();
+            g.writeEndObject();
+        });
+    }
+
+    static byte[] object(String... keyValues) {
+        return write(g -> {
+            g.writeStartObject();
+            for (int i = 0; i + 1 < keyValues.length; i += 2) {
+                g.writeStringField(keyValues[i], keyValues[i + 1]);
+            }
+            g.writeEndObject();
+        });
+    }
+
+    private interface Body {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private static byte[] write(Body body) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+        try (JsonGenerator g = FACTORY.createGenerator(bytes)) {
+            body.write(g);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    private static HttpError bad(String message) {
+        return new HttpError(400, "bad_request", message);
+    }
+}
