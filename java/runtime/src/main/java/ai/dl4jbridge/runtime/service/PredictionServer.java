@@ -36,6 +36,15 @@ public final class PredictionServer implements AutoCloseable {
     private final int graceSeconds;
     private final AtomicInteger state = new AtomicInteger(); // 0 running, 1 stopped
 
+    static {
+        // The JDK server writes headers and body in separate packets; without TCP_NODELAY, Nagle's
+        // algorithm and the client's delayed ACK add ~40 ms to every response. Read once, when the
+        // server's configuration class loads, so it must be set before the first HttpServer.create.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
+
     /** Starts serving {@code predictor}; the server owns it and closes it on {@link #close()}. */
     public static PredictionServer start(Predictor predictor, ServiceOptions options) {
         return new PredictionServer(predictor, options);
@@ -78,8 +87,19 @@ public final class PredictionServer implements AutoCloseable {
         if (!state.compareAndSet(0, 1)) {
             return;
         }
+        // Drain first: new predictions get 503 while the ones in flight finish (up to the grace period).
+        // HttpServer.stop(delay) alone would wait the whole delay on JDK < 21 even when idle.
         router.stopping();
-        server.stop(graceSeconds);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceSeconds);
+        while (router.inFlight() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        server.stop(0);
         workers.shutdown();
         try {
             if (!workers.awaitTermination(graceSeconds, TimeUnit.SECONDS)) {

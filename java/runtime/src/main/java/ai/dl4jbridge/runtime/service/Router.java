@@ -46,6 +46,11 @@ final class Router implements HttpHandler {
         stopping = true;
     }
 
+    /** Requests being handled now, this one excluded when called from a handler. */
+    long inFlight() {
+        return metrics.inFlight.get();
+    }
+
     @Override
     public void handle(HttpExchange ex) {
         long start = System.nanoTime();
@@ -74,6 +79,9 @@ final class Router implements HttpHandler {
         switch (path) {
             case "/v1/predict":
                 requireMethod(method, "POST");
+                if (stopping) {
+                    throw new HttpError(503, "stopping", "the service is shutting down; retry on another instance");
+                }
                 return predict(ex);
             case "/v1/model":
                 requireMethod(method, "GET");
