@@ -152,7 +152,10 @@ public final class PredictionServer implements AutoCloseable {
             System.exit(1);
             return;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "dl4jbridge-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            System.out.println("dl4j-bridge service stopped");
+        }, "dl4jbridge-shutdown"));
         // One parseable line: Python's `dl4j-bridge serve` and the tests wait for it.
         System.out.println("dl4j-bridge service listening on http://" + server.host() + ":" + server.port()
                 + " model=" + predictor.info().name() + " engine=\"" + predictor.info().engine() + "\" provider="
