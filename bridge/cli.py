@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("setup", help="build the JVM side with Maven (needed once after pip install)")
     p.set_defaults(handler=cmd_setup)
+
+    p = sub.add_parser("serve", help="serve an ONNX model over HTTP with the Java reference service (docs/java.md)")
+    p.add_argument("model", type=Path, help="model.onnx")
+    p.add_argument("--port", type=int, default=8080, help="TCP port (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--threads", type=int, default=None, help="request worker threads (default: cores)")
+    p.set_defaults(handler=cmd_serve)
     return parser
 
 
@@ -145,6 +152,26 @@ def _jar_version(artifact: str) -> str:
         if name.startswith(artifact + "-") and name[len(artifact) + 1:][:1].isdigit():
             return name[len(artifact) + 1:].split(".jar")[0].split("-linux")[0]
     return "unknown"
+
+
+def cmd_serve(args) -> int:
+    """Run the Java service in the foreground; Ctrl-C or SIGTERM stops it gracefully."""
+    import signal
+    import subprocess
+
+    from .service import service_command
+
+    process = subprocess.Popen(service_command(args.model, args.port, args.host, args.threads))
+    forward = lambda signum, frame: process.send_signal(signal.SIGTERM)  # noqa: E731
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:  # the JVM got the SIGINT too and is draining
+        code = process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # The JVM exits 128 + signal after its shutdown hook ran: a requested stop, not a failure.
+    return 0 if code in (0, 130, 143) else code
 
 
 def cmd_setup(args) -> int:

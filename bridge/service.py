@@ -1,0 +1,110 @@
+"""Run the Java reference service (java/runtime's shaded jar) as a subprocess.
+
+The service itself is Java (ai.dl4jbridge.runtime.service.PredictionServer); this module finds its jar,
+starts it, waits until it listens and stops it. `dl4j-bridge serve MODEL.onnx --port P` uses it, and so
+do tests/test_service.py and benchmarks/bench_service.py.
+"""
+from __future__ import annotations
+
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from .errors import BridgeError, SetupError
+from .jvm import CACHE_DIR, REPO_JAVA_DIR, VERSION, java_home
+
+__all__ = ["JavaService", "ServiceError", "service_jar", "service_command"]
+
+SERVICE_JAR = f"dl4j-bridge-runtime-{VERSION}-service.jar"
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+class ServiceError(BridgeError, RuntimeError):
+    """The Java service failed to start, or exited with an error."""
+
+
+def service_jar() -> Path:
+    """The shaded service jar: java/runtime/target in a checkout, else the cache folder."""
+    for candidate in (REPO_JAVA_DIR / "runtime" / "target" / SERVICE_JAR, CACHE_DIR / SERVICE_JAR):
+        if candidate.is_file():
+            return candidate
+    raise SetupError(f"{SERVICE_JAR} not found in {REPO_JAVA_DIR / 'runtime' / 'target'} nor {CACHE_DIR}. "
+                     "Build it: cd java && ./mvnw -B package -pl runtime -DskipTests")
+
+
+def service_command(model: str | Path, port: int = 8080, host: str = "127.0.0.1",
+                    threads: int | None = None, extra: list[str] | None = None) -> list[str]:
+    """The `java -jar ... --model ... --port ...` command line (port 0 picks a free port)."""
+    model = Path(model)
+    if not model.is_file():
+        raise ServiceError(f"model file {model} does not exist")
+    cmd = [str(java_home() / "bin" / "java"), "-jar", str(service_jar()),
+           "--model", str(model), "--port", str(port), "--host", host]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    return cmd + list(extra or [])
+
+
+class JavaService:
+    """The Java service in a subprocess; a context manager that always stops it.
+
+    >>> with JavaService("models/vectors/lenet/model.onnx", port=0) as svc:
+    ...     requests.post(svc.url + "/v1/predict", ...)
+    """
+
+    def __init__(self, model: str | Path, port: int = 0, host: str = "127.0.0.1", threads: int | None = None,
+                 extra: list[str] | None = None, startup_timeout: float = 60.0):
+        self.command = service_command(model, port, host, threads, extra)
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen | None = None
+        self.url: str | None = None
+        self.output: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+
+    def start(self) -> "JavaService":
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        bufsize=1)
+        threading.Thread(target=self._pump, daemon=True).start()
+        deadline = time.monotonic() + self.startup_timeout
+        while self.url is None:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise ServiceError(f"the service did not start within {self.startup_timeout:.0f} s: "
+                                   f"{' '.join(self.command)}\n{''.join(self.output)}") from None
+            if line is None:
+                code = self.process.wait()
+                raise ServiceError(f"the service exited with code {code}: {''.join(self.output).strip()}")
+            match = _LISTENING.search(line)
+            if match:
+                self.url = match.group(1)
+        return self
+
+    def _pump(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (the service drains requests in flight), then SIGKILL after `timeout` seconds."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def __enter__(self) -> "JavaService":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
