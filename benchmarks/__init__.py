@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks [--quick]` runs them all and rewrites the tables in BENCHMARKS.md."""

@@ -1,0 +1,86 @@
+"""The Python <-> JVM boundary: bulk array transfer vs numpy.copyto, JPype call overhead, JVM cold start.
+
+Run: .venv/bin/python -m benchmarks.bench_boundary [--quick]
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from .common import machine, measure, write_section
+
+COLD_START = """
+import time; t0 = time.perf_counter()
+import bridge, numpy as np
+bridge.start_jvm()
+t1 = time.perf_counter()
+bridge.to_numpy(bridge.to_indarray(np.ones((2, 2), np.float32)).mmul(bridge.to_indarray(np.ones((2, 2), np.float32))))
+print(t1 - t0, time.perf_counter() - t0)
+"""
+
+
+def cold_start(repeats: int) -> tuple[list[float], list[float]]:
+    jvm, first_op = [], []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", COLD_START], capture_output=True, text=True, check=True).stdout
+        a, b = map(float, out.split()[-2:])
+        jvm.append(a)
+        first_op.append(b)
+    return jvm, first_op
+
+
+def run(quick: bool = False) -> str:
+    import jpype
+
+    import bridge
+    from bridge.jvm import jclass
+
+    repeats = 3 if quick else 7
+    bridge.start_jvm()
+    array = np.random.default_rng(0).random((60000, 784), dtype=np.float32)
+    target = np.empty_like(array)
+    mb = array.nbytes / 2**20
+    copy = measure(lambda: np.copyto(target, array), repeats)
+    to_ind = measure(lambda: bridge.to_indarray(array), repeats)
+    ind = bridge.to_indarray(array)
+    to_np = measure(lambda: bridge.to_numpy(ind), repeats)
+    view = measure(lambda: jpype.nio.convertToDirectBuffer(array.reshape(-1)), repeats * 10)
+    system = jclass("java.lang.System")
+    call = measure(lambda: [system.nanoTime() for _ in range(10000)], repeats)
+    jvm, first_op = cold_start(2 if quick else 5)
+    jvm_median, first_median = sorted(jvm)[len(jvm) // 2], sorted(first_op)[len(first_op) // 2]
+    rows = [
+        ("`numpy.copyto` (reference)", copy, 1.0),
+        ("numpy → INDArray (`to_indarray`)", to_ind, copy.median / to_ind.median),
+        ("INDArray → numpy (`to_numpy`)", to_np, copy.median / to_np.median),
+    ]
+    table = "\n".join(f"| {name} | {t.fmt(1e3, 'ms')} | {mb / t.median / 1024:.2f} GiB/s | {ratio:.2f}x |"
+                      for name, t, ratio in rows)
+    return f"""## Boundary: Python ↔ JVM
+
+Command: `.venv/bin/python -m benchmarks.bench_boundary{' --quick' if quick else ''}` — {machine()}
+
+60000×784 float32 ({mb:.0f} MiB), median (min–max) of {repeats} runs, same process:
+
+| transfer | time | bandwidth | vs `numpy.copyto` (goal ≥ 0.8x) |
+| --- | --- | --- | --- |
+{table}
+
+- Zero-copy view (`jpype.nio.convertToDirectBuffer`, what `to_indarray` hands to Java): {view.fmt(1e6, 'µs')}, independent of size.
+- JPype call overhead, trivial static Java call (`System.nanoTime()`): {call.median / 10000 * 1e6:.2f} µs per call.
+- JVM cold start (new process: import, start_jvm): {jvm_median:.2f} s; to the first DL4J/ND4J operation: {first_median:.2f} s (goal < 3 s; median of {len(jvm)}).
+"""
+
+
+def main(argv=None) -> None:
+    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    section = run(quick)
+    print(section)
+    write_section("boundary", section)
+
+
+if __name__ == "__main__":
+    main()
