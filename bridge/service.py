@@ -6,6 +6,8 @@ do tests/test_service.py and benchmarks/bench_service.py.
 """
 from __future__ import annotations
 
+import http.client
+import json
 import queue
 import re
 import signal
@@ -13,11 +15,14 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
 
 from .errors import BridgeError, SetupError
 from .jvm import CACHE_DIR, REPO_JAVA_DIR, VERSION, java_home
 
-__all__ = ["JavaService", "ServiceError", "service_jar", "service_command"]
+__all__ = ["JavaService", "ServiceClient", "ServiceError", "service_jar", "service_command"]
 
 SERVICE_JAR = f"dl4j-bridge-runtime-{VERSION}-service.jar"
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -108,3 +113,55 @@ class JavaService:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class ServiceClient:
+    """A keep-alive HTTP client for the service (standard library only). Not thread-safe: one per thread."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        parts = urlsplit(url)
+        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body); reconnects once if the server closed the kept-alive connection."""
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self._conn.request(method, path, body=body, headers=headers or {})
+                response = self._conn.getresponse()
+                payload = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def predict(self, x: np.ndarray, binary: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (n, classes) float32 and classes (n,) for x (n, features) float32."""
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), -1)
+        if binary:
+            status, headers, payload = self.request(
+                "POST", "/v1/predict", x.astype("<f4").tobytes(),
+                {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"})
+            if status != 200:
+                raise ServiceError(f"HTTP {status}: {payload.decode(errors='replace')}")
+            rows, classes = int(headers["x-rows"]), int(headers["x-classes"])
+            probs = np.frombuffer(payload, "<f4", rows * classes).reshape(rows, classes)
+            return probs, np.frombuffer(payload, "<i4", rows, offset=rows * classes * 4)
+        body = json.dumps({"inputs": x.tolist()}).encode()
+        status, _, payload = self.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+        if status != 200:
+            raise ServiceError(f"HTTP {status}: {payload.decode(errors='replace')}")
+        out = json.loads(payload)
+        return np.asarray(out["probabilities"], np.float32), np.asarray(out["classes"])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
