@@ -1,0 +1,206 @@
+"""The Java side: ONNX Runtime Java vs Python ONNX Runtime (LeNet, same run), and the Java reference
+service under load at concurrency 1, 8 and 32, plus a run with bad requests mixed in.
+
+Run: .venv/bin/python -m benchmarks.bench_service [--quick] [--vectors DIR]
+
+The load generator is a bounded Python client (one keep-alive connection per thread, a fixed number
+of requests), running on the same machine as the service: on a small machine it competes with the
+service for cores, so the throughput is a floor, not the service's ceiling.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from bridge.jvm import java_home
+from bridge.service import JavaService, ServiceClient, service_jar
+
+from .common import machine, percentiles, write_section
+
+VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
+TOLERANCE = 1e-5
+BINARY = {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"}
+
+
+def _inputs(vectors: Path, model: str) -> tuple[Path, np.ndarray, np.ndarray]:
+    paths = [vectors / f"{model}/model.onnx", vectors / "mnist_test_1000.u8", vectors / f"{model}/outputs.f32"]
+    for path in paths:
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: the shared vectors are committed files (models/README.md)")
+    digits = np.fromfile(paths[1], np.uint8).reshape(-1, 784).astype(np.float32) / np.float32(255)
+    return paths[0], digits, np.fromfile(paths[2], "<f4").reshape(-1, 10)
+
+
+def java_ort(model: Path, digits_u8: Path, threads: int, calls: int, batch: int, batches: int) -> dict:
+    cmd = [str(java_home() / "bin" / "java"), "-cp", str(service_jar()), "ai.dl4jbridge.runtime.service.Benchmark",
+           str(model), str(digits_u8), str(threads), str(calls), str(batch), str(batches)]
+    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+
+
+def python_ort(model: Path, digits: np.ndarray, threads: int, calls: int, batch: int, batches: int) -> dict:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for i in range(200):
+        session.run(None, {name: digits[i % len(digits)][None]})
+    lat = []
+    for i in range(calls):
+        row = digits[i % len(digits)][None]
+        t0 = time.perf_counter()
+        session.run(None, {name: row})
+        lat.append(time.perf_counter() - t0)
+    x = np.ascontiguousarray(np.resize(digits, (batch, 784)))
+    for _ in range(3):
+        session.run(None, {name: x})
+    per = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        session.run(None, {name: x})
+        per.append(time.perf_counter() - t0)
+    p = percentiles(lat)
+    median = sorted(per)[batches // 2]
+    return {"engine": f"onnxruntime {ort.__version__} (Python)",
+            "batch1": {"p50_us": p[50] * 1e6, "p99_us": p[99] * 1e6, "mean_us": sum(lat) / len(lat) * 1e6},
+            "batchN": {"median_s": median, "min_s": min(per), "max_s": max(per), "rows_per_s": batch / median}}
+
+
+def load(url: str, concurrency: int, requests: int, make_request, check) -> dict:
+    """`requests` requests from `concurrency` threads; each thread its own keep-alive connection."""
+    lock = threading.Lock()
+    next_index = iter(range(requests))
+    latencies: list[float] = []
+    outcome = {"ok": 0, "4xx": 0, "5xx": 0, "wrong": 0, "failed": 0}
+
+    def worker() -> None:
+        client = ServiceClient(url)
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                return
+            method, path, body, headers, expect = make_request(i)
+            t0 = time.perf_counter()
+            try:
+                status, _, payload = client.request(method, path, body, headers)
+            except OSError:
+                with lock:
+                    outcome["failed"] += 1
+                continue
+            elapsed = time.perf_counter() - t0
+            kind = "5xx" if status >= 500 else "4xx" if status >= 400 else "ok"
+            right = status == expect and (status != 200 or check(i, payload))
+            with lock:
+                latencies.append(elapsed)
+                outcome[kind] += 1
+                outcome["wrong"] += 0 if right else 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    p = percentiles(latencies)
+    return {"concurrency": concurrency, "requests": requests, "rps": requests / wall,
+            "p50_ms": p[50] * 1e3, "p99_ms": p[99] * 1e3, **outcome}
+
+
+def service_runs(model: Path, digits: np.ndarray, expected: np.ndarray, requests: int) -> tuple[list, dict, dict]:
+    rows = [digits[i].astype("<f4").tobytes() for i in range(len(digits))]
+    n = len(rows)
+
+    def good(i):
+        return "POST", "/v1/predict", rows[i % n], BINARY, 200
+
+    def check(i, payload):
+        return np.abs(np.frombuffer(payload, "<f4", 10) - expected[i % n]).max() <= TOLERANCE
+
+    def json_good(i):
+        body = json.dumps({"inputs": [digits[i % n].tolist()]}).encode()
+        return "POST", "/v1/predict", body, {"Content-Type": "application/json"}, 200
+
+    def json_check(i, payload):
+        probs = np.asarray(json.loads(payload)["probabilities"][0], np.float32)
+        return np.abs(probs - expected[i % n]).max() <= TOLERANCE
+
+    bad = [("POST", "/v1/predict", b'{"inputs": [[1, 2', {"Content-Type": "application/json"}, 400),
+           ("POST", "/v1/predict", rows[0][:-4], BINARY, 400),
+           ("POST", "/v1/predict", json.dumps({"inputs": [[float("nan")] * 784]}).encode(),
+            {"Content-Type": "application/json"}, 400),
+           ("POST", "/v1/predict", rows[0], {"Content-Type": "text/plain"}, 415),
+           ("GET", "/v1/predict", None, {}, 405),
+           ("GET", "/nope", None, {}, 404)]
+
+    def mixed(i):
+        return bad[(i // 4) % len(bad)] if i % 4 == 3 else good(i)
+
+    with JavaService(model, port=0) as service:
+        for c in (1, 8, 32):  # warm-up at each concurrency level
+            load(service.url, c, 200, good, check)
+        results = [load(service.url, c, requests, good, check) for c in (1, 8, 32)]
+        json8 = load(service.url, 8, requests, json_good, json_check)
+        mix = load(service.url, 8, requests, mixed, check)
+    return results, json8, mix
+
+
+def run(quick: bool = False, vectors: Path = VECTORS) -> str:
+    model, digits, expected = _inputs(vectors, "lenet")
+    threads = os.cpu_count() or 1
+    calls, batches, requests = (500, 10, 500) if quick else (3000, 40, 3000)
+    java = java_ort(model, vectors / "mnist_test_1000.u8", threads, calls, 256, batches)
+    python = python_ort(model, digits, threads, calls, 256, batches)
+    loads, json8, mix = service_runs(model, digits, expected, requests)
+    ort_rows = "\n".join(
+        f"| {r['engine']} | {r['batch1']['p50_us']:.0f} µs | {r['batch1']['p99_us']:.0f} µs | "
+        f"{r['batchN']['rows_per_s']:,.0f} rows/s ({r['batchN']['median_s'] * 1e3:.1f} ms per batch, "
+        f"{r['batchN']['min_s'] * 1e3:.1f}–{r['batchN']['max_s'] * 1e3:.1f}) |" for r in (java, python))
+    load_rows = "\n".join(
+        f"| {r['concurrency']} | {label} | {r['requests']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        f"{r['4xx'] + r['5xx'] + r['failed'] + r['wrong']} |"
+        for label, r in [("binary", loads[0]), ("binary", loads[1]), ("binary", loads[2]), ("JSON", json8)])
+    return f"""## Java: ONNX Runtime Java vs Python, and the reference service
+
+Command: `.venv/bin/python -m benchmarks.bench_service{' --quick' if quick else ''}` — {machine()}
+
+LeNet (models/vectors/lenet/model.onnx), CPU provider, {threads} intra-op threads on both sides, same run;
+batch 1: {calls} calls on the 1,000 shared digits after 200 warm-up calls; batch 256: median (min–max) of {batches}.
+
+| engine | batch 1 p50 | batch 1 p99 | batch 256 throughput |
+| --- | --- | --- | --- |
+{ort_rows}
+
+Service (`java -jar java/runtime/target/dl4j-bridge-runtime-0.1.0-service.jar`, defaults: {threads} workers,
+1 ONNX Runtime thread per request), one LeNet row per request, {requests} requests per run after warm-up,
+every answer checked against DL4J's outputs (1e-5). The Python client shares the machine's cores with the service.
+
+| concurrency | body | requests | req/s | p50 ms | p99 ms | errors |
+| --- | --- | --- | --- | --- | --- | --- |
+{load_rows}
+
+Mixed run (concurrency 8, 1 request in 4 bad: malformed JSON, short binary, NaN, wrong content type,
+wrong method, unknown path): {mix['ok']} good answered 200, {mix['4xx']} bad answered 4xx, {mix['5xx']} 5xx,
+{mix['wrong']} wrong answers or statuses, {mix['failed']} connection failures; {mix['rps']:,.0f} req/s, p99 {mix['p99_ms']:.2f} ms.
+"""
+
+
+def main(argv=None) -> None:
+    argv = list(argv if argv is not None else sys.argv[1:])
+    vectors = Path(argv[argv.index("--vectors") + 1]) if "--vectors" in argv else VECTORS
+    section = run("--quick" in argv, vectors)
+    print(section)
+    if vectors == VECTORS:
+        write_section("java-service", section)
+
+
+if __name__ == "__main__":
+    main()
