@@ -1,0 +1,69 @@
+package ai.dl4jbridge.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+
+class TrainerTest {
+    /** Two Gaussian blobs per class in 4 dimensions: separable, so training must reach high accuracy. */
+    private static INDArray[] blobs(int n, long seed) {
+        Random random = new Random(seed);
+        float[] x = new float[n * 4];
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = i % 3;
+            for (int j = 0; j < 4; j++) {
+                x[i * 4 + j] = (float) (random.nextGaussian() * 0.3 + (j == y[i] ? 2 : 0));
+            }
+        }
+        return new INDArray[] {Nd4j.create(x, new long[] {n, 4}, DataType.FLOAT), Nd4j.createFromArray(y)};
+    }
+
+    private static MultiLayerNetwork network() {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1).updater(new Adam(0.05))
+                .list(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.RELU).build(),
+                      new OutputLayer.Builder().nIn(8).nOut(3).activation(Activation.SOFTMAX).build())
+                .build());
+        net.init();
+        return net;
+    }
+
+    @Test
+    void fitLearnsSeparableClassesAndReportsEveryEpoch() {
+        INDArray[] train = blobs(300, 1);
+        INDArray[] test = blobs(90, 2);
+        MultiLayerNetwork net = network();
+        List<EpochStats> history = Trainer.fit(net, train[0], train[1], 3, 5, 32, 7L, test[0], test[1], null);
+        assertEquals(5, history.size());
+        assertTrue(history.get(4).meanLoss < history.get(0).meanLoss, "loss falls");
+        assertTrue(history.get(4).validationAccuracy > 0.95, "accuracy " + history.get(4).validationAccuracy);
+        EvaluationSummary summary = Trainer.evaluate(net, test[0], test[1], 3, 16);
+        assertEquals(history.get(4).validationAccuracy, summary.accuracy, 1e-12);
+        int total = 0;
+        for (int[] row : summary.confusion) {
+            for (int count : row) {
+                total += count;
+            }
+        }
+        assertEquals(90, total);
+        assertEquals(90, Trainer.output(net, test[0], 16).size(0));
+    }
+
+    @Test
+    void oneHotEncodesClassIndices() {
+        INDArray encoded = Trainer.oneHot(Nd4j.createFromArray(2, 0), 3);
+        assertEquals(Nd4j.create(new float[] {0, 0, 1, 1, 0, 0}, new long[] {2, 3}, DataType.FLOAT), encoded);
+    }
+}
