@@ -5,14 +5,14 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
-/** Reads class labels from a model's metadata: a JSON array of strings, or a comma-separated list. */
-final class Labels {
+/** Reads class labels from model metadata (ONNX metadata_props, or the DL4J zip's dl4j-bridge.json). */
+public final class Labels {
     private static final String[] KEYS = {"labels", "class_labels", "classes"};
 
     private Labels() {
     }
 
-    static List<String> from(Map<String, String> metadata) {
+    public static List<String> from(Map<String, String> metadata) {
         for (String key : KEYS) {
             String value = metadata.get(key);
             if (value != null && !value.trim().isEmpty()) {
@@ -22,7 +22,8 @@ final class Labels {
         return Collections.emptyList();
     }
 
-    static List<String> parse(String text) {
+    /** A JSON array of strings, or a comma-separated list. */
+    public static List<String> parse(String text) {
         if (!text.startsWith("[")) {
             List<String> out = new ArrayList<>();
             for (String part : text.split(",")) {

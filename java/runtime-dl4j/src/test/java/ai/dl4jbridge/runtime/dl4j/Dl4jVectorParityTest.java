@@ -1,0 +1,77 @@
+package ai.dl4jbridge.runtime.dl4j;
+
+import ai.dl4jbridge.runtime.OnnxPredictor;
+import ai.dl4jbridge.runtime.Prediction;
+import ai.dl4jbridge.runtime.Predictor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The DL4J model zip, run by DL4J in Java, against outputs.f32 (DL4J's output written by the Python
+ * side) and against ONNX Runtime Java on the same inputs: the comparison a Java team runs on its data.
+ */
+class Dl4jVectorParityTest {
+    private static final double TOLERANCE = 1e-5;
+
+    static Path vector(String name) {
+        String dir = System.getProperty("dl4jbridge.vectors", "../../models/vectors");
+        Path path = Paths.get(dir).resolve(name).normalize();
+        if (!Files.isRegularFile(path)) {
+            throw new AssertionError("shared test vector " + path.toAbsolutePath() + " is missing. These files are "
+                    + "committed; regenerate them with `.venv/bin/python models/make_vectors.py` (models/README.md).");
+        }
+        return path;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"mlp", "lenet"})
+    void dl4jJavaMatchesOutputsAndOnnxRuntime(String model) throws IOException {
+        byte[] raw = Files.readAllBytes(vector("mnist_test_1000.u8"));
+        float[][] x = new float[1000][784];
+        for (int i = 0; i < raw.length; i++) {
+            x[i / 784][i % 784] = (raw[i] & 0xff) / 255f;
+        }
+        float[] expected = new float[10000];
+        ByteBuffer.wrap(Files.readAllBytes(vector(model + "/outputs.f32"))).order(ByteOrder.LITTLE_ENDIAN)
+                .asFloatBuffer().get(expected);
+        try (Predictor dl4j = Dl4jPredictor.builder().setModel(vector(model + "/model.zip")).build();
+             Predictor onnx = OnnxPredictor.builder().setModel(vector(model + "/model.onnx")).build()) {
+            Prediction fromDl4j = dl4j.predict(x);
+            Prediction fromOnnx = onnx.predict(x);
+            assertClose(expected, fromDl4j.flatProbabilities(), model + ": DL4J Java vs outputs.f32 ("
+                    + dl4j.info().engine() + ")");
+            assertClose(fromDl4j.flatProbabilities(), fromOnnx.flatProbabilities(), model + ": ONNX Runtime Java ("
+                    + onnx.info().engine() + ") vs DL4J Java");
+            for (int r = 0; r < 1000; r++) {
+                assertEquals(fromDl4j.classOf(r), fromOnnx.classOf(r), model + ": arg-max of row " + r);
+            }
+        }
+    }
+
+    static void assertClose(float[] expected, float[] actual, String what) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        double worst = 0;
+        int at = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double d = Math.abs((double) expected[i] - actual[i]);
+            if (!(d <= worst)) {
+                worst = d;
+                at = i;
+            }
+        }
+        double max = worst;
+        int where = at;
+        assertTrue(max <= TOLERANCE, () -> what + ": max abs diff " + max + " at row " + where / 10 + " class "
+                + where % 10 + " (" + expected[where] + " vs " + actual[where] + ")");
+    }
+}
