@@ -199,7 +199,7 @@ def main(argv=None) -> None:
     section = run("--quick" in argv, vectors)
     print(section)
     if vectors == VECTORS:
-        write_section("java-service", section)
+        write_section("service", section)
 
 
 if __name__ == "__main__":
