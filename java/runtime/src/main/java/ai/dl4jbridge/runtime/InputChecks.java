@@ -70,9 +70,11 @@ public final class InputChecks {
     }
 
     private static void checkCount(int n, int size) {
-        if (n < 1 || n > MAX_ROWS) {
-            throw new InvalidInputException("batch has " + n + " rows, expected 1 to " + MAX_ROWS
-                    + " rows of " + size + " floats");
+        // One tensor must fit a Java buffer: n * size floats addressable with an int byte offset.
+        long limit = Math.min(MAX_ROWS, (Integer.MAX_VALUE / Float.BYTES) / Math.max(1, size));
+        if (n < 1 || n > limit) {
+            throw new InvalidInputException("batch has " + n + " rows, expected 1 to " + limit
+                    + " rows of " + size + " floats; split larger batches");
         }
     }
 }

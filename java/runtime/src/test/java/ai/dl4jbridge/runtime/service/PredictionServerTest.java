@@ -180,6 +180,37 @@ class PredictionServerTest {
         assertJsonError(r.statusCode(), r.body(), 405);
     }
 
+    @Test
+    void closeDrainsThenStopsListeningAndFreesTheModel() throws Exception {
+        OnnxPredictor predictor = OnnxPredictor.builder().setModel(TinyModel.path()).build();
+        PredictionServer other = PredictionServer.start(predictor, ServiceOptions.defaults().threads(2));
+        URI health = URI.create("http://127.0.0.1:" + other.port() + "/health");
+        assertEquals(200, client.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.ofString())
+                .statusCode());
+        long t0 = System.nanoTime();
+        other.close();
+        other.close(); // idempotent
+        assertTrue(System.nanoTime() - t0 < 3_000_000_000L, "close() of an idle server must not wait out the grace");
+        HttpClient fresh = HttpClient.newHttpClient();
+        assertThrowsIo(() -> fresh.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.ofString()));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> predictor.predict(new float[784]));
+    }
+
+    private interface IoCall {
+        void run() throws Exception;
+    }
+
+    private static void assertThrowsIo(IoCall call) {
+        try {
+            call.run();
+        } catch (java.io.IOException expected) {
+            return;
+        } catch (Exception e) {
+            throw new AssertionError("expected an IOException (connection refused), got " + e, e);
+        }
+        throw new AssertionError("the server still answers after close()");
+    }
+
     private static void assertJsonError(int actual, String body, int expected) {
         assertEquals(expected, actual, body);
         assertTrue(body.startsWith("{\"error\":\""), body);
