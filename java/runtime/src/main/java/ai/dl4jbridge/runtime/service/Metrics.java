@@ -80,9 +80,9 @@ final class Metrics {
         sb.append("# HELP dl4jbridge_predicted_rows_total Input rows predicted.\n");
         sb.append("# TYPE dl4jbridge_predicted_rows_total counter\n");
         sb.append("dl4jbridge_predicted_rows_total ").append(rows.sum()).append('\n');
-        sb.append("# HELP dl4jbridge_rejected_connections_total Connections dropped because the worker queue was full.\n");
-        sb.append("# TYPE dl4jbridge_rejected_connections_total counter\n");
-        sb.append("dl4jbridge_rejected_connections_total ").append(rejected.sum()).append('\n');
+        sb.append("# HELP dl4jbridge_rejected_requests_total Requests answered 503 because the worker queue was full.\n");
+        sb.append("# TYPE dl4jbridge_rejected_requests_total counter\n");
+        sb.append("dl4jbridge_rejected_requests_total ").append(rejected.sum()).append('\n');
         sb.append("# HELP dl4jbridge_requests_in_flight Requests being handled now.\n");
         sb.append("# TYPE dl4jbridge_requests_in_flight gauge\n");
         sb.append("dl4jbridge_requests_in_flight ").append(inFlight.get()).append('\n');

@@ -24,9 +24,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * TLS termination or async I/O puts its own framework around {@link Predictor}; the library does not
  * depend on this package.
  *
- * <p>Bounded everywhere: {@code threads} workers, a queue of {@code queue} accepted connections (beyond
- * it the JDK server drops the connection and {@code dl4jbridge_rejected_connections_total} counts it),
- * a body limit, a row limit. Binds 127.0.0.1 unless told otherwise.
+ * <p>Bounded everywhere: {@code threads} workers, a queue of {@code queue} requests (beyond it a request
+ * gets 503 with Retry-After at once, and {@code dl4jbridge_rejected_requests_total} counts it), a body
+ * limit, a row limit. Binds 127.0.0.1 unless told otherwise.
  */
 public final class PredictionServer implements AutoCloseable {
     private final Predictor predictor;
@@ -58,8 +58,18 @@ public final class PredictionServer implements AutoCloseable {
         this.router = new Router(predictor, metrics, options);
         this.workers = new ThreadPoolExecutor(options.threads, options.threads, 60, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(options.queue), daemonThreads(), (task, pool) -> {
+                    // Queue full: answer 503 right away on the server's dispatcher thread (the mode the
+                    // JDK server uses when it has no executor) rather than letting it drop the connection.
                     metrics.rejected();
-                    throw new java.util.concurrent.RejectedExecutionException("worker queue full");
+                    if (pool.isShutdown()) {
+                        throw new java.util.concurrent.RejectedExecutionException("service stopped");
+                    }
+                    Router.OVERLOADED.set(Boolean.TRUE);
+                    try {
+                        task.run();
+                    } finally {
+                        Router.OVERLOADED.remove();
+                    }
                 });
         try {
             server = HttpServer.create(new InetSocketAddress(options.host, options.port), 1024);

@@ -26,6 +26,8 @@ final class Router implements HttpHandler {
     static final String JSON = "application/json";
     static final String BINARY = "application/octet-stream";
     private static final Logger LOG = Logger.getLogger(Router.class.getName());
+    /** Set while the worker queue is full: the request is answered 503 without reading its body. */
+    static final ThreadLocal<Boolean> OVERLOADED = new ThreadLocal<>();
 
     private final Predictor predictor;
     private final ModelInfo info;
@@ -59,6 +61,11 @@ final class Router implements HttpHandler {
         String route = knownRoute(path);
         int status;
         try {
+            if (OVERLOADED.get() != null) {
+                ex.getResponseHeaders().set("Retry-After", "1");
+                throw new HttpError(503, "overloaded", "the service is at capacity (all workers busy, queue full);"
+                        + " retry shortly");
+            }
             status = dispatch(ex, path);
         } catch (HttpError e) {
             status = error(ex, e.status, e.kind, e.getMessage());

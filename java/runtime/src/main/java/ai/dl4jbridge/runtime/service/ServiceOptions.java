@@ -14,7 +14,7 @@ public final class ServiceOptions {
             "  --port P              TCP port (default 8080; 0 picks a free one and prints it)",
             "  --host H              address to bind (default 127.0.0.1: loopback only)",
             "  --threads N           request worker threads (default: number of cores)",
-            "  --queue N             requests waiting for a worker before new connections are dropped (default 256)",
+            "  --queue N             requests waiting for a worker; beyond it they get 503 at once (default 256)",
             "  --max-body BYTES      largest request body accepted (default 16777216)",
             "  --max-rows N          largest batch per request (default 4096)",
             "  --intra-op-threads N  ONNX Runtime threads per request (default 1: the workers already run in parallel)",
@@ -80,6 +80,11 @@ public final class ServiceOptions {
 
     public ServiceOptions threads(int threads) {
         this.threads = threads;
+        return this;
+    }
+
+    public ServiceOptions queue(int queue) {
+        this.queue = queue;
         return this;
     }
 

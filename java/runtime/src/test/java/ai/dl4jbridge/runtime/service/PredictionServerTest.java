@@ -196,6 +196,31 @@ class PredictionServerTest {
         org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> predictor.predict(new float[784]));
     }
 
+    @Test
+    void overloadGets503NotADroppedConnection() throws Exception {
+        try (PredictionServer small = PredictionServer.start(OnnxPredictor.builder().setModel(TinyModel.path()).build(),
+                ServiceOptions.defaults().threads(1).queue(1))) {
+            byte[] body = json(TinyModel.inputs(64, 9)).getBytes();
+            HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + small.port() + "/v1/predict"))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
+            java.util.List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> calls = new java.util.ArrayList<>();
+            for (int i = 0; i < 48; i++) {
+                calls.add(client.sendAsync(request, HttpResponse.BodyHandlers.ofString()));
+            }
+            java.util.Map<Integer, Integer> statuses = new java.util.TreeMap<>();
+            for (java.util.concurrent.CompletableFuture<HttpResponse<String>> call : calls) {
+                HttpResponse<String> r = call.get();
+                statuses.merge(r.statusCode(), 1, Integer::sum);
+                if (r.statusCode() == 503) {
+                    assertEquals("1", r.headers().firstValue("Retry-After").orElse(null));
+                    assertTrue(r.body().contains("at capacity"), r.body());
+                }
+            }
+            assertTrue(statuses.keySet().stream().allMatch(code -> code == 200 || code == 503), statuses::toString);
+            assertTrue(statuses.getOrDefault(200, 0) > 0, statuses::toString);
+        }
+    }
+
     private interface IoCall {
         void run() throws Exception;
     }
