@@ -177,3 +177,25 @@ def test_model_health_metrics(served):
     for name in (b"dl4jbridge_requests_total", b"dl4jbridge_predict_duration_seconds_bucket",
                  b"dl4jbridge_request_errors_total"):
         assert name in metrics, name
+
+
+def test_cli_serve_starts_and_stops_the_service():
+    """`dl4j-bridge serve MODEL --port 0` runs the jar in the foreground; SIGTERM stops it cleanly (exit 0)."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "bridge", "serve", str(_vector("lenet/model.onnx")),
+                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, f"unexpected first line: {line!r}"
+        assert ServiceClient(match.group(1)).request("GET", "/health")[0] == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
