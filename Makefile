@@ -41,5 +41,10 @@ test-java: setup
 test-python: setup
 	$(BIN)/pytest
 
-benchmarks: setup
-	$(BIN)/python -m benchmarks
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(PY_STAMP)
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+benchmarks: setup $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)

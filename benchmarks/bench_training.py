@@ -1,0 +1,152 @@
+"""Training throughput: one epoch of LeNet on Fashion-MNIST, DL4J (through dl4j-bridge) vs PyTorch (CPU),
+same architecture, batch size, optimizer (Adam 1e-3) and thread count, in the same run.
+
+Run: .venv/bin/python -m benchmarks.bench_training [--quick]
+Each measurement runs in a fresh process (its own JVM / torch runtime) and reports samples/s and peak RSS.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from .common import write_section
+
+THREADS = 2
+BATCH = 64
+# (label, worker, environment) — DL4J variants tried while looking for the gap to PyTorch.
+VARIANTS = [
+    ("PyTorch 2.15 CPU (reference)", "torch", {}),
+    ("DL4J, nd4j-native linux-x86_64 (default)", "dl4j", {}),
+    ("DL4J, OMP_NUM_THREADS=1", "dl4j", {"OMP_NUM_THREADS": "1"}),
+    ("DL4J, nd4j-native linux-x86_64-onednn-avx2", "dl4j", {"ND4J_EXTENSION": "-onednn-avx2"}),
+    ("DL4J, batch 256 (default build)", "dl4j", {"BENCH_BATCH": "256"}),
+]
+
+
+def _dl4j_epoch(n: int, batch: int) -> dict:
+    import bridge
+    from bridge import data, nets
+    extension = os.environ.get("ND4J_EXTENSION")
+    extra_cp, flags = [], []
+    if extension:
+        extra_cp = [_resolve_nd4j_classifier("linux-x86_64" + extension)]
+        flags = [f"-Dorg.bytedeco.javacpp.platform.extension={extension}"]
+    bridge.start_jvm(extra_classpath=extra_cp, extra_flags=flags)
+    x, y, _, _ = data.load("fashion-mnist")
+    net = nets.lenet(seed=1)
+    bridge.fit(net, x[:1024], y[:1024], epochs=1, batch_size=batch, progress=False)  # JIT and workspaces warm
+    epoch = bridge.fit(net, x[:n], y[:n], epochs=1, batch_size=batch, seed=1, progress=False)[0]
+    return {"samples_per_sec": epoch.samples_per_sec}
+
+
+def _resolve_nd4j_classifier(classifier: str) -> str:
+    """The nd4j-native jar for another build, resolved by Maven into the local repository."""
+    from pathlib import Path
+
+    java = Path(__file__).resolve().parent.parent / "java"
+    out = java / "train" / "target" / f"classpath-{classifier}.txt"
+    if not out.exists():
+        subprocess.run(["./mvnw", "-B", "-q", "-pl", "train", "dependency:build-classpath",
+                        f"-Dnd4j.classifier={classifier}", f"-Dmdep.outputFile={out}"], cwd=java, check=True)
+    return next(p for p in out.read_text().split(os.pathsep) if p.endswith(f"-{classifier}.jar"))
+
+
+def _torch_epoch(n: int, batch: int) -> dict:
+    import numpy as np
+    import torch
+
+    from bridge import data
+
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(1)
+    x, y, _, _ = data.load("fashion-mnist")
+    features = torch.from_numpy(x[:n].reshape(-1, 1, 28, 28))
+    labels = torch.from_numpy(y[:n].astype(np.int64))
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch(count):
+        order = torch.randperm(count)
+        for start in range(0, count, batch):
+            rows = order[start:start + batch]
+            optimizer.zero_grad()
+            loss_fn(net(features[rows]), labels[rows]).backward()
+            optimizer.step()
+
+    epoch(1024)
+    start = time.perf_counter()
+    epoch(n)
+    return {"samples_per_sec": n / (time.perf_counter() - start), "version": torch.__version__}
+
+
+def worker(kind: str, n: int) -> None:
+    batch = int(os.environ.get("BENCH_BATCH", BATCH))
+    result = (_torch_epoch if kind == "torch" else _dl4j_epoch)(n, batch)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(result))
+
+
+def _spawn(kind: str, n: int, env: dict) -> dict | str:
+    full_env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), **env}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_training", "--worker", kind, "--n", str(n)],
+                          env=full_env, capture_output=True, text=True)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"not measured: {reason[:160]}"
+    return json.loads(line[len("RESULT "):])
+
+
+def run(quick: bool) -> str:
+    n = 4096 if quick else 60000
+    rows = []
+    reference = None
+    for label, kind, env in VARIANTS:
+        repeats = 1 if quick or env else 3
+        results = [_spawn(kind, n, env) for _ in range(repeats)]
+        failed = next((r for r in results if isinstance(r, str)), None)
+        if failed:
+            rows.append(f"| {label} | {failed} | | | |")
+            continue
+        rates = [r["samples_per_sec"] for r in results]
+        median = statistics.median(rates)
+        reference = reference or (median if kind == "torch" else None)
+        ratio = f"{median / reference:.2f}x" if reference else "n/a (no PyTorch)"
+        memory = f"{max(r['peak_rss_mb'] for r in results):.0f} MiB"
+        print(f"{label}: {median:.0f} samples/s", flush=True)
+        rows.append(f"| {label} | {median:.0f} ({min(rates):.0f}–{max(rates):.0f}) | {ratio} | {memory} | {repeats} |")
+    table = "\n".join(rows)
+    return f"""## Training: DL4J vs PyTorch, LeNet on Fashion-MNIST
+
+Command: `.venv/bin/python -m benchmarks.bench_training{' --quick' if quick else ''}`. One epoch of {n} samples,
+batch {BATCH}, Adam 1e-3, {THREADS} threads (OMP_NUM_THREADS / torch.set_num_threads), after a 1,024-sample warm-up,
+each in a fresh process. Goal: DL4J/PyTorch >= 1.0.
+
+Peak RSS is the whole worker process: Python, and for DL4J the in-process JVM heap and ND4J's native memory.
+
+| run | samples/s, median (min–max) | vs PyTorch | peak RSS | runs |
+| --- | --- | --- | --- | --- |
+{table}
+"""
+
+
+def main(argv=None) -> None:
+    args = argv if argv is not None else sys.argv[1:]
+    if "--worker" in args:
+        worker(args[args.index("--worker") + 1], int(args[args.index("--n") + 1]))
+        return
+    section = run("--quick" in args)
+    print(section)
+    write_section("training", section)
+
+
+if __name__ == "__main__":
+    main()
