@@ -56,8 +56,13 @@ def to_indarray(array) -> "INDArray":
         return ndarrays.fromBuffer(buffer, _ND4J_TYPES[array.dtype], shape, order)
 
 
-def to_numpy(indarray) -> np.ndarray:
-    """Copy an INDArray (any order, views included) into a new C-ordered numpy array of its dtype."""
+def to_numpy(indarray, copy: bool = True) -> np.ndarray:
+    """Copy an INDArray (any order, views included) into a new C-ordered numpy array of its dtype.
+
+    copy=False returns a zero-copy numpy view of the INDArray's native memory instead (the numpy
+    array keeps the INDArray alive); it needs a C-ordered INDArray that is not itself a view, and
+    writes through it change the INDArray.
+    """
     if not is_indarray(indarray):
         raise DataError(f"to_numpy expects an org.nd4j INDArray, received {type(indarray).__name__}.")
     import jpype.nio
@@ -67,10 +72,33 @@ def to_numpy(indarray) -> np.ndarray:
         if dtype_name not in _NUMPY_TYPES:
             raise DataError(f"INDArray dtype {dtype_name} has no numpy equivalent.")
         shape = tuple(int(d) for d in indarray.shape())
-        out = np.empty(shape, dtype=_NUMPY_TYPES[dtype_name])
+        dtype = _NUMPY_TYPES[dtype_name]
+        if not copy:
+            return _view(indarray, shape, dtype)
+        out = np.empty(shape, dtype=dtype)
         if out.size:
             jclass("ai.dl4jbridge.train.Ndarrays").copyInto(indarray, jpype.nio.convertToDirectBuffer(out.reshape(-1).view(np.uint8)))
     return out
+
+
+class _NativeMemory:
+    """Exposes an INDArray's memory through numpy's array interface and keeps the INDArray alive."""
+
+    def __init__(self, indarray, address: int, shape: tuple, dtype: np.dtype):
+        self.indarray = indarray
+        self.__array_interface__ = {"data": (address, False), "shape": shape, "typestr": dtype.str, "version": 3}
+
+
+def _view(indarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    length = int(np.prod(shape, dtype=np.int64))
+    if length == 0:
+        return np.empty(shape, dtype=dtype)
+    plain = not indarray.isView() and str(indarray.ordering()) == "c" and int(indarray.data().length()) == length
+    if not plain:
+        raise DataError("to_numpy(copy=False) needs a C-ordered INDArray that is not a view "
+                        f"(this one: order {indarray.ordering()}, view {bool(indarray.isView())}); use copy=True.")
+    address = int(indarray.data().address()) + int(indarray.offset()) * dtype.itemsize
+    return np.asarray(_NativeMemory(indarray, address, shape, dtype))
 
 
 def is_indarray(obj) -> bool:

@@ -84,3 +84,28 @@ def test_unsupported_dtype_is_refused_clearly(bad):
 def test_to_numpy_refuses_non_indarrays():
     with pytest.raises(DataError, match="INDArray"):
         bridge.to_numpy(np.zeros(3))
+
+
+def test_zero_copy_view_shares_memory_and_keeps_the_indarray_alive():
+    import gc
+
+    ind = bridge.to_indarray(np.arange(12, dtype=np.float32).reshape(3, 4))
+    view = bridge.to_numpy(ind, copy=False)
+    del ind
+    gc.collect()
+    from bridge.jvm import jclass
+
+    jclass("java.lang.System").gc()
+    np.testing.assert_array_equal(view, np.arange(12, dtype=np.float32).reshape(3, 4))
+    view[0, 0] = 42.0
+    import jpype
+
+    assert float(view.base.indarray.getFloat(jpype.JLong(0))) == 42.0
+
+
+def test_zero_copy_view_refuses_java_views():
+    from bridge.jvm import jclass
+
+    ind = bridge.to_indarray(np.arange(20, dtype=np.float32).reshape(4, 5))
+    with pytest.raises(DataError, match="copy=True"):
+        bridge.to_numpy(ind.transpose(), copy=False)
