@@ -47,7 +47,10 @@ def run(quick: bool = False) -> str:
     fresh_copy = measure(lambda: np.copy(array), repeats)
     to_ind = measure(lambda: bridge.to_indarray(array), repeats)
     ind = bridge.to_indarray(array)
+    to_ind_out = measure(lambda: bridge.to_indarray(array, out=ind), repeats)
     to_np = measure(lambda: bridge.to_numpy(ind), repeats)
+    reused = np.empty_like(array)
+    to_np_out = measure(lambda: bridge.to_numpy(ind, out=reused), repeats)
     to_np_view = measure(lambda: bridge.to_numpy(ind, copy=False), repeats * 10)
     view = measure(lambda: jpype.nio.convertToDirectBuffer(array.reshape(-1)), repeats * 10)
     system = jclass("java.lang.System")
@@ -57,7 +60,9 @@ def run(quick: bool = False) -> str:
     rows = [
         ("`numpy.copyto` (reference)", copy, 1.0),
         ("numpy → INDArray (`to_indarray`)", to_ind, copy.median / to_ind.median),
+        ("numpy → existing INDArray (`to_indarray(a, out=ind)`)", to_ind_out, copy.median / to_ind_out.median),
         ("INDArray → numpy (`to_numpy`)", to_np, copy.median / to_np.median),
+        ("INDArray → numpy into a reused array (`to_numpy(ind, out=a)`)", to_np_out, copy.median / to_np_out.median),
         ("`numpy.copy` (allocation + copy, for comparison)", fresh_copy, copy.median / fresh_copy.median),
     ]
     table = "\n".join(f"| {name} | {t.fmt(1e3, 'ms')} | {mb / t.median / 1024:.2f} GiB/s | {ratio:.2f}x |"

@@ -109,3 +109,21 @@ def test_zero_copy_view_refuses_java_views():
     ind = bridge.to_indarray(np.arange(20, dtype=np.float32).reshape(4, 5))
     with pytest.raises(DataError, match="copy=True"):
         bridge.to_numpy(ind.transpose(), copy=False)
+
+
+def test_to_numpy_into_a_preallocated_array(rng):
+    original = rng.standard_normal((5, 7)).astype(np.float32)
+    target = np.zeros_like(original)
+    assert bridge.to_numpy(bridge.to_indarray(original), out=target) is target
+    np.testing.assert_array_equal(target, original)
+    with pytest.raises(DataError, match="`out` must be"):
+        bridge.to_numpy(bridge.to_indarray(original), out=np.zeros((7, 5), np.float32))
+
+
+def test_to_indarray_into_an_existing_indarray(rng):
+    original = rng.standard_normal((4, 6)).astype(np.float32)
+    target = bridge.to_indarray(np.zeros_like(original))
+    assert bridge.to_indarray(original, out=target) is target
+    np.testing.assert_array_equal(bridge.to_numpy(target), original)
+    with pytest.raises(DataError, match="`out` must be"):
+        bridge.to_indarray(original.astype(np.float64), out=target)
