@@ -201,8 +201,8 @@ single 5x5 convolution's *forward* pass, where dl4j-bridge adds nothing (one `ou
 the time is inside libnd4j's conv2d (im2col + gemm, with layout-copy ops around it; ND4J's OpProfiler
 counts ~25% `matmul` and ~16% `old_assign` copies per iteration). Tried, with the numbers in the table:
 one OMP thread instead of two (it removes oversubscription with OpenBLAS's own threads: +15% on LeNet,
-2x on the MLP), the oneDNN-AVX2 build of nd4j-native (no gain: DL4J M2.1's conv layer does not route
-through it for this shape), batch 256 (+30%). Not tried: NHWC (CNN2DFormat) layouts, DL4J's
+2x on the MLP), the oneDNN-AVX2 build of nd4j-native (no gain measured; its native library loads, so either
+its conv path is no faster for these small shapes or it is not used), batch 256 (+30%). Not tried: NHWC (CNN2DFormat) layouts, DL4J's
 SameDiff API. Moving past this means a faster conv kernel in libnd4j, not a change in the bridge.
 """
 
