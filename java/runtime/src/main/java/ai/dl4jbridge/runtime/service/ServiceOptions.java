@@ -73,6 +73,12 @@ public final class ServiceOptions {
         return o;
     }
 
+    /** The address to bind (default 127.0.0.1). */
+    public ServiceOptions host(String host) {
+        this.host = host;
+        return this;
+    }
+
     public ServiceOptions port(int port) {
         this.port = port;
         return this;
