@@ -39,38 +39,61 @@ def _inputs(vectors: Path, model: str) -> tuple[Path, np.ndarray, np.ndarray]:
     return paths[0], digits, np.fromfile(paths[2], "<f4").reshape(-1, 10)
 
 
-def java_ort(model: Path, digits_u8: Path, threads: int, calls: int, batch: int, batches: int) -> dict:
+def java_ort(model: Path, digits_u8: Path, threads1: int, threads_n: int, calls: int, batch: int,
+             batches: int) -> dict:
     cmd = [str(java_home() / "bin" / "java"), "-cp", str(service_jar()), "ai.dl4jbridge.runtime.service.Benchmark",
-           str(model), str(digits_u8), str(threads), str(calls), str(batch), str(batches)]
+           str(model), str(digits_u8), str(threads1), str(threads_n), str(calls), str(batch), str(batches)]
     return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
 
 
-def python_ort(model: Path, digits: np.ndarray, threads: int, calls: int, batch: int, batches: int) -> dict:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+def python_ort(model: Path, digits: np.ndarray, threads1: int, threads_n: int, calls: int, batch: int,
+               batches: int) -> dict:
+    def session(threads: int) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    one, many = session(threads1), session(threads_n)
+    name = one.get_inputs()[0].name
     for i in range(200):
-        session.run(None, {name: digits[i % len(digits)][None]})
+        one.run(None, {name: digits[i % len(digits)][None]})
     lat = []
     for i in range(calls):
         row = digits[i % len(digits)][None]
         t0 = time.perf_counter()
-        session.run(None, {name: row})
+        one.run(None, {name: row})
         lat.append(time.perf_counter() - t0)
     x = np.ascontiguousarray(np.resize(digits, (batch, 784)))
     for _ in range(3):
-        session.run(None, {name: x})
+        many.run(None, {name: x})
     per = []
     for _ in range(batches):
         t0 = time.perf_counter()
-        session.run(None, {name: x})
+        many.run(None, {name: x})
         per.append(time.perf_counter() - t0)
     p = percentiles(lat)
     median = sorted(per)[batches // 2]
     return {"engine": f"onnxruntime {ort.__version__} (Python)",
             "batch1": {"p50_us": p[50] * 1e6, "p99_us": p[99] * 1e6, "mean_us": sum(lat) / len(lat) * 1e6},
             "batchN": {"median_s": median, "min_s": min(per), "max_s": max(per), "rows_per_s": batch / median}}
+
+
+def interleaved(model: Path, vectors: Path, digits: np.ndarray, rounds: int, calls: int, batches: int) -> list[dict]:
+    """Java and Python alternate `rounds` times (this machine's speed drifts); per engine, the median round."""
+    threads_n = os.cpu_count() or 1
+    runs: dict[str, list[dict]] = {"java": [], "python": []}
+    for _ in range(rounds):
+        runs["java"].append(java_ort(model, vectors / "mnist_test_1000.u8", 1, threads_n, calls, 256, batches))
+        runs["python"].append(python_ort(model, digits, 1, threads_n, calls, 256, batches))
+    out = []
+    for lang, engine_runs in runs.items():
+        p50s = sorted(r["batch1"]["p50_us"] for r in engine_runs)
+        rates = sorted(r["batchN"]["rows_per_s"] for r in engine_runs)
+        engine = engine_runs[0]["engine"] + (" (Java)" if lang == "java" else "")
+        out.append({"engine": engine, "p50": p50s[len(p50s) // 2], "p50_range": (p50s[0], p50s[-1]),
+                    "p99": sorted(r["batch1"]["p99_us"] for r in engine_runs)[len(p50s) // 2],
+                    "rate": rates[len(rates) // 2], "rate_range": (rates[0], rates[-1])})
+    return out
 
 
 def load(url: str, concurrency: int, requests: int, make_request, check) -> dict:
@@ -156,14 +179,13 @@ def service_runs(model: Path, digits: np.ndarray, expected: np.ndarray, requests
 def run(quick: bool = False, vectors: Path = VECTORS) -> str:
     model, digits, expected = _inputs(vectors, "lenet")
     threads = os.cpu_count() or 1
-    calls, batches, requests = (500, 10, 500) if quick else (3000, 40, 3000)
-    java = java_ort(model, vectors / "mnist_test_1000.u8", threads, calls, 256, batches)
-    python = python_ort(model, digits, threads, calls, 256, batches)
+    rounds, calls, batches, requests = (1, 500, 10, 500) if quick else (3, 3000, 40, 3000)
+    engines = interleaved(model, vectors, digits, rounds, calls, batches)
     loads, json8, mix = service_runs(model, digits, expected, requests)
+    java, python = engines
     ort_rows = "\n".join(
-        f"| {r['engine']} | {r['batch1']['p50_us']:.0f} µs | {r['batch1']['p99_us']:.0f} µs | "
-        f"{r['batchN']['rows_per_s']:,.0f} rows/s ({r['batchN']['median_s'] * 1e3:.1f} ms per batch, "
-        f"{r['batchN']['min_s'] * 1e3:.1f}–{r['batchN']['max_s'] * 1e3:.1f}) |" for r in (java, python))
+        f"| {e['engine']} | {e['p50']:.0f} µs ({e['p50_range'][0]:.0f}–{e['p50_range'][1]:.0f}) | {e['p99']:.0f} µs | "
+        f"{e['rate']:,.0f} rows/s ({e['rate_range'][0]:,.0f}–{e['rate_range'][1]:,.0f}) |" for e in engines)
     load_rows = "\n".join(
         f"| {r['concurrency']} | {label} | {r['requests']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
         f"{r['4xx'] + r['5xx'] + r['failed'] + r['wrong']} |"
@@ -172,8 +194,11 @@ def run(quick: bool = False, vectors: Path = VECTORS) -> str:
 
 Command: `.venv/bin/python -m benchmarks.bench_service{' --quick' if quick else ''}` — {machine()}
 
-LeNet (models/vectors/lenet/model.onnx), CPU provider, {threads} intra-op threads on both sides, same run;
-batch 1: {calls} calls on the 1,000 shared digits after 200 warm-up calls; batch 256: median (min–max) of {batches}.
+LeNet (models/vectors/lenet/model.onnx), CPU provider, in process. Batch 1: one ONNX Runtime thread
+(as the service runs it), {calls} calls on the 1,000 shared digits after 200 warm-up calls. Batch 256:
+{threads} threads, median of {batches} batches. Java and Python alternate {rounds} time(s) in the same run;
+the table gives the median round (min–max over rounds). Java/Python batch-1 p50 ratio:
+{java['p50'] / python['p50']:.2f}; batch-256 throughput ratio: {java['rate'] / python['rate']:.2f}.
 
 | engine | batch 1 p50 | batch 1 p99 | batch 256 throughput |
 | --- | --- | --- | --- |
