@@ -162,6 +162,7 @@ def export_onnx(net, path, opset: int = 17, verify: bool = True, tolerance: floa
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(payload)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a model file is meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
