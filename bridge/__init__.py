@@ -11,11 +11,13 @@ from .arrays import to_indarray, to_numpy
 from .errors import BridgeError
 from .jvm import start_jvm
 from .nets import Network
+from .onnx import export_onnx
+from .runtime import OnnxModel
 from .training import evaluate, fit, load, predict, save
 
 __version__ = "0.1.0"
 
 __all__ = [
     "start_jvm", "to_indarray", "to_numpy", "data", "nets", "errors", "Network", "BridgeError",
-    "fit", "evaluate", "predict", "save", "load", "__version__",
+    "fit", "evaluate", "predict", "save", "load", "export_onnx", "OnnxModel", "__version__",
 ]

@@ -42,6 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=cmd_train)
 
+    p = sub.add_parser("export", help="export a DL4J model zip to ONNX, checking parity against DL4J")
+    p.add_argument("model", type=Path, help="DL4J model zip (model.zip from `train`)")
+    p.add_argument("out", type=Path, help="the .onnx file to write")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--tolerance", type=float, default=1e-5)
+    p.add_argument("--no-verify", action="store_true", help="skip the DL4J vs ONNX Runtime parity check")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("predict", help="run an ONNX model on a dataset: accuracy, provider, latency, throughput")
+    p.add_argument("model", type=Path)
+    p.add_argument("--data", required=True, help="mnist, fashion-mnist, or a folder of IDX files (test split)")
+    p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_predict)
+
     p = sub.add_parser("doctor", help="print Java, DL4J/ND4J, Spark and ONNX Runtime versions and the machine")
     p.set_defaults(handler=cmd_doctor)
 
@@ -115,6 +130,58 @@ def _plot(history, path: Path, title: str) -> None:
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def cmd_export(args) -> int:
+    from .onnx import export_onnx
+
+    report = export_onnx(args.model, args.out, opset=args.opset, verify=not args.no_verify, tolerance=args.tolerance)
+    parity = "not checked" if report.max_abs_diff is None else f"max abs diff vs DL4J {report.max_abs_diff:.2e}"
+    print(f"wrote {report.path} (opset {report.opset}, {parity}, {report.seconds:.2f} s)")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from . import data
+    from .runtime import OnnxModel
+
+    _, _, x_test, y_test = data.load(args.data)
+    model = OnnxModel(args.model, providers=args.provider.split(",") if "," in args.provider else args.provider)
+    accuracy = float((model.predict_classes(x_test) == y_test).mean())
+    latencies = _latencies(lambda: model.predict(x_test[:1]), repeats=500)
+    batch = x_test[:256]
+    rate = 256 * 20 / _total_seconds(lambda: model.predict(batch), repeats=20)
+    result = {"model": str(args.model), "data": str(args.data), "n": len(x_test), "accuracy": accuracy,
+              "providers": model.providers, "latency_ms_p50": float(np.percentile(latencies, 50) * 1e3),
+              "latency_ms_p99": float(np.percentile(latencies, 99) * 1e3), "throughput_batch256_per_s": rate}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"accuracy {accuracy:.4f} on {len(x_test)}  provider {model.providers[0]}  "
+              f"batch-1 latency p50 {result['latency_ms_p50']:.3f} ms p99 {result['latency_ms_p99']:.3f} ms  "
+              f"batch-256 {rate:.0f} samples/s")
+    return 0
+
+
+def _latencies(call, repeats: int) -> list[float]:
+    for _ in range(20):
+        call()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _total_seconds(call, repeats: int) -> float:
+    call()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    return time.perf_counter() - start
 
 
 def cmd_doctor(args) -> int:
