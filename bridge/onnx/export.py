@@ -14,7 +14,7 @@ from onnx import helper
 
 from ..errors import DataError, ParityError, UnsupportedLayerError, java_errors
 from . import activations, conv, dense, normalization, preprocessors  # noqa: F401  (they register converters)
-from .registry import ACTIVATIONS, FLOAT, LAYERS, PREPROCESSORS, Graph
+from .registry import ACTIVATION_FREE, ACTIVATIONS, FLOAT, LAYERS, PREPROCESSORS, Graph
 
 __all__ = ["export_onnx", "to_onnx", "scan", "ExportReport", "OPSETS"]
 
@@ -56,7 +56,7 @@ def scan(conf: dict) -> list[str]:
         where = f"layer {index} ({layer_conf['@class'].rsplit('.', 1)[-1]})"
         known = layer_conf["@class"] in LAYERS
         problems += _check(LAYERS, layer_conf, where)
-        if known and layer_conf.get("activationFn") is not None:
+        if known and layer_conf.get("activationFn") is not None and layer_conf["@class"] not in ACTIVATION_FREE:
             problems += _check(ACTIVATIONS, layer_conf["activationFn"], f"{where} activation")
     return problems
 
@@ -87,7 +87,7 @@ def to_onnx(net, opset: int = 17, labels=None, model_name: str | None = None, sc
     if problems:
         raise UnsupportedLayerError("This network cannot be exported to ONNX exactly:\n  - "
                                     + "\n  - ".join(problems) + "\n" + HOW_TO_ADD)
-    shape = _input_shape(flat, input_shape)
+    shape = _input_shape(flat if flat > 0 else _flat_input_size(conf), input_shape)
     g = Graph(opset=opset, shape=shape)
     pre = conf.get("inputPreProcessors", {})
     for index, c in enumerate(conf["confs"]):
@@ -130,6 +130,20 @@ def _cnn_input(conf: dict):
     if first and first["@class"].endswith("FeedForwardToCnnPreProcessor"):
         return (first["numChannels"], first["inputHeight"], first["inputWidth"])
     return None
+
+
+def _flat_input_size(conf: dict) -> int:
+    """Width of the flat input row when shape-preserving layers (activation, dropout) come first; -1 if unknown."""
+    pre = conf.get("inputPreProcessors", {})
+    for index, c in enumerate(conf["confs"]):
+        p = pre.get(str(index))
+        if p is not None:
+            return int(p["numChannels"] * p["inputHeight"] * p["inputWidth"]) if "numChannels" in p else -1
+        if c["layer"].get("nin"):
+            return int(c["layer"]["nin"])
+        if not c["layer"]["@class"].endswith(("ActivationLayer", "DropoutLayer")):
+            return -1
+    return -1
 
 
 def _input_shape(flat: int, input_shape) -> tuple[int, ...]:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import apply_activation
-from .registry import Graph, layer
+from .registry import ACTIVATION_FREE, Graph, layer
 
 _L = "org.deeplearning4j.nn.conf.layers."
 
@@ -14,15 +13,22 @@ def _bn_checks(conf: dict) -> list[str]:
     return [f"cnn2DFormat={data_format} (only NCHW is exported)"] if data_format != "NCHW" else []
 
 
+ACTIVATION_FREE.add(_L + "BatchNormalization")
+
+
 @layer(_L + "BatchNormalization", check=_bn_checks)
 def batch_norm(g: Graph, conf: dict, params: dict) -> None:
-    """(x - mean) / sqrt(var + eps) * gamma + beta; with useLogStd DL4J stores log10(stdev)."""
+    """(x - mean) / sqrt(var + eps) * gamma + beta, DL4J's inference formula.
+
+    With useLogStd DL4J stores log10(stdev) and still divides by sqrt(stdev^2 + eps) (checked against
+    its output). DL4J applies no activation function in this layer, whatever the configuration says.
+    """
     channels = g.shape[0]
     if "log10stdev" in params:
-        var = (10.0 ** params["log10stdev"].astype(np.float64)) ** 2  # stdev = sqrt(var + eps) already
-        eps = 0.0
+        var = (10.0 ** params["log10stdev"].astype(np.float64)) ** 2
     else:
-        var, eps = params["var"], float(conf.get("eps", 1e-5))
+        var = params["var"]
+    eps = float(conf.get("eps", 1e-5))
     if conf.get("lockGammaBeta"):
         gamma = np.full(channels, conf.get("gamma", 1.0), np.float32)
         beta = np.full(channels, conf.get("beta", 0.0), np.float32)
@@ -31,7 +37,6 @@ def batch_norm(g: Graph, conf: dict, params: dict) -> None:
     inputs = [g.x] + [g.constant(name, np.asarray(v, np.float32).reshape(-1))
                       for name, v in (("gamma", gamma), ("beta", beta), ("mean", params["mean"]), ("var", var))]
     g.op("BatchNormalization", inputs, "batchnorm", epsilon=eps)
-    apply_activation(g, conf.get("activationFn"))
 
 
 def _lrn_checks(conf: dict) -> list[str]:

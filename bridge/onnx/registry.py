@@ -44,6 +44,8 @@ LAYERS = Registry("layer")
 PREPROCESSORS = Registry("preprocessor")
 ACTIVATIONS = Registry("activation")
 layer, preprocessor, activation = LAYERS.register, PREPROCESSORS.register, ACTIVATIONS.register
+# Layers whose configuration carries an activation function that DL4J never applies.
+ACTIVATION_FREE: set[str] = set()
 
 
 @dataclass
