@@ -22,3 +22,14 @@ def mnist():
 @pytest.fixture()
 def rng():
     return np.random.default_rng(1234)
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests run only where an NVIDIA driver is present; elsewhere they are skipped, with the reason."""
+    from bridge.runtime import _gpu_driver_missing
+
+    reason = _gpu_driver_missing()
+    if reason:
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=f"GPU test: {reason}"))
