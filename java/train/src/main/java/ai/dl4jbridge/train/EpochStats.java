@@ -8,7 +8,7 @@ public final class EpochStats {
     public final double seconds;
     public final double samplesPerSecond;
 
-    EpochStats(int epoch, double meanLoss, double validationAccuracy, double seconds, double samplesPerSecond) {
+    public EpochStats(int epoch, double meanLoss, double validationAccuracy, double seconds, double samplesPerSecond) {
         this.epoch = epoch;
         this.meanLoss = meanLoss;
         this.validationAccuracy = validationAccuracy;

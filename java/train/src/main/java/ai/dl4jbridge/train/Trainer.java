@@ -92,7 +92,8 @@ public final class Trainer {
         return parts.size() == 1 ? parts.get(0) : Nd4j.vstack(parts.toArray(new INDArray[0]));
     }
 
-    static INDArray oneHot(INDArray labels, int numClasses) {
+    /** Class indices [n] (int) as one-hot rows [n, numClasses] (float). */
+    public static INDArray oneHot(INDArray labels, int numClasses) {
         int[] classes = labels.toIntVector();
         float[] flat = new float[classes.length * numClasses];
         for (int i = 0; i < classes.length; i++) {

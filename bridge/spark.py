@@ -1,0 +1,200 @@
+"""Distributed training on Apache Spark (DL4J's SparkDl4jMultiLayer, parameter averaging).
+
+    with bridge.spark.session("local[2]") as spark:           # or "spark://host:7077"
+        bridge.fit(net, x, y, epochs=2, spark=spark)
+    bridge.fit(net, x, y, epochs=2, spark="local[2]")        # a session for just this call
+
+The Spark driver lives in this process's JVM (JPype); executors get the same jars and the Java 17
+flags. The trained network is an ordinary DL4J network: evaluate, save and export it as any other.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .arrays import to_indarray
+from .errors import DataError, SparkError, java_errors
+from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, start_jvm
+
+__all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
+
+_MASTER = re.compile(r"^(local(\[(\*|\d+)\])?|spark://[\w.\-]+:\d+)$")
+MASTER_PROBE_SECONDS = 5.0
+# DL4J's Spark stats ask an NTP server for the time by default; there is none to reach here (nor
+# on many clusters), and one machine's clock is what the timings need.
+TIME_SOURCE = ("org.deeplearning4j.spark.time.TimeSource", "org.deeplearning4j.spark.time.SystemClockTimeSource")
+
+
+@dataclass
+class SparkOptions:
+    """ParameterAveragingTrainingMaster settings (see DL4J's Spark training guide)."""
+
+    batch_size_per_worker: int = 32
+    averaging_frequency: int = 5
+    workers: int | None = None  # partitions trained at once; default: the session's parallelism
+    prefetch_batches: int = 2
+    repartition: str = "Always"  # Always | NumPartitionsWorkersDiffers | Never
+    repartition_strategy: str = "Balanced"  # Balanced | ApproximateBalanced | SparkDefault
+    collect_stats: bool = True
+    stats_json: str | None = None  # write the phase timings (fit, aggregation, broadcast, data) here
+    stats_html: str | None = None  # DL4J's HTML training-stats report
+
+
+@dataclass
+class SparkSession:
+    """A JavaSparkContext in this process's JVM. Use as a context manager, or call stop()."""
+
+    master: str
+    context: object
+    last_timings: dict = field(default_factory=dict)
+
+    @property
+    def parallelism(self) -> int:
+        return int(self.context.defaultParallelism())
+
+    def stop(self) -> None:
+        with java_errors("stopping Spark"):
+            self.context.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def _check_master(master: str) -> None:
+    if not isinstance(master, str) or not _MASTER.match(master):
+        raise DataError(f"Received an invalid value for `master`. Received: master={master!r}. "
+                        "Expected local, local[N], local[*] or spark://HOST:PORT.")
+    if master.startswith("spark://"):
+        host, port = master[len("spark://"):].rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=MASTER_PROBE_SECONDS).close()
+        except OSError as exc:
+            raise SparkError(f"Spark master {master} is unreachable ({exc}); is it running, and is the port right?") from exc
+
+
+def session(master: str = "local[*]", conf: dict | None = None, app_name: str = "dl4j-bridge",
+            executor_memory: str = "2g", executor_off_heap: str = "3g") -> SparkSession:
+    """Start Spark in this JVM with what DL4J needs: Kryo with ND4J's registrator, Java 17 flags for
+    executors, ND4J off-heap limits, the driver on 127.0.0.1, and this project's jars for executors."""
+    _check_master(master)
+    start_jvm()
+    settings = {
+        "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
+        "spark.kryo.registrator": "org.nd4j.kryo.Nd4jRegistrator",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.ui.enabled": "false",
+        "spark.executor.memory": executor_memory,
+        "spark.executor.extraJavaOptions": " ".join(
+            [*JAVA17_MODULE_FLAGS, f"-D{TIME_SOURCE[0]}={TIME_SOURCE[1]}", f"-Dorg.bytedeco.javacpp.maxbytes={executor_off_heap}",
+             f"-Dorg.bytedeco.javacpp.maxphysicalbytes={_plus(executor_memory, executor_off_heap)}"]),
+        "spark.task.maxFailures": "4",
+    }
+    if master.startswith("spark://"):
+        settings["spark.executor.extraClassPath"] = ":".join(classpath())
+    settings.update(conf or {})
+    with java_errors(f"starting Spark ({master})"):
+        jclass("java.lang.System").setProperty(*TIME_SOURCE)
+        spark_conf = jclass("org.apache.spark.SparkConf")().setMaster(master).setAppName(app_name)
+        for key, value in settings.items():
+            spark_conf = spark_conf.set(key, str(value))
+        context = jclass("org.apache.spark.api.java.JavaSparkContext")(spark_conf)
+    return SparkSession(master, context)
+
+
+def _plus(a: str, b: str) -> str:
+    units = {"k": 1 / 1024 / 1024, "m": 1 / 1024, "g": 1}
+    gib = sum(float(v[:-1]) * units[v[-1].lower()] for v in (a, b)) + 1
+    return f"{int(gib + 0.999)}g"
+
+
+@contextlib.contextmanager
+def _session_for(spark):
+    if isinstance(spark, SparkSession):
+        yield spark
+    else:
+        with session(spark) as owned:
+            yield owned
+
+
+def _java_options(options: SparkOptions, parallelism: int):
+    java = jclass("ai.dl4jbridge.spark.SparkOptions")()
+    java.batchSizePerWorker = options.batch_size_per_worker
+    java.averagingFrequency = options.averaging_frequency
+    java.workers = options.workers or parallelism
+    java.prefetchBatches = options.prefetch_batches
+    java.repartition = jclass("org.deeplearning4j.spark.api.Repartition").valueOf(options.repartition)
+    java.repartitionStrategy = jclass("org.deeplearning4j.spark.api.RepartitionStrategy").valueOf(options.repartition_strategy)
+    java.collectStats = options.collect_stats
+    java.statsHtmlPath = options.stats_html
+    return java
+
+
+def fit(java_net, features, labels, n_classes, epochs, batch_size, seed, validation, progress, spark, **options):
+    """bridge.fit(..., spark=...) lands here, with inputs already validated."""
+    opts = SparkOptions(**{"batch_size_per_worker": batch_size, **options})
+    return _run(spark, opts, java_net, progress, epochs,
+                lambda trainer, listener: trainer.fit(java_net, to_indarray(features), to_indarray(labels), n_classes,
+                                                      epochs, seed, *(validation or (None, None)), listener),
+                len(features))
+
+
+def fit_files(net, directory, n_classes: int, epochs: int = 1, seed: int = 42, validation=None, progress: bool = True,
+              spark="local[*]", **options):
+    """Train from DataSet files (see export_datasets) that every worker can read: nothing is collected
+    through Python or the driver. validation: optional (x, y) evaluated on the driver after each epoch."""
+    from .nets import as_java
+    from .training import _features, _labels
+
+    java = as_java(net)
+    folder = Path(directory)
+    files = sorted(folder.glob("part-*.bin"))
+    if not files:
+        raise DataError(f"{folder} holds no DataSet files (part-*.bin): write them with bridge.spark.export_datasets().")
+    meta = json.loads((folder / "datasets.json").read_text()) if (folder / "datasets.json").exists() else {}
+    val = None
+    if validation is not None:
+        vx = _features(java, validation[0])
+        val = (to_indarray(vx), to_indarray(_labels(validation[1], len(vx), n_classes)))
+    opts = SparkOptions(**{"batch_size_per_worker": int(meta.get("batch_size", 32)), **options})
+    examples = int(meta.get("examples", 0))
+    return _run(spark, opts, java, progress, epochs,
+                lambda trainer, listener: trainer.fitFiles(java, str(folder.resolve()), examples, n_classes, epochs,
+                                                           seed, *(val or (None, None)), listener), examples)
+
+
+def export_datasets(x: np.ndarray, y: np.ndarray, directory, n_classes: int = 10, batch_size: int = 32) -> int:
+    """Write (x, y) once as DL4J DataSet files of `batch_size` rows, for fit_files(). Returns the file count."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int32)
+    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
+        raise DataError(f"Expected x (n, features) and y (n,) with n >= 1, received {x.shape} and {y.shape}.")
+    with java_errors(f"writing DataSet files to {directory}"):
+        count = int(jclass("ai.dl4jbridge.spark.SparkTrainer").exportDataSets(
+            to_indarray(x), to_indarray(y), n_classes, batch_size, str(directory)))
+    (Path(directory) / "datasets.json").write_text(json.dumps(
+        {"examples": len(x), "features": x.shape[1], "classes": n_classes, "batch_size": batch_size, "files": count}))
+    return count
+
+
+def _run(spark, options: SparkOptions, java_net, progress: bool, epochs: int, call, examples: int):
+    from .training import _ProgressBar, _epoch_result
+
+    with _session_for(spark) as active:
+        trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")(active.context, _java_options(options, active.parallelism))
+        with _ProgressBar(epochs, max(examples, 1), progress) as listener, java_errors(f"Spark training on {active.master}"):
+            history = call(trainer, listener.proxy)
+        active.last_timings = {str(k): {"events": int(v[0]), "total_ms": int(v[1])} for k, v in dict(trainer.timings()).items()}
+    if options.stats_json:
+        Path(options.stats_json).write_text(json.dumps(active.last_timings, indent=2))
+    return [_epoch_result(stats) for stats in history]

@@ -1,0 +1,18 @@
+package ai.dl4jbridge.spark;
+
+import org.deeplearning4j.spark.api.Repartition;
+import org.deeplearning4j.spark.api.RepartitionStrategy;
+
+/** ParameterAveragingTrainingMaster settings, with the defaults dl4j-bridge uses. */
+public final class SparkOptions {
+    public int batchSizePerWorker = 32;
+    public int averagingFrequency = 5;
+    /** Partitions of the training RDD: the number of workers (executor cores) that train at once. */
+    public int workers = 2;
+    public int prefetchBatches = 2;
+    public Repartition repartition = Repartition.Always;
+    public RepartitionStrategy repartitionStrategy = RepartitionStrategy.Balanced;
+    public boolean collectStats = true;
+    /** Folder to write DL4J's training-stats HTML report into after each fit; null for none. */
+    public String statsHtmlPath;
+}
