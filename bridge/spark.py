@@ -42,6 +42,7 @@ class SparkOptions:
     repartition: str = "Always"  # Always | NumPartitionsWorkersDiffers | Never
     repartition_strategy: str = "Balanced"  # Balanced | ApproximateBalanced | SparkDefault
     collect_stats: bool = True
+    rdd_training_approach: str = "Direct"  # Direct | Export (Export needs a shared Hadoop file system)
     stats_json: str | None = None  # write the phase timings (fit, aggregation, broadcast, data) here
     stats_html: str | None = None  # DL4J's HTML training-stats report
 
@@ -136,6 +137,7 @@ def _java_options(options: SparkOptions, parallelism: int):
     java.repartition = jclass("org.deeplearning4j.spark.api.Repartition").valueOf(options.repartition)
     java.repartitionStrategy = jclass("org.deeplearning4j.spark.api.RepartitionStrategy").valueOf(options.repartition_strategy)
     java.collectStats = options.collect_stats
+    java.approach = jclass("org.deeplearning4j.spark.api.RDDTrainingApproach").valueOf(options.rdd_training_approach)
     java.statsHtmlPath = options.stats_html
     return java
 

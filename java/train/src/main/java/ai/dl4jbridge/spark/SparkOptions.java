@@ -1,5 +1,6 @@
 package ai.dl4jbridge.spark;
 
+import org.deeplearning4j.spark.api.RDDTrainingApproach;
 import org.deeplearning4j.spark.api.Repartition;
 import org.deeplearning4j.spark.api.RepartitionStrategy;
 
@@ -13,6 +14,9 @@ public final class SparkOptions {
     public Repartition repartition = Repartition.Always;
     public RepartitionStrategy repartitionStrategy = RepartitionStrategy.Balanced;
     public boolean collectStats = true;
+    /** Direct: workers train on the RDD's DataSets. Export (DL4J's default) first writes them to a shared
+     * Hadoop file system, which DL4J refuses when that is the local disk of a standalone cluster. */
+    public RDDTrainingApproach approach = RDDTrainingApproach.Direct;
     /** Folder to write DL4J's training-stats HTML report into after each fit; null for none. */
     public String statsHtmlPath;
 }

@@ -103,6 +103,7 @@ public final class SparkTrainer {
                 .repartionData(options.repartition)
                 .repartitionStrategy(options.repartitionStrategy)
                 .collectTrainingStats(options.collectStats)
+                .rddTrainingApproach(options.approach)
                 .rngSeed(seed)
                 .build();
         SparkDl4jMultiLayer spark = new SparkDl4jMultiLayer(sc, net, master);
