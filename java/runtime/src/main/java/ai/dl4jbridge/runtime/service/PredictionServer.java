@@ -32,6 +32,8 @@ public final class PredictionServer implements AutoCloseable {
     private final Predictor predictor;
     private final HttpServer server;
     private final ThreadPoolExecutor workers;
+    private final ThreadPoolExecutor rejections = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(1024), daemonThreads("overload"));
     private final Router router;
     private final int graceSeconds;
     private final AtomicInteger state = new AtomicInteger(); // 0 running, 1 stopped
@@ -42,6 +44,10 @@ public final class PredictionServer implements AutoCloseable {
         // server's configuration class loads, so it must be set before the first HttpServer.create.
         if (System.getProperty("sun.net.httpserver.nodelay") == null) {
             System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+        // A client that stops sending mid-request must not hold a thread forever (default: no limit).
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+            System.setProperty("sun.net.httpserver.maxReqTime", "60");
         }
     }
 
@@ -57,24 +63,25 @@ public final class PredictionServer implements AutoCloseable {
                 predictor.info().provider().name().toLowerCase(java.util.Locale.ROOT));
         this.router = new Router(predictor, metrics, options);
         this.workers = new ThreadPoolExecutor(options.threads, options.threads, 60, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(options.queue), daemonThreads(), (task, pool) -> {
-                    // Queue full: answer 503 right away on the server's dispatcher thread (the mode the
-                    // JDK server uses when it has no executor) rather than letting it drop the connection.
+                new ArrayBlockingQueue<>(options.queue), daemonThreads("worker"), (task, pool) -> {
+                    // Queue full: a separate small pool answers 503 at once (it reads no model, and any
+                    // blocking read of a slow client stalls only that pool, never the server's dispatcher
+                    // thread). If that pool is full too, the JDK server drops the connection.
                     metrics.rejected();
-                    if (pool.isShutdown()) {
-                        throw new java.util.concurrent.RejectedExecutionException("service stopped");
-                    }
-                    Router.OVERLOADED.set(Boolean.TRUE);
-                    try {
-                        task.run();
-                    } finally {
-                        Router.OVERLOADED.remove();
-                    }
+                    rejections.execute(() -> {
+                        Router.OVERLOADED.set(Boolean.TRUE);
+                        try {
+                            task.run();
+                        } finally {
+                            Router.OVERLOADED.remove();
+                        }
+                    });
                 });
         try {
             server = HttpServer.create(new InetSocketAddress(options.host, options.port), 1024);
         } catch (IOException e) {
             workers.shutdownNow();
+            rejections.shutdownNow();
             throw new UncheckedIOException("cannot listen on " + options.host + ":" + options.port + ": " + e.getMessage(), e);
         }
         server.createContext("/", router);
@@ -111,6 +118,7 @@ public final class PredictionServer implements AutoCloseable {
         }
         server.stop(0);
         workers.shutdown();
+        rejections.shutdown();
         try {
             if (!workers.awaitTermination(graceSeconds, TimeUnit.SECONDS)) {
                 workers.shutdownNow();
@@ -122,10 +130,10 @@ public final class PredictionServer implements AutoCloseable {
         predictor.close();
     }
 
-    private static ThreadFactory daemonThreads() {
+    private static ThreadFactory daemonThreads(String kind) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
-            Thread t = new Thread(r, "dl4jbridge-worker-" + n.incrementAndGet());
+            Thread t = new Thread(r, "dl4jbridge-" + kind + "-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         };

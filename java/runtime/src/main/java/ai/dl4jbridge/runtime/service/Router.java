@@ -28,6 +28,7 @@ final class Router implements HttpHandler {
     private static final Logger LOG = Logger.getLogger(Router.class.getName());
     /** Set while the worker queue is full: the request is answered 503 without reading its body. */
     static final ThreadLocal<Boolean> OVERLOADED = new ThreadLocal<>();
+    private static final String BODY_READ = "dl4jbridge.bodyRead";
 
     private final Predictor predictor;
     private final ModelInfo info;
@@ -173,8 +174,14 @@ final class Router implements HttpHandler {
             if (body.length > options.maxBody) {
                 throw tooLarge();
             }
+            ex.setAttribute(BODY_READ, Boolean.TRUE);
             return body;
         }
+    }
+
+    private static boolean hasBody(HttpExchange ex) {
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        return ex.getRequestHeaders().containsKey("Transfer-Encoding") || (length != null && !"0".equals(length.trim()));
     }
 
     private HttpError tooLarge() {
@@ -210,6 +217,11 @@ final class Router implements HttpHandler {
 
     private int error(HttpExchange ex, int status, String kind, String message) {
         metrics.error(kind);
+        if (ex.getAttribute(BODY_READ) == null && hasBody(ex)) {
+            // The body is still unread: the JDK server drains 64 KiB at most, then drops the connection
+            // without a word, and a client that reuses it sees a reset. Say so, so that it does not.
+            ex.getResponseHeaders().set("Connection", "close");
+        }
         if (status == 405) {
             ex.getResponseHeaders().set("Allow", allowedFor(ex.getRequestURI().getPath()));
         }
