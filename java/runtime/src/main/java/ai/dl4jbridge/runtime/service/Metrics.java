@@ -67,7 +67,7 @@ final class Metrics {
         sb.append("# TYPE dl4jbridge_request_errors_total counter\n");
         errors.forEach((kind, count) -> sb.append("dl4jbridge_request_errors_total{kind=\"").append(kind)
                 .append("\"} ").append(count.sum()).append('\n'));
-        sb.append("# HELP dl4jbridge_predict_duration_seconds Time to answer POST /v1/predict (read, infer, write).\n");
+        sb.append("# HELP dl4jbridge_predict_duration_seconds Time to answer POST /v1/predict: read, validate, infer, encode, up to sending the answer.\n");
         sb.append("# TYPE dl4jbridge_predict_duration_seconds histogram\n");
         for (int i = 0; i < BUCKETS.length; i++) {
             sb.append("dl4jbridge_predict_duration_seconds_bucket{le=\"").append(BUCKETS[i]).append("\"} ")

@@ -29,6 +29,8 @@ final class Router implements HttpHandler {
     /** Set while the worker queue is full: the request is answered 503 without reading its body. */
     static final ThreadLocal<Boolean> OVERLOADED = new ThreadLocal<>();
     private static final String BODY_READ = "dl4jbridge.bodyRead";
+    private static final String START = "dl4jbridge.start";
+    private static final String RECORDED = "dl4jbridge.recorded";
 
     private final Predictor predictor;
     private final ModelInfo info;
@@ -56,10 +58,9 @@ final class Router implements HttpHandler {
 
     @Override
     public void handle(HttpExchange ex) {
-        long start = System.nanoTime();
+        ex.setAttribute(START, System.nanoTime());
         metrics.inFlight.incrementAndGet();
         String path = ex.getRequestURI().getPath();
-        String route = knownRoute(path);
         int status;
         try {
             if (OVERLOADED.get() != null) {
@@ -79,7 +80,16 @@ final class Router implements HttpHandler {
             metrics.inFlight.decrementAndGet();
             ex.close();
         }
-        metrics.request(route, ex.getRequestMethod(), status, System.nanoTime() - start);
+        if (ex.getAttribute(RECORDED) == null) { // no answer could be sent
+            record(ex, status);
+        }
+    }
+
+    /** Counts the request before its answer leaves, so that a client that reads /metrics next sees it. */
+    private void record(HttpExchange ex, int status) {
+        ex.setAttribute(RECORDED, Boolean.TRUE);
+        metrics.request(knownRoute(ex.getRequestURI().getPath()), ex.getRequestMethod(), status,
+                System.nanoTime() - (Long) ex.getAttribute(START));
     }
 
     private int dispatch(HttpExchange ex, String path) throws IOException {
@@ -236,7 +246,8 @@ final class Router implements HttpHandler {
         return "/v1/predict".equals(path) ? "POST" : "GET";
     }
 
-    private static int send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+    private int send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+        record(ex, status);
         ex.getResponseHeaders().set("Content-Type", type.startsWith("text/") ? type : type
                 + (JSON.equals(type) ? "; charset=utf-8" : ""));
         ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
