@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import to_indarray
-from .errors import DataError, SparkError, java_errors
+from .errors import DataError, JavaError, SparkError, java_errors
 from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, start_jvm
 
 __all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
@@ -60,7 +60,7 @@ class SparkSession:
         return int(self.context.defaultParallelism())
 
     def stop(self) -> None:
-        with java_errors("stopping Spark"):
+        with _spark_errors("stopping Spark"):
             self.context.stop()
 
     def __enter__(self):
@@ -69,6 +69,19 @@ class SparkSession:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+@contextlib.contextmanager
+def _spark_errors(context: str):
+    """Java errors as SparkError (input errors stay DataError), from a thread JPype may have just attached."""
+    thread = jclass("java.lang.Thread").currentThread()
+    if thread.getContextClassLoader() is None:  # threads attached by JPype have none; Spark needs one
+        thread.setContextClassLoader(jclass("java.lang.ClassLoader").getSystemClassLoader())
+    try:
+        with java_errors(context):
+            yield
+    except JavaError as error:
+        raise SparkError(str(error)) from error
 
 
 def _check_master(master: str) -> None:
@@ -104,7 +117,7 @@ def session(master: str = "local[*]", conf: dict | None = None, app_name: str = 
     if master.startswith("spark://"):
         settings["spark.executor.extraClassPath"] = ":".join(classpath())
     settings.update(conf or {})
-    with java_errors(f"starting Spark ({master})"):
+    with _spark_errors(f"starting Spark ({master})"):
         jclass("java.lang.System").setProperty(*TIME_SOURCE)
         spark_conf = jclass("org.apache.spark.SparkConf")().setMaster(master).setAppName(app_name)
         for key, value in settings.items():
@@ -194,7 +207,7 @@ def _run(spark, options: SparkOptions, java_net, progress: bool, epochs: int, ca
 
     with _session_for(spark) as active:
         trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")(active.context, _java_options(options, active.parallelism))
-        with _ProgressBar(epochs, max(examples, 1), progress) as listener, java_errors(f"Spark training on {active.master}"):
+        with _ProgressBar(epochs, max(examples, 1), progress) as listener, _spark_errors(f"Spark training on {active.master}"):
             history = call(trainer, listener.proxy)
         active.last_timings = {str(k): {"events": int(v[0]), "total_ms": int(v[1])} for k, v in dict(trainer.timings()).items()}
     if options.stats_json:

@@ -1,0 +1,119 @@
+"""Spark training with real Spark: local[2] and a standalone cluster (master + 2 workers) on 127.0.0.1."""
+import json
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import bridge
+from bridge import nets, spark
+from bridge.errors import DataError, SparkError
+from bridge.spark_cluster import StandaloneCluster, free_port
+
+N_TRAIN = 1200
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with StandaloneCluster(workers=2) as running:
+        yield running
+    assert all(_gone(pid) for pid in running.pids()), "cluster processes left behind"
+
+
+def _gone(pid: int) -> bool:
+    return subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
+
+
+def _executors_running() -> int:
+    out = subprocess.run(["pgrep", "-f", "CoarseGrainedExecutorBackend"], capture_output=True, text=True).stdout
+    return len(out.split())
+
+
+def test_local2_trains_and_reports_stats(mnist, tmp_path):
+    x, y, xt, yt = mnist
+    net = nets.mlp(seed=3)
+    stats = tmp_path / "stats.json"
+    history = bridge.fit(net, x[:N_TRAIN], y[:N_TRAIN], epochs=2, batch_size=32, seed=3, progress=False,
+                         spark="local[2]", stats_json=str(stats))
+    assert [h.epoch for h in history] == [1, 2] and all(h.samples_per_sec > 0 for h in history)
+    assert bridge.evaluate(net, xt, yt).accuracy > 0.75
+    timings = json.loads(stats.read_text())
+    assert timings["ParameterAveragingMasterFitTimesMs"]["events"] >= 2
+    assert timings["ParameterAveragingWorkerFitTimesMs"]["total_ms"] > 0
+
+
+def test_standalone_cluster_trains_a_network_that_exports_like_any_other(cluster, mnist, tmp_path):
+    x, y, xt, yt = mnist
+    assert cluster.alive_workers() == 2
+    net = nets.mlp(seed=4)
+    with spark.session(cluster.master_url, executor_memory="1g", executor_off_heap="1g") as session:
+        assert session.parallelism == 2
+        history = bridge.fit(net, x[:N_TRAIN], y[:N_TRAIN], epochs=1, batch_size=32, seed=4, spark=session,
+                             validation=(xt, yt), progress=False)
+        assert session.last_timings["WorkerFlatMapTotalTimeMs"]["events"] > 0
+    assert history[0].val_accuracy > 0.5  # one epoch of averaged updates on 1,200 digits; chance is 0.1
+    restored = bridge.load(bridge.save(net, tmp_path / "spark-mlp.zip"))
+    report = bridge.export_onnx(restored, tmp_path / "spark-mlp.onnx", sample=xt[:64])
+    assert report.max_abs_diff <= 1e-5
+
+
+def test_training_from_dataset_files(mnist, tmp_path):
+    x, y, xt, yt = mnist
+    files = spark.export_datasets(x[:N_TRAIN], y[:N_TRAIN], tmp_path / "data", batch_size=50)
+    assert files == N_TRAIN // 50 and len(list((tmp_path / "data").glob("part-*.bin"))) == files
+    net = nets.mlp(seed=5)
+    history = spark.fit_files(net, tmp_path / "data", n_classes=10, epochs=1, spark="local[2]",
+                              validation=(xt, yt), progress=False)
+    assert history[0].val_accuracy > 0.5
+
+
+def test_unreachable_master_fails_fast_with_a_clear_error():
+    start = time.monotonic()
+    with pytest.raises(SparkError, match="unreachable"):
+        spark.session(f"spark://127.0.0.1:{free_port()}")
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize("master", ["yarn", "local[two]", "spark://nohost"])
+def test_bad_master_url_is_refused(master):
+    with pytest.raises(DataError, match="master"):
+        spark.session(master)
+
+
+def test_killed_worker_mid_run_completes_or_fails_clearly(mnist, tmp_path):
+    """Kill a worker (and its executor) during training: Spark reschedules on the other worker, or the
+    run fails with SparkError. Either way the model saved earlier is intact and no temp file is left."""
+    x, y, xt, yt = mnist
+    net = nets.mlp(seed=6)
+    saved = bridge.save(net, tmp_path / "model.zip")
+    before = saved.read_bytes()
+    outcome = {}
+    with StandaloneCluster(workers=2) as faulty:
+        def train():
+            try:
+                with spark.session(faulty.master_url, executor_memory="1g", executor_off_heap="1g") as s:
+                    outcome["history"] = bridge.fit(net, x, y, epochs=3, batch_size=16, spark=s, progress=False)
+                bridge.save(net, saved)
+            except SparkError as error:
+                outcome["error"] = error
+
+        worker = threading.Thread(target=train)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while _executors_running() < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)
+        faulty.kill_worker(0)
+        worker.join(timeout=300)
+        assert not worker.is_alive(), "training hung after a worker died"
+    assert ("history" in outcome) != ("error" in outcome), outcome
+    print("killed-worker outcome:", {k: str(v)[:200] for k, v in outcome.items()})
+    if "error" in outcome:
+        assert "Spark" in str(outcome["error"])
+        assert saved.read_bytes() == before
+    else:
+        assert len(outcome["history"]) == 3
+        assert bridge.evaluate(bridge.load(saved), xt, yt).accuracy > 0.5
+    assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]
