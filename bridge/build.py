@@ -37,7 +37,8 @@ def setup(quiet: bool = False) -> Path:
         shutil.rmtree(build_dir, ignore_errors=True)
         shutil.copytree(sources, build_dir, ignore=shutil.ignore_patterns("__pycache__", "target"))
         (build_dir / "mvnw").chmod(0o755)
-    cmd = ["./mvnw", "-B", *(["-q"] if quiet else []), "package", "-DskipTests", "-pl", "train", "-am"]
+    # train: what Python drives; runtime: the ONNX Runtime Java service jar that `dl4j-bridge serve` runs.
+    cmd = ["./mvnw", "-B", *(["-q"] if quiet else []), "package", "-DskipTests", "-pl", "train,runtime", "-am"]
     env = {**os.environ, "JAVA_HOME": str(home)}
     result = subprocess.run(cmd, cwd=build_dir, env=env)
     if result.returncode != 0:
@@ -48,4 +49,6 @@ def setup(quiet: bool = False) -> Path:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     for name in ("classpath.txt", f"dl4j-bridge-train-{VERSION}.jar"):
         shutil.copy2(target / name, CACHE_DIR / name)
+    service = f"dl4j-bridge-runtime-{VERSION}-service.jar"
+    shutil.copy2(build_dir / "runtime" / "target" / service, CACHE_DIR / service)
     return CACHE_DIR
