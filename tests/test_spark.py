@@ -1,6 +1,7 @@
 """Spark training with real Spark: local[2] and a standalone cluster (master + 2 workers) on 127.0.0.1."""
 import json
 import subprocess
+import sys
 import threading
 import time
 
@@ -34,9 +35,10 @@ def _executors_running() -> int:
 def test_local2_trains_and_reports_stats(mnist, tmp_path):
     x, y, xt, yt = mnist
     net = nets.mlp(seed=3)
-    stats = tmp_path / "stats.json"
+    stats, report = tmp_path / "stats.json", tmp_path / "stats.html"
     history = bridge.fit(net, x[:N_TRAIN], y[:N_TRAIN], epochs=2, batch_size=32, seed=3, progress=False,
-                         spark="local[2]", stats_json=str(stats))
+                         spark="local[2]", stats_json=str(stats), stats_html=str(report))
+    assert "<html" in report.read_text().lower()  # DL4J's own training-stats report
     assert [h.epoch for h in history] == [1, 2] and all(h.samples_per_sec > 0 for h in history)
     assert bridge.evaluate(net, xt, yt).accuracy > 0.75
     timings = json.loads(stats.read_text())
@@ -117,3 +119,14 @@ def test_killed_worker_mid_run_completes_or_fails_clearly(mnist, tmp_path):
         assert len(outcome["history"]) == 3
         assert bridge.evaluate(bridge.load(saved), xt, yt).accuracy > 0.5
     assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]
+
+
+def test_cli_train_on_spark(tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "bridge", "train", "--model", "mlp", "--data", "mnist", "--epochs", "1",
+                             "--spark", "local[2]", "--out", str(out), "--no-progress"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["spark"] == "local[2]" and metrics["test_accuracy"] > 0.5
+    assert (out / "model.zip").exists()
