@@ -29,22 +29,17 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * }
  * }</pre>
  */
-public final class OnnxPredictor implements Predictor {
+public final class OnnxPredictor extends AbstractPredictor {
     private final OrtSession session;
-    private final ModelInfo info;
-    private final NanPolicy nanPolicy;
     private final long[] rowShape;
-    private final int inputSize;
     /** Readers: predict calls in flight. Writer: close, which waits for them. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
     private OnnxPredictor(OrtSession session, ModelInfo info, NanPolicy nanPolicy) {
+        super(info, nanPolicy);
         this.session = session;
-        this.info = info;
-        this.nanPolicy = nanPolicy;
         this.rowShape = info.inputShape();
-        this.inputSize = info.inputSize();
     }
 
     public static Builder builder() {
@@ -52,31 +47,7 @@ public final class OnnxPredictor implements Predictor {
     }
 
     @Override
-    public ModelInfo info() {
-        return info;
-    }
-
-    @Override
-    public Prediction predict(float[] row) {
-        InputChecks.checkRow(row, inputSize);
-        return run(FloatBuffer.wrap(row), 1);
-    }
-
-    @Override
-    public Prediction predict(float[][] rows) {
-        return run(InputChecks.pack(rows, inputSize), rows.length);
-    }
-
-    @Override
-    public Prediction predict(FloatBuffer rows, int n) {
-        InputChecks.checkBuffer(rows, n, inputSize);
-        FloatBuffer view = rows.duplicate();
-        view.limit(view.position() + n * inputSize);
-        return run(view.slice(), n);
-    }
-
-    private Prediction run(FloatBuffer rows, int n) {
-        InputChecks.checkFinite(rows, n, inputSize, nanPolicy);
+    protected Prediction run(FloatBuffer rows, int n) {
         long[] shape = rowShape.clone();
         shape[0] = n;
         lifecycle.readLock().lock();

@@ -1,7 +1,7 @@
 package ai.dl4jbridge.runtime.dl4j;
 
+import ai.dl4jbridge.runtime.AbstractPredictor;
 import ai.dl4jbridge.runtime.ExecutionProvider;
-import ai.dl4jbridge.runtime.InputChecks;
 import ai.dl4jbridge.runtime.Labels;
 import ai.dl4jbridge.runtime.ModelInfo;
 import ai.dl4jbridge.runtime.ModelLoadException;
@@ -43,21 +43,16 @@ import java.util.zip.ZipInputStream;
  * network (ND4J parallelises inside one call). Brings DL4J and ND4J (~100 MB of natives) onto the
  * classpath: use {@code OnnxPredictor} in services, this class to cross-check.
  */
-public final class Dl4jPredictor implements Predictor {
+public final class Dl4jPredictor extends AbstractPredictor {
     /** The entry that dl4j-bridge's Python side adds to the zip: {"name": ..., "labels": [...]}. */
     static final String METADATA_ENTRY = "dl4j-bridge.json";
 
     private final MultiLayerNetwork net;
-    private final ModelInfo info;
-    private final NanPolicy nanPolicy;
-    private final int inputSize;
     private volatile boolean closed;
 
     private Dl4jPredictor(MultiLayerNetwork net, ModelInfo info, NanPolicy nanPolicy) {
+        super(info, nanPolicy);
         this.net = net;
-        this.info = info;
-        this.nanPolicy = nanPolicy;
-        this.inputSize = info.inputSize();
     }
 
     public static Builder builder() {
@@ -65,31 +60,7 @@ public final class Dl4jPredictor implements Predictor {
     }
 
     @Override
-    public ModelInfo info() {
-        return info;
-    }
-
-    @Override
-    public Prediction predict(float[] row) {
-        InputChecks.checkRow(row, inputSize);
-        return run(FloatBuffer.wrap(row), 1);
-    }
-
-    @Override
-    public Prediction predict(float[][] rows) {
-        return run(InputChecks.pack(rows, inputSize), rows.length);
-    }
-
-    @Override
-    public Prediction predict(FloatBuffer rows, int n) {
-        InputChecks.checkBuffer(rows, n, inputSize);
-        FloatBuffer view = rows.duplicate();
-        view.limit(view.position() + n * inputSize);
-        return run(view.slice(), n);
-    }
-
-    private Prediction run(FloatBuffer rows, int n) {
-        InputChecks.checkFinite(rows, n, inputSize, nanPolicy);
+    protected Prediction run(FloatBuffer rows, int n) {
         float[] flat = new float[n * inputSize];
         rows.duplicate().get(flat);
         synchronized (net) {
