@@ -6,7 +6,7 @@ import numpy as np
 from .errors import DataError, java_errors
 from .jvm import jclass
 
-__all__ = ["to_indarray", "to_numpy", "is_indarray"]
+__all__ = ["to_indarray", "to_numpy", "is_indarray", "require_float_array", "require_finite"]
 
 # numpy dtype -> ND4J DataType name. Both sides use the same bit layout for each pair.
 _ND4J_TYPES = {
@@ -134,3 +134,22 @@ def is_indarray(obj) -> bool:
         return isinstance(obj, jclass("org.nd4j.linalg.api.ndarray.INDArray"))
     except TypeError:
         return False
+
+
+def require_float_array(x, name: str = "x") -> np.ndarray:
+    """x itself if it is a float32/float64 numpy array; else DataError saying how to convert it."""
+    if not isinstance(x, np.ndarray):
+        raise DataError(f"Expected {name} as a numpy array, received {type(x).__name__}.")
+    if x.dtype not in (np.float32, np.float64):
+        raise DataError(f"Expected {name} of dtype float32 (float64 is converted), received {x.dtype}. "
+                        f"Images in 0..255 should be scaled first: {name}.astype(np.float32) / 255.")
+    return x
+
+
+def require_finite(x: np.ndarray, name: str = "x") -> np.ndarray:
+    finite = np.isfinite(x)
+    if not finite.all():
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise DataError(f"{name} holds {int((~finite).sum())} NaN or infinite value(s), the first at index {first}; "
+                        "they are refused.")
+    return x

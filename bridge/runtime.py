@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrays import require_finite, require_float_array
 from .errors import DataError, ModelFileError, ProviderError, ShapeError
 
 __all__ = ["OnnxModel", "PROVIDER_ALIASES"]
@@ -131,19 +132,13 @@ class OnnxModel:
         return self.predict(x, batch_size).argmax(axis=1)
 
     def _validate(self, x) -> np.ndarray:
-        if not isinstance(x, np.ndarray):
-            raise DataError(f"Expected a numpy array, received {type(x).__name__}.")
-        if x.dtype not in (np.float32, np.float64):
-            raise DataError(f"Expected float32 input (float64 is cast), received {x.dtype}. "
-                            "Scale images to [0, 1] first: x.astype(np.float32) / 255.")
+        x = require_float_array(x)
         per_row = int(np.prod(self.input_shape))
         if x.ndim < 2 or int(np.prod(x.shape[1:])) != per_row or len(x) == 0:
             raise ShapeError(f"Expected input of shape (n, {', '.join(map(str, self.input_shape))}) with n >= 1 "
                              f"(or any (n, ...) with {per_row} values per row), received {x.shape}.")
         x = np.ascontiguousarray(x.reshape(len(x), *self.input_shape), dtype=np.float32)
-        if not np.isfinite(x).all():
-            raise DataError(f"Input holds {int((~np.isfinite(x)).sum())} NaN or infinite value(s); they are refused.")
-        return x
+        return require_finite(x)
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, providers={self.providers})"

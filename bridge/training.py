@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrays import to_indarray, to_numpy
+from .arrays import require_finite, require_float_array, to_indarray, to_numpy
 from .errors import DataError, ModelFileError, ShapeError, java_errors
 from .jvm import jclass
 from .nets import Network, as_java
@@ -174,11 +174,7 @@ def _n_classes(java) -> int:
 
 def _features(java, x) -> np.ndarray:
     """x as a C-contiguous float32 (n, n_in) array, checked against the network's input."""
-    if not isinstance(x, np.ndarray):
-        raise DataError(f"Expected x as a numpy array, received {type(x).__name__}.")
-    if x.dtype not in (np.float32, np.float64):
-        raise DataError(f"Expected x of dtype float32 (or float64, converted), received {x.dtype}. "
-                        "Images in 0..255 should be converted with x.astype(np.float32) / 255.")
+    x = require_float_array(x)
     with java_errors():
         n_in = int(jclass("ai.dl4jbridge.train.NetInfo").flatInputSize(java))
     if x.ndim >= 2 and len(x) and int(np.prod(x.shape[1:])) == n_in and x.ndim in (2, 4):
@@ -187,10 +183,7 @@ def _features(java, x) -> np.ndarray:
         raise ShapeError(f"Expected x of shape (n, {n_in}) (or (n, c, h, w) with c*h*w = {n_in}), received {x.shape}.")
     if len(x) == 0:
         raise DataError("Received empty data: x has 0 rows.")
-    finite = np.isfinite(x)
-    if not finite.all():
-        bad = np.argwhere(~finite)[0]
-        raise DataError(f"x holds {int((~finite).sum())} NaN or infinite value(s), the first at index {tuple(int(i) for i in bad)}.")
+    require_finite(x)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
