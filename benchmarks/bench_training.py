@@ -199,7 +199,9 @@ Peak RSS is the whole worker process: Python, and for DL4J the in-process JVM he
 What was found: the goal (ratio >= 1.0) is not met. The layer breakdown above shows the gap already in a
 single 5x5 convolution's *forward* pass, where dl4j-bridge adds nothing (one `output()` call per batch):
 the time is inside libnd4j's conv2d (im2col + gemm, with layout-copy ops around it; ND4J's OpProfiler
-counts ~25% `matmul` and ~16% `old_assign` copies per iteration). Tried, with the numbers in the table:
+counts ~25% `matmul` and ~16% `old_assign` copies per iteration). The JFR profile below agrees: ~96% of
+samples are in native ND4J ops, about two thirds in ConvolutionLayer's forward and backward passes, and
+dl4j-bridge's own loop (batch gathering, progress) is ~2.5%. Tried, with the numbers in the table:
 one OMP thread instead of two (it removes oversubscription with OpenBLAS's own threads: +15% on LeNet,
 2x on the MLP), the oneDNN-AVX2 build of nd4j-native (no gain measured; its native library loads, so either
 its conv path is no faster for these small shapes or it is not used), batch 256 (+30%). Not tried: NHWC (CNN2DFormat) layouts, DL4J's
