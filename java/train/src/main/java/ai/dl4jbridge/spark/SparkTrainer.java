@@ -39,7 +39,10 @@ public final class SparkTrainer {
     public List<EpochStats> fit(MultiLayerNetwork net, INDArray features, INDArray labels, int numClasses, int epochs,
                                 long seed, INDArray validationFeatures, INDArray validationLabels,
                                 ProgressListener listener) {
-        JavaRDD<DataSet> data = sc.parallelize(minibatches(features, Trainer.oneHot(labels, numClasses)), options.workers);
+        // Tasks over a parallelised collection carry their slice of it, and DL4J runs one stage per averaging
+        // round: behind a shuffle (which DL4J then caches) the rounds read blocks instead of re-shipping the data.
+        JavaRDD<DataSet> data = sc.parallelize(minibatches(features, Trainer.oneHot(labels, numClasses)), options.workers)
+                .repartition(options.workers);
         return epochs(net, epochs, seed, features.size(0), validationFeatures, validationLabels, numClasses, listener,
                 spark -> spark.fit(data));
     }
