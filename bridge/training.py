@@ -244,7 +244,8 @@ class _ProgressBar:
 
     def _bar(self, epoch: int):
         if self.bar is None:
-            self.bar = self.tqdm(total=self.n, desc=f"epoch {epoch}/{self.epochs}", unit="sample", leave=True)
+            # smoothing=0: the average rate since the start; updates come every ~0.3 s, not per batch
+            self.bar = self.tqdm(total=self.n, desc=f"epoch {epoch}/{self.epochs}", unit="sample", leave=True, smoothing=0)
         return self.bar
 
     def __exit__(self, *exc):
