@@ -7,7 +7,9 @@ import org.deeplearning4j.spark.api.RepartitionStrategy;
 /** ParameterAveragingTrainingMaster settings, with the defaults dl4j-bridge uses. */
 public final class SparkOptions {
     public int batchSizePerWorker = 32;
-    public int averagingFrequency = 5;
+    /** Minibatches each worker fits between averagings. 20 rather than DL4J's usual 5: measured on LeNet /
+     * Fashion-MNIST (1 epoch of 12k on local[2]) 0.807 vs 0.778 test accuracy, local training 0.819. */
+    public int averagingFrequency = 20;
     /** Partitions of the training RDD: the number of workers (executor cores) that train at once. */
     public int workers = 2;
     public int prefetchBatches = 2;
