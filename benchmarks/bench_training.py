@@ -164,7 +164,7 @@ def _spawn(kind: str, n: int, env: dict) -> dict | str:
 
 
 def run(quick: bool) -> str:
-    n = 4096 if quick else 60000
+    n = 2048 if quick else 60000
     rows = []
     reference = None
     for label, kind, env in VARIANTS:
@@ -182,7 +182,7 @@ def run(quick: bool) -> str:
         print(f"{label}: {median:.0f} samples/s", flush=True)
         rows.append(f"| {label} | {median:.0f} ({min(rates):.0f}–{max(rates):.0f}) | {ratio} | {memory} | {repeats} |")
     table = "\n".join(rows)
-    return f"""{_stacks_section(2048)}
+    return f"""{_stacks_section(1024 if quick else 4096)}
 
 ## Training: DL4J vs PyTorch, LeNet on Fashion-MNIST
 
