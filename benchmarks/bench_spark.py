@@ -73,7 +73,7 @@ a master and 2 workers (1 core each) as separate JVMs on 127.0.0.1, all in the s
 | --- | --- | --- | --- | --- |
 {rows}
 """
-    return section + _overhead(results) + _scaling(results)
+    return section + _overhead(results) + ("" if accuracy_mode else _scaling(results))
 
 
 def _overhead(results) -> str:
@@ -93,23 +93,24 @@ def _overhead(results) -> str:
 def _scaling(results) -> str:
     timings = results["standalone, 2 workers"][2]
     fit = timings.get("ParameterAveragingMasterFitTimesMs", {}).get("total_ms", 0)
-    compute = timings.get("ParameterAveragingWorkerFitTimesMs", {}).get("total_ms", 0)
-    if not fit or not compute:
+    # DL4J's aggregation step is where the driver waits for the round's job: the workers' minibatch
+    # fitting plus summing their parameters. The rest of the fit does not shrink with more workers.
+    distributed = timings.get("ParameterAveragingMasterAggregateTimesMs", {}).get("total_ms", 0)
+    if not fit or not distributed:
         return ""
-    per_worker = compute / 2
-    overhead = max(0.0, fit - per_worker)
-    estimate = "\n".join(f"| {w} | {per_worker * 2 / w + overhead:,.0f} | {(per_worker * 2 + overhead) / (per_worker * 2 / w + overhead):.2f}x |"
-                         for w in (1, 2, 4, 8, 16))
+    overhead = fit - distributed
+    rows = "\n".join(f"| {w} | {overhead + distributed * 2 / w:,.0f} | {(overhead + distributed * 2) / (overhead + distributed * 2 / w):.2f}x |"
+                      for w in (1, 2, 4, 8, 16))
     return f"""
-Scaling on paper, from the split above: an epoch costs the workers' compute divided among them
-({per_worker * 2:,.0f} ms of minibatch fitting in all) plus a per-epoch overhead that does not shrink with
-more workers (aggregation, broadcast, repartition, scheduling: {overhead:,.0f} ms here). With W workers the
-epoch takes about compute/W + overhead (the overhead grows slowly with W, as each averaging round gathers
-W parameter vectors, which this estimate ignores), so the speed-up flattens once compute/W nears the overhead:
+Scaling on paper, from the cluster's split: of {fit:,} ms of fitting, {distributed:,} ms is the driver waiting
+for each averaging round's job (the workers' minibatches and the sum of their parameters), which divides
+among workers; the other {overhead:,} ms (repartitioning, counting, broadcasting, scheduling) does not. With
+W workers an epoch takes about overhead + distributed x 2 / W (ignoring that gathering W parameter vectors
+grows with W), so the speed-up flattens near (overhead + distributed) / overhead:
 
-| workers | estimated epoch ms | speed-up vs 1 |
+| workers | estimated ms | speed-up vs 1 worker |
 | --- | --- | --- |
-{estimate}
+{rows}
 """
 
 
