@@ -13,7 +13,6 @@ from .common import write_section
 
 PHASES = [  # DL4J stat key -> what it is
     ("ParameterAveragingMasterFitTimesMs", "whole fit (driver)"),
-    ("ParameterAveragingWorkerFitTimesMs", "minibatch fitting on workers (summed over workers)"),
     ("ParameterAveragingMasterAggregateTimesMs", "aggregation of parameters (driver waits)"),
     ("ParameterAveragingMasterBroadcastCreateTimesMs", "broadcast of parameters"),
     ("ParameterAveragingMasterRepartitionTimesMs", "repartitioning the data"),
@@ -85,8 +84,8 @@ def _overhead(results) -> str:
             if key in timings:
                 t = timings[key]
                 lines.append(f"| {mode} | {label} | {t['total_ms']:,} | {t['total_ms'] / fit:.0%} | {t['events']} |")
-    return ("\nWhere the time goes (DL4J's Spark training stats; worker times add up across the 2 workers, so they\n"
-            "can exceed the driver's wall time):\n\n| mode | phase | total ms | share of fit | events |\n"
+    return ("\nWhere the time goes (DL4J's Spark training stats, driver side; the workers' own fit timings are left\n"
+            "out: DL4J's nested stats count them more than once):\n\n| mode | phase | total ms | share of fit | events |\n"
             "| --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n")
 
 
