@@ -199,7 +199,7 @@ Peak RSS is the whole worker process: Python, and for DL4J the in-process JVM he
 What was found: the goal (ratio >= 1.0) is not met. The layer breakdown above shows the gap already in a
 single 5x5 convolution's *forward* pass, where dl4j-bridge adds nothing (one `output()` call per batch):
 the time is inside libnd4j's conv2d (im2col + gemm, with layout-copy ops around it; ND4J's OpProfiler
-counts ~25% `matmul` and ~16% `old_assign` copies per iteration). The JFR profile below agrees: ~96% of
+counts ~25% `matmul` and ~16% `old_assign` copies per iteration). The JFR profile (benchmarks/profiles.py) agrees: ~96% of
 samples are in native ND4J ops, about two thirds in ConvolutionLayer's forward and backward passes, and
 dl4j-bridge's own loop (batch gathering, progress) is ~2.5%. Tried, with the numbers in the table:
 one OMP thread instead of two (it removes oversubscription with OpenBLAS's own threads: +15% on LeNet,
