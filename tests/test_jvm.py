@@ -31,16 +31,21 @@ def _run(code: str, env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_missing_classpath_says_what_to_run(tmp_path):
-    code = """
+def _setup_error(call: str, env: dict) -> subprocess.CompletedProcess:
+    """Run `call` in a fresh interpreter; it prints SETUP-ERROR and the message if SetupError is raised."""
+    code = f"""
         import bridge.jvm as j, pathlib
-        j.REPO_JAVA_DIR = pathlib.Path('/nonexistent')
         try:
-            j.start_jvm()
+            {call}
         except j.SetupError as e:
             print('SETUP-ERROR', e)
     """
-    result = _run(code, {"DL4J_BRIDGE_CACHE": str(tmp_path)})
+    return _run(code, env)
+
+
+def test_missing_classpath_says_what_to_run(tmp_path):
+    result = _setup_error("j.REPO_JAVA_DIR = pathlib.Path('/nonexistent'); j.start_jvm()",
+                          {"DL4J_BRIDGE_CACHE": str(tmp_path)})
     assert "SETUP-ERROR" in result.stdout and "dl4j-bridge setup" in result.stdout, result.stderr
 
 
@@ -48,24 +53,10 @@ def test_java_older_than_11_is_refused(tmp_path):
     old = tmp_path / "jdk8"
     (old / "bin").mkdir(parents=True)
     (old / "release").write_text('JAVA_VERSION="1.8.0_392"\n')
-    code = """
-        import bridge.jvm as j
-        try:
-            j.java_home()
-        except j.SetupError as e:
-            print('SETUP-ERROR', e)
-    """
-    result = _run(code, {"JAVA_HOME": str(old)})
+    result = _setup_error("j.java_home()", {"JAVA_HOME": str(old)})
     assert "SETUP-ERROR Java 8" in result.stdout and "too old" in result.stdout, result.stderr
 
 
 def test_missing_jdk_says_what_to_install(tmp_path):
-    code = """
-        import bridge.jvm as j
-        try:
-            j.java_home()
-        except j.SetupError as e:
-            print('SETUP-ERROR', e)
-    """
-    result = _run(code, {"JAVA_HOME": "", "PATH": str(tmp_path)})
+    result = _setup_error("j.java_home()", {"JAVA_HOME": "", "PATH": str(tmp_path)})
     assert "SETUP-ERROR No JDK found" in result.stdout and "apt-get install" in result.stdout, result.stderr

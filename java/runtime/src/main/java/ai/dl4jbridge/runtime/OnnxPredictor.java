@@ -8,10 +8,7 @@ import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.FloatBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collections;
@@ -257,30 +254,11 @@ public final class OnnxPredictor extends AbstractPredictor {
         }
 
         private byte[] readModel() {
-            try {
-                if (path != null) {
-                    return Files.readAllBytes(path);
-                }
-                if (bytes != null) {
-                    return bytes;
-                }
-                if (resource != null) {
-                    try (InputStream in = loader.getResourceAsStream(resource)) {
-                        if (in == null) {
-                            throw new ModelLoadException("classpath resource '" + resource + "' not found");
-                        }
-                        return in.readAllBytes();
-                    }
-                }
-            } catch (IOException e) {
-                throw new ModelLoadException("cannot read model " + source() + ": " + e, e);
-            }
-            throw new IllegalStateException("no model: call setModel(Path), setModel(byte[]) or setModelResource(String)");
+            return ModelSource.read(path, bytes, resource, loader);
         }
 
         private String source() {
-            return path != null ? path.toString() : resource != null ? "classpath:" + resource
-                    : bytes != null ? "(" + bytes.length + " bytes)" : "(none)";
+            return ModelSource.describe(path, bytes, resource);
         }
 
         private void clearSource() {

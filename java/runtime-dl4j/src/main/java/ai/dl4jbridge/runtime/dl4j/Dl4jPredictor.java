@@ -5,6 +5,7 @@ import ai.dl4jbridge.runtime.ExecutionProvider;
 import ai.dl4jbridge.runtime.Labels;
 import ai.dl4jbridge.runtime.ModelInfo;
 import ai.dl4jbridge.runtime.ModelLoadException;
+import ai.dl4jbridge.runtime.ModelSource;
 import ai.dl4jbridge.runtime.NanPolicy;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
@@ -25,7 +26,6 @@ import java.io.InputStream;
 import java.io.ObjectInputFilter;
 import java.io.ObjectInputStream;
 import java.nio.FloatBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -151,29 +151,11 @@ public final class Dl4jPredictor extends AbstractPredictor {
         }
 
         private byte[] read() {
-            try {
-                if (path != null) {
-                    return Files.readAllBytes(path);
-                }
-                if (bytes != null) {
-                    return bytes;
-                }
-                if (resource != null) {
-                    try (InputStream s = Dl4jPredictor.class.getClassLoader().getResourceAsStream(resource)) {
-                        if (s == null) {
-                            throw new ModelLoadException("classpath resource '" + resource + "' not found");
-                        }
-                        return s.readAllBytes();
-                    }
-                }
-            } catch (IOException e) {
-                throw new ModelLoadException("cannot read model " + source() + ": " + e, e);
-            }
-            throw new IllegalStateException("no model: call setModel(Path), setModel(byte[]) or setModelResource(String)");
+            return ModelSource.read(path, bytes, resource, Dl4jPredictor.class.getClassLoader());
         }
 
         private String source() {
-            return path != null ? path.toString() : resource != null ? "classpath:" + resource : "(bytes)";
+            return ModelSource.describe(path, bytes, resource);
         }
     }
 
