@@ -45,6 +45,8 @@ test-python: setup
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(PY_STAMP)
 	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e '.[test,bench]'
+	# wrk (C, epoll): the service's load generator, light enough to leave the cores to the service.
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	touch $@
 
 benchmarks: setup $(BENCH_STAMP)

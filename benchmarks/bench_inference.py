@@ -79,7 +79,7 @@ batch-256 throughput median of {repeats} runs. Ratios are against DL4J in the sa
 Goal: ONNX Runtime batch-1 p50 under 0.1 ms for LeNet.
 
 Export of the trained LeNet (JVM already up): {verified:.2f} s with the DL4J-vs-ONNX Runtime parity check on 64 digits,
-{unverified:.2f} s without it (goal: under 2 s). GPU execution providers: not measured (no GPU lent to this session).
+{unverified:.2f} s without it (goal: under 2 s). GPU execution providers: see the GPU section (benchmarks/bench_gpu.py).
 """
 
 

@@ -24,6 +24,17 @@ PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",
 }
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+# CUDA's default TF32 matmuls/convolutions (Ampere and later) differ from DL4J by ~1e-3; the contract is 1e-5.
+PROVIDER_OPTIONS = {"CUDAExecutionProvider": {"use_tf32": "0"}}
+
+
+def _tensorrt_missing() -> str | None:
+    """Why ONNX Runtime's TensorRT provider cannot load here (it needs TensorRT 10's libnvinfer), or None."""
+    try:
+        ctypes.CDLL("libnvinfer.so.10")
+        return None
+    except OSError:
+        return "TensorRT 10's libnvinfer.so.10 cannot be loaded (install TensorRT; its libraries on LD_LIBRARY_PATH)"
 
 
 def _gpu_driver_missing() -> str | None:
@@ -77,7 +88,8 @@ class OnnxModel:
         options.log_severity_level = 3  # we report provider failures ourselves, with the reason
         candidates, self.skipped = self._usable(wanted, explicit, ort)
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=candidates)
+            self.session = ort.InferenceSession(str(self.path), options, providers=[
+                (p, PROVIDER_OPTIONS[p]) if p in PROVIDER_OPTIONS else p for p in candidates])
         except Exception as exc:  # onnxruntime raises its own pybind exception types
             raise ModelFileError(f"{self.path} is not a loadable ONNX model: {exc}") from exc
         self.providers = list(self.session.get_providers())
@@ -101,6 +113,10 @@ class OnnxModel:
                 ort.preload_dlls()  # CUDA/cuDNN from NVIDIA's pip packages, when installed
             except Exception:
                 pass
+        if not no_driver and "TensorrtExecutionProvider" in wanted and "TensorrtExecutionProvider" in available:
+            no_tensorrt = _tensorrt_missing()  # checked here: ONNX Runtime would print a page of errors, then fall back
+            if no_tensorrt:
+                skipped["TensorrtExecutionProvider"] = no_tensorrt
         usable = [p for p in wanted if p not in skipped]
         if explicit and skipped and len(wanted) == 1:
             raise ProviderError(f"{wanted[0]} cannot run: {skipped[wanted[0]]}.")

@@ -8,9 +8,16 @@ import bridge
 from bridge import data
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def jvm():
     return bridge.start_jvm()
+
+
+@pytest.fixture(autouse=True)
+def _jvm_started(request):
+    """Every test but the GPU ones (which run on machines without a JDK) gets the one JVM, started once."""
+    if "gpu" not in request.keywords:
+        request.getfixturevalue("jvm")
 
 
 @pytest.fixture(scope="session")
