@@ -65,14 +65,15 @@ def run(quick: bool, accuracy_mode: bool) -> str:
     section = f"""## Distributed training: local vs Spark{' (accuracy)' if accuracy_mode else ''}
 
 Command: `.venv/bin/python -m benchmarks.bench_spark{' --quick' if quick else ''}{' --accuracy' if accuracy_mode else ''}`.
-{title}; batch 32 (per worker on Spark), parameter averaging every 20 minibatches, the standalone cluster is
-a master and 2 workers (1 core each) as separate JVMs on 127.0.0.1, all in the same run.
+{title}; batch 32 (per worker on Spark), parameters and Adam's moments averaged every 20 minibatches, the
+standalone cluster is a master and 2 workers (1 core each) as separate JVMs on 127.0.0.1, all in the same run.
 
 | mode | samples/s (last epoch) | vs local | test accuracy | wall time |
 | --- | --- | --- | --- | --- |
 {rows}
 """
-    return section + _overhead(results) + ("" if accuracy_mode else _scaling(results))
+    scaling = "\n(The scaling estimate is in the section below, from `bench_spark` without --accuracy.)\n"
+    return section + _overhead(results) + (scaling if accuracy_mode else _scaling(results))
 
 
 def _overhead(results) -> str:

@@ -36,12 +36,13 @@ class SparkOptions:
     """ParameterAveragingTrainingMaster settings (see DL4J's Spark training guide)."""
 
     batch_size_per_worker: int = 32
-    averaging_frequency: int = 20  # 5 trailed local training by 4 points on LeNet (docs/spark.md)
+    averaging_frequency: int = 20  # minibatches per worker between averagings; each round is a Spark job
     workers: int | None = None  # partitions trained at once; default: the session's parallelism
     prefetch_batches: int = 2
     repartition: str = "Always"  # Always | NumPartitionsWorkersDiffers | Never
     repartition_strategy: str = "Balanced"  # Balanced | ApproximateBalanced | SparkDefault
     collect_stats: bool = True
+    save_updater: bool = True  # average Adam's moments too; DL4J's default (False) restarts them every round
     rdd_training_approach: str = "Direct"  # Direct | Export (Export needs a shared Hadoop file system)
     stats_json: str | None = None  # write the phase timings (fit, aggregation, broadcast, data) here
     stats_html: str | None = None  # DL4J's HTML training-stats report
@@ -150,6 +151,7 @@ def _java_options(options: SparkOptions, parallelism: int):
     java.repartition = jclass("org.deeplearning4j.spark.api.Repartition").valueOf(options.repartition)
     java.repartitionStrategy = jclass("org.deeplearning4j.spark.api.RepartitionStrategy").valueOf(options.repartition_strategy)
     java.collectStats = options.collect_stats
+    java.saveUpdater = options.save_updater
     java.approach = jclass("org.deeplearning4j.spark.api.RDDTrainingApproach").valueOf(options.rdd_training_approach)
     java.statsHtmlPath = options.stats_html
     return java

@@ -44,6 +44,20 @@ def test_local2_trains_and_reports_stats(mnist, tmp_path):
     timings = json.loads(stats.read_text())
     assert timings["ParameterAveragingMasterFitTimesMs"]["events"] >= 2
     assert timings["ParameterAveragingWorkerFitTimesMs"]["total_ms"] > 0
+    # Adam's moments are averaged and brought back with the parameters (DL4J's default drops them each round)
+    assert np.abs(bridge.to_numpy(nets.as_java(net).getUpdater().getStateViewArray())).sum() > 0
+
+
+def test_spark_accuracy_matches_local_training(mnist):
+    """Same network, data, epochs and seed: parameter averaging on local[2] lands within 2 points of local training."""
+    x, y, xt, yt = mnist
+    accuracies = {}
+    for mode in (None, "local[2]"):
+        net = nets.mlp(seed=7)
+        bridge.fit(net, x, y, epochs=2, batch_size=32, seed=7, progress=False, spark=mode)
+        accuracies[mode] = bridge.evaluate(net, xt, yt).accuracy
+    assert accuracies[None] > 0.85
+    assert accuracies["local[2]"] >= accuracies[None] - 0.02, accuracies
 
 
 def test_standalone_cluster_trains_a_network_that_exports_like_any_other(cluster, mnist, tmp_path):

@@ -106,6 +106,7 @@ public final class SparkTrainer {
                 .repartionData(options.repartition)
                 .repartitionStrategy(options.repartitionStrategy)
                 .collectTrainingStats(options.collectStats)
+                .saveUpdater(options.saveUpdater)
                 .rddTrainingApproach(options.approach)
                 .rngSeed(seed)
                 .build();
