@@ -21,39 +21,24 @@ BATCH = 64
 # (label, worker, environment) — DL4J variants tried while looking for the gap to PyTorch.
 VARIANTS = [
     ("PyTorch 2.15 CPU (reference)", "torch", {}),
-    ("DL4J, nd4j-native linux-x86_64 (default)", "dl4j", {}),
-    ("DL4J, OMP_NUM_THREADS=1", "dl4j", {"OMP_NUM_THREADS": "1"}),
-    ("DL4J, nd4j-native linux-x86_64-onednn-avx2", "dl4j", {"ND4J_EXTENSION": "-onednn-avx2"}),
-    ("DL4J, batch 256 (default build)", "dl4j", {"BENCH_BATCH": "256"}),
+    ("DL4J via dl4j-bridge (default: onednn-avx2 build, oneDNN layer helpers on)", "dl4j", {}),
+    ("DL4J, generic build, DL4J's own conv code (DL4J's defaults)", "dl4j", {"DL4J_BRIDGE_ND4J": "generic"}),
+    ("DL4J, default, OMP_NUM_THREADS=1", "dl4j", {"OMP_NUM_THREADS": "1"}),
+    ("DL4J, default, batch 256", "dl4j", {"BENCH_BATCH": "256"}),
 ]
 
 
 def _dl4j_epoch(n: int, batch: int) -> dict:
     import bridge
     from bridge import data, nets
-    extension = os.environ.get("ND4J_EXTENSION")
-    extra_cp, flags = [], []
-    if extension:
-        extra_cp = [_resolve_nd4j_classifier("linux-x86_64" + extension)]
-        flags = [f"-Dorg.bytedeco.javacpp.platform.extension={extension}"]
-    bridge.start_jvm(extra_classpath=extra_cp, extra_flags=flags)
+    from bridge.jvm import nd4j_build
+
+    bridge.start_jvm()
     x, y, _, _ = data.load("fashion-mnist")
     net = nets.lenet(seed=1)
     bridge.fit(net, x[:1024], y[:1024], epochs=1, batch_size=batch, progress=False)  # JIT and workspaces warm
     epoch = bridge.fit(net, x[:n], y[:n], epochs=1, batch_size=batch, seed=1, progress=False)[0]
-    return {"samples_per_sec": epoch.samples_per_sec}
-
-
-def _resolve_nd4j_classifier(classifier: str) -> str:
-    """The nd4j-native jar for another build, resolved by Maven into the local repository."""
-    from pathlib import Path
-
-    java = Path(__file__).resolve().parent.parent / "java"
-    out = java / "train" / "target" / f"classpath-{classifier}.txt"
-    if not out.exists():
-        subprocess.run(["./mvnw", "-B", "-q", "-pl", "train", "dependency:build-classpath",
-                        f"-Dnd4j.classifier={classifier}", f"-Dmdep.outputFile={out}"], cwd=java, check=True)
-    return next(p for p in out.read_text().split(os.pathsep) if p.endswith(f"-{classifier}.jar"))
+    return {"samples_per_sec": epoch.samples_per_sec, "build": nd4j_build()}
 
 
 def _torch_epoch(n: int, batch: int) -> dict:

@@ -202,6 +202,9 @@ def doctor_report() -> dict:
     env = Nd4j.getExecutioner().getEnvironmentInformation()
     report["dl4j / nd4j"] = f"{_jar_version('deeplearning4j-nn')} / {_jar_version('nd4j-native')}"
     report["nd4j backend"] = f"{Nd4j.getBackend().getClass().getSimpleName()} ({env.get('blas.vendor')}, {env.get('omp.threads')} OMP threads)"
+    extension = System.getProperty("org.bytedeco.javacpp.platform.extension")
+    helpers = jclass("org.deeplearning4j.nn.layers.mkldnn.BaseMKLDNNHelper").mklDnnEnabled()
+    report["nd4j build"] = f"linux-x86_64{extension or ''} (DL4J oneDNN layer helpers {'on' if helpers else 'off'})"
     report["spark"] = str(getattr(jclass("org.apache.spark.package$"), "MODULE$").SPARK_VERSION())
     report["onnxruntime"] = onnxruntime.__version__
     report["execution providers"] = ", ".join(onnxruntime.get_available_providers())

@@ -31,6 +31,39 @@ JAVA17_MODULE_FLAGS = [
     "-Dio.netty.tryReflectionSetAccessible=true",
 ]
 
+ONEDNN_EXTENSION = "-onednn-avx2"
+# DL4J M2.1 turns its oneDNN layer helpers off unless this property says otherwise.
+HELPERS_ON = "-Dorg.eclipse.deeplearning4j.helpers.disable=false"
+
+
+def nd4j_build(cp: list[str] | None = None) -> str:
+    """Which libnd4j build the JVM loads: "onednn-avx2" (oneDNN kernels behind DL4J's CNN layers) where the
+    CPU has AVX2 and FMA and its jar is on the classpath, else "generic". $DL4J_BRIDGE_ND4J=generic forces
+    the generic build with DL4J's own layer code (DL4J's defaults)."""
+    if os.environ.get("DL4J_BRIDGE_ND4J", "auto") == "generic":
+        return "generic"
+    entries = classpath() if cp is None else cp
+    if not any(e.endswith(f"{ONEDNN_EXTENSION}.jar") for e in entries):
+        return "generic"
+    return "onednn-avx2" if {"avx2", "fma"} <= _cpu_flags() else "generic"
+
+
+def nd4j_flags(cp: list[str] | None = None) -> list[str]:
+    """JVM flags that select the build of nd4j_build() (for this JVM and for Spark executors)."""
+    if nd4j_build(cp) == "generic":
+        return []
+    return [f"-Dorg.bytedeco.javacpp.platform.extension={ONEDNN_EXTENSION}", HELPERS_ON]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
 
 @dataclass(frozen=True)
 class JvmOptions:
@@ -76,7 +109,8 @@ def start_jvm(heap: str = "2g", off_heap: str = "6g", max_physical: str = "10g",
             os.environ["OMP_NUM_THREADS"] = str(threads)  # read by ND4J's native code at load time
         jvm_path = _libjvm(java_home())
         args = [f"-Xmx{heap}", f"-Dorg.bytedeco.javacpp.maxbytes={off_heap}",
-                f"-Dorg.bytedeco.javacpp.maxphysicalbytes={max_physical}", *JAVA17_MODULE_FLAGS, *extra_flags]
+                f"-Dorg.bytedeco.javacpp.maxphysicalbytes={max_physical}", *JAVA17_MODULE_FLAGS, *nd4j_flags(cp),
+                *extra_flags]
         jpype.startJVM(jvm_path, *args, classpath=cp, convertStrings=False)
         _started_with = JvmOptions(heap, off_heap, max_physical, threads, tuple(extra_classpath),
                                    tuple(extra_flags), tuple(cp))

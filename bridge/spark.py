@@ -20,7 +20,7 @@ import numpy as np
 
 from .arrays import to_indarray
 from .errors import DataError, JavaError, SparkError, java_errors
-from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, start_jvm
+from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, nd4j_flags, start_jvm
 
 __all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
 
@@ -111,7 +111,7 @@ def session(master: str = "local[*]", conf: dict | None = None, app_name: str = 
         "spark.ui.enabled": "false",
         "spark.executor.memory": executor_memory,
         "spark.executor.extraJavaOptions": " ".join(
-            [*JAVA17_MODULE_FLAGS, f"-D{TIME_SOURCE[0]}={TIME_SOURCE[1]}", f"-Dorg.bytedeco.javacpp.maxbytes={executor_off_heap}",
+            [*JAVA17_MODULE_FLAGS, *nd4j_flags(), f"-D{TIME_SOURCE[0]}={TIME_SOURCE[1]}", f"-Dorg.bytedeco.javacpp.maxbytes={executor_off_heap}",
              f"-Dorg.bytedeco.javacpp.maxphysicalbytes={_plus(executor_memory, executor_off_heap)}"]),
         "spark.task.maxFailures": "4",
     }

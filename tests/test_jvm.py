@@ -60,3 +60,23 @@ def test_java_older_than_11_is_refused(tmp_path):
 def test_missing_jdk_says_what_to_install(tmp_path):
     result = _setup_error("j.java_home()", {"JAVA_HOME": "", "PATH": str(tmp_path)})
     assert "SETUP-ERROR No JDK found" in result.stdout and "apt-get install" in result.stdout, result.stderr
+
+
+def test_cnn_layers_use_onednn_kernels_when_that_build_is_loaded():
+    """On AVX2 CPUs the oneDNN build of libnd4j is loaded and DL4J's conv layers run on it (3x LeNet training)."""
+    from bridge.jvm import _cpu_flags, jclass, nd4j_build
+    from bridge.nets import as_java
+
+    build = nd4j_build()
+    if {"avx2", "fma"} <= _cpu_flags() and os.environ.get("DL4J_BRIDGE_ND4J", "auto") != "generic":
+        assert build == "onednn-avx2"
+    extension = jclass("java.lang.System").getProperty("org.bytedeco.javacpp.platform.extension")
+    conv = as_java(bridge.nets.lenet()).getLayer(0)
+    field = conv.getClass().getDeclaredField("helper")
+    field.setAccessible(True)
+    helper = field.get(conv)
+    if build == "onednn-avx2":
+        assert str(extension) == "-onednn-avx2"
+        assert helper is not None and helper.getClass().getSimpleName() == "MKLDNNConvHelper"
+    else:
+        assert extension is None and helper is None
