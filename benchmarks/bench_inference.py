@@ -78,6 +78,12 @@ batch-256 throughput median of {repeats} runs. Ratios are against DL4J in the sa
 
 Goal: ONNX Runtime batch-1 p50 under 0.1 ms for LeNet.
 
+Where DL4J's time goes (profiles section, LeNet batch-1 `output()`): ~43% of JFR samples in the dense
+layers' gemm (BaseLayer.preOutputWithPreNorm), ~41% in oneDNN's convolutions (MKLDNNConvHelper), the rest
+pooling and per-layer bookkeeping: DL4J runs layer by layer, each with its own native calls and workspace
+handling, where ONNX Runtime runs one optimised graph. What moves it is serving the exported ONNX model,
+which is what dl4j-bridge is for; DL4J's `output()` stays the reference the exports are checked against.
+
 Export of the trained LeNet (JVM already up): {verified:.2f} s with the DL4J-vs-ONNX Runtime parity check on 64 digits,
 {unverified:.2f} s without it (goal: under 2 s). GPU execution providers: see the GPU section (benchmarks/bench_gpu.py).
 """

@@ -150,7 +150,7 @@ def _spawn(kind: str, n: int, env: dict) -> dict | str:
 
 def run(quick: bool) -> str:
     n = 2048 if quick else 60000
-    rows = []
+    rows, medians = [], {}
     reference = None
     for label, kind, env in VARIANTS:
         repeats = 1 if quick or env else 3
@@ -161,6 +161,7 @@ def run(quick: bool) -> str:
             continue
         rates = [r["samples_per_sec"] for r in results]
         median = statistics.median(rates)
+        medians[label] = median
         reference = reference or (median if kind == "torch" else None)
         ratio = f"{median / reference:.2f}x" if reference else "n/a (no PyTorch)"
         memory = f"{max(r['peak_rss_mb'] for r in results):.0f} MiB"
@@ -181,17 +182,30 @@ Peak RSS is the whole worker process: Python, and for DL4J the in-process JVM he
 | --- | --- | --- | --- | --- |
 {table}
 
-What was found: the goal (ratio >= 1.0) is not met. The layer breakdown above shows the gap already in a
-single 5x5 convolution's *forward* pass, where dl4j-bridge adds nothing (one `output()` call per batch):
-the time is inside libnd4j's conv2d (im2col + gemm, with layout-copy ops around it; ND4J's OpProfiler
-counts ~25% `matmul` and ~16% `old_assign` copies per iteration). The JFR profile (benchmarks/profiles.py) agrees: ~96% of
-samples are in native ND4J ops, about two thirds in ConvolutionLayer's forward and backward passes, and
-dl4j-bridge's own loop (batch gathering, progress) is ~2.5%. Tried, with the numbers in the table:
-one OMP thread instead of two (it removes oversubscription with OpenBLAS's own threads: +15% on LeNet,
-2x on the MLP), the oneDNN-AVX2 build of nd4j-native (no gain measured; its native library loads, so either
-its conv path is no faster for these small shapes or it is not used), batch 256 (+30%). Not tried: NHWC (CNN2DFormat) layouts, DL4J's
-SameDiff API. Moving past this means a faster conv kernel in libnd4j, not a change in the bridge.
+{_findings(medians, reference)}
 """
+
+
+def _findings(medians: dict, reference: float | None) -> str:
+    default, generic, one_thread, big_batch = (medians.get(label) for label, _, _ in VARIANTS[1:])
+    if not (default and generic and reference):
+        return "Findings: not written (a run above was not measured)."
+    ratio = default / reference
+    verdict = "met" if ratio >= 1.0 else f"not met: dl4j-bridge trains LeNet at {ratio:.2f}x PyTorch"
+    extra = "".join(f" {name}: {value:.0f} samples/s ({value / reference:.2f}x)." for name, value in
+                    (("One OMP thread instead of two", one_thread), ("Batch 256", big_batch)) if value)
+    return f"""What was found: the goal (ratio >= 1.0) is {verdict} ({generic / reference:.2f}x with DL4J's defaults).
+Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its layer helpers ship disabled
+(`org.eclipse.deeplearning4j.helpers.disable` defaults to true), and when enabled, their check looks up
+`org.nd4j.nativeblas.Nd4jCpu$Environment.isUseMKLDNN()`, a class nd4j-native M2.1 moved and renamed
+(`...nativecpu.bindings.Nd4jCpu`, `isUseONEDNN()`), so it fails quietly and every convolution runs DL4J's own
+im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
+'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
+answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
+{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x).{extra} What is left (profiles below): oneDNN's
+convolutions themselves, and the dense layers' gemm through OpenBLAS (BaseLayer.preOutputWithPreNorm); on
+this 2-core machine OpenBLAS's, oneDNN's and ND4J's thread pools also oversubscribe the cores (hence one
+OMP thread being faster). Not tried: NHWC (CNN2DFormat) layouts, DL4J's SameDiff API."""
 
 
 def _stacks_section(n: int) -> str:
