@@ -100,6 +100,7 @@ Machine: {machine()}; GPU: {_gpu_name()}; onnxruntime-gpu {ort.__version__}. Sha
 (models/vectors), real MNIST digits (repeated to fill batch 4096); batch-1 latency over {calls} calls after
 warm-up, throughput median of {repeats} runs; ratios against the CPU provider of the same machine in the same run.
 CUDA runs with TF32 off (bridge.OnnxModel's default) so that outputs stay within 1e-5 of the CPU.
+On a machine without a GPU `python -m benchmarks` leaves this section as the last GPU machine wrote it.
 
 | model | engine | batch-1 p50 ms | batch-1 p99 ms | batch-256 samples/s | batch-4096 samples/s | latency vs CPU | batch-4096 vs CPU | max abs diff vs CPU |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
