@@ -79,9 +79,12 @@ Command: `.venv/bin/python -m benchmarks.bench_boundary{' --quick' if quick else
 
 - Zero-copy paths, independent of size: `jpype.nio.convertToDirectBuffer` (the view `to_indarray` hands to Java)
   {view.fmt(1e6, 'µs')}; `to_numpy(ind, copy=False)` (numpy view of ND4J's memory) {to_np_view.fmt(1e6, 'µs')}.
-- Both copies allocate fresh native memory, so they pay for 179 MiB of new pages that `copyto` into a warm
-  target does not: in `benchmarks/profiles.py`, ND4J's `allocateDataBuffer` takes ~9x the samples of the
-  memcpy itself, and the same memcpy into a reused target runs at `copyto` speed (the `out=` rows).
+- Fresh targets pay for 179 MiB of new pages that `copyto` into a warm target does not. `to_numpy` copies
+  through numpy from a view of ND4J's memory, as fast as `numpy.copy` (the ceiling for a new array; a
+  Java-side memcpy into fresh numpy pages measured 8x slower). `to_indarray` is bound by ND4J's allocation:
+  `Nd4j.createUninitialized` alone takes ~40 ms of it, and in `benchmarks/profiles.py` ND4J's
+  `allocateDataBuffer` takes ~9x the samples of the memcpy. Into a reused target both run at `copyto` speed
+  (the `out=` rows); to go past ND4J's allocator, keep one INDArray and pass it as `out=`.
 - JPype call overhead, trivial static Java call (`System.nanoTime()`): {call.median / 10000 * 1e6:.2f} µs per call.
 - JVM cold start (new process: import, start_jvm): {jvm_median:.2f} s; to the first DL4J/ND4J operation: {first_median:.2f} s (goal < 3 s; median of {len(jvm)}).
 """
