@@ -20,7 +20,7 @@ import numpy as np
 
 from .arrays import to_indarray
 from .errors import DataError, JavaError, SparkError, java_errors
-from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, nd4j_flags, start_jvm
+from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, nd4j_flags, start_jvm
 
 __all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
 
@@ -102,7 +102,8 @@ def session(master: str = "local[*]", conf: dict | None = None, app_name: str = 
     """Start Spark in this JVM with what DL4J needs: Kryo with ND4J's registrator, Java 17 flags for
     executors, ND4J off-heap limits, the driver on 127.0.0.1, and this project's jars for executors."""
     _check_master(master)
-    start_jvm()
+    if jvm_options() is None:  # a JVM started with the caller's own options is used as it is
+        start_jvm()
     settings = {
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
         "spark.kryo.registrator": "org.nd4j.kryo.Nd4jRegistrator",

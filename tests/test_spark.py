@@ -144,3 +144,12 @@ def test_cli_train_on_spark(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["spark"] == "local[2]" and metrics["test_accuracy"] > 0.5
     assert (out / "model.zip").exists()
+
+
+def test_session_uses_a_jvm_started_with_custom_options():
+    """start_jvm(threads=1, ...) first, then Spark: the running JVM is used, not refused for other options."""
+    code = ("import bridge; from bridge import spark; bridge.start_jvm(threads=1, heap='1g')\n"
+            "with spark.session('local[1]') as s: print('parallelism', s.parallelism)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "parallelism 1" in run.stdout
