@@ -4,7 +4,13 @@ its CPU provider on the same machine, for the shared-vector MLP and LeNet, in on
 Run where an NVIDIA driver and onnxruntime-gpu are installed (no JVM needed):
     python -m benchmarks.bench_gpu [--quick] [--out FILE.md]
 Without a driver it says so and leaves BENCHMARKS.md as it is: the GPU section keeps the figures of the
-last GPU machine that ran it (../shared/GPU.md says how those were obtained).
+last GPU machine that ran it.
+
+How it ran on the lent H100 (no JDK, no network, 64 MiB per call there): the onnxruntime-gpu wheel for
+Python 3.12 unpacked and re-packed as tar.xz (255 MB -> 204 MB), split into 54 MB parts, each part in its own
+folder ignored through .git/info/exclude and carried by one `run`, concatenated under /tmp; the last call
+unpacks it into /tmp/site with pytest's wheels, sets PYTHONPATH=/tmp/site:$PWD, and runs
+`python -m pytest tests/test_gpu.py` and `python -m benchmarks.bench_gpu --out $OUT/gpu.md`.
 """
 from __future__ import annotations
 
