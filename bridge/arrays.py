@@ -83,10 +83,10 @@ def to_numpy(indarray, copy: bool = True, out: np.ndarray | None = None) -> np.n
         dtype = _NUMPY_TYPES[dtype_name]
         if not copy:
             return _view(indarray, shape, dtype)
-        if out is None and _is_plain(indarray, int(np.prod(shape, dtype=np.int64))) and len(shape):
+        if out is None and len(shape) and _is_plain(indarray, int(np.prod(shape, dtype=np.int64))):
             # numpy copies out of a view of ND4J's memory at np.copy speed; a Java-side memcpy into fresh
             # numpy pages measured 8x slower (BENCHMARKS.md, boundary).
-            return _view(indarray, shape, dtype).copy()
+            return _memory_view(indarray, shape, dtype).copy()
         if out is None:
             out = np.empty(shape, dtype=dtype)
         elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
@@ -128,6 +128,11 @@ def _view(indarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
     if not _is_plain(indarray, length):
         raise DataError("to_numpy(copy=False) needs a C-ordered INDArray that is not a view "
                         f"(this one: order {indarray.ordering()}, view {bool(indarray.isView())}); use copy=True.")
+    return _memory_view(indarray, shape, dtype)
+
+
+def _memory_view(indarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """numpy view of a plain INDArray's native memory (see _is_plain); keeps the INDArray alive."""
     address = int(indarray.data().address()) + int(indarray.offset()) * dtype.itemsize
     return np.asarray(_NativeMemory(indarray, address, shape, dtype))
 

@@ -8,7 +8,7 @@ DL4J's own dropOut(p) takes the probability of keeping it and is converted here)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from .errors import DataError, java_errors

@@ -104,8 +104,6 @@ def test_zero_copy_view_shares_memory_and_keeps_the_indarray_alive():
 
 
 def test_zero_copy_view_refuses_java_views():
-    from bridge.jvm import jclass
-
     ind = bridge.to_indarray(np.arange(20, dtype=np.float32).reshape(4, 5))
     with pytest.raises(DataError, match="copy=True"):
         bridge.to_numpy(ind.transpose(), copy=False)

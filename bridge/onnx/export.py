@@ -39,7 +39,6 @@ def _ir_version(opset: int) -> int:
 
 
 def _java_network(net):
-    from ..nets import as_java
     from ..training import load
 
     if isinstance(net, (str, os.PathLike)):
