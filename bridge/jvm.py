@@ -49,7 +49,7 @@ def nd4j_build(cp: list[str] | None = None) -> str:
 
 
 def nd4j_flags(cp: list[str] | None = None) -> list[str]:
-    """JVM flags that select the build of nd4j_build() (for this JVM and for Spark executors)."""
+    """JVM flags that select the build of nd4j_build() (Spark executors copy them from the driver)."""
     if nd4j_build(cp) == "generic":
         return []
     return [f"-Dorg.bytedeco.javacpp.platform.extension={ONEDNN_EXTENSION}", HELPERS_ON]

@@ -20,7 +20,7 @@ import numpy as np
 
 from .arrays import to_indarray
 from .errors import DataError, JavaError, SparkError, java_errors
-from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, nd4j_flags, start_jvm
+from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, start_jvm
 
 __all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
 
@@ -112,7 +112,7 @@ def session(master: str = "local[*]", conf: dict | None = None, app_name: str = 
         "spark.ui.enabled": "false",
         "spark.executor.memory": executor_memory,
         "spark.executor.extraJavaOptions": " ".join(
-            [*JAVA17_MODULE_FLAGS, *nd4j_flags(), f"-D{TIME_SOURCE[0]}={TIME_SOURCE[1]}", f"-Dorg.bytedeco.javacpp.maxbytes={executor_off_heap}",
+            [*JAVA17_MODULE_FLAGS, *_driver_nd4j_flags(), f"-D{TIME_SOURCE[0]}={TIME_SOURCE[1]}", f"-Dorg.bytedeco.javacpp.maxbytes={executor_off_heap}",
              f"-Dorg.bytedeco.javacpp.maxphysicalbytes={_plus(executor_memory, executor_off_heap)}"]),
         "spark.task.maxFailures": "4",
     }
@@ -126,6 +126,13 @@ def session(master: str = "local[*]", conf: dict | None = None, app_name: str = 
             spark_conf = spark_conf.set(key, str(value))
         context = jclass("org.apache.spark.api.java.JavaSparkContext")(spark_conf)
     return SparkSession(master, context)
+
+
+def _driver_nd4j_flags() -> list[str]:
+    """The driver JVM's nd4j-native build and DL4J helper settings (bridge.jvm.nd4j_flags), for executors to match."""
+    system = jclass("java.lang.System")
+    keys = ("org.bytedeco.javacpp.platform.extension", "org.eclipse.deeplearning4j.helpers.disable")
+    return [f"-D{key}={system.getProperty(key)}" for key in keys if system.getProperty(key) is not None]
 
 
 def _plus(a: str, b: str) -> str:
