@@ -47,6 +47,26 @@ class SparkOptions:
     stats_json: str | None = None  # write the phase timings (fit, aggregation, broadcast, data) here
     stats_html: str | None = None  # DL4J's HTML training-stats report
 
+    _CHOICES = {"repartition": ("Always", "NumPartitionsWorkersDiffers", "Never"),
+                "repartition_strategy": ("Balanced", "ApproximateBalanced", "SparkDefault"),
+                "rdd_training_approach": ("Direct", "Export")}
+
+    def __post_init__(self):
+        """Refuse bad settings by name here, before they reach DL4J's builder as Java exceptions."""
+        for name, lowest in (("batch_size_per_worker", 1), ("averaging_frequency", 1), ("prefetch_batches", 0), ("workers", 1)):
+            value = getattr(self, name)
+            if name == "workers" and value is None:
+                continue
+            if type(value) is not int or value < lowest:
+                raise DataError(f"Received an invalid value for `{name}`, expected an integer >= {lowest}. Received: {name}={value!r}")
+        for name in ("collect_stats", "save_updater"):
+            if not isinstance(getattr(self, name), bool):
+                raise DataError(f"Received an invalid value for `{name}`, expected True or False. Received: {name}={getattr(self, name)!r}")
+        for name, choices in self._CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise DataError(f"Received an invalid value for `{name}`, expected one of {', '.join(choices)}. "
+                                f"Received: {name}={getattr(self, name)!r}")
+
 
 @dataclass
 class SparkSession:

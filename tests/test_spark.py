@@ -153,3 +153,14 @@ def test_session_uses_a_jvm_started_with_custom_options():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "parallelism 1" in run.stdout
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"averaging_frequency": 0}, "averaging_frequency"), ({"save_updater": "yes"}, "save_updater"),
+    ({"repartition": "Sometimes"}, "repartition"), ({"prefetch_batches": -1}, "prefetch_batches"),
+    ({"workers": 1.5}, "workers"),
+], ids=["frequency-0", "updater-str", "repartition", "prefetch", "workers-float"])
+def test_bad_spark_options_are_refused_by_name_before_spark_starts(mnist, option, message):
+    x, y, _, _ = mnist
+    with pytest.raises(DataError, match=f"invalid value for `{message}`"):
+        bridge.fit(nets.mlp(), x[:64], y[:64], spark="local[1]", progress=False, **option)
