@@ -15,7 +15,7 @@ from .errors import DataError, java_errors
 from .jvm import jclass
 
 __all__ = [
-    "Network", "as_java", "sequential", "mlp", "lenet", "Dense", "Output", "Conv2D", "Pool2D",
+    "Network", "as_java", "is_graph", "sequential", "mlp", "lenet", "Dense", "Output", "Conv2D", "Pool2D",
     "BatchNorm", "Dropout", "Activation", "GlobalPool", "LRN", "Adam", "Sgd", "Nesterovs", "ACTIVATIONS",
 ]
 
@@ -27,30 +27,46 @@ WEIGHT_INITS = ("xavier", "xavier_uniform", "relu", "relu_uniform", "lecun_norma
 _CONF = "org.deeplearning4j.nn.conf."
 
 
+MULTI_LAYER = "org.deeplearning4j.nn.multilayer.MultiLayerNetwork"
+COMPUTATION_GRAPH = "org.deeplearning4j.nn.graph.ComputationGraph"
+
+
 class Network:
-    """A DL4J MultiLayerNetwork (``.java``) with the name and class labels dl4j-bridge carries along."""
+    """A DL4J MultiLayerNetwork or ComputationGraph (``.java``) with the name and class labels dl4j-bridge
+    carries along. ``is_graph`` tells which kind it is."""
 
     def __init__(self, java, name: str = "network", labels: Sequence[str] | None = None):
         self.java = java
         self.name = name
         self.labels = tuple(labels) if labels else None
 
+    @property
+    def is_graph(self) -> bool:
+        return is_graph(self.java)
+
     def __repr__(self) -> str:
-        return f"Network(name={self.name!r}, layers={self.java.getnLayers()}, params={int(self.java.numParams())})"
+        kind = "ComputationGraph" if self.is_graph else "MultiLayerNetwork"
+        return (f"Network(name={self.name!r}, kind={kind}, layers={len(self.java.getLayers())}, "
+                f"params={int(self.java.numParams())})")
 
     def summary(self) -> str:
         return str(self.java.summary())
 
 
 def as_java(net):
-    """The MultiLayerNetwork behind a bridge Network, or the argument itself if it already is one."""
+    """The DL4J network behind a bridge Network, or the argument itself if it already is a
+    MultiLayerNetwork or a ComputationGraph."""
     if isinstance(net, Network):
         return net.java
-    if _is_java_instance(net, "org.deeplearning4j.nn.multilayer.MultiLayerNetwork"):
+    if _is_java_instance(net, MULTI_LAYER) or _is_java_instance(net, COMPUTATION_GRAPH):
         return net
-    if _is_java_instance(net, "org.deeplearning4j.nn.graph.ComputationGraph"):
-        raise DataError("ComputationGraph networks are not supported yet; pass a MultiLayerNetwork.")
-    raise DataError(f"Expected a bridge Network or a DL4J MultiLayerNetwork, received {type(net).__name__}.")
+    raise DataError("Expected a bridge Network, a DL4J MultiLayerNetwork or a DL4J ComputationGraph, "
+                    f"received {type(net).__name__}.")
+
+
+def is_graph(java) -> bool:
+    """True for a DL4J ComputationGraph, False for a MultiLayerNetwork (the Java object, see as_java)."""
+    return _is_java_instance(java, COMPUTATION_GRAPH)
 
 
 def _is_java_instance(obj, class_name: str) -> bool:
