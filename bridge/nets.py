@@ -33,12 +33,19 @@ COMPUTATION_GRAPH = "org.deeplearning4j.nn.graph.ComputationGraph"
 
 class Network:
     """A DL4J MultiLayerNetwork or ComputationGraph (``.java``) with the name and class labels dl4j-bridge
-    carries along. ``is_graph`` tells which kind it is."""
+    carries along. ``is_graph`` tells which kind it is.
 
-    def __init__(self, java, name: str = "network", labels: Sequence[str] | None = None):
+    input_shapes: optional per-example shape of each input, keyed by input name ("input" for a
+    MultiLayerNetwork), in the network's own layout: (F,), (C, H, W) or (H, W, C). DL4J does not
+    keep the InputType a network was built with; builders that know it record it here
+    (bridge.inputs reads it, save()/load() keep it)."""
+
+    def __init__(self, java, name: str = "network", labels: Sequence[str] | None = None,
+                 input_shapes: dict[str, tuple[int, ...]] | None = None):
         self.java = java
         self.name = name
         self.labels = tuple(labels) if labels else None
+        self.input_shapes = {str(k): tuple(int(d) for d in v) for k, v in input_shapes.items()} if input_shapes else None
 
     @property
     def is_graph(self) -> bool:
