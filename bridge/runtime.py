@@ -2,7 +2,8 @@
 
     model = OnnxModel("model.onnx")           # providers="auto"
     model.providers                           # what actually runs, e.g. ['CPUExecutionProvider']
-    probabilities = model.predict(x)          # x: float32 (n, 784) or (n, 1, 28, 28)
+    probabilities = model.predict(x)          # x: float32 (n, *model.input_shape), or flat rows
+    model.input_shape, model.input_layout     # e.g. (3, 48, 48), "NCHW [N,3,48,48]"
 """
 from __future__ import annotations
 
@@ -67,9 +68,17 @@ class OnnxModel:
     with a warning naming the reason (none for "auto" on a machine without an NVIDIA driver).
     `.providers` says what actually runs.
 
-    predict() takes float32 (float64 is cast; other dtypes are refused) of shape (n, features) or
-    any (n, ...) with the same number of values per row, e.g. (n, 1, 28, 28). NaN and infinite
-    inputs are refused with DataError. Large inputs run in batches of `batch_size` rows.
+    predict() takes float32 (float64 is cast; other dtypes are refused) in the shape the model
+    declares, (n, *input_shape), or flat rows (n, prod(input_shape)) read in C order (an image row
+    of C*H*W values is the image flattened channel by channel, as numpy's reshape writes it). A
+    flat model [N, F] also takes any (n, ...) with F values per row, e.g. (n, 1, 28, 28). An image
+    in the other channel order, e.g. (n, H, W, C) for an [N, C, H, W] model, is refused with
+    ShapeError saying which np.transpose fixes it: same number of values, different pixels.
+    NaN and infinite inputs are refused with DataError. Large inputs run in batches of
+    `batch_size` rows. Outputs keep the model's rank: (n, classes), (n, 1, H, W), ...
+
+    Models with several inputs or outputs (multi-input ComputationGraphs) are refused with
+    ModelFileError naming them: this runtime feeds one input and reads one output.
     """
 
     def __init__(self, path, providers="auto", batch_size: int = 1024, threads: int | None = None):
@@ -94,10 +103,13 @@ class OnnxModel:
             raise ModelFileError(f"{self.path} is not a loadable ONNX model: {exc}") from exc
         self.providers = list(self.session.get_providers())
         self._check_fallback(candidates, explicit, providers)
-        inputs = self.session.get_inputs()
-        self.input_name = inputs[0].name
-        self.input_shape = tuple(inputs[0].shape[1:])
-        self.output_name = self.session.get_outputs()[0].name
+        single_input, single_output = _one_input_one_output(self.session, self.path)
+        self.input_name = single_input.name
+        #: Per-example input shape, e.g. (784,) or (3, 48, 48); None where the model leaves a dimension open.
+        self.input_shape = tuple(_dim(d) for d in single_input.shape[1:])
+        self.output_name = single_output.name
+        #: Per-example output shape, e.g. (10,) or (1, 48, 48); None where the model leaves it open.
+        self.output_shape = tuple(_dim(d) for d in single_output.shape[1:])
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.labels = tuple(json.loads(self.metadata["labels"])) if self.metadata.get("labels") else None
 
@@ -137,7 +149,8 @@ class OnnxModel:
         warnings.warn(reason, RuntimeWarning, stacklevel=3)
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
-        """Output of the model (class probabilities for a softmax model): float32 (n, classes)."""
+        """The model's output, float32 (n, *output_shape): (n, classes) probabilities for a classifier,
+        (n, 1, H, W) for a per-pixel model. x: (n, *input_shape) or flat rows (class docstring)."""
         x = self._validate(x)
         step = batch_size or self.batch_size
         parts = [self.session.run([self.output_name], {self.input_name: x[i:i + step]})[0]
@@ -145,16 +158,77 @@ class OnnxModel:
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def predict_classes(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Arg-max over axis 1: (n,) for an (n, classes) output, (n, H, W) per-pixel for (n, K, H, W)."""
+        if len(self.output_shape) < 1 or self.output_shape[0] == 1:
+            raise ShapeError(f"predict_classes needs an output with a class axis of more than one value; this "
+                             f"model's output '{self.output_name}' is (n, {_dims(self.output_shape)}). "
+                             "Use predict() and threshold the values instead.")
         return self.predict(x, batch_size).argmax(axis=1)
+
+    @property
+    def input_layout(self) -> str:
+        """How the input is laid out: the exporter's metadata "input_layout" (e.g. "NCHW [N,3,48,48]"),
+        else the declared shape (e.g. "[N,3,48,48]")."""
+        return self.metadata.get("input_layout") or f"[N,{','.join('?' if d is None else str(d) for d in self.input_shape)}]"
 
     def _validate(self, x) -> np.ndarray:
         x = require_float_array(x)
-        per_row = int(np.prod(self.input_shape))
-        if x.ndim < 2 or int(np.prod(x.shape[1:])) != per_row or len(x) == 0:
-            raise ShapeError(f"Expected input of shape (n, {', '.join(map(str, self.input_shape))}) with n >= 1 "
-                             f"(or any (n, ...) with {per_row} values per row), received {x.shape}.")
-        x = np.ascontiguousarray(x.reshape(len(x), *self.input_shape), dtype=np.float32)
+        if x.ndim < 2 or len(x) == 0:
+            raise ShapeError(f"Expected input of shape (n, {_dims(self.input_shape)}) with n >= 1, received {x.shape}.")
+        x = np.ascontiguousarray(self._reshaped(x), dtype=np.float32)
         return require_finite(x)
+
+    def _reshaped(self, x: np.ndarray) -> np.ndarray:
+        """x as (n, *input_shape): as declared, or flat rows in C order; refuses other channel orders by name."""
+        declared, got = self.input_shape, x.shape[1:]
+        if len(got) == len(declared) and all(d is None or d == g for d, g in zip(declared, got)):
+            return x
+        if None in declared:
+            raise ShapeError(f"Expected input of shape (n, {_dims(declared)}) (layout {self.input_layout}; ? is any "
+                             f"size), received {x.shape}.")
+        per_row = int(np.prod(declared))
+        flat_model = len(declared) == 1
+        if int(np.prod(got)) == per_row and (flat_model or got == (per_row,)):
+            return x.reshape(len(x), *declared)
+        fix = _transpose_fix(declared, got)
+        if fix:
+            raise ShapeError(f"Received input of shape {x.shape}, but the model takes (n, {_dims(declared)}) "
+                             f"(layout {self.input_layout}): the channels are on the wrong axis. The values would be "
+                             f"misread, not reordered: pass np.transpose(x, {fix}).")
+        accepted = f"(n, {_dims(declared)})" + ("" if flat_model else f" or flat rows (n, {per_row})")
+        raise ShapeError(f"Expected input of shape {accepted} with n >= 1 (layout {self.input_layout}), "
+                         f"received {x.shape}.")
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, providers={self.providers})"
+
+
+def _one_input_one_output(session, path: Path):
+    """The model's only input and only output; ModelFileError naming them all when there are several."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelFileError(
+            f"{path} has inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}; OnnxModel runs "
+            "models with exactly one input and one output. Export a single-input, single-output graph, or run this "
+            "one with onnxruntime.InferenceSession directly, feeding every input by name.")
+    return inputs[0], outputs[0]
+
+
+def _dim(d) -> int | None:
+    """A declared dimension: its size, or None when symbolic ("N", "height") or unknown."""
+    return int(d) if isinstance(d, int) and d > 0 else None
+
+
+def _dims(shape: tuple) -> str:
+    return ", ".join("?" if d is None else str(d) for d in shape)
+
+
+def _transpose_fix(declared: tuple, got: tuple) -> tuple | None:
+    """The np.transpose axes that turn `got` into `declared` for a channels-first/last mix-up, or None."""
+    if len(declared) != 3 or len(got) != 3 or declared == got:
+        return None
+    if got == (declared[1], declared[2], declared[0]):  # NHWC data, NCHW model
+        return (0, 3, 1, 2)
+    if got == (declared[2], declared[0], declared[1]):  # NCHW data, NHWC model
+        return (0, 2, 3, 1)
+    return None
