@@ -17,6 +17,8 @@ from .jvm import jclass
 __all__ = [
     "Network", "as_java", "is_graph", "sequential", "mlp", "lenet", "Dense", "Output", "Conv2D", "Pool2D",
     "BatchNorm", "Dropout", "Activation", "GlobalPool", "LRN", "Adam", "Sgd", "Nesterovs", "ACTIVATIONS",
+    "graph", "residual_block", "resnet_small", "Add", "Subtract", "Product", "Average", "Max", "Concat", "Scale",
+    "Shift", "L2Normalize", "Subset",
 ]
 
 ACTIVATIONS = ("identity", "relu", "relu6", "leakyrelu", "elu", "selu", "sigmoid", "hardsigmoid", "tanh",
@@ -294,6 +296,20 @@ def _input_type(input_shape):
                     f"Received: input_shape={input_shape!r}")
 
 
+def check_weight_init(weight_init: str) -> None:
+    if not isinstance(weight_init, str) or weight_init.lower() not in WEIGHT_INITS:
+        raise DataError(f"Received an invalid value for `weight_init`. Received: weight_init={weight_init!r}. "
+                        f"Expected one of: {', '.join(WEIGHT_INITS)}.")
+
+
+def base_configuration(updater, seed: int, weight_init: str, l2: float):
+    """DL4J's NeuralNetConfiguration.Builder with the options sequential() and graph() share."""
+    builder = (jclass(_CONF + "NeuralNetConfiguration$Builder")().seed(int(seed))
+               .updater((updater or Adam()).to_java())
+               .weightInit(jclass("org.deeplearning4j.nn.weights.WeightInit").valueOf(weight_init.upper())))
+    return builder.l2(float(l2)) if l2 else builder
+
+
 def sequential(layers: Sequence, input_shape, updater=None, seed: int = 42, weight_init: str = "xavier",
                l2: float = 0.0, name: str = "network", labels: Sequence[str] | None = None) -> Network:
     """A MultiLayerNetwork from layer specs, initialised with `seed`.
@@ -303,15 +319,9 @@ def sequential(layers: Sequence, input_shape, updater=None, seed: int = 42, weig
     """
     if not layers:
         raise DataError("Received an empty `layers` list: a network needs at least an output layer.")
-    if weight_init.lower() not in WEIGHT_INITS:
-        raise DataError(f"Received an invalid value for `weight_init`. Received: weight_init={weight_init!r}. "
-                        f"Expected one of: {', '.join(WEIGHT_INITS)}.")
+    check_weight_init(weight_init)
     with java_errors(f"building network {name!r}"):
-        builder = (jclass(_CONF + "NeuralNetConfiguration$Builder")().seed(int(seed))
-                   .updater((updater or Adam()).to_java())
-                   .weightInit(jclass("org.deeplearning4j.nn.weights.WeightInit").valueOf(weight_init.upper())))
-        if l2:
-            builder = builder.l2(float(l2))
+        builder = base_configuration(updater, seed, weight_init, l2)
         import jpype
 
         java_layers = jpype.JArray(jclass(_CONF + "layers.Layer"))([layer.to_java() for layer in layers])
@@ -333,3 +343,35 @@ def lenet(input_shape=(1, 28, 28), n_classes: int = 10, learning_rate: float = 1
     """The reference LeNet-style CNN: conv5x5x20 - maxpool2 - conv5x5x50 - maxpool2 - dense500 - softmax."""
     layers = [Conv2D(20, 5), Pool2D(2), Conv2D(50, 5), Pool2D(2), Dense(500), Output(n_classes)]
     return sequential(layers, input_shape, Adam(learning_rate), seed=seed, name="lenet", labels=labels)
+
+
+def resnet_small(input_shape=(1, 28, 28), n_classes: int = 10, widths: Sequence[int] = (32, 64),
+                 learning_rate: float = 1e-3, seed: int = 42, labels=None) -> Network:
+    """A small residual CNN (a ComputationGraph taking (n, C, H, W) arrays).
+
+    A 3x3 stem conv (widths[0]) with batch norm and relu, a stride-2 3x3 conv to half the size,
+    then one residual block per width: the first with an identity shortcut, the next ones with
+    stride 2 and a 1x1-projection shortcut; global average pooling and a softmax output.
+    """
+    widths = [_positive(w, "widths") for w in widths] if widths else []
+    if not widths:
+        raise DataError(f"Received an invalid value for `widths`, expected one or more positive ints. Received: "
+                        f"widths={widths!r}")
+    nodes = {"stem": (Conv2D(widths[0], 3, mode="same", activation="identity", bias=False), "image"),
+             "stem_bn": (BatchNorm(), "stem"), "stem_relu": (Activation("relu"), "stem_bn"),
+             "down": (Conv2D(widths[0], 3, stride=2, mode="same", activation="identity", bias=False), "stem_relu"),
+             "down_bn": (BatchNorm(), "down"), "down_relu": (Activation("relu"), "down_bn")}
+    source = "down_relu"
+    for i, width in enumerate(widths):
+        nodes.update(residual_block(f"block{i + 1}", source, width, stride=1 if i == 0 else 2))
+        source = f"block{i + 1}"
+    nodes["pool"] = (GlobalPool("avg"), source)
+    nodes["out"] = (Output(n_classes), "pool")
+    return graph(inputs={"image": tuple(input_shape)}, nodes=nodes, outputs=["out"], updater=Adam(learning_rate),
+                 seed=seed, weight_init="relu", name="resnet_small", labels=labels)
+
+
+# The graph builder lives in its own module; it reads this one's layer specs at call time.
+from .graphs import (  # noqa: E402
+    Add, Average, Concat, L2Normalize, Max, Product, Scale, Shift, Subset, Subtract, graph, residual_block,
+)
