@@ -4,7 +4,7 @@ import java.nio.FloatBuffer;
 
 /**
  * The input handling every {@link Predictor} shares: row and batch checks, the NaN policy, and the
- * three input forms reduced to one {@code FloatBuffer} of {@code n} rows for the engine.
+ * four input forms reduced to one {@code FloatBuffer} of {@code n} rows for the engine.
  */
 public abstract class AbstractPredictor implements Predictor {
     protected final ModelInfo info;
@@ -42,6 +42,12 @@ public abstract class AbstractPredictor implements Predictor {
         FloatBuffer view = rows.duplicate();
         view.limit(view.position() + n * inputSize);
         return checked(view.slice(), n);
+    }
+
+    @Override
+    public Prediction predict(float[] values, long[] shape) {
+        int n = InputChecks.checkShape(values, shape, info);
+        return checked(FloatBuffer.wrap(values), n);
     }
 
     private Prediction checked(FloatBuffer rows, int n) {

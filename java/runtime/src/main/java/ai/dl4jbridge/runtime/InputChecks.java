@@ -3,6 +3,7 @@ package ai.dl4jbridge.runtime;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 /** Input validation and packing shared by every {@link Predictor}. */
 public final class InputChecks {
@@ -67,6 +68,65 @@ public final class InputChecks {
                         + offset % size + " is not finite; NaN and Inf are refused (NanPolicy.REFUSE)");
             }
         }
+    }
+
+    /**
+     * Checks a tensor's shape [n, ...] against the model's declared input shape and that {@code values}
+     * holds exactly its floats; returns n. A channels-first/last mix-up is named, with the fix.
+     */
+    public static int checkShape(float[] values, long[] shape, ModelInfo info) {
+        long[] declared = info.inputShape();
+        if (values == null || shape == null) {
+            throw new InvalidInputException((values == null ? "values" : "shape") + " is null, expected a tensor of"
+                    + " shape " + describe(declared) + " and its floats in C order");
+        }
+        boolean same = shape.length == declared.length && shape.length > 0;
+        for (int i = 1; same && i < shape.length; i++) {
+            same = shape[i] == declared[i];
+        }
+        if (!same) {
+            throw new InvalidInputException("input shape " + Arrays.toString(shape) + " does not match the model's "
+                    + describe(declared) + layoutOf(info) + channelHint(shape, declared));
+        }
+        if (shape[0] < 1 || shape[0] > Integer.MAX_VALUE) {
+            throw new InvalidInputException("input shape " + Arrays.toString(shape) + " has batch size " + shape[0]
+                    + ", expected at least 1");
+        }
+        int n = (int) shape[0];
+        checkCount(n, info.inputSize());
+        if (values.length != (long) n * info.inputSize()) {
+            throw new InvalidInputException("values has " + values.length + " floats, expected " + (long) n
+                    * info.inputSize() + " for shape " + Arrays.toString(shape));
+        }
+        return n;
+    }
+
+    private static String describe(long[] declared) {
+        StringBuilder out = new StringBuilder("[n");
+        for (int i = 1; i < declared.length; i++) {
+            out.append(", ").append(declared[i]);
+        }
+        return out.append(']').toString();
+    }
+
+    private static String layoutOf(ModelInfo info) {
+        return info.inputLayout().map(layout -> " (layout " + layout + ")").orElse("");
+    }
+
+    /** A hint when {@code shape} is {@code declared} with the channel axis moved to the other end. */
+    private static String channelHint(long[] shape, long[] declared) {
+        if (shape.length != 4 || declared.length != 4) {
+            return "";
+        }
+        if (shape[1] == declared[2] && shape[2] == declared[3] && shape[3] == declared[1]) {
+            return "; this looks like channels-last [n, H, W, C] data: transpose it to [n, C, H, W]"
+                    + " (numpy: np.transpose(x, (0, 3, 1, 2))), its values would be misread as they are";
+        }
+        if (shape[1] == declared[3] && shape[2] == declared[1] && shape[3] == declared[2]) {
+            return "; this looks like channels-first [n, C, H, W] data: transpose it to [n, H, W, C]"
+                    + " (numpy: np.transpose(x, (0, 2, 3, 1))), its values would be misread as they are";
+        }
+        return "";
     }
 
     private static void checkCount(int n, int size) {

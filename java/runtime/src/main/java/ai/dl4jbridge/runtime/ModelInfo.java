@@ -18,19 +18,33 @@ public final class ModelInfo {
     private final String inputName;
     private final long[] inputShape;
     private final String outputName;
+    private final long[] outputShape;
     private final int numClasses;
     private final List<String> labels;
     private final Map<String, String> metadata;
 
+    /** A classifier: output [N, numClasses]. */
     public ModelInfo(String name, String engine, ExecutionProvider provider, String inputName, long[] inputShape,
                      String outputName, int numClasses, List<String> labels, Map<String, String> metadata) {
+        this(name, engine, provider, inputName, inputShape, outputName, new long[] {-1, numClasses}, labels, metadata);
+    }
+
+    /**
+     * Any model with one input and one output.
+     *
+     * @param inputShape  the input's shape with -1 for the batch dimension, e.g. [-1, 3, 48, 48]
+     * @param outputShape the output's shape with -1 for the batch dimension, e.g. [-1, 10] or [-1, 1, 48, 48]
+     */
+    public ModelInfo(String name, String engine, ExecutionProvider provider, String inputName, long[] inputShape,
+                     String outputName, long[] outputShape, List<String> labels, Map<String, String> metadata) {
         this.name = name;
         this.engine = engine;
         this.provider = provider;
         this.inputName = inputName;
         this.inputShape = inputShape.clone();
         this.outputName = outputName;
-        this.numClasses = numClasses;
+        this.outputShape = outputShape.clone();
+        this.numClasses = product(outputShape);
         this.labels = Collections.unmodifiableList(new ArrayList<>(labels));
         this.metadata = Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
     }
@@ -54,16 +68,35 @@ public final class ModelInfo {
         return inputName;
     }
 
-    /** The model's input shape with -1 for the batch dimension, e.g. [-1, 784]. */
+    /** The model's input shape with -1 for the batch dimension, e.g. [-1, 784] or [-1, 3, 48, 48]. */
     public long[] inputShape() {
         return inputShape.clone();
     }
 
-    /** Floats per row: the product of the input shape's non-batch dimensions. */
+    /** Floats per row: the product of the input shape's non-batch dimensions (C * H * W for an image). */
     public int inputSize() {
+        return product(inputShape);
+    }
+
+    /** The model's output shape with -1 for the batch dimension, e.g. [-1, 10] or [-1, 1, 48, 48]. */
+    public long[] outputShape() {
+        return outputShape.clone();
+    }
+
+    /** Floats per output row: the product of the output shape's non-batch dimensions. */
+    public int outputSize() {
+        return numClasses;
+    }
+
+    /** True for an output [N, classes]: one vector per row, whose arg-max is a class. */
+    public boolean isClassifier() {
+        return outputShape.length == 2;
+    }
+
+    private static int product(long[] shape) {
         long size = 1;
-        for (int i = 1; i < inputShape.length; i++) {
-            size *= inputShape[i];
+        for (int i = 1; i < shape.length; i++) {
+            size *= shape[i];
         }
         return (int) size;
     }
@@ -72,6 +105,7 @@ public final class ModelInfo {
         return outputName;
     }
 
+    /** Classes of an [N, classes] output; for other outputs, the floats per output row ({@link #outputSize()}). */
     public int numClasses() {
         return numClasses;
     }
@@ -86,7 +120,7 @@ public final class ModelInfo {
         return index >= 0 && index < labels.size() ? labels.get(index) : Integer.toString(index);
     }
 
-    /** How a row is laid out, e.g. "NCHW [N,1,28,28] flattened"; from metadata "input_layout". */
+    /** How a row is laid out, e.g. "NCHW [N,3,48,48]"; from metadata "input_layout". */
     public Optional<String> inputLayout() {
         return Optional.ofNullable(firstOf("input_layout", "layout"));
     }
@@ -114,6 +148,6 @@ public final class ModelInfo {
     @Override
     public String toString() {
         return "ModelInfo[name=" + name + ", engine=" + engine + ", provider=" + provider + ", input=" + inputName
-                + java.util.Arrays.toString(inputShape) + ", output=" + outputName + ", classes=" + numClasses + "]";
+                + java.util.Arrays.toString(inputShape) + ", output=" + outputName + java.util.Arrays.toString(outputShape) + "]";
     }
 }

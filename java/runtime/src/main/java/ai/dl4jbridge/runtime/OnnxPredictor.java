@@ -56,16 +56,23 @@ public final class OnnxPredictor extends AbstractPredictor {
                  OrtSession.Result result = session.run(Collections.singletonMap(info.inputName(), input))) {
                 OnnxValue value = result.get(info.outputName())
                         .orElseThrow(() -> new PredictorException("model returned no output '" + info.outputName() + "'"));
-                FloatBuffer out = ((OnnxTensor) value).getFloatBuffer();
-                float[] probabilities = new float[out.remaining()];
-                out.get(probabilities);
-                return new Prediction(probabilities, n, probabilities.length / n);
+                return prediction((OnnxTensor) value, n);
             } catch (OrtException e) {
                 throw new PredictorException("ONNX Runtime failed on a batch of " + n + " rows: " + e.getMessage(), e);
             }
         } finally {
             lifecycle.readLock().unlock();
         }
+    }
+
+    /** The output tensor as n rows; the row shape is the tensor's own (the model may leave it open). */
+    private static Prediction prediction(OnnxTensor tensor, int n) {
+        long[] shape = tensor.getInfo().getShape();
+        FloatBuffer out = tensor.getFloatBuffer();
+        float[] values = new float[out.remaining()];
+        out.get(values);
+        long[] rowShape = shape.length > 1 ? Arrays.copyOfRange(shape, 1, shape.length) : new long[] {1};
+        return new Prediction(values, n, rowShape);
     }
 
     @Override
@@ -211,29 +218,59 @@ public final class OnnxPredictor extends AbstractPredictor {
         private ModelInfo describe(OrtSession session) throws OrtException {
             Map<String, NodeInfo> inputs = session.getInputInfo();
             Map<String, NodeInfo> outputs = session.getOutputInfo();
-            if (inputs.size() != 1 || outputs.isEmpty()) {
+            if (inputs.size() != 1 || outputs.size() != 1) {
                 throw new ModelLoadException("model " + source() + " has inputs " + inputs.keySet() + " and outputs "
-                        + outputs.keySet() + "; expected one float input [N, features] and a probabilities output");
+                        + outputs.keySet() + "; this predictor runs models with exactly one float32 input and one"
+                        + " output. Export a single-input, single-output graph, or run this one with ONNX Runtime's"
+                        + " OrtSession directly, feeding every input by name");
             }
             NodeInfo input = inputs.values().iterator().next();
             NodeInfo output = outputs.values().iterator().next();
             long[] inShape = floatShape(input, "input");
-            long[] outShape = floatShape(output, "output");
+            floatShape(output, "output");
             for (int i = 1; i < inShape.length; i++) {
                 if (inShape[i] <= 0) {
                     throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
-                            + Arrays.toString(inShape) + "; only the batch dimension may be dynamic");
+                            + Arrays.toString(inShape) + "; only the batch dimension may be dynamic (export it"
+                            + " with a fixed input size, e.g. --input-shape C,H,W)");
                 }
             }
-            if (outShape.length != 2 || outShape[1] <= 0) {
-                throw new ModelLoadException("model " + source() + " output '" + output.getName() + "' has shape "
-                        + Arrays.toString(outShape) + ", expected [N, classes] with a fixed number of classes");
+            if (inShape.length < 2) {
+                throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
+                        + Arrays.toString(inShape) + ", expected a batch dimension first: [N, ...]");
             }
             inShape[0] = -1;
+            long[] outShape = probeOutputShape(session, input.getName(), inShape, output.getName());
             Map<String, String> metadata = session.getMetadata().getCustomMetadata();
             String modelName = name != null ? name : metadata.getOrDefault("model_name", defaultName(session));
             return new ModelInfo(modelName, "onnxruntime " + Ort.version(), provider, input.getName(), inShape,
-                    output.getName(), (int) outShape[1], Labels.from(metadata), metadata);
+                    output.getName(), outShape, Labels.from(metadata), metadata);
+        }
+
+        /**
+         * The output shape [-1, ...] read from a run on one zero example: the file may leave output
+         * dimensions open (-1) even though a fixed input fixes them.
+         */
+        private long[] probeOutputShape(OrtSession session, String inputName, long[] inShape, String outputName)
+                throws OrtException {
+            long[] one = inShape.clone();
+            one[0] = 1;
+            long size = 1;
+            for (int i = 1; i < one.length; i++) {
+                size *= one[i];
+            }
+            FloatBuffer zeros = FloatBuffer.allocate((int) size);
+            try (OnnxTensor in = OnnxTensor.createTensor(Ort.env(), zeros, one);
+                 OrtSession.Result result = session.run(Collections.singletonMap(inputName, in))) {
+                long[] shape = ((OnnxTensor) result.get(0)).getInfo().getShape();
+                if (shape.length < 1 || shape[0] != 1) {
+                    throw new ModelLoadException("model " + source() + " output '" + outputName + "' has shape "
+                            + Arrays.toString(shape) + " for one example; expected [N, ...] with the batch first");
+                }
+                long[] out = shape.length == 1 ? new long[] {-1, 1} : shape.clone();
+                out[0] = -1;
+                return out;
+            }
         }
 
         private long[] floatShape(NodeInfo node, String what) {

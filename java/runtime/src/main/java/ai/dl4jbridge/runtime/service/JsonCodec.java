@@ -29,8 +29,13 @@ final class JsonCodec {
     private JsonCodec() {
     }
 
-    /** Parses {"inputs": [[f, ...], ...]} (or one row: {"inputs": [f, ...]}) into rows of {@code size}. */
-    static float[][] parseInputs(byte[] body, int size, int maxRows) {
+    /**
+     * Parses {"inputs": [row, ...]} (or one flat row: {"inputs": [f, ...]}) into rows of {@code size}
+     * floats. A row is flat ({@code size} numbers, C order) or nested exactly as {@code rowShape}, e.g.
+     * [3][48][48] for an NCHW image; any other nesting is refused, never reinterpreted.
+     */
+    static float[][] parseInputs(byte[] body, long[] rowShape, int maxRows) {
+        int size = sizeOf(rowShape);
         try (JsonParser p = FACTORY.createParser(body)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw bad("body must be a JSON object {\"inputs\": [[" + size + " numbers], ...]}");
@@ -40,7 +45,7 @@ final class JsonCodec {
                 String field = p.currentName();
                 p.nextToken();
                 if ("inputs".equals(field)) {
-                    rows = readRows(p, size, maxRows);
+                    rows = readRows(p, rowShape, maxRows);
                 } else {
                     p.skipChildren();
                 }
@@ -59,7 +64,8 @@ final class JsonCodec {
         }
     }
 
-    private static float[][] readRows(JsonParser p, int size, int maxRows) throws IOException {
+    private static float[][] readRows(JsonParser p, long[] rowShape, int maxRows) throws IOException {
+        int size = sizeOf(rowShape);
         if (p.currentToken() != JsonToken.START_ARRAY) {
             throw bad("\"inputs\" must be an array of rows, each an array of " + size + " numbers");
         }
@@ -74,7 +80,8 @@ final class JsonCodec {
                             + " split the batch (--max-rows)");
                 }
                 p.nextToken();
-                rows.add(readRow(p, size, rows.size(), false));
+                rows.add(p.currentToken() == JsonToken.START_ARRAY && rowShape.length > 1
+                        ? readNested(p, rowShape, rows.size()) : readRow(p, size, rows.size(), false));
                 t = p.nextToken();
             }
             if (t != JsonToken.END_ARRAY) {
@@ -106,6 +113,60 @@ final class JsonCodec {
         return row;
     }
 
+    /** One row nested as rowShape, from its first element; the values land in C order. */
+    private static float[] readNested(JsonParser p, long[] rowShape, int index) throws IOException {
+        float[] row = new float[sizeOf(rowShape)];
+        readAxis(p, rowShape, 0, row, 0, index);
+        return row;
+    }
+
+    private static int readAxis(JsonParser p, long[] dims, int axis, float[] row, int pos, int index)
+            throws IOException {
+        boolean innermost = axis == dims.length - 1;
+        int count = 0;
+        for (JsonToken t = p.currentToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+            if (count >= dims[axis]) {
+                throw nesting(index, axis, dims, "more than " + dims[axis] + " entries");
+            }
+            if (innermost) {
+                if (t == null || !t.isNumeric()) {
+                    throw bad("row " + index + ": expected a number at flat position " + pos + ", found "
+                            + describe(p, t));
+                }
+                row[pos++] = p.getFloatValue();
+            } else {
+                if (t != JsonToken.START_ARRAY) {
+                    throw nesting(index, axis, dims, "a value that is not an array (" + describe(p, t) + ")");
+                }
+                p.nextToken();
+                pos = readAxis(p, dims, axis + 1, row, pos, index);
+            }
+            count++;
+        }
+        if (count != dims[axis]) {
+            throw nesting(index, axis, dims, count + " entries");
+        }
+        return pos;
+    }
+
+    private static HttpError nesting(int index, int axis, long[] dims, String found) {
+        StringBuilder expected = new StringBuilder();
+        for (long d : dims) {
+            expected.append('[').append(d).append(']');
+        }
+        return bad("row " + index + ": axis " + (axis + 1) + " has " + found + ", expected " + dims[axis]
+                + "; a nested row must be " + expected + " (the model's per-example input shape, C order),"
+                + " or send it flat as " + sizeOf(dims) + " numbers");
+    }
+
+    static int sizeOf(long[] shape) {
+        long size = 1;
+        for (long d : shape) {
+            size *= d;
+        }
+        return (int) size;
+    }
+
     private static String describe(JsonParser p, JsonToken t) throws IOException {
         if (t == null) {
             return "end of input";
@@ -118,7 +179,31 @@ final class JsonCodec {
         return s.length() > 40 ? s.substring(0, 40) + "..." : s;
     }
 
+    /**
+     * [N, classes] outputs: {"probabilities": [[...]], "classes": [...], "labels": [...]}. Other outputs
+     * (e.g. [N, 1, H, W]): {"outputs": [nested as the row shape], "shape": [n, ...]}.
+     */
     static byte[] prediction(Prediction out, ModelInfo info) {
+        long[] rowShape = out.rowShape();
+        if (rowShape.length != 1) {
+            return write(g -> {
+                g.writeStartObject();
+                g.writeArrayFieldStart("outputs");
+                float[] values = out.flatProbabilities();
+                int pos = 0;
+                for (int r = 0; r < out.rows(); r++) {
+                    pos = writeNested(g, values, pos, rowShape, 0);
+                }
+                g.writeEndArray();
+                g.writeArrayFieldStart("shape");
+                g.writeNumber(out.rows());
+                for (long d : rowShape) {
+                    g.writeNumber(d);
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+            });
+        }
         return write(g -> {
             g.writeStartObject();
             g.writeArrayFieldStart("probabilities");
@@ -146,6 +231,19 @@ final class JsonCodec {
             }
             g.writeEndObject();
         });
+    }
+
+    private static int writeNested(JsonGenerator g, float[] values, int pos, long[] dims, int axis) throws IOException {
+        g.writeStartArray();
+        for (long i = 0; i < dims[axis]; i++) {
+            if (axis == dims.length - 1) {
+                g.writeNumber(values[pos++]);
+            } else {
+                pos = writeNested(g, values, pos, dims, axis + 1);
+            }
+        }
+        g.writeEndArray();
+        return pos;
     }
 
     static byte[] model(ModelInfo info) {

@@ -123,12 +123,12 @@ final class Router implements HttpHandler {
         if (!JSON.equals(type) && !BINARY.equals(type)) {
             throw new HttpError(415, "unsupported_media_type", "Content-Type " + (type == null ? "(none)" : type)
                     + " is not supported; send " + JSON + " {\"inputs\": [[...]]} or " + BINARY
-                    + " (little-endian float32 rows of " + info.inputSize() + ")");
+                    + " (little-endian float32 rows of " + info.inputSize() + ", " + rowShapeText() + " in C order)");
         }
         byte[] body = readBody(ex);
         Prediction out;
         if (JSON.equals(type)) {
-            out = predictor.predict(JsonCodec.parseInputs(body, info.inputSize(), options.maxRows));
+            out = predictor.predict(JsonCodec.parseInputs(body, rowShape(), options.maxRows));
         } else {
             out = predictor.predict(binaryRows(body), body.length / (info.inputSize() * Float.BYTES));
         }
@@ -137,16 +137,36 @@ final class Router implements HttpHandler {
         if (accept != null && accept.toLowerCase(Locale.ROOT).contains(BINARY)) {
             ex.getResponseHeaders().set("X-Rows", Integer.toString(out.rows()));
             ex.getResponseHeaders().set("X-Classes", Integer.toString(out.numClasses()));
+            ex.getResponseHeaders().set("X-Output-Shape", joined(out.rowShape()));
             return send(ex, 200, BINARY, binaryPrediction(out));
         }
         return send(ex, 200, JSON, JsonCodec.prediction(out, info));
+    }
+
+    /** The per-example input shape, e.g. [3, 48, 48]. */
+    private long[] rowShape() {
+        long[] shape = info.inputShape();
+        return java.util.Arrays.copyOfRange(shape, 1, shape.length);
+    }
+
+    private String rowShapeText() {
+        return "shape " + java.util.Arrays.toString(rowShape()) + info.inputLayout().map(l -> ", layout " + l).orElse("");
+    }
+
+    private static String joined(long[] shape) {
+        StringBuilder out = new StringBuilder();
+        for (long d : shape) {
+            out.append(out.length() == 0 ? "" : ",").append(d);
+        }
+        return out.toString();
     }
 
     private FloatBuffer binaryRows(byte[] body) {
         int rowBytes = info.inputSize() * Float.BYTES;
         if (body.length == 0 || body.length % rowBytes != 0) {
             throw new HttpError(400, "bad_request", "binary body has " + body.length + " bytes, expected a positive"
-                    + " multiple of " + rowBytes + " (rows of " + info.inputSize() + " little-endian float32)");
+                    + " multiple of " + rowBytes + " (rows of " + info.inputSize() + " little-endian float32, "
+                    + rowShapeText() + " in C order)");
         }
         if (body.length / rowBytes > options.maxRows) {
             throw new HttpError(413, "too_many_rows", "more than " + options.maxRows + " rows in one request;"
@@ -155,7 +175,10 @@ final class Router implements HttpHandler {
         return ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     }
 
-    /** Binary response: float32 LE probabilities [rows, classes], then int32 LE classes [rows]. */
+    /**
+     * Binary response: float32 LE outputs [rows, X-Classes values] (each row shaped as X-Output-Shape
+     * says, C order), then int32 LE classes [rows] (the arg-max of each flattened row).
+     */
     private static byte[] binaryPrediction(Prediction out) {
         float[] probs = out.flatProbabilities();
         ByteBuffer buf = ByteBuffer.allocate(probs.length * Float.BYTES + out.rows() * Integer.BYTES)
