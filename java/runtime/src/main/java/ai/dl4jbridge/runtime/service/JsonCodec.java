@@ -266,7 +266,15 @@ final class JsonCodec {
             g.writeEndObject();
             g.writeObjectFieldStart("output");
             g.writeStringField("name", info.outputName());
-            g.writeNumberField("classes", info.numClasses());
+            g.writeArrayFieldStart("shape");
+            for (long d : info.outputShape()) {
+                g.writeNumber(d);
+            }
+            g.writeEndArray();
+            g.writeNumberField("size", info.outputSize());
+            if (info.isClassifier()) {
+                g.writeNumberField("classes", info.numClasses());
+            }
             g.writeEndObject();
             g.writeArrayFieldStart("labels");
             for (String label : info.labels()) {
