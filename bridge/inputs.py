@@ -18,9 +18,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .errors import java_errors
+import numpy as np
 
-__all__ = ["InputSpec", "input_specs", "output_names", "MULTI_LAYER_INPUT", "MULTI_LAYER_OUTPUT"]
+from .arrays import require_finite, require_float_array
+from .errors import DataError, ShapeError, java_errors
+
+__all__ = ["InputSpec", "input_specs", "output_names", "output_sizes", "prepare_features",
+           "MULTI_LAYER_INPUT", "MULTI_LAYER_OUTPUT"]
 
 MULTI_LAYER_INPUT = "input"  # the one input of a MultiLayerNetwork
 MULTI_LAYER_OUTPUT = "output"  # and its one output
@@ -89,9 +93,28 @@ def _multi_layer_json(java) -> dict:
         return json.loads(str(java.getLayerWiseConfigurations().toJson()))
 
 
+# Layers that keep their input's shape and do not tell it (BatchNormalization's format key is there for
+# flat input too): the layers after them decide.
+_PASS_THROUGH = {"ActivationLayer", "DropoutLayer", "BatchNormalization"}
+_CNN_TO_FF = "org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor"
+
+
 def _multi_layer_input_spec(conf: dict) -> InputSpec:
-    pre = (conf.get("inputPreProcessors") or {}).get("0")
-    return _spec_from(MULTI_LAYER_INPUT, pre, conf["confs"][0]["layer"])
+    pre = conf.get("inputPreProcessors") or {}
+    layers = [c["layer"] for c in conf["confs"]]
+    for index, layer in enumerate(layers):
+        here = pre.get(str(index))
+        if index and here and here.get("@class") == _CNN_TO_FF:  # an image went through the pass-through layers
+            return _image_spec(here)
+        if here or layer["@class"].rsplit(".", 1)[-1] not in _PASS_THROUGH or index == len(layers) - 1:
+            return _spec_from(MULTI_LAYER_INPUT, here, layer)
+    return InputSpec(MULTI_LAYER_INPUT, "flat")
+
+
+def _image_spec(cnn_to_ff: dict) -> InputSpec:
+    c, h, w = (int(cnn_to_ff[k]) for k in ("numChannels", "inputHeight", "inputWidth"))
+    layout = cnn_to_ff.get("format") or "NCHW"
+    return InputSpec(MULTI_LAYER_INPUT, layout, shape=(h, w, c) if layout == "NHWC" else (c, h, w), channels=c)
 
 
 def _graph_input_spec(conf: dict, name: str) -> InputSpec:
@@ -153,3 +176,117 @@ def _with_known_shape(spec: InputSpec, shape) -> InputSpec:
     elif spec.layout == "NHWC" and len(shape) == 3:
         channels = shape[2]
     return InputSpec(spec.name, spec.layout, shape=shape, image=spec.image, channels=channels)
+
+
+def output_sizes(net) -> list[int | None]:
+    """Width (nOut) of each network output, in output_names order; None where the output layer has none."""
+    from .nets import as_java, is_graph
+
+    java = as_java(net)
+    if not is_graph(java):
+        return [_n_out(_multi_layer_json(java)["confs"][-1]["layer"])]
+    conf = _graph_json(java)
+    return [_n_out(conf["vertices"][name].get("layerConf", {}).get("layer", {})) for name in conf["networkOutputs"]]
+
+
+def _n_out(layer: dict) -> int | None:
+    return int(layer["nout"]) if layer.get("nout") else None
+
+
+def prepare_features(net, x, name: str = "x") -> list[np.ndarray]:
+    """x checked against the network's inputs, as one C-contiguous float32 array per input, in input order.
+
+    x: a numpy array for a single-input network, or a dict {input name: array} (required when the network
+    has several inputs). Accepted per input layout:
+      flat:  (n, F); (n, C, H, W) too when the network reshapes its flat input into a C x H x W image
+      NCHW:  (n, C, H, W)          NHWC: (n, H, W, C)
+    An image in the other channel order is refused (ShapeError), never silently misread.
+    """
+    specs = input_specs(net)
+    arrays = _arrays_by_input(specs, x, name)
+    prepared = [_prepare_one(spec, array, _label(name, spec, len(specs))) for spec, array in zip(specs, arrays)]
+    rows = {len(a) for a in prepared}
+    if len(rows) > 1:
+        sizes = ", ".join(f"{s.name}: {len(a)}" for s, a in zip(specs, prepared))
+        raise ShapeError(f"Every input of `{name}` needs the same number of rows; received {sizes}.")
+    return prepared
+
+
+def _label(name: str, spec: InputSpec, count: int) -> str:
+    return name if count == 1 else f"{name}[{spec.name!r}]"
+
+
+def _arrays_by_input(specs: list[InputSpec], x, name: str) -> list:
+    names = [spec.name for spec in specs]
+    if isinstance(x, dict):
+        if set(x) != set(names):
+            raise DataError(f"Received `{name}` with keys {sorted(map(str, x))}; this network's inputs are "
+                            f"{names}. Pass a dict with exactly those keys.")
+        return [x[n] for n in names]
+    if len(specs) > 1:
+        raise DataError(f"This network has {len(specs)} inputs {names}: pass `{name}` as a dict "
+                        f"{{input name: array}}, received {type(x).__name__}.")
+    return [x]
+
+
+def _prepare_one(spec: InputSpec, x, name: str) -> np.ndarray:
+    x = require_float_array(x, name)
+    if x.ndim == 0 or len(x) == 0:
+        raise DataError(f"Received empty data: `{name}` has no rows (shape {x.shape}).")
+    if spec.layout == "flat":
+        x = _flat(spec, x, name)
+    else:
+        _check_image(spec, x, name)
+    require_finite(x, name)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _flat(spec: InputSpec, x: np.ndarray, name: str) -> np.ndarray:
+    width = spec.shape[0] if spec.shape else None
+    if spec.image is not None and x.ndim == 4:
+        c, h, w = spec.image
+        if tuple(x.shape[1:]) != spec.image:
+            raise ShapeError(_image_message(name, x.shape, f"(n, {c}, {h}, {w}) or (n, {c * h * w})",
+                                            channels_last=tuple(x.shape[1:]) == (h, w, c), takes="NCHW"))
+        return x.reshape(len(x), -1)
+    if width is not None and spec.image is None and x.ndim in (3, 4) and int(np.prod(x.shape[1:])) == width:
+        return x.reshape(len(x), width)  # e.g. (n, 1, 28, 28) digits into a 784-input MLP
+    if x.ndim != 2 or (width is not None and x.shape[1] != width):
+        expected = f"(n, {width})" if width is not None else "(n, features)"
+        if spec.image is not None:
+            expected += " or (n, " + ", ".join(map(str, spec.image)) + ")"
+        raise ShapeError(f"Expected `{name}` of shape {expected}, received {x.shape}.")
+    return x
+
+
+def _check_image(spec: InputSpec, x: np.ndarray, name: str) -> None:
+    expected = _expected_image_shape(spec)
+    if x.ndim != 4:
+        raise ShapeError(f"Expected `{name}` of shape {expected} ({spec.layout} images), received {x.shape}.")
+    channel_axis, other_axis = (1, 3) if spec.layout == "NCHW" else (3, 1)
+    c = spec.channels
+    wrong_channels = c is not None and x.shape[channel_axis] != c
+    if wrong_channels or (spec.shape is not None and tuple(x.shape[1:]) != spec.shape):
+        swapped = wrong_channels and x.shape[other_axis] == c
+        raise ShapeError(_image_message(name, x.shape, expected, channels_last=swapped and spec.layout == "NCHW",
+                                        channels_first=swapped and spec.layout == "NHWC", takes=spec.layout))
+
+
+def _expected_image_shape(spec: InputSpec) -> str:
+    if spec.shape is not None:
+        return "(n, " + ", ".join(map(str, spec.shape)) + ")"
+    c = spec.channels if spec.channels is not None else "C"
+    return f"(n, {c}, H, W)" if spec.layout == "NCHW" else f"(n, H, W, {c})"
+
+
+def _image_message(name: str, shape, expected: str, takes: str, channels_last: bool = False,
+                   channels_first: bool = False) -> str:
+    """The shape error, and when the array is the right image in the other channel order, the transpose."""
+    message = f"Expected `{name}` of shape {expected}, received {shape}."
+    if channels_last:
+        message += (f" It looks channels-last (n, H, W, C); this network takes {takes} images (n, C, H, W): "
+                    f"pass np.transpose({name}, (0, 3, 1, 2)).")
+    elif channels_first:
+        message += (f" It looks channels-first (n, C, H, W); this network takes {takes} images (n, H, W, C): "
+                    f"pass np.transpose({name}, (0, 2, 3, 1)).")
+    return message

@@ -6,7 +6,9 @@ import onnx
 import onnxruntime as ort
 
 import bridge
+from bridge.nets import as_java
 from bridge.onnx import to_onnx
+from bridge.onnx.export import dl4j_outputs
 
 TOLERANCE = 1e-5
 
@@ -14,25 +16,39 @@ TOLERANCE = 1e-5
 def randomize(net, seed: int) -> None:
     """Random parameters from a seed (BatchNorm variances kept positive), so parity is not checked on zeros."""
     rng = np.random.default_rng(seed)
-    for key, value in dict(net.java.paramTable()).items():
+    java = as_java(net)
+    for key, value in dict(java.paramTable()).items():
         shape = tuple(int(d) for d in value.shape())
-        name = str(key).split("_", 1)[1]
+        name = str(key).rsplit("_", 1)[1]  # "<layer or vertex>_<param>"; param names have no underscore
         array = rng.uniform(0.5, 1.5, shape) if name == "var" else rng.normal(0, 0.5, shape)
-        net.java.setParam(str(key), bridge.to_indarray(array.astype(np.float32)))
+        java.setParam(str(key), bridge.to_indarray(array.astype(np.float32)))
 
 
-def assert_parity(net, x: np.ndarray, opset: int = 17, tolerance: float = TOLERANCE, input_shape=None) -> float:
-    """Check two batch sizes; return the max abs difference seen."""
+def assert_parity(net, x, opset: int = 17, tolerance: float = TOLERANCE, input_shape=None,
+                  argmax: bool = False) -> float:
+    """Check two batch sizes (the first row, then all); return the max abs difference seen.
+
+    x: one array (rows in the ONNX input's shape, or flat rows) or a dict by ONNX input name.
+    argmax: also require the same arg-max (last axis) in every output row.
+    """
     model = to_onnx(net, opset=opset, input_shape=input_shape)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    inputs = session.get_inputs()
+    feeds = x if isinstance(x, dict) else {inputs[0].name: x}
+    feeds = {i.name: np.asarray(feeds[i.name], np.float32).reshape(len(feeds[i.name]), *i.shape[1:]) for i in inputs}
     worst = 0.0
-    for batch in (x[:1], x):
-        expected = bridge.predict(net, batch.reshape(len(batch), -1))
-        actual = session.run(None, {"input": batch})[0]
-        where = f"(opset {opset}, onnx {onnx.__version__}, onnxruntime {ort.__version__}, batch {len(batch)})"
-        assert actual.shape == expected.shape, f"output shape {actual.shape} != DL4J {expected.shape} {where}"
-        assert actual.dtype == expected.dtype == np.float32, f"output dtype {actual.dtype} vs {expected.dtype} {where}"
-        diff = float(np.max(np.abs(actual - expected)))
-        assert diff <= tolerance, f"max abs diff {diff:.3g} > {tolerance:g} {where}"
-        worst = max(worst, diff)
+    for rows in (1, len(next(iter(feeds.values())))):
+        batch = {name: value[:rows] for name, value in feeds.items()}
+        expected = dl4j_outputs(net, [batch[i.name] for i in inputs])
+        actual = session.run(None, batch)
+        where = f"(opset {opset}, onnx {onnx.__version__}, onnxruntime {ort.__version__}, batch {rows})"
+        for output, got, want in zip(session.get_outputs(), actual, expected):
+            assert got.shape == want.shape, f"{output.name}: shape {got.shape} != DL4J {want.shape} {where}"
+            assert got.dtype == want.dtype == np.float32, f"{output.name}: dtype {got.dtype} vs {want.dtype} {where}"
+            diff = float(np.max(np.abs(got - want))) if want.size else 0.0
+            assert diff <= tolerance, f"{output.name}: max abs diff {diff:.3g} > {tolerance:g} {where}"
+            if argmax:
+                agree = float(np.mean(got.argmax(-1) == want.argmax(-1)))
+                assert agree == 1.0, f"{output.name}: arg-max agreement {agree:.3f} {where}"
+            worst = max(worst, diff)
     return worst

@@ -1,10 +1,10 @@
-"""Convolutional layers (NCHW): ConvolutionLayer, SubsamplingLayer, GlobalPoolingLayer."""
+"""Convolutional layers: ConvolutionLayer, SubsamplingLayer, GlobalPoolingLayer (NCHW, or NHWC around them)."""
 from __future__ import annotations
 
 import math
 
 from .activations import apply_activation
-from .registry import Graph, layer
+from .registry import Graph, Tensor, data_format, from_nchw, layer, to_nchw
 
 _L = "org.deeplearning4j.nn.conf.layers."
 MODES = ("Truncate", "Strict", "Same")
@@ -32,69 +32,82 @@ def spatial(in_hw, kernel, stride, padding, dilation, mode: str):
     return pads_before + pads_after, tuple(out)
 
 
-def _geometry(conf: dict):
+def geometry(conf: dict):
+    """(kernel, stride, padding, dilation), each a pair of ints."""
     return tuple(tuple(int(v) for v in conf.get(key) or (1, 1)) for key in ("kernelSize", "stride", "padding", "dilation"))
 
 
-def _cnn_checks(conf: dict) -> list[str]:
-    problems = []
-    data_format = conf.get("cnn2dDataFormat") or "NCHW"
-    if data_format != "NCHW":
-        problems.append(f"cnn2dDataFormat={data_format} (only NCHW is exported)")
+def conv_mode_check(conf: dict) -> list[str]:
     if conf.get("convolutionMode") not in MODES:
-        problems.append(f"convolutionMode={conf.get('convolutionMode')} (supported: {', '.join(MODES)})")
-    return problems
+        return [f"convolutionMode={conf.get('convolutionMode')} (supported: {', '.join(MODES)})"]
+    return []
 
 
-@layer(_L + "ConvolutionLayer", check=_cnn_checks)
-def convolution(g: Graph, conf: dict, params: dict) -> None:
+def conv_nchw(g: Graph, conf: dict, x: Tensor, weights, bias, n_out: int, group: int = 1) -> Tensor:
+    """One ONNX Conv on an NCHW tensor with DL4J's geometry; weights [nOut, nIn/group, kH, kW]."""
+    kernel, stride, padding, dilation = geometry(conf)
+    pads, out_hw = spatial(x.shape[1:], kernel, stride, padding, dilation, conf["convolutionMode"])
+    inputs = (g.constant("W", weights),) + ((g.constant("b", bias.reshape(-1)),) if bias is not None else ())
+    return g.apply("Conv", x, (n_out, *out_hw), "conv", extra_inputs=inputs, kernel_shape=list(kernel),
+                   strides=list(stride), pads=pads, dilations=list(dilation), group=group)
+
+
+@layer(_L + "ConvolutionLayer", check=conv_mode_check)
+def convolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """Conv with W [nOut, nIn, kH, kW] (DL4J's and ONNX's layout) and optional bias."""
-    kernel, stride, padding, dilation = _geometry(conf)
-    pads, out_hw = spatial(g.shape[1:], kernel, stride, padding, dilation, conf["convolutionMode"])
-    inputs = [g.x, g.constant("W", params["W"])]
-    if conf.get("hasBias", True):
-        inputs.append(g.constant("b", params["b"].reshape(-1)))
-    g.op("Conv", inputs, "conv", kernel_shape=list(kernel), strides=list(stride), pads=pads, dilations=list(dilation))
-    g.shape = (params["W"].shape[0], *out_hw)
-    apply_activation(g, conf.get("activationFn"))
+    fmt = data_format(conf)
+    bias = params["b"] if conf.get("hasBias", True) else None
+    y = conv_nchw(g, conf, to_nchw(g, x, fmt), params["W"], bias, params["W"].shape[0])
+    return from_nchw(g, apply_activation(g, conf.get("activationFn"), y), fmt)
 
 
 def _pooling_checks(conf: dict) -> list[str]:
-    problems = _cnn_checks(conf)
-    if conf.get("poolingType") not in ("MAX", "AVG"):
-        problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG)")
-    if conf.get("poolingType") == "AVG" and tuple(conf.get("dilation") or (1, 1)) != (1, 1):
-        problems.append(f"average pooling with dilation={conf.get('dilation')}")
+    problems = conv_mode_check(conf)
+    if conf.get("poolingType") not in ("MAX", "AVG", "PNORM"):
+        problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG, PNORM)")
+    if conf.get("poolingType") != "MAX" and tuple(conf.get("dilation") or (1, 1)) != (1, 1):
+        problems.append(f"{conf.get('poolingType')} pooling with dilation={conf.get('dilation')}")
     return problems
 
 
 @layer(_L + "SubsamplingLayer", check=_pooling_checks)
-def subsampling(g: Graph, conf: dict, params: dict) -> None:
-    kernel, stride, padding, dilation = _geometry(conf)
-    pads, out_hw = spatial(g.shape[1:], kernel, stride, padding, dilation, conf["convolutionMode"])
+def subsampling(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
+    fmt = data_format(conf)
+    x = to_nchw(g, x, fmt)
+    kernel, stride, padding, dilation = geometry(conf)
+    pads, out_hw = spatial(x.shape[1:], kernel, stride, padding, dilation, conf["convolutionMode"])
+    shape, common = (x.shape[0], *out_hw), dict(kernel_shape=list(kernel), strides=list(stride), pads=pads)
     if conf["poolingType"] == "MAX":
-        g.apply("MaxPool", "maxpool", kernel_shape=list(kernel), strides=list(stride), pads=pads,
-                dilations=list(dilation))
+        y = g.apply("MaxPool", x, shape, "maxpool", dilations=list(dilation), **common)
+    elif conf["poolingType"] == "AVG":
+        y = g.apply("AveragePool", x, shape, "avgpool",
+                    count_include_pad=int(bool(conf.get("avgPoolIncludePadInDivisor", True))), **common)
     else:
-        g.apply("AveragePool", "avgpool", kernel_shape=list(kernel), strides=list(stride), pads=pads,
-                count_include_pad=int(bool(conf.get("avgPoolIncludePadInDivisor", True))))
-    g.shape = (g.shape[0], *out_hw)
+        y = g.apply("LpPool", x, shape, "pnorm_pool", p=int(conf.get("pnorm", 2)), **common)
+    return from_nchw(g, y, fmt)
 
 
 def _global_checks(conf: dict) -> list[str]:
     problems = []
-    if conf.get("poolingType") not in ("MAX", "AVG"):
-        problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG)")
-    if conf.get("poolingDimensions") not in (None, [2, 3]):
-        problems.append(f"poolingDimensions={conf.get('poolingDimensions')} (only [2, 3] of NCHW input)")
+    if conf.get("poolingType") not in ("MAX", "AVG", "PNORM", "SUM"):
+        problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG, PNORM, SUM)")
     return problems
 
 
 @layer(_L + "GlobalPoolingLayer", check=_global_checks)
-def global_pooling(g: Graph, conf: dict, params: dict) -> None:
-    g.apply("GlobalMaxPool" if conf["poolingType"] == "MAX" else "GlobalAveragePool", "global_pool")
-    if conf.get("collapseDimensions", True):
-        g.apply("Flatten", "global_pool_flat", axis=1)
-        g.shape = (g.shape[0],)
+def global_pooling(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
+    """Pooling over the spatial axes of a map (the feature axis of [N, F] input is left alone)."""
+    if len(x.shape) != 3:
+        return x
+    fmt = data_format(conf) if conf.get("poolingDimensions") != [1, 2] else "NHWC"
+    x = to_nchw(g, x, fmt)
+    kind = conf["poolingType"]
+    if kind == "PNORM":
+        y = g.apply("GlobalLpPool", x, (x.shape[0], 1, 1), "global_pnorm", p=int(conf.get("pnorm", 2)))
+    elif kind == "SUM":
+        y = g.apply("ReduceSum", x, (x.shape[0], 1, 1), "global_sum", extra_inputs=(g.ints("axes", (2, 3)),))
     else:
-        g.shape = (g.shape[0], 1, 1)
+        y = g.apply("GlobalMaxPool" if kind == "MAX" else "GlobalAveragePool", x, (x.shape[0], 1, 1), "global_pool")
+    if conf.get("collapseDimensions", True):
+        return g.apply("Flatten", y, (x.shape[0],), "global_pool_flat", axis=1)
+    return from_nchw(g, y, fmt)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .activations import apply_activation
-from .registry import Graph, layer
+from .registry import Graph, Tensor, layer, refuse
 
 _L = "org.deeplearning4j.nn.conf.layers."
 
@@ -12,22 +12,26 @@ def _dense_check(conf: dict) -> list[str]:
 
 
 @layer(_L + "DenseLayer", _L + "OutputLayer", check=_dense_check)
-def dense(g: Graph, conf: dict, params: dict) -> None:
+def dense(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """x·W + b with W [nIn, nOut]; the loss function does not matter at inference."""
+    if len(x.shape) != 1:
+        refuse(f"{conf['@class'].rsplit('.', 1)[-1]} {conf.get('layerName')!r} on a [N,{','.join(map(str, x.shape))}] "
+               "input without a preprocessor to flatten it")
     weights = g.constant("W", params["W"])
+    n_out = (params["W"].shape[1],)
     if conf.get("hasBias", True):
-        g.op("Gemm", [g.x, weights, g.constant("b", params["b"].reshape(-1))], "dense")
+        y = g.apply("Gemm", x, n_out, "dense", extra_inputs=(weights, g.constant("b", params["b"].reshape(-1))))
     else:
-        g.op("MatMul", [g.x, weights], "dense")
-    g.shape = (params["W"].shape[1],)
-    apply_activation(g, conf.get("activationFn"))
+        y = g.apply("MatMul", x, n_out, "dense", extra_inputs=(weights,))
+    return apply_activation(g, conf.get("activationFn"), y)
 
 
 @layer(_L + "ActivationLayer")
-def activation_layer(g: Graph, conf: dict, params: dict) -> None:
-    apply_activation(g, conf.get("activationFn"))
+def activation_layer(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
+    return apply_activation(g, conf.get("activationFn"), x)
 
 
 @layer(_L + "DropoutLayer")
-def dropout_layer(g: Graph, conf: dict, params: dict) -> None:
+def dropout_layer(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """Identity at inference (DL4J uses inverted dropout: no rescaling at test time)."""
+    return x

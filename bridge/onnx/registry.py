@@ -1,9 +1,15 @@
-"""The converter registry and the graph under construction.
+"""The converter registries and the ONNX graph under construction.
 
-One small converter per DL4J class (layer, preprocessor or activation), registered by decorator and
-keyed by the Java class name. Registering a class twice is an error: never a silent overwrite.
-A converter may declare `check(conf) -> list[str]`: the settings it cannot convert exactly, which
-the exporter collects for the whole network before emitting anything.
+One small converter per DL4J class (layer, vertex, preprocessor or activation), registered by decorator
+and keyed by the Java class name. Registering a class twice is an error: never a silent overwrite.
+A converter may declare `check(conf) -> list[str]`: the settings it cannot convert exactly, which the
+exporter collects for the whole network before emitting anything.
+
+Converters work over named tensors, with nothing global moving between them:
+    layer:        convert(g, conf, params, x: Tensor) -> Tensor
+    vertex:       convert(g, conf, params, inputs: list[Tensor]) -> Tensor
+    preprocessor: convert(g, conf, x: Tensor) -> Tensor
+    activation:   convert(g, conf, x: Tensor) -> Tensor
 """
 from __future__ import annotations
 
@@ -13,7 +19,21 @@ from typing import Callable
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["Converter", "Graph", "LAYERS", "PREPROCESSORS", "ACTIVATIONS", "layer", "preprocessor", "activation"]
+from ..errors import UnsupportedLayerError
+
+__all__ = ["Converter", "Graph", "Tensor", "LAYERS", "VERTICES", "PREPROCESSORS", "ACTIVATIONS", "layer",
+           "vertex", "preprocessor", "activation", "data_format", "to_nchw", "from_nchw", "refuse"]
+
+FLOAT = TensorProto.FLOAT
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """An ONNX tensor by name, with its per-example shape in its own layout: (features,), (C, H, W) for
+    NCHW maps or (H, W, C) for NHWC maps."""
+
+    name: str
+    shape: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -41,50 +61,100 @@ class Registry(dict):
 
 
 LAYERS = Registry("layer")
+VERTICES = Registry("vertex")
 PREPROCESSORS = Registry("preprocessor")
 ACTIVATIONS = Registry("activation")
-layer, preprocessor, activation = LAYERS.register, PREPROCESSORS.register, ACTIVATIONS.register
+layer, vertex, preprocessor, activation = LAYERS.register, VERTICES.register, PREPROCESSORS.register, ACTIVATIONS.register
 # Layers whose configuration carries an activation function that DL4J never applies.
 ACTIVATION_FREE: set[str] = set()
 
 
+def refuse(message: str):
+    """For what only shows once shapes are known (the scan has seen the configuration only)."""
+    raise UnsupportedLayerError(f"This network cannot be exported to ONNX exactly: {message}")
+
+
 @dataclass
 class Graph:
-    """ONNX nodes and initializers being built, the current tensor and its per-example shape.
-
-    shape is (features,) for feed-forward activations and (channels, height, width) for NCHW maps.
-    """
+    """ONNX nodes and initializers being built. Names are unique across the graph (network input
+    names are reserved up front)."""
 
     opset: int
-    x: str = "input"
-    shape: tuple[int, ...] = ()
     nodes: list = field(default_factory=list)
     initializers: list = field(default_factory=list)
+    used: set = field(default_factory=set)
     _count: int = 0
 
     def name(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
+        while True:
+            self._count += 1
+            candidate = f"{hint}_{self._count}"
+            if candidate not in self.used:
+                self.used.add(candidate)
+                return candidate
 
     def constant(self, hint: str, value) -> str:
-        array = np.asarray(value)
         name = self.name(hint)
-        self.initializers.append(numpy_helper.from_array(array, name))
+        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
-
-    def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs) -> str:
-        """Append a node reading `inputs`; its output becomes the current tensor."""
-        out = self.name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        self.x = out
-        return out
-
-    def apply(self, op_type: str, hint: str | None = None, **attrs) -> str:
-        """A unary op on the current tensor."""
-        return self.op(op_type, [self.x], hint, **attrs)
 
     def float_constant(self, hint: str, value: float) -> str:
         return self.constant(hint, np.array(value, dtype=np.float32))
 
+    def ints(self, hint: str, values) -> str:
+        return self.constant(hint, np.asarray(list(values), dtype=np.int64))
 
-FLOAT = TensorProto.FLOAT
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs) -> str:
+        """Append a node reading `inputs` (tensor names); return its output's name."""
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def apply(self, op_type: str, x: Tensor, shape: tuple[int, ...] | None = None, hint: str | None = None,
+              extra_inputs: tuple[str, ...] = (), **attrs) -> Tensor:
+        """A node on one tensor (plus constant inputs); the output keeps x's shape unless `shape` is given."""
+        return Tensor(self.op(op_type, [x.name, *extra_inputs], hint, **attrs), x.shape if shape is None else shape)
+
+
+_FORMAT_KEYS = ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format")
+
+
+def data_format(conf: dict) -> str:
+    """A CNN layer's or preprocessor's layout, "NCHW" or "NHWC" (the keys differ between DL4J classes)."""
+    for key in _FORMAT_KEYS:
+        value = conf.get(key)
+        if isinstance(value, str) and value in ("NCHW", "NHWC"):
+            return value
+    return "NCHW"
+
+
+def to_nchw(g: Graph, x: Tensor, fmt: str) -> Tensor:
+    """NHWC maps are converted around an NCHW op (ONNX's Conv, pools and friends are NCHW only);
+    ONNX Runtime's optimizer removes transposes that cancel out."""
+    if fmt != "NHWC" or len(x.shape) != 3:
+        return x
+    h, w, c = x.shape
+    return g.apply("Transpose", x, (c, h, w), "to_nchw", perm=[0, 3, 1, 2])
+
+
+def from_nchw(g: Graph, y: Tensor, fmt: str) -> Tensor:
+    if fmt != "NHWC" or len(y.shape) != 3:
+        return y
+    c, h, w = y.shape
+    return g.apply("Transpose", y, (h, w, c), "to_nhwc", perm=[0, 2, 3, 1])
+
+
+def layer_problems(conf: dict, where: str) -> list[str]:
+    """What the scan finds in one layer configuration: its converter's refusals and its activation's
+    (wrapper layers such as FrozenLayer call this on the layer they wrap)."""
+    problems = registry_problems(LAYERS, conf, where)
+    if conf["@class"] in LAYERS and conf.get("activationFn") is not None and conf["@class"] not in ACTIVATION_FREE:
+        problems += registry_problems(ACTIVATIONS, conf["activationFn"], f"{where} activation")
+    return problems
+
+
+def registry_problems(registry: Registry, conf: dict, where: str) -> list[str]:
+    java_class = conf["@class"]
+    if java_class not in registry:
+        return [f"{where}: {java_class} has no {registry.kind} converter"]
+    return [f"{where}: {java_class}: {problem}" for problem in registry[java_class].check(conf)]

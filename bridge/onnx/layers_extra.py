@@ -1,0 +1,1 @@
+"""More DL4J layers (filled in by converter modules as they land)."""
