@@ -15,7 +15,7 @@ from onnx import helper
 
 from ..errors import DataError, ParityError, ShapeError, UnsupportedLayerError, java_errors
 from . import activations, conv, dense, normalization, preprocessors  # noqa: F401  (they register converters)
-from . import layers_extra, vertices  # noqa: F401  (they register converters)
+from . import conv2d, frozen, heads, vertices  # noqa: F401  (they register converters)
 from .registry import (FLOAT, LAYERS, PREPROCESSORS, VERTICES, Graph, Tensor, layer_problems,
                        registry_problems)
 from .walk import LAYER, PREPROCESSOR, Network, walk

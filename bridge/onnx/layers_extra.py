@@ -1,1 +1,0 @@
-"""More DL4J layers (filled in by converter modules as they land)."""
