@@ -254,13 +254,15 @@ def dl4j_outputs(net, feeds: list[np.ndarray]) -> list[np.ndarray]:
         return [to_numpy(o) for o in java.output(False, inputs)]
 
 
-def max_abs_diff(net, payload: bytes, sample) -> float:
-    """Max |DL4J output - ONNX Runtime output| on `sample` (an array for one input, or a dict by input name)."""
+def max_abs_diff(net, payload, sample=None) -> float:
+    """Max |DL4J output - ONNX Runtime output| on `sample` (an array for one input, or a dict by input
+    name; None: seeded random values in [0, 1)). payload: the model's bytes or an ONNX Runtime session."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
+    session = payload if isinstance(payload, ort.InferenceSession) else \
+        ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
     inputs = [i.name for i in session.get_inputs()]
-    feeds = sample if isinstance(sample, dict) else {inputs[0]: sample}
+    feeds = _default_sample(session) if sample is None else sample if isinstance(sample, dict) else {inputs[0]: sample}
     if len(inputs) == 1 and inputs[0] not in feeds:
         feeds = {inputs[0]: next(iter(feeds.values()))}
     missing = [name for name in inputs if name not in feeds]
@@ -277,18 +279,17 @@ def max_abs_diff(net, payload: bytes, sample) -> float:
     return worst
 
 
-def _default_sample(payload: bytes) -> dict[str, np.ndarray]:
-    model = onnx.load_from_string(payload)
+def _default_sample(session) -> dict[str, np.ndarray]:
     rng, feeds = np.random.default_rng(0), {}
-    for value in model.graph.input:
-        shape = tuple(d.dim_value for d in value.type.tensor_type.shape.dim[1:])
+    for value in session.get_inputs():
+        shape = tuple(int(d) for d in value.shape[1:])
         rows = _SAMPLE_ROWS if int(np.prod(shape)) <= _BIG_EXAMPLE else 2
         feeds[value.name] = rng.random((rows, *shape), dtype=np.float32)
     return feeds
 
 
 def _verify(net, payload: bytes, sample, tolerance: float) -> float:
-    diff = max_abs_diff(net, payload, _default_sample(payload) if sample is None else sample)
+    diff = max_abs_diff(net, payload, sample)
     if not diff <= tolerance:
         import onnxruntime
 
