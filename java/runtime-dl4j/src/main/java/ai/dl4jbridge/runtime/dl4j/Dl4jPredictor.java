@@ -10,15 +10,12 @@ import ai.dl4jbridge.runtime.NanPolicy;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
 import ai.dl4jbridge.runtime.PredictorException;
-import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
-import org.deeplearning4j.nn.conf.layers.Layer;
-import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.shade.jackson.databind.JsonNode;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -27,6 +24,7 @@ import java.io.ObjectInputFilter;
 import java.io.ObjectInputStream;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,20 +37,32 @@ import java.util.zip.ZipInputStream;
  * A {@link Predictor} that runs the DL4J model zip itself (ModelSerializer format), so that a Java team
  * can compare DL4J and ONNX Runtime on its own data behind one interface.
  *
- * <p>Thread-safe: DL4J's {@code MultiLayerNetwork.output} is not, so calls are serialised on the
- * network (ND4J parallelises inside one call). Brings DL4J and ND4J (~100 MB of natives) onto the
- * classpath: use {@code OnnxPredictor} in services, this class to cross-check.
+ * <p>Both kinds of network: a MultiLayerNetwork or a ComputationGraph (told apart by the zip's
+ * configuration.json) with one input and one output. The input shape comes from the zip where DL4J
+ * stores it (a flat-input or {@code convolutionalFlat} network; a graph built with {@code setInputTypes});
+ * otherwise ({@code InputType.convolutional} on a MultiLayerNetwork: DL4J keeps no height and width)
+ * {@link Builder#optInputShape(long...)} gives it. Outputs keep their rank ([N, classes], [N, 1, H, W]).
+ *
+ * <p>Only the configuration and the parameters of the zip are read: entries that ModelSerializer would
+ * Java-deserialise (preprocessor.bin, normalizer.bin) are skipped, never loaded ({@link SafeZip}), and
+ * listed in the metadata as "skipped_entries".
+ *
+ * <p>Thread-safe: DL4J's networks are not, so calls are serialised on the network (ND4J parallelises
+ * inside one call). Brings DL4J and ND4J (~100 MB of natives) onto the classpath: use
+ * {@code OnnxPredictor} in services, this class to cross-check.
  */
 public final class Dl4jPredictor extends AbstractPredictor {
     /** The entry that dl4j-bridge's Python side adds to the zip: {"name": ..., "labels": [...]}. */
     static final String METADATA_ENTRY = "dl4j-bridge.json";
 
-    private final MultiLayerNetwork net;
+    private final Dl4jNetwork net;
+    private final long[] inputShape;
     private volatile boolean closed;
 
-    private Dl4jPredictor(MultiLayerNetwork net, ModelInfo info, NanPolicy nanPolicy) {
+    private Dl4jPredictor(Dl4jNetwork net, ModelInfo info, NanPolicy nanPolicy) {
         super(info, nanPolicy);
         this.net = net;
+        this.inputShape = info.inputShape();
     }
 
     public static Builder builder() {
@@ -63,23 +73,30 @@ public final class Dl4jPredictor extends AbstractPredictor {
     protected Prediction run(FloatBuffer rows, int n) {
         float[] flat = new float[n * inputSize];
         rows.duplicate().get(flat);
-        synchronized (net) {
+        long[] shape = inputShape.clone();
+        shape[0] = n;
+        synchronized (net.lock()) {
             if (closed) {
                 throw new IllegalStateException("predictor for model '" + info.name() + "' is closed");
             }
             try {
-                INDArray out = net.output(Nd4j.create(flat, new long[] {n, inputSize}, 'c'), false);
-                float[] probabilities = out.dup('c').data().asFloat();
-                return new Prediction(probabilities, n, probabilities.length / n);
+                return prediction(net.output(Nd4j.create(flat, shape, 'c')), n);
             } catch (RuntimeException e) {
-                throw new PredictorException("DL4J failed on a batch of " + n + " rows: " + e, e);
+                throw new PredictorException("DL4J failed on a batch of " + n + " inputs of shape "
+                        + Arrays.toString(shape) + ": " + e, e);
             }
         }
     }
 
+    private static Prediction prediction(INDArray out, int n) {
+        long[] shape = out.shape();
+        long[] rowShape = shape.length > 1 ? Arrays.copyOfRange(shape, 1, shape.length) : new long[] {1};
+        return new Prediction(out.dup('c').data().asFloat(), n, rowShape);
+    }
+
     @Override
     public void close() {
-        synchronized (net) {
+        synchronized (net.lock()) {
             closed = true; // the network's off-heap arrays are freed by ND4J's deallocator with the object
         }
     }
@@ -91,6 +108,7 @@ public final class Dl4jPredictor extends AbstractPredictor {
         private String resource;
         private NanPolicy nanPolicy = NanPolicy.REFUSE;
         private List<String> labels;
+        private long[] inputShape;
 
         private Builder() {
         }
@@ -128,26 +146,96 @@ public final class Dl4jPredictor extends AbstractPredictor {
             return this;
         }
 
+        /**
+         * The per-example input shape, e.g. (3, 32, 32) for NCHW images: required when the zip does not
+         * store it (a MultiLayerNetwork built with InputType.convolutional), else checked against it.
+         */
+        public Builder optInputShape(long... perExample) {
+            if (perExample.length == 0 || Arrays.stream(perExample).anyMatch(d -> d <= 0)) {
+                throw new IllegalArgumentException("inputShape=" + Arrays.toString(perExample)
+                        + ", expected positive dimensions, e.g. (3, 32, 32)");
+            }
+            this.inputShape = perExample.clone();
+            return this;
+        }
+
         public Dl4jPredictor build() {
             byte[] zip = read();
-            MultiLayerNetwork net;
-            try {
-                net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(zip), false);
-            } catch (IOException | RuntimeException e) {
-                throw new ModelLoadException("DL4J cannot load model " + source() + " as a MultiLayerNetwork zip: " + e, e);
-            }
-            Map<String, String> metadata = metadata(zip);
-            int in = flatInputSize(net);
-            int classes = outputSize(net);
-            if (in <= 0 || classes <= 0) {
-                throw new ModelLoadException("model " + source() + " does not take flat rows [N, F] or does not end in a"
-                        + " dense/output layer (input size " + in + ", output size " + classes + ")");
+            SafeZip safe = SafeZip.of(zip, source());
+            Dl4jNetwork net = Dl4jNetwork.restore(safe, source());
+            Map<String, String> metadata = new LinkedHashMap<>(metadata(zip));
+            long[] shape = inputShape(net, metadata);
+            long[] outShape = probeOutputShape(net, shape);
+            metadata.putIfAbsent("input_layout", net.layout() != null ? net.layout()
+                    : "[N," + Arrays.toString(Arrays.copyOfRange(shape, 1, shape.length)).replaceAll("[\\[\\] ]", "") + "]");
+            if (!safe.skipped().isEmpty()) {
+                metadata.put("skipped_entries", String.join(",", safe.skipped()));
             }
             List<String> labelList = labels != null ? labels : Labels.from(metadata);
             String name = metadata.getOrDefault("name", path != null ? String.valueOf(path.getFileName()) : "model");
-            ModelInfo info = new ModelInfo(name, "deeplearning4j " + dl4jVersion(), ExecutionProvider.CPU, "input",
-                    new long[] {-1, in}, "output", classes, labelList, metadata);
+            ModelInfo info = new ModelInfo(name, "deeplearning4j " + dl4jVersion()
+                    + (net.isGraph() ? " (ComputationGraph)" : " (MultiLayerNetwork)"), ExecutionProvider.CPU, "input",
+                    shape, "output", outShape, labelList, metadata);
             return new Dl4jPredictor(net, info, nanPolicy);
+        }
+
+        private long[] inputShape(Dl4jNetwork net, Map<String, String> metadata) {
+            long[] stored = net.storedInputShape();
+            if (stored == null) {
+                stored = savedInputShape(metadata); // dl4j-bridge's save() records the shape a builder knew
+            }
+            if (inputShape == null) {
+                if (stored == null) {
+                    throw new ModelLoadException("model " + source() + " does not store its input's shape (DL4J keeps"
+                            + " no height and width for InputType.convolutional); give it: optInputShape(C, H, W)");
+                }
+                return stored;
+            }
+            long[] given = new long[inputShape.length + 1];
+            given[0] = -1;
+            System.arraycopy(inputShape, 0, given, 1, inputShape.length);
+            if (stored != null && !Arrays.equals(stored, given)) {
+                throw new ModelLoadException("optInputShape" + Arrays.toString(inputShape) + " contradicts the shape "
+                        + "model " + source() + " stores: " + Arrays.toString(stored) + " (-1: the batch)");
+            }
+            return given;
+        }
+
+        /** The single entry of "input_shapes" in dl4j-bridge.json, as [-1, ...]; null when absent. */
+        private long[] savedInputShape(Map<String, String> metadata) {
+            String json = metadata.get(METADATA_ENTRY);
+            if (json == null) {
+                return null;
+            }
+            try {
+                JsonNode shapes = new ObjectMapper().readTree(json).path("input_shapes");
+                if (!shapes.isObject() || shapes.size() != 1) {
+                    return null;
+                }
+                JsonNode dims = shapes.elements().next();
+                long[] shape = new long[dims.size() + 1];
+                shape[0] = -1;
+                for (int i = 0; i < dims.size(); i++) {
+                    shape[i + 1] = dims.get(i).asLong();
+                }
+                return dims.size() > 0 && Arrays.stream(shape).skip(1).allMatch(d -> d > 0) ? shape : null;
+            } catch (IOException e) {
+                throw new ModelLoadException("model " + source() + ": its " + METADATA_ENTRY + " is not valid JSON: " + e);
+            }
+        }
+
+        /** The output shape [-1, ...] from one all-zero example (which also checks the input shape fits). */
+        private long[] probeOutputShape(Dl4jNetwork net, long[] shape) {
+            long[] one = shape.clone();
+            one[0] = 1;
+            try {
+                long[] out = net.output(Nd4j.zeros(DataType.FLOAT, one)).shape().clone();
+                out[0] = -1;
+                return out.length == 1 ? new long[] {-1, 1} : out;
+            } catch (RuntimeException e) {
+                throw new ModelLoadException("model " + source() + " does not run on an input of shape "
+                        + Arrays.toString(one) + ": " + e.getMessage() + ". Check optInputShape (C, H, W for NCHW)", e);
+            }
         }
 
         private byte[] read() {
@@ -159,26 +247,10 @@ public final class Dl4jPredictor extends AbstractPredictor {
         }
     }
 
-    static int flatInputSize(MultiLayerNetwork net) {
-        MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
-        InputPreProcessor pre = conf.getInputPreProcess(0);
-        if (pre instanceof FeedForwardToCnnPreProcessor) {
-            FeedForwardToCnnPreProcessor cnn = (FeedForwardToCnnPreProcessor) pre;
-            return (int) (cnn.getInputHeight() * cnn.getInputWidth() * cnn.getNumChannels());
-        }
-        Layer first = conf.getConf(0).getLayer();
-        return first instanceof FeedForwardLayer && pre == null ? (int) ((FeedForwardLayer) first).getNIn() : -1;
-    }
-
-    static int outputSize(MultiLayerNetwork net) {
-        MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
-        Layer last = conf.getConf(conf.getConfs().size() - 1).getLayer();
-        return last instanceof FeedForwardLayer ? (int) ((FeedForwardLayer) last).getNOut() : -1;
-    }
-
     /**
      * The zip's dl4j-bridge.json entry (a Java-serialised String, as ModelSerializer.addObjectToFile
-     * writes it), flattened to name / labels. Only java.lang.String may be deserialised.
+     * writes it), flattened to name / labels. Only java.lang.String may be deserialised: a filter refuses
+     * every other class before it is instantiated.
      */
     static Map<String, String> metadata(byte[] zip) {
         Map<String, String> out = new LinkedHashMap<>();
@@ -190,28 +262,19 @@ public final class Dl4jPredictor extends AbstractPredictor {
                 ObjectInputStream objects = new ObjectInputStream(in);
                 objects.setObjectInputFilter(ObjectInputFilter.Config.createFilter("java.lang.String;!*"));
                 String json = (String) objects.readObject();
-                out.put("dl4j-bridge.json", json);
-                String name = stringField(json, "name");
-                if (name != null) {
-                    out.put("name", name);
+                out.put(METADATA_ENTRY, json);
+                JsonNode root = new ObjectMapper().readTree(json);
+                if (root.path("name").isTextual()) {
+                    out.put("name", root.get("name").asText());
                 }
-                int labels = json.indexOf("\"labels\"");
-                int open = labels < 0 ? -1 : json.indexOf('[', labels);
-                if (open >= 0 && json.indexOf(']', open) > 0) {
-                    out.put("labels", json.substring(open, json.indexOf(']', open) + 1));
+                if (root.path("labels").isArray()) {
+                    out.put("labels", root.get("labels").toString());
                 }
             }
         } catch (IOException | ClassNotFoundException | ClassCastException e) {
             throw new ModelLoadException("the model zip's " + METADATA_ENTRY + " entry is unreadable: " + e);
         }
         return Collections.unmodifiableMap(out);
-    }
-
-    private static String stringField(String json, String field) {
-        int key = json.indexOf("\"" + field + "\"");
-        int open = key < 0 ? -1 : json.indexOf('"', json.indexOf(':', key) + 1);
-        int close = open < 0 ? -1 : json.indexOf('"', open + 1);
-        return close > open ? json.substring(open + 1, close) : null;
     }
 
     static String dl4jVersion() {
