@@ -249,7 +249,7 @@ def _flat(spec: InputSpec, x: np.ndarray, name: str) -> np.ndarray:
             raise ShapeError(_image_message(name, x.shape, f"(n, {c}, {h}, {w}) or (n, {c * h * w})",
                                             channels_last=tuple(x.shape[1:]) == (h, w, c), takes="NCHW"))
         return x.reshape(len(x), -1)
-    if width is not None and spec.image is None and x.ndim in (3, 4) and int(np.prod(x.shape[1:])) == width:
+    if width is not None and spec.image is None and x.ndim == 4 and int(np.prod(x.shape[1:])) == width:
         return x.reshape(len(x), width)  # e.g. (n, 1, 28, 28) digits into a 784-input MLP
     if x.ndim != 2 or (width is not None and x.shape[1] != width):
         expected = f"(n, {width})" if width is not None else "(n, features)"

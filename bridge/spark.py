@@ -1,4 +1,4 @@
-"""Distributed training on Apache Spark (DL4J's SparkDl4jMultiLayer, parameter averaging).
+"""Distributed training on Apache Spark (DL4J's SparkDl4jMultiLayer or SparkComputationGraph, parameter averaging).
 
     with bridge.spark.session("local[2]") as spark:           # or "spark://host:7077"
         bridge.fit(net, x, y, epochs=2, spark=spark)
@@ -185,50 +185,59 @@ def _java_options(options: SparkOptions, parallelism: int):
     return java
 
 
-def fit(java_net, features, labels, n_classes, epochs, batch_size, seed, validation, progress, spark, **options):
-    """bridge.fit(..., spark=...) lands here, with inputs already validated."""
+def fit(java_net, data, epochs, batch_size, seed, validation, progress, spark, **options):
+    """bridge.fit(..., spark=...) lands here, with inputs already checked (bridge.training.PreparedData):
+    SparkDl4jMultiLayer or SparkComputationGraph, the same parameter and updater-state averaging."""
+    from .training import training_run
+
     opts = SparkOptions(**{"batch_size_per_worker": batch_size, **options})
     return _run(spark, opts, java_net, progress, epochs,
-                lambda trainer, listener: trainer.fit(java_net, to_indarray(features), to_indarray(labels), n_classes,
-                                                      epochs, seed, *(validation or (None, None)), listener),
-                len(features))
+                lambda trainer, listener: trainer.fit(training_run(java_net, data, epochs=epochs, seed=seed,
+                                                                   validation=validation, listener=listener)),
+                data.examples)
 
 
 def fit_files(net, directory, n_classes: int, epochs: int = 1, seed: int = 42, validation=None, progress: bool = True,
               spark="local[*]", **options):
     """Train from DataSet files (see export_datasets) that every worker can read: nothing is collected
-    through Python or the driver. validation: optional (x, y) evaluated on the driver after each epoch."""
+    through Python or the driver. net: a MultiLayerNetwork or a ComputationGraph with one input and one
+    output. validation: optional (x, y) evaluated on the driver after each epoch."""
+    from .inputs import input_specs, output_names
     from .nets import as_java
-    from .training import _features, _labels
+    from .training import PreparedData, _prepared, training_run
 
     java = as_java(net)
+    if len(input_specs(net)) != 1 or len(output_names(net)) != 1:
+        raise DataError("fit_files trains networks with one input and one output (DataSet files); this graph has "
+                        f"inputs {[s.name for s in input_specs(net)]} and outputs {output_names(net)}: use bridge.fit(..., spark=...).")
     folder = Path(directory)
     files = sorted(folder.glob("part-*.bin"))
     if not files:
         raise DataError(f"{folder} holds no DataSet files (part-*.bin): write them with bridge.spark.export_datasets().")
     meta = json.loads((folder / "datasets.json").read_text()) if (folder / "datasets.json").exists() else {}
-    val = None
-    if validation is not None:
-        vx = _features(java, validation[0])
-        val = (to_indarray(vx), to_indarray(_labels(validation[1], len(vx), n_classes)))
+    val = _prepared(net, *validation, names=("validation x", "validation y")) if validation is not None else None
     opts = SparkOptions(**{"batch_size_per_worker": int(meta.get("batch_size", 32)), **options})
     examples = int(meta.get("examples", 0))
+    # The run carries the network, classes and validation; the training data are the files.
+    classes = PreparedData([], [], [int(n_classes)], output_names(net))
     return _run(spark, opts, java, progress, epochs,
-                lambda trainer, listener: trainer.fitFiles(java, str(folder.resolve()), examples, n_classes, epochs,
-                                                           seed, *(val or (None, None)), listener), examples)
+                lambda trainer, listener: trainer.fitFiles(
+                    training_run(java, classes, epochs=epochs, seed=seed, validation=val, listener=listener),
+                    str(folder.resolve()), examples), examples)
 
 
 def export_datasets(x: np.ndarray, y: np.ndarray, directory, n_classes: int = 10, batch_size: int = 32) -> int:
     """Write (x, y) once as DL4J DataSet files of `batch_size` rows, for fit_files(). Returns the file count."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.int32)
-    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
-        raise DataError(f"Expected x (n, features) and y (n,) with n >= 1, received {x.shape} and {y.shape}.")
+    if x.ndim < 2 or len(x) != len(y) or len(x) == 0:
+        raise DataError(f"Expected x (n, features) or images (n, C, H, W) / (n, H, W, C) and y (n,) with n >= 1, "
+                        f"received {x.shape} and {y.shape}.")
     with java_errors(f"writing DataSet files to {directory}"):
         count = int(jclass("ai.dl4jbridge.spark.SparkTrainer").exportDataSets(
             to_indarray(x), to_indarray(y), n_classes, batch_size, str(directory)))
     (Path(directory) / "datasets.json").write_text(json.dumps(
-        {"examples": len(x), "features": x.shape[1], "classes": n_classes, "batch_size": batch_size, "files": count}))
+        {"examples": len(x), "features": list(x.shape[1:]), "classes": n_classes, "batch_size": batch_size, "files": count}))
     return count
 
 

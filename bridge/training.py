@@ -1,7 +1,8 @@
 """Training, evaluation, inference and model files for DL4J networks, driven from Python.
 
-Every function takes a bridge Network or a raw DL4J MultiLayerNetwork (a JPype proxy). Inputs are
-validated in Python before any native call; the loops run in Java (ai.dl4jbridge.train.Trainer).
+Every function takes a bridge Network, a raw DL4J MultiLayerNetwork or a ComputationGraph (JPype proxies).
+Inputs are validated in Python before any native call (bridge.inputs); the loops run in Java
+(ai.dl4jbridge.train.Trainer, one TrainingRun argument per call).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrays import require_finite, require_float_array, to_indarray, to_numpy
+from .arrays import to_indarray, to_numpy
 from .errors import DataError, ModelFileError, ShapeError, java_errors
+from .inputs import output_names, output_sizes, prepare_features
 from .jvm import jclass
 from .nets import Network, as_java
 
@@ -49,58 +51,65 @@ class EvaluationResult:
 
 def fit(net, x, y, epochs: int = 1, batch_size: int = 64, seed: int = 42, validation=None,
         progress: bool = True, spark=None, **spark_options) -> list[EpochResult]:
-    """Train `net` on x (n, features) float32 and y (n,) int class indices, minibatch by minibatch.
+    """Train `net` (a MultiLayerNetwork or a ComputationGraph) minibatch by minibatch.
 
-    validation: optional (x_val, y_val), evaluated after each epoch. With `spark` (a session or a
-    master URL) the epochs run on Spark (see bridge.spark); otherwise the loop runs in this JVM.
-    The same seed gives the same result.
+    x: float32 features in the layout each input takes: (n, F) flat, (n, C, H, W) NCHW, (n, H, W, C)
+    NHWC (see bridge.inputs.prepare_features); a dict {input name: array} for a graph with several inputs.
+    y: (n,) int class indices; a dict {output name: (n,) ints} for a graph with several outputs.
+    validation: optional (x_val, y_val), evaluated after each epoch (mean accuracy over the outputs).
+    With `spark` (a session or a master URL) the epochs run on Spark (see bridge.spark); otherwise the
+    loop runs in this JVM. The same seed gives the same result.
     """
     java = as_java(net)
     _check_positive(epochs, "epochs")
     _check_positive(batch_size, "batch_size")
-    features, n_classes = _features(java, x), _n_classes(java)
-    labels = _labels(y, len(features), n_classes)
-    val = None
-    if validation is not None:
-        vx, vy = validation
-        val_x = _features(java, vx)
-        val = (to_indarray(val_x), to_indarray(_labels(vy, len(val_x), n_classes)))
+    data = _prepared(net, x, y)
+    val = _prepared(net, *validation, names=("validation x", "validation y")) if validation is not None else None
     if spark is not None:
         from . import spark as spark_module
 
-        return spark_module.fit(java, features, labels, n_classes, epochs, batch_size, seed, val, progress,
-                                spark, **spark_options)
-    with _ProgressBar(epochs, len(features), progress) as listener, java_errors("fit"):
-        history = jclass(_TRAINER).fit(java, to_indarray(features), to_indarray(labels), n_classes, epochs,
-                                       batch_size, seed, val[0] if val else None, val[1] if val else None,
-                                       listener.proxy)
+        return spark_module.fit(java, data, epochs, batch_size, seed, val, progress, spark, **spark_options)
+    with _ProgressBar(epochs, data.examples, progress) as listener, java_errors("fit"):
+        run = training_run(java, data, epochs=epochs, batch_size=batch_size, seed=seed, validation=val,
+                           listener=listener.proxy)
+        history = jclass(_TRAINER).fit(run)
     return [_epoch_result(stats) for stats in history]
 
 
-def evaluate(net, x, y, batch_size: int = 1024) -> EvaluationResult:
-    """DL4J's Evaluation of `net` on x (n, features) and y (n,) int labels."""
+def evaluate(net, x, y, batch_size: int = 1024):
+    """DL4J's Evaluation of `net` on x and y (int class indices), laid out as for fit().
+
+    Returns an EvaluationResult; for a graph with several outputs, a dict {output name: EvaluationResult}.
+    """
     java = as_java(net)
     _check_positive(batch_size, "batch_size")
-    features, n_classes = _features(java, x), _n_classes(java)
-    labels = _labels(y, len(features), n_classes)
+    data = _prepared(net, x, y)
     with java_errors("evaluate"):
-        s = jclass(_TRAINER).evaluate(java, to_indarray(features), to_indarray(labels), n_classes, batch_size)
-        return EvaluationResult(float(s.accuracy), np.array(s.precision[:]), np.array(s.recall[:]),
-                                np.array(s.f1[:]), np.array([row[:] for row in s.confusion], dtype=np.int64),
-                                str(s.report))
+        summaries = jclass(_TRAINER).evaluate(training_run(java, data, batch_size=batch_size))
+        results = [_evaluation_result(s) for s in summaries]
+    return results[0] if len(results) == 1 else dict(zip(data.output_names, results))
 
 
-def predict(net, x, batch_size: int = 1024) -> np.ndarray:
-    """DL4J's output (class probabilities for a softmax output): float32 (n, n_classes)."""
+def predict(net, x, batch_size: int = 1024):
+    """DL4J's output (class probabilities for a softmax output): float32 (n, n_out).
+
+    x is laid out as for fit(). For a graph with several outputs: a dict {output name: array}.
+    """
     java = as_java(net)
     _check_positive(batch_size, "batch_size")
-    features = _features(java, x)
+    features = prepare_features(net, x)
     with java_errors("predict"):
-        return to_numpy(jclass(_TRAINER).output(java, to_indarray(features), batch_size))
+        run = jclass("ai.dl4jbridge.train.TrainingRun")()
+        run.network, run.features, run.batchSize = java, _indarrays(features), batch_size
+        outputs = [to_numpy(out) for out in jclass(_TRAINER).output(run)]
+    return outputs[0] if len(outputs) == 1 else dict(zip(output_names(java), outputs))
 
 
 def save(net, path: str | os.PathLike) -> Path:
-    """Write the DL4J model zip (with updater state) atomically: a failure leaves any old file intact."""
+    """Write the DL4J model zip (with updater state) atomically: a failure leaves any old file intact.
+
+    net: a MultiLayerNetwork or a ComputationGraph; a bridge Network's name, labels and input_shapes are
+    kept beside it (dl4j-bridge.json in the zip)."""
     java, path = as_java(net), Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -119,26 +128,46 @@ def save(net, path: str | os.PathLike) -> Path:
 
 
 def load(path: str | os.PathLike) -> Network:
-    """Read a DL4J MultiLayerNetwork model zip written by save() or by DL4J itself."""
+    """Read a DL4J model zip written by save() or by DL4J itself: a ComputationGraph when its
+    configuration.json has "vertices", else a MultiLayerNetwork."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"No model file at {path}.")
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path} is not a DL4J model zip (not a zip archive; truncated or another format?).")
+    graph = _is_graph_zip(path)
+    kind = "ComputationGraph" if graph else "MultiLayerNetwork"
     with java_errors(f"load {path}"):
         File = jclass("java.io.File")
         serializer = jclass("org.deeplearning4j.util.ModelSerializer")
         try:
-            java = serializer.restoreMultiLayerNetwork(File(str(path)), True)
+            restore = serializer.restoreComputationGraph if graph else serializer.restoreMultiLayerNetwork
+            java = restore(File(str(path)), True)
         except Exception as exc:  # DL4J reports a bad zip as IllegalStateException, NPE, ...
-            if "JException" not in type(exc).__mro__.__repr__() and not hasattr(exc, "getClass"):
+            if not hasattr(exc, "getClass"):
                 raise
-            raise ModelFileError(f"{path} is not a readable DL4J MultiLayerNetwork zip: "
+            raise ModelFileError(f"{path} is not a readable DL4J {kind} zip: "
                                  f"{exc.getClass().getName()}: {exc.getMessage()}") from exc
-        name, labels = _read_metadata(File(str(path)))
-    return Network(java, name=name or path.stem, labels=labels)
+        meta = _read_metadata(File(str(path)))
+    return Network(java, name=meta.get("name") or path.stem, labels=meta.get("labels"),
+                   input_shapes=meta.get("input_shapes"))
+
+
+def _is_graph_zip(path: Path) -> bool:
+    """True when the zip's configuration.json describes a ComputationGraph; ModelFileError when unreadable."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            conf = json.loads(archive.read("configuration.json"))
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(f"{path} is not a DL4J model zip (not a zip archive; truncated or another format?).") from exc
+    except KeyError as exc:
+        raise ModelFileError(f"{path} is not a DL4J model zip: it has no configuration.json.") from exc
+    except (ValueError, OSError, zipfile.error) as exc:  # corrupt entry, bad JSON
+        raise ModelFileError(f"{path} is not a readable DL4J model zip: its configuration.json is damaged ({exc}).") from exc
+    if not isinstance(conf, dict):
+        raise ModelFileError(f"{path} is not a DL4J model zip: its configuration.json holds no configuration.")
+    return "vertices" in conf
 
 
 _METADATA_KEY = "dl4j-bridge.json"
@@ -147,19 +176,20 @@ _METADATA_KEY = "dl4j-bridge.json"
 def _write_metadata(java_file, net: Network) -> None:
     import json
 
-    text = json.dumps({"name": net.name, "labels": list(net.labels) if net.labels else None})
+    shapes = {k: list(v) for k, v in net.input_shapes.items()} if getattr(net, "input_shapes", None) else None
+    text = json.dumps({"name": net.name, "labels": list(net.labels) if net.labels else None, "input_shapes": shapes})
     jclass("org.deeplearning4j.util.ModelSerializer").addObjectToFile(java_file, _METADATA_KEY, jclass("java.lang.String")(text))
 
 
-def _read_metadata(java_file) -> tuple[str | None, tuple[str, ...] | None]:
+def _read_metadata(java_file) -> dict:
+    """name, labels and input_shapes saved by save(); {} for a zip written by DL4J itself."""
     import json
 
     try:
         text = jclass("org.deeplearning4j.util.ModelSerializer").getObjectFromFile(java_file, _METADATA_KEY)
     except Exception:  # a zip written by DL4J itself has no such entry
-        return None, None
-    meta = json.loads(str(text))
-    return meta.get("name"), tuple(meta["labels"]) if meta.get("labels") else None
+        return {}
+    return json.loads(str(text))
 
 
 def _check_positive(value, name: str) -> None:
@@ -167,36 +197,84 @@ def _check_positive(value, name: str) -> None:
         raise DataError(f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}")
 
 
-def _n_classes(java) -> int:
-    with java_errors():
-        return int(jclass("ai.dl4jbridge.train.NetInfo").outputSize(java))
+@dataclass(frozen=True)
+class PreparedData:
+    """Checked features (one array per input) and labels (one (n,) int32 array per output)."""
+
+    features: list
+    labels: list
+    n_classes: list
+    output_names: list
+
+    @property
+    def examples(self) -> int:
+        return len(self.features[0])
 
 
-def _features(java, x) -> np.ndarray:
-    """x as a C-contiguous float32 (n, n_in) array, checked against the network's input."""
-    x = require_float_array(x)
-    with java_errors():
-        n_in = int(jclass("ai.dl4jbridge.train.NetInfo").flatInputSize(java))
-    if x.ndim >= 2 and len(x) and int(np.prod(x.shape[1:])) == n_in and x.ndim in (2, 4):
-        x = x.reshape(len(x), n_in)
-    if x.ndim != 2 or (n_in > 0 and x.shape[1] != n_in):
-        raise ShapeError(f"Expected x of shape (n, {n_in}) (or (n, c, h, w) with c*h*w = {n_in}), received {x.shape}.")
-    if len(x) == 0:
-        raise DataError("Received empty data: x has 0 rows.")
-    require_finite(x)
-    return np.ascontiguousarray(x, dtype=np.float32)
+def _prepared(net, x, y, names=("x", "y")) -> PreparedData:
+    features = prepare_features(net, x, names[0])
+    outputs, sizes = output_names(net), output_sizes(net)
+    n = len(features[0])
+    ys = _labels_by_output(outputs, y, names[1])
+    labels = [_labels(v, n, size, _label_name(names[1], o, len(outputs))) for o, v, size in zip(outputs, ys, sizes)]
+    return PreparedData(features, labels, [int(s) for s in sizes], outputs)
 
 
-def _labels(y, n: int, n_classes: int) -> np.ndarray:
+def _label_name(name: str, output: str, count: int) -> str:
+    return name if count == 1 else f"{name}[{output!r}]"
+
+
+def _labels_by_output(outputs: list[str], y, name: str) -> list:
+    if isinstance(y, dict):
+        if set(y) != set(outputs):
+            raise DataError(f"Received `{name}` with keys {sorted(map(str, y))}; this network's outputs are "
+                            f"{outputs}. Pass a dict with exactly those keys.")
+        return [y[o] for o in outputs]
+    if len(outputs) > 1:
+        raise DataError(f"This network has {len(outputs)} outputs {outputs}: pass `{name}` as a dict "
+                        f"{{output name: labels}}, received {type(y).__name__}.")
+    return [y]
+
+
+def _labels(y, n: int, n_classes: int | None, name: str = "y") -> np.ndarray:
     y = np.asarray(y)
+    if n_classes is None:
+        raise DataError(f"Cannot use class labels `{name}`: the network's output layer has no fixed width (nOut).")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"Expected y as a 1-d array of integer class indices, received dtype {y.dtype} shape {y.shape}.")
+        raise DataError(f"Expected `{name}` as a 1-d array of integer class indices, received dtype {y.dtype} shape {y.shape}.")
     if len(y) != n:
-        raise ShapeError(f"x has {n} rows but y has {len(y)} labels.")
+        raise ShapeError(f"x has {n} rows but {name} has {len(y)} labels.")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise DataError(f"Labels must lie in [0, {n_classes}) for this network's {n_classes} outputs; "
+        raise DataError(f"Labels `{name}` must lie in [0, {n_classes}) for this network's {n_classes} outputs; "
                         f"found values from {y.min()} to {y.max()}.")
     return y.astype(np.int32)
+
+
+def _indarrays(arrays):
+    import jpype
+
+    return jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))([to_indarray(a) for a in arrays])
+
+
+def training_run(java, data: PreparedData, epochs: int = 1, batch_size: int = 64, seed: int = 42,
+                 validation: PreparedData | None = None, listener=None):
+    """The Java TrainingRun (the one argument of Trainer and SparkTrainer calls) for checked data."""
+    import jpype
+
+    run = jclass("ai.dl4jbridge.train.TrainingRun")()
+    run.network = java
+    run.features, run.labels = _indarrays(data.features), _indarrays(data.labels)
+    run.numClasses = jpype.JArray(jpype.JInt)(data.n_classes)
+    run.epochs, run.batchSize, run.seed = epochs, batch_size, seed
+    if validation is not None:
+        run.validationFeatures, run.validationLabels = _indarrays(validation.features), _indarrays(validation.labels)
+    run.listener = listener
+    return run
+
+
+def _evaluation_result(s) -> EvaluationResult:
+    return EvaluationResult(float(s.accuracy), np.array(s.precision[:]), np.array(s.recall[:]), np.array(s.f1[:]),
+                            np.array([row[:] for row in s.confusion], dtype=np.int64), str(s.report))
 
 
 def _epoch_result(stats) -> EpochResult:

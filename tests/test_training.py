@@ -1,3 +1,4 @@
+import json
 import os
 import zipfile
 
@@ -155,8 +156,10 @@ def test_the_jvm_survives_bad_input(small_net, mnist):
     (None, "No model file"),
     (b"not a zip at all", "not a DL4J model zip"),
     ("truncated", "not a DL4J model zip"),
-    ("wrong-zip", "not a readable DL4J MultiLayerNetwork"),
-], ids=["missing", "garbage", "truncated", "zip-without-model"])
+    ("wrong-zip", "no configuration.json"),
+    ("conf-only", "not a readable DL4J MultiLayerNetwork zip"),
+    ("graph-conf-only", "not a readable DL4J ComputationGraph zip"),
+], ids=["missing", "garbage", "truncated", "zip-without-model", "conf-without-weights", "graph-conf-without-weights"])
 def test_loading_a_bad_model_file_raises_model_file_error(trained_mlp, tmp_path, content, message):
     path = tmp_path / "model.zip"
     if content == "truncated":
@@ -165,6 +168,10 @@ def test_loading_a_bad_model_file_raises_model_file_error(trained_mlp, tmp_path,
     elif content == "wrong-zip":
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("hello.txt", "hi")
+    elif content in ("conf-only", "graph-conf-only"):
+        conf = {"confs": []} if content == "conf-only" else {"vertices": {}}
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("configuration.json", json.dumps(conf))
     elif content is not None:
         path.write_bytes(content)
     with pytest.raises(ModelFileError, match=message):

@@ -1,9 +1,9 @@
 package ai.dl4jbridge.spark;
 
 import ai.dl4jbridge.train.EpochStats;
-import ai.dl4jbridge.train.EvaluationSummary;
-import ai.dl4jbridge.train.ProgressListener;
+import ai.dl4jbridge.train.Rows;
 import ai.dl4jbridge.train.Trainer;
+import ai.dl4jbridge.train.TrainingRun;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -12,17 +12,16 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.spark.api.stats.SparkTrainingStats;
-import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.stats.EventStats;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
 
 /**
- * DL4J training on Spark with parameter averaging: one call per epoch loop, from Python.
+ * DL4J training on Spark with parameter averaging (SparkDl4jMultiLayer or SparkComputationGraph, the same
+ * TrainingMaster and updater-state averaging for both): one call per epoch loop, from Python.
  * The network passed in is trained in place (its parameters are replaced by the averaged ones).
  */
 public final class SparkTrainer {
@@ -35,22 +34,25 @@ public final class SparkTrainer {
         this.options = options;
     }
 
-    /** Train on in-memory data, parallelised from the driver in DataSets of batchSizePerWorker rows. */
-    public List<EpochStats> fit(MultiLayerNetwork net, INDArray features, INDArray labels, int numClasses, int epochs,
-                                long seed, INDArray validationFeatures, INDArray validationLabels,
-                                ProgressListener listener) {
+    /** Train on in-memory data, parallelised from the driver in minibatches of batchSizePerWorker rows: DataSets
+     * for networks with one input and one output, MultiDataSets for graphs with several. */
+    public List<EpochStats> fit(TrainingRun run) {
         // Tasks over a parallelised collection carry their slice of it, and DL4J runs one stage per averaging
         // round: behind a shuffle (which DL4J then caches) the rounds read blocks instead of re-shipping the data.
-        JavaRDD<DataSet> data = sc.parallelize(minibatches(features, Trainer.oneHot(labels, numClasses)), options.workers)
+        INDArray[] oneHot = run.oneHotLabels();
+        if (run.features.length == 1 && oneHot.length == 1) {
+            JavaRDD<DataSet> data = sc.parallelize(minibatches(run.features[0], oneHot[0]), options.workers)
+                    .repartition(options.workers);
+            return epochs(run, run.examples(), spark -> spark.fit(data));
+        }
+        JavaRDD<MultiDataSet> data = sc.parallelize(multiMinibatches(run.features, oneHot), options.workers)
                 .repartition(options.workers);
-        return epochs(net, epochs, seed, features.size(0), validationFeatures, validationLabels, numClasses, listener,
-                spark -> spark.fit(data));
+        return epochs(run, run.examples(), spark -> spark.fitMultiDataSet(data));
     }
 
-    /** Train on DataSet files (written by {@link #exportDataSets}) that every worker can read. */
-    public List<EpochStats> fitFiles(MultiLayerNetwork net, String directory, long examples, int numClasses, int epochs,
-                                     long seed, INDArray validationFeatures, INDArray validationLabels,
-                                     ProgressListener listener) {
+    /** Train on DataSet files (written by {@link #exportDataSets}) that every worker can read; run holds the
+     * network, classes, epochs, seed, validation data and listener (its features and labels are not used). */
+    public List<EpochStats> fitFiles(TrainingRun run, String directory, long examples) {
         List<String> paths = new ArrayList<>();
         File[] files = new File(directory).listFiles((dir, name) -> name.endsWith(".bin"));
         if (files == null || files.length == 0) {
@@ -60,8 +62,7 @@ public final class SparkTrainer {
             paths.add(file.toURI().toString());
         }
         JavaRDD<String> rdd = sc.parallelize(paths, options.workers);
-        return epochs(net, epochs, seed, examples, validationFeatures, validationLabels, numClasses, listener,
-                spark -> spark.fitPaths(rdd));
+        return epochs(run, examples, spark -> spark.fitPaths(rdd));
     }
 
     /** Write features/labels as DataSet files of batchSize rows into directory; returns the file count. */
@@ -76,8 +77,7 @@ public final class SparkTrainer {
         int count = 0;
         for (long from = 0; from < n; from += batchSize, count++) {
             long to = Math.min(n, from + batchSize);
-            DataSet part = new DataSet(features.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).dup(),
-                    oneHot.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).dup());
+            DataSet part = new DataSet(Rows.range(features, from, to).dup(), Rows.range(oneHot, from, to).dup());
             File tmp = new File(folder, String.format(".part-%06d.bin.tmp", count));
             part.save(tmp);
             if (!tmp.renameTo(new File(folder, String.format("part-%06d.bin", count)))) {
@@ -93,12 +93,10 @@ public final class SparkTrainer {
     }
 
     private interface EpochRun {
-        void fit(SparkDl4jMultiLayer spark);
+        void fit(SparkNetwork spark);
     }
 
-    private List<EpochStats> epochs(MultiLayerNetwork net, int epochs, long seed, long examples,
-                                    INDArray validationFeatures, INDArray validationLabels, int numClasses,
-                                    ProgressListener listener, EpochRun run) {
+    private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
         ParameterAveragingTrainingMaster master = new ParameterAveragingTrainingMaster.Builder(options.batchSizePerWorker)
                 .batchSizePerWorker(options.batchSizePerWorker)
                 .averagingFrequency(options.averagingFrequency)
@@ -108,29 +106,25 @@ public final class SparkTrainer {
                 .collectTrainingStats(options.collectStats)
                 .saveUpdater(options.saveUpdater)
                 .rddTrainingApproach(options.approach)
-                .rngSeed(seed)
+                .rngSeed(run.seed)
                 .build();
-        SparkDl4jMultiLayer spark = new SparkDl4jMultiLayer(sc, net, master);
+        SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
         timings.clear();
         List<EpochStats> history = new ArrayList<>();
-        for (int epoch = 1; epoch <= epochs; epoch++) {
+        for (int epoch = 1; epoch <= run.epochs; epoch++) {
             long start = System.nanoTime();
-            run.fit(spark);
+            epochRun.fit(spark);
             double seconds = (System.nanoTime() - start) / 1e9;
-            net.setParams(spark.getNetwork().params());
-            double accuracy = Double.NaN;
-            if (validationFeatures != null) {
-                EvaluationSummary summary = Trainer.evaluate(net, validationFeatures, validationLabels, numClasses, 1024);
-                accuracy = summary.accuracy;
-            }
-            EpochStats stats = new EpochStats(epoch, spark.getScore(), accuracy, seconds, examples / seconds);
+            run.network.setParams(spark.trained().params());
+            double accuracy = Trainer.validationAccuracy(run);
+            EpochStats stats = new EpochStats(epoch, spark.score(), accuracy, seconds, examples / seconds);
             history.add(stats);
-            if (listener != null) {
-                listener.onEpochEnd(epoch, stats.meanLoss, accuracy, seconds, stats.samplesPerSecond);
+            if (run.listener != null) {
+                run.listener.onEpochEnd(epoch, stats.meanLoss, accuracy, seconds, stats.samplesPerSecond);
             }
         }
-        collect(spark.getSparkTrainingStats());  // cumulative over the epochs of this fit
-        exportHtml(spark.getSparkTrainingStats());
+        collect(spark.stats());  // cumulative over the epochs of this fit
+        exportHtml(spark.stats());
         return history;
     }
 
@@ -166,9 +160,27 @@ public final class SparkTrainer {
         long n = features.size(0);
         for (long from = 0; from < n; from += options.batchSizePerWorker) {
             long to = Math.min(n, from + options.batchSizePerWorker);
-            parts.add(new DataSet(features.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).dup(),
-                    oneHot.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).dup()));
+            parts.add(new DataSet(Rows.range(features, from, to).dup(), Rows.range(oneHot, from, to).dup()));
         }
         return parts;
+    }
+
+    private List<MultiDataSet> multiMinibatches(INDArray[] features, INDArray[] oneHot) {
+        List<MultiDataSet> parts = new ArrayList<>();
+        long n = features[0].size(0);
+        for (long from = 0; from < n; from += options.batchSizePerWorker) {
+            long to = Math.min(n, from + options.batchSizePerWorker);
+            parts.add(new org.nd4j.linalg.dataset.MultiDataSet(dup(Rows.range(features, from, to)),
+                    dup(Rows.range(oneHot, from, to))));
+        }
+        return parts;
+    }
+
+    private static INDArray[] dup(INDArray[] arrays) {
+        INDArray[] out = new INDArray[arrays.length];
+        for (int i = 0; i < arrays.length; i++) {
+            out[i] = arrays[i].dup();
+        }
+        return out;
     }
 }

@@ -1,95 +1,122 @@
 package ai.dl4jbridge.train;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * Training, evaluation and inference loops for a MultiLayerNetwork, each one coarse call from Python.
- * Features are [n, nIn] float32 INDArrays; labels are [n] int32 class indices (one-hot encoded here).
+ * Training, evaluation and inference loops for a MultiLayerNetwork or a ComputationGraph, each one coarse call
+ * from Python (see {@link TrainingRun}). Features are float32 arrays of the rank each input takes; labels are
+ * [n] int32 class indices per output (one-hot encoded here).
  */
 public final class Trainer {
     private static final long PROGRESS_INTERVAL_NANOS = 300_000_000L;
+    private static final int VALIDATION_BATCH = 1024;
 
     private Trainer() {}
 
-    /** Minibatch training for {@code epochs} epochs, shuffling with {@code seed} each epoch. */
-    public static List<EpochStats> fit(MultiLayerNetwork net, INDArray features, INDArray labels, int numClasses,
-                                       int epochs, int batchSize, long seed,
-                                       INDArray validationFeatures, INDArray validationLabels,
-                                       ProgressListener listener) {
-        INDArray oneHot = oneHot(labels, numClasses);
-        int n = (int) features.size(0);
-        Random shuffler = new Random(seed);
-        Nd4j.getRandom().setSeed(seed);
+    /** Minibatch training for {@code run.epochs} epochs, shuffling with {@code run.seed} each epoch. */
+    public static List<EpochStats> fit(TrainingRun run) {
+        Networks.requireKnown(run.network);
+        INDArray[] oneHot = run.oneHotLabels();
+        int n = (int) run.examples();
+        Random shuffler = new Random(run.seed);
+        Nd4j.getRandom().setSeed(run.seed);
         List<EpochStats> history = new ArrayList<>();
-        for (int epoch = 1; epoch <= epochs; epoch++) {
-            history.add(runEpoch(net, features, oneHot, n, batchSize, epoch, permutation(n, shuffler),
-                    validationFeatures, validationLabels, numClasses, listener));
+        for (int epoch = 1; epoch <= run.epochs; epoch++) {
+            history.add(runEpoch(run, oneHot, n, epoch, permutation(n, shuffler)));
         }
         return history;
     }
 
-    private static EpochStats runEpoch(MultiLayerNetwork net, INDArray features, INDArray oneHot, int n,
-                                       int batchSize, int epoch, int[] order,
-                                       INDArray validationFeatures, INDArray validationLabels, int numClasses,
-                                       ProgressListener listener) {
+    private static EpochStats runEpoch(TrainingRun run, INDArray[] oneHot, int n, int epoch, int[] order) {
         long start = System.nanoTime();
         long lastReport = start;
         double lossSum = 0;
         int batches = 0;
-        for (int from = 0; from < n; from += batchSize) {
-            int[] rows = java.util.Arrays.copyOfRange(order, from, Math.min(n, from + batchSize));
-            net.fit(new DataSet(Nd4j.pullRows(features, 1, rows), Nd4j.pullRows(oneHot, 1, rows)));
-            lossSum += net.score();
+        for (int from = 0; from < n; from += run.batchSize) {
+            int[] rows = Arrays.copyOfRange(order, from, Math.min(n, from + run.batchSize));
+            Networks.fitBatch(run.network, Rows.pull(run.features, rows), Rows.pull(oneHot, rows));
+            lossSum += run.network.score();
             batches++;
             long now = System.nanoTime();
-            if (listener != null && now - lastReport > PROGRESS_INTERVAL_NANOS) {
+            if (run.listener != null && now - lastReport > PROGRESS_INTERVAL_NANOS) {
                 long done = from + rows.length;
-                listener.onProgress(epoch, done, n, lossSum / batches, done / seconds(start, now));
+                run.listener.onProgress(epoch, done, n, lossSum / batches, done / seconds(start, now));
                 lastReport = now;
             }
         }
         double trainSeconds = seconds(start, System.nanoTime());
-        double accuracy = validationFeatures == null ? Double.NaN
-                : evaluate(net, validationFeatures, validationLabels, numClasses, 1024).accuracy;
+        double accuracy = validationAccuracy(run);
         EpochStats stats = new EpochStats(epoch, lossSum / Math.max(1, batches), accuracy, trainSeconds, n / trainSeconds);
-        if (listener != null) {
-            listener.onEpochEnd(epoch, stats.meanLoss, accuracy, trainSeconds, stats.samplesPerSecond);
+        if (run.listener != null) {
+            run.listener.onEpochEnd(epoch, stats.meanLoss, accuracy, trainSeconds, stats.samplesPerSecond);
         }
         return stats;
     }
 
-    /** DL4J's Evaluation over the data, computed batch by batch. */
-    public static EvaluationSummary evaluate(MultiLayerNetwork net, INDArray features, INDArray labels,
-                                             int numClasses, int batchSize) {
-        Evaluation evaluation = new Evaluation(numClasses);
-        long n = features.size(0);
-        for (long from = 0; from < n; from += batchSize) {
-            long to = Math.min(n, from + batchSize);
-            INDArray batch = features.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
-            INDArray truth = oneHot(labels.get(NDArrayIndex.interval(from, to)), numClasses);
-            evaluation.eval(truth, net.output(batch, false));
+    /** Mean accuracy over the network's outputs on the run's validation data; NaN without it. */
+    public static double validationAccuracy(TrainingRun run) {
+        if (!run.hasValidation()) {
+            return Double.NaN;
         }
-        return new EvaluationSummary(evaluation, numClasses);
+        EvaluationSummary[] summaries = evaluate(run.network, run.validationFeatures, run.validationLabels,
+                run.numClasses, VALIDATION_BATCH);
+        double sum = 0;
+        for (EvaluationSummary summary : summaries) {
+            sum += summary.accuracy;
+        }
+        return sum / summaries.length;
     }
 
-    /** The network's output (class probabilities for a softmax output layer), [n, nOut] float32. */
-    public static INDArray output(MultiLayerNetwork net, INDArray features, int batchSize) {
-        long n = features.size(0);
-        List<INDArray> parts = new ArrayList<>();
+    /** DL4J's Evaluation of every output over the data, computed batch by batch: one summary per output. */
+    public static EvaluationSummary[] evaluate(TrainingRun run) {
+        return evaluate(run.network, run.features, run.labels, run.numClasses, run.batchSize);
+    }
+
+    static EvaluationSummary[] evaluate(Model net, INDArray[] features, INDArray[] labels, int[] numClasses,
+                                        int batchSize) {
+        Evaluation[] evaluations = new Evaluation[labels.length];
+        for (int o = 0; o < labels.length; o++) {
+            evaluations[o] = new Evaluation(numClasses[o]);
+        }
+        long n = features[0].size(0);
         for (long from = 0; from < n; from += batchSize) {
             long to = Math.min(n, from + batchSize);
-            parts.add(net.output(features.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()), false));
+            INDArray[] predicted = Networks.output(net, Rows.range(features, from, to));
+            for (int o = 0; o < labels.length; o++) {
+                evaluations[o].eval(oneHot(Rows.range(labels[o], from, to), numClasses[o]), predicted[o]);
+            }
         }
-        return parts.size() == 1 ? parts.get(0) : Nd4j.vstack(parts.toArray(new INDArray[0]));
+        EvaluationSummary[] summaries = new EvaluationSummary[labels.length];
+        for (int o = 0; o < labels.length; o++) {
+            summaries[o] = new EvaluationSummary(evaluations[o], numClasses[o]);
+        }
+        return summaries;
+    }
+
+    /** The network's outputs (class probabilities for a softmax output layer), one array per output. */
+    public static INDArray[] output(TrainingRun run) {
+        long n = run.examples();
+        List<INDArray[]> parts = new ArrayList<>();
+        for (long from = 0; from < n; from += run.batchSize) {
+            parts.add(Networks.output(run.network, Rows.range(run.features, from, Math.min(n, from + run.batchSize))));
+        }
+        INDArray[] out = new INDArray[parts.get(0).length];
+        for (int o = 0; o < out.length; o++) {
+            INDArray[] pieces = new INDArray[parts.size()];
+            for (int p = 0; p < pieces.length; p++) {
+                pieces[p] = parts.get(p)[o];
+            }
+            out[o] = pieces.length == 1 ? pieces[0] : Nd4j.concat(0, pieces);
+        }
+        return out;
     }
 
     /** Class indices [n] (int) as one-hot rows [n, numClasses] (float). */
@@ -100,6 +127,14 @@ public final class Trainer {
             flat[i * numClasses + classes[i]] = 1f;
         }
         return Nd4j.create(flat, new long[] {classes.length, numClasses}, DataType.FLOAT);
+    }
+
+    static INDArray[] oneHot(INDArray[] labels, int[] numClasses) {
+        INDArray[] out = new INDArray[labels.length];
+        for (int o = 0; o < labels.length; o++) {
+            out[o] = oneHot(labels[o], numClasses[o]);
+        }
+        return out;
     }
 
     private static int[] permutation(int n, Random random) {

@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Random;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
@@ -45,11 +47,15 @@ class TrainerTest {
         INDArray[] train = blobs(300, 1);
         INDArray[] test = blobs(90, 2);
         MultiLayerNetwork net = network();
-        List<EpochStats> history = Trainer.fit(net, train[0], train[1], 3, 5, 32, 7L, test[0], test[1], null);
+        TrainingRun run = run(net, train, 5, 32);
+        run.seed = 7L;
+        run.validationFeatures = new INDArray[] {test[0]};
+        run.validationLabels = new INDArray[] {test[1]};
+        List<EpochStats> history = Trainer.fit(run);
         assertEquals(5, history.size());
         assertTrue(history.get(4).meanLoss < history.get(0).meanLoss, "loss falls");
         assertTrue(history.get(4).validationAccuracy > 0.95, "accuracy " + history.get(4).validationAccuracy);
-        EvaluationSummary summary = Trainer.evaluate(net, test[0], test[1], 3, 16);
+        EvaluationSummary summary = Trainer.evaluate(run(net, test, 1, 16))[0];
         assertEquals(history.get(4).validationAccuracy, summary.accuracy, 1e-12);
         int total = 0;
         for (int[] row : summary.confusion) {
@@ -58,7 +64,44 @@ class TrainerTest {
             }
         }
         assertEquals(90, total);
-        assertEquals(90, Trainer.output(net, test[0], 16).size(0));
+        assertEquals(90, Trainer.output(run(net, test, 1, 16))[0].size(0));
+    }
+
+    private static TrainingRun run(Model net, INDArray[] data, int epochs, int batchSize) {
+        TrainingRun run = new TrainingRun();
+        run.network = net;
+        run.features = new INDArray[] {data[0]};
+        run.labels = new INDArray[] {data[1]};
+        run.numClasses = new int[] {3};
+        run.epochs = epochs;
+        run.batchSize = batchSize;
+        return run;
+    }
+
+    /** The same blobs through a one-layer-deep ComputationGraph: the graph path learns too. */
+    @Test
+    void fitTrainsAComputationGraph() {
+        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(1).updater(new Adam(0.05))
+                .graphBuilder().addInputs("in")
+                .addLayer("hidden", new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.RELU).build(), "in")
+                .addLayer("out", new OutputLayer.Builder().nIn(8).nOut(3).activation(Activation.SOFTMAX).build(), "hidden")
+                .setOutputs("out").build());
+        graph.init();
+        INDArray[] train = blobs(300, 1);
+        List<EpochStats> history = Trainer.fit(run(graph, train, 5, 32));
+        assertTrue(history.get(4).meanLoss < history.get(0).meanLoss, "loss falls");
+        INDArray[] test = blobs(90, 2);
+        assertTrue(Trainer.evaluate(run(graph, test, 1, 16))[0].accuracy > 0.95);
+        assertEquals(graph.outputSingle(test[0]), Trainer.output(run(graph, test, 1, 16))[0]);
+    }
+
+    @Test
+    void rowsAreGatheredFromRank4Arrays() {
+        INDArray images = Nd4j.arange(2 * 3 * 2 * 2).castTo(DataType.FLOAT).reshape('c', 4, 3, 1, 2);
+        INDArray pulled = Rows.pull(images, new int[] {3, 1});
+        assertEquals(images.slice(3), pulled.slice(0));
+        assertEquals(images.slice(1), pulled.slice(1));
+        assertEquals(Rows.range(images, 1, 3), Rows.pull(images, new int[] {1, 2}));
     }
 
     @Test
