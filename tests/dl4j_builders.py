@@ -125,3 +125,138 @@ def sequential(layers, kind, seed: int = 1):
     net = jclass("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(builder.setInputType(kind).build())
     net.init()
     return net
+
+
+# ---- 2D CNN layer builders (engineer D: tests/test_onnx_conv_layers.py) ----
+def cnn_format(nhwc: bool):
+    return jclass(C + "CNN2DFormat").NHWC if nhwc else jclass(C + "CNN2DFormat").NCHW
+
+
+def _conv_options(b, stride: int, dilation: int, conv_mode: str, act: str, nhwc: bool, bias: bool, padding: int = 0):
+    return (b.stride(ints(stride, stride)).dilation(ints(dilation, dilation)).padding(ints(padding, padding))
+            .convolutionMode(mode(conv_mode)).activation(activation(act)).hasBias(bias).dataFormat(cnn_format(nhwc)))
+
+
+def separable_conv(n_out: int, k: int = 3, stride: int = 1, dilation: int = 1, conv_mode: str = "Truncate",
+                   multiplier: int = 1, act: str = "relu", nhwc: bool = False, bias: bool = True, padding: int = 0):
+    b = jclass(L + "SeparableConvolution2D$Builder")(ints(k, k)).nOut(n_out).depthMultiplier(multiplier)
+    return _conv_options(b, stride, dilation, conv_mode, act, nhwc, bias, padding).build()
+
+
+def depthwise_conv(k: int = 3, stride: int = 1, dilation: int = 1, conv_mode: str = "Truncate", multiplier: int = 1,
+                   act: str = "relu", nhwc: bool = False, bias: bool = True, padding: int = 0):
+    b = jclass(L + "DepthwiseConvolution2D$Builder")(ints(k, k)).depthMultiplier(multiplier)
+    return _conv_options(b, stride, dilation, conv_mode, act, nhwc, bias, padding).build()
+
+
+def deconv(n_out: int, k: int = 3, stride: int = 1, dilation: int = 1, conv_mode: str = "Truncate",
+           act: str = "relu", nhwc: bool = False, bias: bool = True, padding: int = 0):
+    b = jclass(L + "Deconvolution2D$Builder")(ints(k, k)).nOut(n_out)
+    return _conv_options(b, stride, dilation, conv_mode, act, nhwc, bias, padding).build()
+
+
+def upsampling(sh: int, sw: int, nhwc: bool = False):
+    return jclass(L + "Upsampling2D$Builder")().size(ints(sh, sw)).dataFormat(cnn_format(nhwc)).build()
+
+
+def zero_padding(top: int, bottom: int, left: int, right: int, nhwc: bool = False):
+    return jclass(L + "ZeroPaddingLayer$Builder")(top, bottom, left, right).dataFormat(cnn_format(nhwc)).build()
+
+
+def cropping(top: int, bottom: int, left: int, right: int, nhwc: bool = False):
+    return jclass(L + "convolutional.Cropping2D$Builder")(top, bottom, left, right).dataFormat(cnn_format(nhwc)).build()
+
+
+def space_to_depth(block: int, nhwc: bool = False):
+    fmt = jclass(L + "SpaceToDepthLayer$DataFormat")
+    return jclass(L + "SpaceToDepthLayer$Builder")(block, fmt.NHWC if nhwc else fmt.NCHW).build()
+
+
+def pooling(kind: str, k: int = 2, stride: int = 2, conv_mode: str = "Truncate", pnorm: int = 2, nhwc: bool = False,
+            padding: int = 0, dilation: int = 1):
+    b = jclass(L + "SubsamplingLayer$Builder")(jclass(L + "SubsamplingLayer$PoolingType").valueOf(kind),
+                                               ints(k, k), ints(stride, stride), ints(padding, padding))
+    b = b.convolutionMode(mode(conv_mode)).dataFormat(cnn_format(nhwc)).dilation(ints(dilation, dilation))
+    return (b.pnorm(pnorm) if kind == "PNORM" else b).build()
+
+
+def global_pooling(kind: str, pnorm: int = 2, collapse: bool = True):
+    b = jclass(L + "GlobalPoolingLayer$Builder")(jclass(L + "PoolingType").valueOf(kind)).collapseDimensions(collapse)
+    return (b.pnorm(pnorm) if kind == "PNORM" else b).build()
+
+
+def lrn(n: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75, nhwc: bool = False):
+    b = jclass(L + "LocalResponseNormalization$Builder")().n(float(n)).k(k).alpha(alpha).beta(beta)
+    return b.dataFormat(cnn_format(nhwc)).build()
+
+
+def batch_norm_in(nhwc: bool = False):
+    return jclass(L + "BatchNormalization$Builder")().dataFormat(cnn_format(nhwc)).build()
+
+
+# ---- Graph vertices, frozen layers, transfer learning (engineer C: tests/test_onnx_vertices.py) ----
+def output_in(n_in: int, n_out: int, act: str = "softmax", loss: str = "MCXENT"):
+    """An OutputLayer with nIn set (TransferLearning's addLayer does not infer it)."""
+    loss_fn = jclass("org.nd4j.linalg.lossfunctions.LossFunctions$LossFunction").valueOf(loss)
+    return jclass(L + "OutputLayer$Builder")(loss_fn).nIn(n_in).nOut(n_out).activation(activation(act)).build()
+
+
+def subset(start: int, end: int):
+    return jclass(V + "SubsetVertex")(start, end)
+
+
+def scale(factor: float):
+    return jclass(V + "ScaleVertex")(factor)
+
+
+def shift(amount: float):
+    return jclass(V + "ShiftVertex")(amount)
+
+
+def l2_normalize(dims=None, eps: float = 1e-8):
+    if dims is None and eps == 1e-8:
+        return jclass(V + "L2NormalizeVertex")()
+    return jclass(V + "L2NormalizeVertex")(ints(*(dims or ())), eps)
+
+
+def l2_distance():
+    return jclass(V + "L2Vertex")()
+
+
+def pool_helper():
+    return jclass(V + "PoolHelperVertex")()
+
+
+def reshape(*shape: int, order: str = "c"):
+    return jclass(V + "ReshapeVertex")(jpype.JChar(order), ints(*shape), None)
+
+
+def stack():
+    return jclass(V + "StackVertex")()
+
+
+def unstack(start: int, size: int):
+    return jclass(V + "UnstackVertex")(start, size)
+
+
+def cnn_to_ff(h: int, w: int, c: int):
+    return jclass(C + "preprocessor.CnnToFeedForwardPreProcessor")(h, w, c)
+
+
+def ff_to_cnn(h: int, w: int, c: int):
+    return jclass(C + "preprocessor.FeedForwardToCnnPreProcessor")(h, w, c)
+
+
+def preprocessor_vertex(pre):
+    return jclass(V + "PreprocessorVertex")(pre)
+
+
+def frozen_vertex(inner):
+    return jclass(V + "FrozenVertex")(inner)
+
+
+def frozen(layer_conf, backprop: bool = False):
+    """FrozenLayer (or FrozenLayerWithBackprop) around a layer configuration."""
+    if backprop:
+        return jclass(L + "misc.FrozenLayerWithBackprop")(layer_conf)
+    return jclass(L + "misc.FrozenLayer$Builder")().layer(layer_conf).build()
