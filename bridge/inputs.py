@@ -32,8 +32,14 @@ MULTI_LAYER_OUTPUT = "output"  # and its one output
 _FF_TO_CNN = "org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor"
 _LAYER_VERTEX = "org.deeplearning4j.nn.conf.graph.LayerVertex"
 _PREPROCESSOR_VERTEX = "org.deeplearning4j.nn.conf.graph.PreprocessorVertex"
-# Vertices whose output has the shape of their input: the layout is decided further down.
-_SHAPE_PRESERVING = {"ElementWiseVertex", "ScaleVertex", "ShiftVertex", "L2NormalizeVertex", "DuplicateToTimeSeriesVertex"}
+# Vertices whose per-example output has the shape of their input: the layout is decided further down.
+_SHAPE_PRESERVING = {"ElementWiseVertex", "ScaleVertex", "ShiftVertex", "L2NormalizeVertex", "DuplicateToTimeSeriesVertex",
+                     "StackVertex", "UnstackVertex"}
+_RESHAPE_VERTEX = "org.deeplearning4j.nn.conf.graph.ReshapeVertex"
+# Wrappers that keep the wrapped layer's (or vertex's) input: the configuration key that holds it.
+_WRAPPED = {"org.deeplearning4j.nn.conf.layers.misc.FrozenLayer": "layer",
+            "org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop": "underlying",
+            "org.deeplearning4j.nn.conf.graph.FrozenVertex": "underlying"}
 # Layer JSON keys that hold a CNN2DFormat (DL4J spells the field differently per layer class).
 _FORMAT_KEYS = ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format")
 LAYOUTS = ("flat", "NCHW", "NHWC")
@@ -101,7 +107,7 @@ _CNN_TO_FF = "org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcess
 
 def _multi_layer_input_spec(conf: dict) -> InputSpec:
     pre = conf.get("inputPreProcessors") or {}
-    layers = [c["layer"] for c in conf["confs"]]
+    layers = [_unwrapped(c["layer"]) for c in conf["confs"]]
     for index, layer in enumerate(layers):
         here = pre.get(str(index))
         if index and here and here.get("@class") == _CNN_TO_FF:  # an image went through the pass-through layers
@@ -126,15 +132,32 @@ def _graph_input_spec(conf: dict, name: str) -> InputSpec:
         if vertex_name in seen:
             continue
         seen.add(vertex_name)
-        vertex = conf["vertices"][vertex_name]
+        vertex = _unwrapped(conf["vertices"][vertex_name])
         kind = vertex.get("@class", "")
         if kind == _LAYER_VERTEX:
-            return _spec_from(name, vertex.get("preProcessor"), vertex["layerConf"]["layer"])
+            return _spec_from(name, vertex.get("preProcessor"), _unwrapped(vertex["layerConf"]["layer"]))
         if kind == _PREPROCESSOR_VERTEX:
             return _spec_from(name, vertex.get("preProcessor"), None)
+        if kind == _RESHAPE_VERTEX:
+            return _reshape_input_spec(name, vertex)
         if kind.rsplit(".", 1)[-1] in _SHAPE_PRESERVING:
             queue.extend(consumers.get(vertex_name, []))
     return InputSpec(name, "flat")  # e.g. an input that only feeds a MergeVertex: nothing tells more
+
+
+def _unwrapped(conf: dict) -> dict:
+    while conf.get("@class") in _WRAPPED:
+        conf = conf[_WRAPPED[conf["@class"]]]
+    return conf
+
+
+def _reshape_input_spec(name: str, vertex: dict) -> InputSpec:
+    """A ReshapeVertex fed by the input: flat rows of as many values as one reshaped example holds (a
+    C-order reshape of an image equals that of its flattened row; the verification checks the rest)."""
+    per_example = vertex.get("newShape") or []
+    if len(per_example) < 2 or per_example[0] != -1 or any(d <= 0 for d in per_example[1:]):
+        return InputSpec(name, "flat")  # the exporter refuses such a reshape by name
+    return InputSpec(name, "flat", shape=(int(np.prod(per_example[1:])),))
 
 
 def _consumers(conf: dict) -> dict[str, list[str]]:

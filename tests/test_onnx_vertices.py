@@ -192,7 +192,19 @@ def test_l2_normalize_over_some_axes_of_a_map_is_refused():
 
 
 def test_frozen_layer_refuses_what_it_wraps():
-    net = sequential([frozen(dense(4, "cube")), output(3)], feed_forward_input(5))
+    layer_norm = jclass("org.deeplearning4j.nn.conf.layers.DenseLayer$Builder")().nOut(4).hasLayerNorm(True).build()
+    net = sequential([frozen(layer_norm), output(3)], feed_forward_input(5))
     message = _refusal(net)
-    assert "layer 0 (FrozenLayer)" in message and "ActivationCube" in message
+    assert "layer 0 (FrozenLayer)" in message and "hasLayerNorm=true" in message
 
+
+
+def test_inputs_read_only_by_a_merge_need_their_width():
+    """Nothing that reads such an input records nIn: the exporter asks for the width, then exports."""
+    spec = GraphSpec(seed=41).input("a", feed_forward_input(3)).input("b", feed_forward_input(4))
+    spec.vertex("cat", concat(), "a", "b").layer("out", output(2), "cat")
+    net = _seeded(spec.build("out"), 41)
+    with pytest.raises(bridge.errors.DataError, match="'a' takes flat rows whose width"):
+        bridge.onnx.to_onnx(net)
+    x = {"a": images(5, (3,), 41), "b": images(5, (4,), 42)}
+    assert_parity(net, x, input_shape={"a": (3,), "b": (4,)})

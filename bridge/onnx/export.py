@@ -162,6 +162,9 @@ def _input_shape(spec, given) -> tuple[int, ...]:
             return spec.shape  # the flat row is what DL4J takes, whatever image shape was named
         _check_image_shape(spec, shape, example)
         return shape
+    if spec.shape is None and spec.layout == "flat":
+        raise DataError(f"Input {spec.name!r} takes flat rows whose width its configuration does not tell "
+                        f"(nothing that reads it records nIn): pass input_shape=(features,).")
     if spec.shape is None:
         raise DataError(f"Input {spec.name!r} takes {spec.layout} images whose height and width DL4J does not "
                         f"record (InputType.convolutional): pass input_shape={example}, "
