@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import BridgeError
 
-MODELS = ("mlp", "lenet")
+MODELS = ("mlp", "lenet", "resnet_small")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +77,7 @@ def cmd_train(args) -> int:
 
     x_train, y_train, x_test, y_test = data.load(args.data)
     labels = data.labels_for(args.data)
-    builder = nets.mlp if args.model == "mlp" else nets.lenet
-    net = builder(seed=args.seed, learning_rate=args.learning_rate, labels=labels)
+    net = getattr(nets, args.model)(seed=args.seed, learning_rate=args.learning_rate, labels=labels)
     print(f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
           f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}", flush=True)
     start = time.perf_counter()

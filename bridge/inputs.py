@@ -223,6 +223,7 @@ def prepare_features(net, x, name: str = "x") -> list[np.ndarray]:
     has several inputs). Accepted per input layout:
       flat:  (n, F); (n, C, H, W) too when the network reshapes its flat input into a C x H x W image
       NCHW:  (n, C, H, W)          NHWC: (n, H, W, C)
+      either image layout: flat C-order rows (n, C*H*W) too, when the network's input shape is known
     An image in the other channel order is refused (ShapeError), never silently misread.
     """
     specs = input_specs(net)
@@ -258,6 +259,8 @@ def _prepare_one(spec: InputSpec, x, name: str) -> np.ndarray:
         raise DataError(f"Received empty data: `{name}` has no rows (shape {x.shape}).")
     if spec.layout == "flat":
         x = _flat(spec, x, name)
+    elif x.ndim == 2 and spec.shape is not None and x.shape[1] == int(np.prod(spec.shape)):
+        x = x.reshape(len(x), *spec.shape)  # flat C-order rows of the network's own layout
     else:
         _check_image(spec, x, name)
     require_finite(x, name)

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -52,10 +53,50 @@ def test_doctor_reports_versions():
 @pytest.mark.parametrize("args, message", [
     (["train", "--model", "mlp", "--data", "no-such-data", "--out", "/tmp/x"], "Unknown dataset"),
     (["train", "--model", "mlp", "--data", "mnist", "--epochs", "0", "--out", "/tmp/x"], "epochs"),
-    (["train", "--model", "resnet", "--data", "mnist", "--out", "/tmp/x"], "invalid choice"),
+    (["train", "--model", "resnet50", "--data", "mnist", "--out", "/tmp/x"], "invalid choice"),
 ], ids=["unknown-data", "zero-epochs", "unknown-model"])
 def test_bad_arguments_exit_nonzero_with_a_message(args, message):
     result = _cli(*args)
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def residual_run(tmp_path_factory):
+    """`train --model resnet_small` (a ComputationGraph taking (n, 1, 28, 28) digits), then `export`."""
+    out = tmp_path_factory.mktemp("resnet")
+    result = _cli("train", "--model", "resnet_small", "--data", "mnist", "--epochs", "1", "--batch-size", "32",
+                  "--seed", "5", "--no-progress", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = _cli("export", str(out / "model.zip"), str(out / "model.onnx"))
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    return out, exported
+
+
+def test_residual_graph_trains_exports_and_predicts_from_the_cli(residual_run):
+    out, exported = residual_run
+    assert json.loads((out / "metrics.json").read_text())["test_accuracy"] >= 0.85
+    diff = float(exported.stdout.split("max abs diff vs DL4J ")[1].split(",")[0])
+    assert diff <= 1e-5
+    predicted = _cli("predict", str(out / "model.onnx"), "--data", "mnist", "--json")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert json.loads(predicted.stdout)["accuracy"] >= 0.85
+
+
+def test_serve_answers_what_python_onnx_runtime_answers_for_a_graph(residual_run, mnist):
+    from bridge.runtime import OnnxModel
+    from bridge.service import JavaService, ServiceClient
+
+    out, _ = residual_run
+    x = mnist[2][:64]
+    expected = OnnxModel(out / "model.onnx").predict(x.reshape(-1, 1, 28, 28))
+    with JavaService(out / "model.onnx", port=0, threads=2) as service:
+        client = ServiceClient(service.url)
+        probs, classes = client.predict(x)
+        _, json_classes = client.predict(x[:8], binary=False)
+        client.close()
+    assert probs.shape == expected.shape == (64, 10)
+    assert float(np.max(np.abs(probs - expected))) <= 1e-5
+    np.testing.assert_array_equal(classes, expected.argmax(1))
+    np.testing.assert_array_equal(json_classes, expected[:8].argmax(1))

@@ -224,3 +224,11 @@ def test_spark_trains_a_two_input_two_output_graph(mnist):
                          validation=(halves(xt[:200]), {"digit": yt[:200], "parity": yt[:200] % 2}))
     assert history[0].val_accuracy > 0.5
     assert np.abs(bridge.to_numpy(graph.getUpdater().getStateViewArray())).sum() > 0
+
+
+def test_flat_rows_are_images_in_the_networks_own_layout_when_its_shape_is_known(trained_residual, images):
+    net, _ = trained_residual
+    xt = images[2][:8]
+    np.testing.assert_array_equal(bridge.predict(net, xt.reshape(8, -1)), bridge.predict(net, xt))
+    with pytest.raises(ShapeError, match=r"\(n, 3, H, W\)"):  # H and W unknown: flat rows cannot be read
+        bridge.predict(residual_cnn(), xt.reshape(8, -1))
