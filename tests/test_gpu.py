@@ -22,7 +22,7 @@ def _digits(n: int = 1000) -> np.ndarray:
     return np.resize(x, (n, 784))
 
 
-@pytest.mark.parametrize("model", ["mlp", "lenet"])
+@pytest.mark.parametrize("model", ["mlp", "lenet", "resnet"])  # resnet: NCHW input, fed flat rows of 784
 def test_cuda_matches_cpu(model):
     x = _digits()
     cpu = bridge.OnnxModel(VECTORS / model / "model.onnx", providers="cpu").predict(x)

@@ -24,17 +24,23 @@ def _digits():
     return x, np.fromfile(VECTORS / "mnist_test_1000_labels.u8", np.uint8)
 
 
-@pytest.mark.parametrize("model", ["mlp", "lenet"])
-def test_shared_vectors_dl4j_and_onnx_agree_on_1000_digits(model, mnist):
+@pytest.mark.parametrize("model, min_accuracy", [
+    ("mlp", 0.9), ("lenet", 0.9),
+    ("resnet", 0.8),  # a small residual graph trained 3 epochs on 4,000 digits: 0.864 (meta.json)
+])
+def test_shared_vectors_dl4j_and_onnx_agree_on_1000_digits(model, min_accuracy, mnist):
     x, labels = _digits()
     np.testing.assert_array_equal(x, mnist[2])  # the vectors are the loader's held-out digits
-    expected = np.fromfile(VECTORS / model / "outputs.f32", "<f4").reshape(1000, 10)
+    meta = json.loads((VECTORS / model / "meta.json").read_text())
+    x = x.reshape(meta["input_shape"])  # (1000, 784) rows, or NCHW (1000, 1, 28, 28) for an image model
+    expected = np.fromfile(VECTORS / model / "outputs.f32", "<f4").reshape(meta["output_shape"])
     dl4j = bridge.predict(bridge.load(VECTORS / model / "model.zip"), x)
     onnx_out = bridge.OnnxModel(VECTORS / model / "model.onnx").predict(x)
-    assert np.max(np.abs(dl4j - expected)) <= 1e-5
-    assert np.max(np.abs(onnx_out - dl4j)) <= 1e-5
+    assert np.max(np.abs(dl4j - expected)) <= 1e-5, f"{model}: DL4J (model.zip) vs outputs.f32"
+    assert np.max(np.abs(onnx_out - dl4j)) <= 1e-5, f"{model}: ONNX Runtime vs DL4J"
     assert (onnx_out.argmax(1) == dl4j.argmax(1)).all()  # 100% argmax agreement
-    assert (dl4j.argmax(1) == labels).mean() > 0.9
+    accuracy = (dl4j.argmax(1) == labels).mean()
+    assert accuracy == pytest.approx(meta["accuracy"]) and accuracy > min_accuracy, f"{model}: accuracy {accuracy}"
 
 
 def test_exported_model_is_valid_and_carries_metadata(tmp_path):

@@ -6,12 +6,14 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * ONNX Runtime Java on the exported model.onnx vs DL4J's own outputs (outputs.f32), on the 1,000 shared
- * MNIST digits: max abs difference within 1e-5 and 100% arg-max agreement, at two batch sizes.
+ * MNIST digits: max abs difference within 1e-5 and 100% arg-max agreement, at two batch sizes. The image
+ * model (resnet, a ComputationGraph taking NCHW [N, 1, 28, 28]) is also fed as one tensor with its shape.
  */
 class VectorParityTest {
     private static float[][] images;
@@ -24,17 +26,25 @@ class VectorParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"mlp", "lenet"})
+    @ValueSource(strings = {"mlp", "lenet", "resnet"})
     void onnxRuntimeJavaMatchesDl4j(String model) throws Exception {
         float[] expected = Vectors.dl4jOutputs(model);
+        long[] shape = Vectors.inputShape(model);
         try (Predictor predictor = OnnxPredictor.builder().setModel(Vectors.model(model, "model.onnx")).build()) {
             ModelInfo info = predictor.info();
             String context = model + " (" + info.engine() + ", model.onnx metadata " + info.metadata() + ")";
+            assertArrayEquals(shape, info.inputShape(), context + ": input shape (meta.json)");
             assertEquals(Vectors.FEATURES, info.inputSize(), context + ": input size");
             assertEquals(Vectors.CLASSES, info.numClasses(), context + ": classes");
 
             Prediction whole = predictor.predict(images);
             assertClose(expected, whole.flatProbabilities(), context + ", one batch of 1000");
+            if (shape.length > 2) {
+                long[] batch = shape.clone();
+                batch[0] = Vectors.ROWS;
+                assertClose(expected, predictor.predict(Vectors.flatImages(), batch).flatProbabilities(),
+                        context + ", one tensor of shape " + java.util.Arrays.toString(batch));
+            }
 
             float[] oneByOne = new float[expected.length];
             for (int r = 0; r < Vectors.ROWS; r++) {

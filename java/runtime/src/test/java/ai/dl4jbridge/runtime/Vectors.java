@@ -6,6 +6,9 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The shared test vectors in models/vectors (format: models/README.md). They are committed files:
@@ -50,6 +53,43 @@ public final class Vectors {
             }
         }
         return x;
+    }
+
+    /** The same digits as one C-order tensor of {@code ROWS * FEATURES} floats, for {@code predict(values, shape)}. */
+    public static float[] flatImages() {
+        float[] flat = new float[ROWS * FEATURES];
+        float[][] x = images();
+        for (int r = 0; r < ROWS; r++) {
+            System.arraycopy(x[r], 0, flat, r * FEATURES, FEATURES);
+        }
+        return flat;
+    }
+
+    private static final Pattern INPUT_SHAPE = Pattern.compile("\"input_shape\"\\s*:\\s*\\[([0-9,\\s]+)]");
+
+    /**
+     * The model's input shape from its meta.json "input_shape" ([1000, 784] for a flat model, [1000, 1, 28, 28]
+     * for an NCHW image model), with -1 for the batch dimension as {@link ModelInfo#inputShape()} has it.
+     */
+    public static long[] inputShape(String model) {
+        Path meta = model(model, "meta.json");
+        String text;
+        try {
+            text = Files.readString(meta);
+        } catch (IOException e) {
+            throw new AssertionError("cannot read " + meta + ": " + e, e);
+        }
+        Matcher m = INPUT_SHAPE.matcher(text);
+        if (!m.find()) {
+            throw new AssertionError(meta + " has no \"input_shape\": " + text);
+        }
+        long[] shape = Arrays.stream(m.group(1).split(",")).map(String::trim).mapToLong(Long::parseLong).toArray();
+        if (shape[0] != ROWS || Arrays.stream(shape).skip(1).reduce(1, (a, b) -> a * b) != FEATURES) {
+            throw new AssertionError(meta + ": input_shape " + Arrays.toString(shape) + " is not " + ROWS + " rows of "
+                    + FEATURES + " values");
+        }
+        shape[0] = -1;
+        return shape;
     }
 
     public static int[] labels() {

@@ -4,7 +4,7 @@ import ai.dl4jbridge.runtime.OnnxPredictor;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,13 +12,17 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Arrays;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The DL4J model zip, run by DL4J in Java, against outputs.f32 (DL4J's output written by the Python
  * side) and against ONNX Runtime Java on the same inputs: the comparison a Java team runs on its data.
+ * An image model (resnet: a ComputationGraph on NCHW [N, 1, 28, 28]) is fed as rows of 784 and as one
+ * tensor with its shape; both predictors must declare that shape.
  */
 class Dl4jVectorParityTest {
     private static final double TOLERANCE = 1e-5;
@@ -34,22 +38,35 @@ class Dl4jVectorParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"mlp", "lenet"})
-    void dl4jJavaMatchesOutputsAndOnnxRuntime(String model) throws IOException {
+    @CsvSource({"mlp, 784", "lenet, 784", "resnet, 1 28 28"})
+    void dl4jJavaMatchesOutputsAndOnnxRuntime(String model, String example) throws IOException {
         byte[] raw = Files.readAllBytes(vector("mnist_test_1000.u8"));
         float[][] x = new float[1000][784];
+        float[] flat = new float[raw.length];
         for (int i = 0; i < raw.length; i++) {
-            x[i / 784][i % 784] = (raw[i] & 0xff) / 255f;
+            flat[i] = (raw[i] & 0xff) / 255f;
+            x[i / 784][i % 784] = flat[i];
         }
+        long[] shape = Arrays.stream(("-1 " + example).split(" ")).mapToLong(Long::parseLong).toArray();
         float[] expected = new float[10000];
         ByteBuffer.wrap(Files.readAllBytes(vector(model + "/outputs.f32"))).order(ByteOrder.LITTLE_ENDIAN)
                 .asFloatBuffer().get(expected);
         try (Predictor dl4j = Dl4jPredictor.builder().setModel(vector(model + "/model.zip")).build();
              Predictor onnx = OnnxPredictor.builder().setModel(vector(model + "/model.onnx")).build()) {
+            assertArrayEquals(shape, dl4j.info().inputShape(), model + ": DL4J input shape " + dl4j.info().engine());
+            assertArrayEquals(shape, onnx.info().inputShape(), model + ": ONNX input shape " + onnx.info().engine());
             Prediction fromDl4j = dl4j.predict(x);
             Prediction fromOnnx = onnx.predict(x);
             assertClose(expected, fromDl4j.flatProbabilities(), model + ": DL4J Java vs outputs.f32 ("
                     + dl4j.info().engine() + ")");
+            if (shape.length > 2) {
+                long[] batch = shape.clone();
+                batch[0] = 1000;
+                assertClose(expected, dl4j.predict(flat, batch).flatProbabilities(), model + ": DL4J Java on one "
+                        + "tensor of shape " + Arrays.toString(batch) + " vs outputs.f32");
+                assertClose(expected, onnx.predict(flat, batch).flatProbabilities(), model + ": ONNX Runtime Java "
+                        + "on one tensor of shape " + Arrays.toString(batch) + " vs outputs.f32");
+            }
             assertClose(fromDl4j.flatProbabilities(), fromOnnx.flatProbabilities(), model + ": ONNX Runtime Java ("
                     + onnx.info().engine() + ") vs DL4J Java");
             for (int r = 0; r < 1000; r++) {
