@@ -58,7 +58,15 @@ def convolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     fmt = data_format(conf)
     bias = params["b"] if conf.get("hasBias", True) else None
     y = conv_nchw(g, conf, to_nchw(g, x, fmt), params["W"], bias, params["W"].shape[0])
-    return from_nchw(g, apply_activation(g, conf.get("activationFn"), y), fmt)
+    return activate_in_layout(g, conf, from_nchw(g, y, fmt))
+
+
+def activate_in_layout(g: Graph, conf: dict, y: Tensor) -> Tensor:
+    """The activation on the map in the layer's own layout: DL4J applies it to the array the layer returns,
+    and ND4J's softmax normalises that array's last axis (channels for NHWC, width for NCHW; checked on
+    ConvolutionLayer, SeparableConvolution2D, DepthwiseConvolution2D and Deconvolution2D), so an NHWC layer's
+    activation must come after the transpose back."""
+    return apply_activation(g, conf.get("activationFn"), y)
 
 
 def _pooling_checks(conf: dict) -> list[str]:

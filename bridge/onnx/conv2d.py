@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import apply_activation
-from .conv import conv_mode_check, conv_nchw, geometry
+from .conv import activate_in_layout, conv_mode_check, conv_nchw, geometry
 from .registry import Graph, Tensor, data_format, from_nchw, layer, refuse, to_nchw
 
 _L = "org.deeplearning4j.nn.conf.layers."
@@ -27,7 +26,8 @@ def _bias(conf: dict, params: dict):
 def separable_convolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """A depthwise Conv (group=nIn, no bias) then a 1x1 pointwise Conv with the bias, then the activation.
 
-    NHWC: see the reshape at the end, which follows DL4J rather than the layout's meaning."""
+    NHWC: DL4J 1.0.0-M2.1 computes in NCHW and returns a permuted view ([N,H,W,C], strides of the NCHW buffer):
+    a true transpose. (Reading that view's buffer as if it were C-ordered looks like a reshape: it is not.)"""
     fmt = data_format(conf)
     x = to_nchw(g, x, fmt)
     depthwise = params["W"]  # [m, nIn, kH, kW] -> [nIn*m, 1, kH, kW], channel c*m + k
@@ -37,13 +37,7 @@ def separable_convolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tens
     pointwise = params["pW"]
     y = g.apply("Conv", y, (pointwise.shape[0], *y.shape[1:]), "pointwise",
                 extra_inputs=(g.constant("pW", pointwise),) + _bias_input(g, _bias(conf, params)), kernel_shape=[1, 1])
-    y = apply_activation(g, conf.get("activationFn"), y)
-    if fmt != "NHWC":
-        return y
-    # DL4J 1.0.0-M2.1 computes an NHWC separable convolution in NCHW and then reshapes (does not transpose)
-    # the [N, C, H, W] result to [N, H, W, C]: the same reshape reproduces its output exactly.
-    c, h, w = y.shape
-    return g.apply("Reshape", y, (h, w, c), "dl4j_nhwc_reshape", extra_inputs=(g.ints("shape", (-1, h, w, c)),))
+    return activate_in_layout(g, conf, from_nchw(g, y, fmt))
 
 
 def _bias_input(g: Graph, bias) -> tuple[str, ...]:
@@ -58,7 +52,7 @@ def depthwise_convolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tens
     kh, kw, n_in, multiplier = params["W"].shape
     weights = np.ascontiguousarray(params["W"].transpose(2, 3, 0, 1)).reshape(n_in * multiplier, 1, kh, kw)
     y = conv_nchw(g, conf, x, weights, _bias(conf, params), n_in * multiplier, group=n_in)
-    return from_nchw(g, apply_activation(g, conf.get("activationFn"), y), fmt)
+    return activate_in_layout(g, conf, from_nchw(g, y, fmt))
 
 
 def deconvolution_geometry(in_hw, kernel, stride, padding, dilation, mode: str):
@@ -102,7 +96,7 @@ def deconvolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
                 extra_inputs=(g.constant("W", weights),) + _bias_input(g, _bias(conf, params)),
                 kernel_shape=list(kernel), strides=list(stride), pads=pads, dilations=list(dilation),
                 output_padding=extra)
-    return from_nchw(g, apply_activation(g, conf.get("activationFn"), y), fmt)
+    return activate_in_layout(g, conf, from_nchw(g, y, fmt))
 
 
 def _spatial_axes(fmt: str) -> tuple[int, int]:
