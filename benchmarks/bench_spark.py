@@ -23,11 +23,12 @@ PHASES = [  # DL4J stat key -> what it is
 ]
 
 
-def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7):
+def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7, model: str = "lenet"):
+    """(history, test accuracy, Spark timings, the trained network) for one mode."""
     import bridge
     from bridge import nets, spark
 
-    net = nets.lenet(seed=seed)
+    net = getattr(nets, model)(seed=seed)
     options = dict(epochs=epochs, batch_size=32, seed=seed, progress=False)
     if mode == "local":
         history = bridge.fit(net, x, y, **options)
@@ -37,7 +38,7 @@ def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7):
         with spark.session(master, executor_memory="2g", executor_off_heap="2g") as session:
             history = bridge.fit(net, x, y, spark=session, **options)
             timings = session.last_timings
-    return history, bridge.evaluate(net, xt, yt).accuracy, timings
+    return history, bridge.evaluate(net, xt, yt).accuracy, timings, net
 
 
 def run(quick: bool, accuracy_mode: bool) -> str:
@@ -54,7 +55,7 @@ def run(quick: bool, accuracy_mode: bool) -> str:
     with StandaloneCluster(workers=2, worker_memory="5g") as cluster:
         for mode in ("local", "spark local[2]", "standalone, 2 workers"):
             start = time.perf_counter()
-            history, acc, timings = _train(mode, cluster, x, y, xt, yt, epochs)
+            history, acc, timings, _ = _train(mode, cluster, x, y, xt, yt, epochs)
             results[mode] = (history, acc, timings, time.perf_counter() - start)
             print(f"{mode}: {history[-1].samples_per_sec:.0f} samples/s, accuracy {acc:.4f}", flush=True)
     base = results["local"][0][-1].samples_per_sec

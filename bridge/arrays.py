@@ -138,9 +138,21 @@ def _memory_view(indarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
 
 
 def _is_plain(indarray, length: int) -> bool:
-    """C-ordered, not a view, and its buffer holds exactly its elements: its memory is the array."""
+    """C-ordered, not a view, its buffer holding exactly its elements, with C strides: its memory is the array.
+    The strides matter: a permuted INDArray (DL4J's NHWC outputs) reports order 'c', no view and a full
+    buffer, yet its memory holds the elements in the order before the permute."""
     return (length > 0 and not indarray.isView() and str(indarray.ordering()) == "c"
-            and int(indarray.data().length()) == length)
+            and int(indarray.data().length()) == length and _has_c_strides(indarray))
+
+
+def _has_c_strides(indarray) -> bool:
+    shape, strides = [int(d) for d in indarray.shape()], [int(s) for s in indarray.stride()]
+    expected = 1
+    for size, stride in zip(reversed(shape), reversed(strides)):
+        if size != 1 and stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def is_indarray(obj) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 from .arrays import require_finite, require_float_array
 from .errors import DataError, ShapeError, java_errors
 
-__all__ = ["InputSpec", "input_specs", "output_names", "output_sizes", "prepare_features",
+__all__ = ["InputSpec", "input_specs", "input_types", "output_names", "output_sizes", "prepare_features",
            "MULTI_LAYER_INPUT", "MULTI_LAYER_OUTPUT"]
 
 MULTI_LAYER_INPUT = "input"  # the one input of a MultiLayerNetwork
@@ -76,6 +76,28 @@ def input_specs(net) -> list[InputSpec]:
     else:
         specs = [_multi_layer_input_spec(_multi_layer_json(java))]
     return [_with_known_shape(spec, known.get(spec.name)) for spec in specs]
+
+
+def input_types(net) -> list:
+    """DL4J InputTypes of the network's inputs, in input order (DataError where a shape is unknown)."""
+    from .jvm import jclass
+
+    conf = "org.deeplearning4j.nn.conf."
+    InputType, formats = jclass(conf + "inputs.InputType"), jclass(conf + "CNN2DFormat")
+    types = []
+    for spec in input_specs(net):
+        if spec.shape is None:
+            raise DataError(f"The shape of input {spec.name!r} ({spec.layout}) is unknown: build the Network with "
+                            f"input_shapes={{{spec.name!r}: ...}}.")
+        if spec.layout == "flat":
+            types.append(InputType.feedForward(spec.shape[0]))
+        elif spec.layout == "NCHW":
+            c, h, w = spec.shape
+            types.append(InputType.convolutional(h, w, c, formats.NCHW))
+        else:
+            h, w, c = spec.shape
+            types.append(InputType.convolutional(h, w, c, formats.NHWC))
+    return types
 
 
 def output_names(net) -> list[str]:

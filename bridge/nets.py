@@ -59,7 +59,14 @@ class Network:
                 f"params={int(self.java.numParams())})")
 
     def summary(self) -> str:
-        return str(self.java.summary())
+        """DL4J's layer table. A graph's needs its input types: DL4J 1.0.0-M2.1's ComputationGraph.summary()
+        without them fails with an ArrayIndexOutOfBoundsException."""
+        if not self.is_graph:
+            return str(self.java.summary())
+        from .inputs import input_types
+
+        with java_errors("DL4J summary()"):
+            return str(self.java.summary(*input_types(self)))
 
 
 def as_java(net):

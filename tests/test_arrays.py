@@ -125,3 +125,22 @@ def test_to_indarray_into_an_existing_indarray(rng):
     np.testing.assert_array_equal(bridge.to_numpy(target), original)
     with pytest.raises(DataError, match="`out` must be"):
         bridge.to_indarray(original.astype(np.float64), out=target)
+
+
+@pytest.mark.parametrize("how", ["copy", "out", "view-refused"])
+def test_permuted_indarrays_are_read_by_their_strides(how):
+    """A permute that ND4J reports as order 'c', no view, full buffer (DL4J's NHWC layer outputs are such arrays)."""
+    import jpype
+
+    values = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    permuted = bridge.to_indarray(values).permute(jpype.JArray(jpype.JInt)([0, 2, 1]))
+    assert str(permuted.ordering()) == "c" and not permuted.isView()  # what made the old check take it as plain
+    expected = values.transpose(0, 2, 1)
+    if how == "copy":
+        np.testing.assert_array_equal(bridge.to_numpy(permuted), expected)
+    elif how == "out":
+        target = np.zeros((2, 4, 3), np.float32)
+        np.testing.assert_array_equal(bridge.to_numpy(permuted, out=target), expected)
+    else:
+        with pytest.raises(DataError, match="copy=True"):
+            bridge.to_numpy(permuted, copy=False)

@@ -232,3 +232,14 @@ def test_flat_rows_are_images_in_the_networks_own_layout_when_its_shape_is_known
     np.testing.assert_array_equal(bridge.predict(net, xt.reshape(8, -1)), bridge.predict(net, xt))
     with pytest.raises(ShapeError, match=r"\(n, 3, H, W\)"):  # H and W unknown: flat rows cannot be read
         bridge.predict(residual_cnn(), xt.reshape(8, -1))
+
+
+def test_summary_of_graphs_names_their_layers():
+    """DL4J's own ComputationGraph.summary() fails without input types; the bridge passes them."""
+    table = nets.resnet_small(widths=(4, 8)).summary()
+    assert "block2_proj" in table and "ElementWiseVertex" in table
+    nhwc = bridge.Network(residual_cnn(nhwc=True), input_shapes={"image": (12, 12, 3)})
+    assert "c2" in nhwc.summary()
+    with pytest.raises(DataError, match="input_shapes"):
+        bridge.Network(residual_cnn()).summary()
+    assert "layer" in nets.lenet().summary().lower()

@@ -5,6 +5,7 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -46,7 +47,10 @@ public final class Ndarrays {
         Pointer.memcpy(new BytePointer(dst), contiguous.data().addressPointer(), bytes);
     }
 
+    /** Its memory is the array in C order. A permuted array reports order 'c', no view and a full
+     *  buffer, but its strides give it away. */
     private static boolean isPlainCOrder(INDArray a) {
-        return !a.isView() && a.ordering() == 'c' && a.data().length() == a.length();
+        return !a.isView() && a.ordering() == 'c' && a.data().length() == a.length()
+                && Shape.hasDefaultStridesForShape(a);
     }
 }
