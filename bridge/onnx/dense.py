@@ -17,6 +17,9 @@ def dense(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     if len(x.shape) != 1:
         refuse(f"{conf['@class'].rsplit('.', 1)[-1]} {conf.get('layerName')!r} on a [N,{','.join(map(str, x.shape))}] "
                "input without a preprocessor to flatten it")
+    if params["W"].shape[0] != x.shape[0]:
+        refuse(f"{conf['@class'].rsplit('.', 1)[-1]} {conf.get('layerName')!r} with nIn={params['W'].shape[0]} on "
+               f"{x.shape[0]} features (DL4J's own output() fails on this mismatch too)")
     weights = g.constant("W", params["W"])
     n_out = (params["W"].shape[1],)
     if conf.get("hasBias", True):
