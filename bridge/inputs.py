@@ -203,11 +203,15 @@ def _spec_from(name: str, preprocessor: dict | None, layer: dict | None) -> Inpu
     return InputSpec(name, "flat", shape=(int(n_in),) if n_in else None)
 
 
+# A GlobalPoolingLayer records no format, but the axes it pools, which DL4J sets from the input type.
+_POOLED_AXES_LAYOUT = {(2, 3): "NCHW", (1, 2): "NHWC"}
+
+
 def _image_layout(layer: dict) -> str | None:
     for key in _FORMAT_KEYS:
         if layer.get(key) in ("NCHW", "NHWC"):
             return layer[key]
-    return None
+    return _POOLED_AXES_LAYOUT.get(tuple(layer.get("poolingDimensions") or ()))
 
 
 def _with_known_shape(spec: InputSpec, shape) -> InputSpec:

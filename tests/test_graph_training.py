@@ -243,3 +243,46 @@ def test_summary_of_graphs_names_their_layers():
     with pytest.raises(DataError, match="input_shapes"):
         bridge.Network(residual_cnn()).summary()
     assert "layer" in nets.lenet().summary().lower()
+
+
+def _layout_twins(nhwc: bool):
+    """conv (Same) -> batch norm -> global average pool -> softmax: the same network and weights in either layout."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from dl4j_builders import batch_norm_in, conv, conv_input, global_avg_pool, output, sequential
+
+    # Global pooling, not a flatten: flattening an NHWC map orders the features differently.
+    layers = [conv(6, 3, conv_mode="Same", nhwc=nhwc), batch_norm_in(nhwc), global_avg_pool(), output(10)]
+    net = sequential(layers, conv_input(12, 12, 3, nhwc), seed=3)
+    rng = np.random.default_rng(3)  # identical parameters: DL4J keeps conv weights [nOut, nIn, kH, kW] in both
+    for key, value in dict(net.paramTable()).items():
+        shape = tuple(int(d) for d in value.shape())
+        net.setParam(key, bridge.to_indarray(rng.normal(0, 0.3, shape).astype(np.float32)))
+    return net
+
+
+def test_channels_last_training_matches_channels_first(images):
+    """DL4J's oneDNN helpers train NHWC layers wrongly (batch norm diverges to NaN, conv gradients are off);
+    the bridge drops them for NHWC layers, so both layouts must learn the same parameters."""
+    x, y, _, _ = images
+    first, last = _layout_twins(False), _layout_twins(True)
+    bridge.fit(first, x[:256], y[:256], epochs=2, batch_size=32, seed=1, progress=False)
+    bridge.fit(last, np.ascontiguousarray(x[:256].transpose(0, 2, 3, 1)), y[:256], epochs=2, batch_size=32, seed=1,
+               progress=False)
+    a, b = bridge.to_numpy(first.params()), bridge.to_numpy(last.params())
+    assert np.isfinite(b).all()
+    assert float(np.max(np.abs(a - b))) <= 1e-4
+
+
+def test_spark_workers_train_channels_last_like_channels_first(images):
+    """Spark workers build their own copies of the network: a training hook drops the NHWC helpers there too."""
+    x, y, _, _ = images
+    options = dict(epochs=1, batch_size=16, seed=2, progress=False, spark="local[2]", averaging_frequency=4)
+    first, last = _layout_twins(False), _layout_twins(True)
+    bridge.fit(first, x[:256], y[:256], **options)
+    bridge.fit(last, np.ascontiguousarray(x[:256].transpose(0, 2, 3, 1)), y[:256], **options)
+    a, b = bridge.to_numpy(first.params()), bridge.to_numpy(last.params())
+    assert np.isfinite(b).all()  # with the helper: NaN after a few minibatches
+    assert float(np.max(np.abs(a - b))) <= 1e-4

@@ -1,5 +1,6 @@
 package ai.dl4jbridge.spark;
 
+import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.EpochStats;
 import ai.dl4jbridge.train.Rows;
 import ai.dl4jbridge.train.Trainer;
@@ -107,6 +108,7 @@ public final class SparkTrainer {
                 .saveUpdater(options.saveUpdater)
                 .rddTrainingApproach(options.approach)
                 .rngSeed(run.seed)
+                .trainingHooks(ChannelsLastHelpers.hook())
                 .build();
         SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
         timings.clear();
