@@ -157,7 +157,11 @@ def _graph_input_spec(conf: dict, name: str) -> InputSpec:
         vertex = _unwrapped(conf["vertices"][vertex_name])
         kind = vertex.get("@class", "")
         if kind == _LAYER_VERTEX:
-            return _spec_from(name, vertex.get("preProcessor"), _unwrapped(vertex["layerConf"]["layer"]))
+            layer = _unwrapped(vertex["layerConf"]["layer"])
+            if not vertex.get("preProcessor") and layer["@class"].rsplit(".", 1)[-1] in _PASS_THROUGH:
+                queue.extend(consumers.get(vertex_name, []))  # keeps its input's shape: look further
+                continue
+            return _spec_from(name, vertex.get("preProcessor"), layer)
         if kind == _PREPROCESSOR_VERTEX:
             return _spec_from(name, vertex.get("preProcessor"), None)
         if kind == _RESHAPE_VERTEX:

@@ -397,15 +397,6 @@ GRAPH_CASES = {
 }
 
 CASES = {**MLP_CASES, **CNN_CASES, **GRAPH_CASES}
-# Converter bugs these cases found, in modules owned elsewhere: the mark goes once the converter is fixed.
-_PASS_THROUGH_BUG = ("inputs.py _graph_input_spec: an image input whose first reader in a graph is an "
-                     "ActivationLayer or DropoutLayer is taken for flat rows (ShapeError 'takes flat rows' with "
-                     "input_shape=(C,H,W)); such layers should be walked through like the shape-preserving "
-                     "vertices, as _multi_layer_input_spec already does with _PASS_THROUGH")
-KNOWN_BUGS = {
-    "graph-activation-layer-first": _PASS_THROUGH_BUG,
-    "graph-dropout-layer-first": _PASS_THROUGH_BUG,
-}
 
 
 def export_or_refusal(net, x, input_shape, classes: tuple[str, ...]) -> str:
@@ -423,8 +414,7 @@ def export_or_refusal(net, x, input_shape, classes: tuple[str, ...]) -> str:
     return "parity"
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[c]))
-                                  if c in KNOWN_BUGS else c for c in CASES])
+@pytest.mark.parametrize("case", list(CASES))
 def test_every_class_exports_with_parity_or_is_refused(case):
     net, x, input_shape = CASES[case].build()
     export_or_refusal(net, x, input_shape, CASES[case].classes)

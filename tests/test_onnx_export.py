@@ -98,12 +98,15 @@ def test_unsupported_layer_is_refused_with_index_class_and_how_to_add(tmp_path):
 
 
 def test_every_unsupported_part_is_listed_in_one_error():
-    net = nets.sequential([nets.Dense(8, "cube"), nets.Dense(8, "rationaltanh"), nets.Output(3)], 5)
+    from dl4j_builders import conv, flat_image_input, lrn, output, sequential
+
+    layer_norm = jclass("org.deeplearning4j.nn.conf.layers.DenseLayer$Builder")().nOut(8).hasLayerNorm(True).build()
+    net = sequential([conv(4, 3), lrn(4), layer_norm, output(3)], flat_image_input(7, 7, 6))
     with pytest.raises(UnsupportedLayerError) as error:
         bridge.export_onnx(net, "/tmp/never.onnx")
     message = str(error.value)
-    assert "layer 0 (DenseLayer) activation" in message and "ActivationCube" in message
-    assert "layer 1 (DenseLayer) activation" in message and "ActivationRationalTanh" in message
+    assert "layer 1 (LocalResponseNormalization)" in message and "n=4.0" in message
+    assert "layer 2 (DenseLayer)" in message and "hasLayerNorm=true" in message
 
 
 def test_bad_opset_is_refused():

@@ -6,7 +6,7 @@ import pytest
 
 from bridge import nets
 from bridge.errors import UnsupportedLayerError
-from bridge.onnx import ACTIVATIONS, LAYERS, PREPROCESSORS
+from bridge.onnx import ACTIVATIONS, LAYERS, PREPROCESSORS, VERTICES
 from onnx_helpers import assert_parity, randomize
 
 IMAGE = (2, 9, 9)
@@ -80,15 +80,18 @@ def test_reference_models_on_real_digits(mnist):
 
 
 def test_every_registered_converter_has_a_parity_case():
-    seen = set()
+    """Layers and vertices: the cases of test_onnx_every_class (which must export with parity where a converter
+    exists); activations: test_onnx_heads; preprocessors: the cases above."""
+    from test_onnx_every_class import CASES as CLASS_CASES
+    from test_onnx_heads import ACTIVATION_OBJECTS
+
+    seen = {java_class for case in CLASS_CASES.values() for java_class in case.classes}
+    seen |= {str(make().getClass().getName()) if not hasattr(make(), "getActivationFunction")
+             else str(make().getActivationFunction().getClass().getName()) for make in ACTIVATION_OBJECTS.values()}
     for layers, input_shape in CASES.values():
         conf = json.loads(str(nets.sequential(layers, input_shape).java.getLayerWiseConfigurations().toJson()))
         seen |= {p["@class"] for p in conf.get("inputPreProcessors", {}).values()}
-        for layer in (c["layer"] for c in conf["confs"]):
-            seen.add(layer["@class"])
-            if layer.get("activationFn"):
-                seen.add(layer["activationFn"]["@class"])
-    registered = set(LAYERS) | set(PREPROCESSORS) | set(ACTIVATIONS)
+    registered = set(LAYERS) | set(VERTICES) | set(PREPROCESSORS) | set(ACTIVATIONS)
     assert registered - seen == set(), f"converters without a parity case: {sorted(registered - seen)}"
 
 
@@ -114,7 +117,7 @@ def _random_stack(rng) -> tuple[list, tuple]:
         elif kind == "act":
             layers.append(nets.Activation(str(rng.choice(_ACTIVATION_POOL))))
         else:
-            layers.append(nets.LRN())
+            layers.append(nets.LRN(n=float(rng.choice([5.0, 4.0]))))  # an even window: refused by the scan
     if rng.integers(0, 2):
         layers.append(nets.GlobalPool(str(rng.choice(["max", "avg"]))))
     layers += [nets.Dense(int(rng.integers(2, 9)), str(rng.choice(_ACTIVATION_POOL))), nets.Output(4)]
@@ -138,4 +141,4 @@ def test_random_architectures_export_with_parity_or_are_refused():
             outcomes["parity"] += 1
         except UnsupportedLayerError:
             outcomes["refused"] += 1
-    assert outcomes["parity"] >= 10 and outcomes["refused"] >= 3, outcomes
+    assert outcomes["parity"] >= 10 and outcomes["refused"] >= 1, outcomes

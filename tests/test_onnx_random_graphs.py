@@ -315,12 +315,9 @@ def test_random_graph_exports_with_parity_or_is_refused(seed):
         pytest.fail(f"seed {seed}: {type(error).__name__} escaped the export: {error}\n{graph.describe()}")
 
 
-@pytest.mark.xfail(strict=True, reason="ONNX Runtime's PadFusion (an L1 optimisation) folds a zero Pad into the next "
-                   "MaxPool's pads, which MaxPool treats as -inf: windows of negative values touching the padding give "
-                   "their maximum instead of 0. The exporter can keep ONNX Runtime from fusing (conv2d.py "
-                   "zero_padding: a Pad with an explicit `axes` input from opset 18, which PadFusion skips)")
 def test_zero_padding_before_max_pool():
-    """ZeroPaddingLayer then a MAX SubsamplingLayer on negative values (drawn by seed 117 while exploring)."""
+    """ZeroPaddingLayer then a MAX SubsamplingLayer on negative values (drawn by seed 117 while exploring): ONNX
+    Runtime's PadFusion would fold a constant-zero Pad into MaxPool's -inf padding (conv2d._runtime_zero)."""
     spec = GraphSpec(seed=3).input("image", conv_input(6, 7, 2))
     spec.layer("pad", zero_padding(1, 0, 1, 1), "image").layer("pool", pooling("MAX", 2, 2), "pad")
     net = spec.layer("gap", global_pooling("AVG"), "pool").layer("out", output(3), "gap").build("out")

@@ -52,7 +52,8 @@ def conv_nchw(g: Graph, conf: dict, x: Tensor, weights, bias, n_out: int, group:
                    strides=list(stride), pads=pads, dilations=list(dilation), group=group)
 
 
-@layer(_L + "ConvolutionLayer", check=conv_mode_check)
+# Convolution2D and Pooling2D: DL4J's subclasses of ConvolutionLayer and SubsamplingLayer, with no settings of their own.
+@layer(_L + "ConvolutionLayer", _L + "Convolution2D", check=conv_mode_check)
 def convolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """Conv with W [nOut, nIn, kH, kW] (DL4J's and ONNX's layout) and optional bias."""
     fmt = data_format(conf)
@@ -73,12 +74,14 @@ def _pooling_checks(conf: dict) -> list[str]:
     problems = conv_mode_check(conf)
     if conf.get("poolingType") not in ("MAX", "AVG", "PNORM"):
         problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG, PNORM)")
-    if conf.get("poolingType") != "MAX" and tuple(conf.get("dilation") or (1, 1)) != (1, 1):
-        problems.append(f"{conf.get('poolingType')} pooling with dilation={conf.get('dilation')}")
+    if tuple(conf.get("dilation") or (1, 1)) != (1, 1):
+        # DL4J 1.0.0-M2.1 sizes the output for the dilated window but pools an undilated one (both nd4j builds).
+        problems.append(f"{conf.get('poolingType')} pooling with dilation={conf.get('dilation')} (DL4J pools "
+                        "an undilated window into an output sized for the dilated one)")
     return problems
 
 
-@layer(_L + "SubsamplingLayer", check=_pooling_checks)
+@layer(_L + "SubsamplingLayer", _L + "Pooling2D", check=_pooling_checks)
 def subsampling(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     fmt = data_format(conf)
     x = to_nchw(g, x, fmt)
@@ -99,6 +102,9 @@ def _global_checks(conf: dict) -> list[str]:
     problems = []
     if conf.get("poolingType") not in ("MAX", "AVG", "PNORM", "SUM"):
         problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG, PNORM, SUM)")
+    if conf.get("poolingDimensions") == [1, 2] and conf.get("collapseDimensions") is False:
+        problems.append("collapseDimensions=false on NHWC maps (DL4J 1.0.0-M2.1's own output() fails on it: "
+                        "it reshapes [N, C] to [N, H, 1, 1])")
     return problems
 
 

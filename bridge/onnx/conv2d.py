@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv import activate_in_layout, conv_mode_check, conv_nchw, geometry
-from .registry import Graph, Tensor, data_format, from_nchw, layer, refuse, to_nchw
+from .registry import FLOAT, Graph, Tensor, data_format, from_nchw, layer, refuse, to_nchw
 
 _L = "org.deeplearning4j.nn.conf.layers."
 
@@ -135,7 +135,16 @@ def zero_padding(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     begin[h_axis], begin[w_axis], end[h_axis], end[w_axis] = top, left, bottom, right
     h, w = _hw(x.shape, fmt)
     return g.apply("Pad", x, _with_hw(x.shape, fmt, h + top + bottom, w + left + right), "zero_pad",
-                   extra_inputs=(g.ints("pads", begin + end),), mode="constant")
+                   extra_inputs=(g.ints("pads", begin + end), _runtime_zero(g, x)), mode="constant")
+
+
+def _runtime_zero(g: Graph, x: Tensor) -> str:
+    """A float 0 that ONNX Runtime cannot see as a constant. With a constant 0, its PadFusion folds the Pad
+    into a following MaxPool's pads, which MaxPool fills with -inf (ONNX Runtime 1.31: windows of negative
+    values at the border then give their maximum, not DL4J's 0)."""
+    batch = g.op("Slice", [g.op("Shape", [x.name], "pad_shape"), g.ints("zero", [0]), g.ints("one", [1])], "pad_batch")
+    zero = g.op("Cast", [g.op("Sub", [batch, batch], "pad_zero_int")], "pad_zero_vec", to=FLOAT)
+    return g.op("Squeeze", [zero, g.ints("axes", [0])], "pad_zero")
 
 
 @layer(_L + "convolutional.Cropping2D")

@@ -246,15 +246,14 @@ def dl4j_outputs(net, feeds: list[np.ndarray]) -> list[np.ndarray]:
 
     from ..arrays import to_indarray, to_numpy
     from ..jvm import jclass
-    from ..nets import as_java, is_graph
+    from ..nets import as_java
 
     java = as_java(net)
     with java_errors("DL4J output()"):
-        arrays = [to_indarray(np.ascontiguousarray(f, dtype=np.float32)) for f in feeds]
-        if not is_graph(java):
-            return [to_numpy(java.output(arrays[0], False))]
-        inputs = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))(arrays)
-        return [to_numpy(o) for o in java.output(False, inputs)]
+        arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))(
+            [to_indarray(np.ascontiguousarray(f, dtype=np.float32)) for f in feeds])
+        # Networks.output: DL4J's output() without the oneDNN helpers that are wrong for NHWC layers.
+        return [to_numpy(o) for o in jclass("ai.dl4jbridge.train.Networks").output(java, arrays)]
 
 
 def max_abs_diff(net, payload, sample=None) -> float:

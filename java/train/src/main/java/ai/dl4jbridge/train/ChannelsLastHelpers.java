@@ -21,11 +21,13 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
  * before a network trains. Measured against DL4J's own implementation (the generic nd4j build), with the
  * same weights and data: NHWC batch normalization trained through MKLDNNBatchNormHelper diverges (NaN in
  * three SGD steps), and NHWC convolutions through MKLDNNConvHelper get gradients off by as much as the
- * update itself, while the NCHW helpers agree to 1e-7. Inference through them is right; training is not.
+ * update itself, while the NCHW helpers agree to 1e-7. Inference goes wrong too where one NHWC layer feeds
+ * another (a separable convolution or a crop into a convolution or batch norm: 1e32, NaN, or off by ~1).
  * Without its helper a layer runs DL4J's own code, as on the generic build.
  *
- * <p>Local training calls {@link #drop(Model)}; Spark workers build their own copies of the network, so
- * the Spark trainer installs {@link #hook()}, which drops them before a worker's first minibatch.
+ * <p>{@link Networks} calls {@link #ensureDropped(Model)} before every fit and output; Spark workers
+ * build their own copies of the network, so the Spark trainer installs {@link #hook()}, which drops them
+ * before a worker's first minibatch.
  */
 public final class ChannelsLastHelpers {
     private static final Map<Model, Boolean> DONE = Collections.synchronizedMap(new WeakHashMap<>());
@@ -45,6 +47,13 @@ public final class ChannelsLastHelpers {
         }
         DONE.put(net, Boolean.TRUE);
         return dropped;
+    }
+
+    /** {@link #drop(Model)} once per network (a weak set remembers which were done). */
+    public static void ensureDropped(Model net) {
+        if (!DONE.containsKey(net)) {
+            drop(net);
+        }
     }
 
     /** A Spark training hook that calls {@link #drop(Model)} once per worker network. */
@@ -103,15 +112,9 @@ public final class ChannelsLastHelpers {
     private static final class Hook implements TrainingHook {
         private static final long serialVersionUID = 1L;
 
-        private static void once(Model model) {
-            if (!DONE.containsKey(model)) {
-                drop(model);
-            }
-        }
-
         @Override
         public void preUpdate(DataSet minibatch, Model model) {
-            once(model);
+            ensureDropped(model);
         }
 
         @Override
@@ -119,7 +122,7 @@ public final class ChannelsLastHelpers {
 
         @Override
         public void preUpdate(MultiDataSet minibatch, Model model) {
-            once(model);
+            ensureDropped(model);
         }
 
         @Override

@@ -18,6 +18,7 @@ public final class Networks {
     /** One minibatch step: a DataSet when the network has one input and one output, else a MultiDataSet. */
     public static void fitBatch(Model net, INDArray[] features, INDArray[] labels) {
         NeuralNetwork network = (NeuralNetwork) requireKnown(net);
+        ChannelsLastHelpers.ensureDropped(net);
         if (features.length == 1 && labels.length == 1) {
             network.fit(new DataSet(features[0], labels[0]));
         } else {
@@ -27,7 +28,8 @@ public final class Networks {
 
     /** Inference (test mode): one array per network output. */
     public static INDArray[] output(Model net, INDArray[] features) {
-        if (requireKnown(net) instanceof MultiLayerNetwork) {
+        ChannelsLastHelpers.ensureDropped(requireKnown(net));
+        if (net instanceof MultiLayerNetwork) {
             return new INDArray[] {((MultiLayerNetwork) net).output(features[0], false)};
         }
         return ((ComputationGraph) net).output(false, features);

@@ -24,7 +24,6 @@ public final class Trainer {
     /** Minibatch training for {@code run.epochs} epochs, shuffling with {@code run.seed} each epoch. */
     public static List<EpochStats> fit(TrainingRun run) {
         Networks.requireKnown(run.network);
-        ChannelsLastHelpers.drop(run.network);
         INDArray[] oneHot = run.oneHotLabels();
         int n = (int) run.examples();
         Random shuffler = new Random(run.seed);
