@@ -26,19 +26,127 @@ def zoo(name: str, shape: tuple[int, int, int], classes: int, **options):
     return builder.build().init()
 
 
-def perturb_batch_norm(net, seed: int) -> int:
-    """Mild random batch-norm statistics (mean ~ N(0, 0.1), var in [0.5, 1.5], gamma in [0.8, 1.2], beta ~
-    N(0, 0.1)), as after some training; returns how many batch-norm parameters were set."""
+def perturb_batch_norm(net, seed: int, calibrate: np.ndarray | None = None) -> int:
+    """Mild random batch-norm parameters, as after some training; returns how many were set.
+
+    Without `calibrate`: mean ~ N(0, 0.1), var in [0.5, 1.5], gamma in [0.8, 1.2], beta ~ N(0, 0.1).
+    With `calibrate` (a batch of inputs): gamma and beta as above, then each layer's mean and variance from
+    the statistics of its own input on that batch (DL4J's training-mode forward pass, which normalises
+    every batch-norm layer with the batch's statistics at once), perturbed mildly (mean + N(0, 0.1) std,
+    var x [0.8, 1.25]). This is what training leaves behind, and deep stacks need it: the zoo's ResNet-50
+    initialises its convolutions with N(0, 0.5), whose activations overflow to NaN by the last stage under
+    fixed statistics, and ReLU6 stacks saturate to one constant output for every image.
+    """
     rng = np.random.default_rng(seed)
-    java, count = net, 0
-    for key, value in dict(java.paramTable()).items():
-        name = str(key).rsplit("_", 1)[1]
-        if name not in _BATCH_NORM_PARAMS:
+    params = {str(key): value for key, value in dict(net.paramTable()).items()}
+    count = 0
+    for key, value in params.items():
+        name = key.rsplit("_", 1)[1]
+        if name in _BATCH_NORM_PARAMS and (calibrate is None or name in ("gamma", "beta")):
+            shape = tuple(int(d) for d in value.shape())
+            net.setParam(key, bridge.to_indarray(_batch_norm_values(name, shape, rng)))
+            count += 1
+    if calibrate is not None:
+        count += _calibrate(net, params, calibrate, rng)
+    return count
+
+
+def _calibrate(net, params: dict, batch: np.ndarray, rng) -> int:
+    inputs = {str(k): [str(v) for v in vs] for k, vs in dict(net.getConfiguration().getVertexInputs()).items()}
+    # Training mode also applies dropout: none of these families has dropout before a batch norm.
+    activations = net.feedForward(bridge.to_indarray(np.ascontiguousarray(batch, np.float32)), True)
+    count = 0
+    for key in params:
+        layer, name = key.rsplit("_", 1)
+        if name not in ("mean", "var", "log10stdev"):
             continue
-        shape = tuple(int(d) for d in value.shape())
-        java.setParam(str(key), bridge.to_indarray(_batch_norm_values(name, shape, rng)))
+        x = bridge.to_numpy(activations.get(inputs[layer][0])).astype(np.float64)
+        axes = tuple(i for i in range(x.ndim) if i != 1)  # per channel: NCHW (or [N, features])
+        mean, var = x.mean(axes), x.var(axes) + 1e-3
+        if name == "mean":
+            values = mean + rng.normal(0, 0.1, mean.shape) * np.sqrt(var)
+        else:
+            var = var * rng.uniform(0.8, 1.25, var.shape)
+            values = var if name == "var" else np.log10(np.sqrt(var))
+        _set(net, params, key, values)
         count += 1
     return count
+
+
+def calibrate_head(net, batch: np.ndarray, spread: float = 2.0, pooled: bool = False) -> str:
+    """Centre and scale the last weighted layer (the classifier or detection head: a dense/output layer or a
+    1x1 convolution) so that its pre-activations over `batch` have zero mean per class and standard
+    deviation `spread`; returns the layer's name. pooled: measure the spread on each image's spatial mean
+    (a 1x1 convolution that feeds a global pooling, as SqueezeNet's and Darknet's classifiers do).
+
+    Why: a randomly initialised deep network maps different images to features that share one large
+    common component, which a random classifier turns into the same arg-max for every image (the check
+    would compare one class over and over) and a near-uniform or saturated softmax. A trained head has
+    learnt to ignore that component; centring it is the same.
+    """
+    inputs = {str(k): [str(v) for v in vs] for k, vs in dict(net.getConfiguration().getVertexInputs()).items()}
+    order = [str(net.getVertices()[i].getVertexName()) for i in net.topologicalSortOrder()]
+    params = {str(k): v for k, v in dict(net.paramTable()).items()}
+    name = next(n for n in reversed(order) if f"{n}_W" in params and f"{n}_b" in params)
+    w, b = (bridge.to_numpy(params[f"{name}_{p}"]).astype(np.float64) for p in ("W", "b"))
+    x = bridge.to_numpy(net.feedForward(bridge.to_indarray(np.ascontiguousarray(batch, np.float32)), False)
+                        .get(inputs[name][0])).astype(np.float64)
+    b = b.reshape(-1)
+    if w.ndim == 2:  # dense / output layer: x [N, nIn] (c-order flatten of an image input), W [nIn, nOut]
+        z, axes = x.reshape(len(x), -1) @ w + b, (0,)
+    elif w.shape[2:] == (1, 1):  # 1x1 convolution, NCHW: W [nOut, nIn, 1, 1]
+        z, axes = np.einsum("oi,nihw->nohw", w[:, :, 0, 0], x) + b[:, None, None], (0, 2, 3)
+    else:
+        raise ValueError(f"calibrate_head: the last weighted layer {name!r} (W {w.shape}) is neither dense nor 1x1")
+    centre = z.mean(axes)
+    deviation = z - np.expand_dims(centre, axes)
+    scale = spread / (deviation.mean((2, 3)) if pooled and z.ndim == 4 else deviation).std()
+    _set(net, params, f"{name}_W", w * scale)
+    _set(net, params, f"{name}_b", (b - centre) * scale)
+    return name
+
+
+def calibrate_convolutions(net, batch: np.ndarray, spread: float = 2.0) -> int:
+    """Data-dependent initialisation (Salimans and Kingma, 2016) of every plain ConvolutionLayer: scale and
+    shift its weights and bias so that each output channel's pre-activation over `batch` has mean 0 and
+    standard deviation `spread`, layer after layer in topological order; returns how many layers it set.
+
+    Why: the zoo's SqueezeNet puts a sigmoid on every convolution (then a ReLU), and with its initial
+    weights the differences between images shrink ~3x per layer, to 2e-8 at the classifier: every image
+    gets the same output to float32 precision, and neither arg-max nor value checks would see a difference
+    that depends on the input. Batch norm does this for the families that have it (perturb_batch_norm).
+    """
+    identity = jclass("org.nd4j.linalg.activations.impl.ActivationIdentity")()
+    workspaces = jclass("org.deeplearning4j.nn.workspace.LayerWorkspaceMgr").noWorkspaces()
+    vertices, params = net.getVertices(), {str(k): v for k, v in dict(net.paramTable()).items()}
+    outputs, count = {}, 0
+    for index in net.topologicalSortOrder():  # DL4J's own forward pass, one vertex at a time
+        vertex = vertices[index]
+        name = str(vertex.getVertexName())
+        if vertex.isInputVertex():
+            outputs[name] = bridge.to_indarray(np.ascontiguousarray(batch, np.float32))
+            continue
+        for i, source in enumerate(vertex.getInputVertices()):
+            vertex.setInput(i, outputs[str(vertices[source.getVertexIndex()].getVertexName())], workspaces)
+        conf = vertex.getLayer().conf().getLayer() if vertex.hasLayer() else None
+        if conf is not None and conf.getClass().getSimpleName() == "ConvolutionLayer" and f"{name}_b" in params:
+            act = conf.getActivationFn()
+            conf.setActivationFn(identity)  # the pre-activation, from DL4J itself
+            z = bridge.to_numpy(vertex.doForward(False, workspaces)).astype(np.float64)
+            conf.setActivationFn(act)
+            mean, scale = z.mean((0, 2, 3)), spread / (z.std((0, 2, 3)) + 1e-6)
+            w, b = (bridge.to_numpy(params[f"{name}_{p}"]).astype(np.float64) for p in ("W", "b"))
+            _set(net, params, f"{name}_W", w * scale[:, None, None, None])
+            _set(net, params, f"{name}_b", (b.reshape(-1) - mean) * scale)
+            count += 1
+        outputs[name] = vertex.doForward(False, workspaces).dup()
+    net.clearLayersStates()
+    return count
+
+
+def _set(net, params: dict, key: str, values: np.ndarray) -> None:
+    shape = tuple(int(d) for d in params[key].shape())
+    net.setParam(key, bridge.to_indarray(values.astype(np.float32).reshape(shape)))
 
 
 def _batch_norm_values(name: str, shape, rng) -> np.ndarray:
@@ -211,4 +319,5 @@ def images(n: int, shape, seed: int = 0) -> np.ndarray:
     return ((blobs + 0.3 * rng.random((n, *shape))) * contrast + brightness).astype(np.float32)
 
 
-__all__ = ["zoo", "perturb_batch_norm", "inception", "mobilenet", "darknet_passthrough", "unet_deconv", "images"]
+__all__ = ["zoo", "perturb_batch_norm", "calibrate_convolutions", "calibrate_head", "inception", "mobilenet",
+           "darknet_passthrough", "unet_deconv", "images"]

@@ -1,0 +1,183 @@
+"""The CNN families people build, made with DL4J's own Java builders through JPype (DL4J's zoo, or DL4J's
+GraphBuilder where the zoo lacks the feature; not bridge.nets), at realistic sizes: exported to ONNX and
+checked against DL4J's output() in ONNX Runtime Python and, from the same file, in ONNX Runtime Java
+(ai.dl4jbridge.runtime.ParityCheck in the runtime module's service jar).
+
+Weights: the zoo's (or DL4J's) initialisation, batch-norm statistics calibrated and then perturbed
+(dl4j_families.perturb_batch_norm), the classifier or detection head centred on the checked images
+(dl4j_families.calibrate_head) so that the images get different arg-maxes and the arg-max check means
+something. Each network is built once per module (module-scoped fixture); small batches keep the file
+within a few minutes on two cores.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from bridge.jvm import java_home
+from bridge.onnx import export_onnx
+from bridge.onnx.export import dl4j_outputs
+from bridge.service import service_jar
+from dl4j_families import (calibrate_convolutions, calibrate_head, darknet_passthrough, images, inception, mobilenet,
+                           perturb_batch_norm, unet_deconv, zoo)
+from onnx_helpers import assert_parity
+
+TOLERANCE = 1e-4
+PARITY_CHECK = "ai.dl4jbridge.runtime.ParityCheck"
+# YOLOv2 output channels per anchor box: x, y (sigmoid), w, h (prior * exp), confidence (sigmoid), classes (softmax).
+_YOLO_WH = slice(2, 4)
+_YOLO_CLASSES = 20
+
+
+@dataclass(frozen=True)
+class Family:
+    build: Callable
+    shape: tuple[int, int, int]
+    min_params: int
+    output: str = "classes"  # "classes": softmax rows; "mask": per-pixel sigmoid; "yolo": YOLOv2 head
+    batch: int = 3
+    spread: float = 2.0  # calibrate_head: standard deviation of the head's pre-activations
+    pooled: bool = False  # calibrate_head: the head is a 1x1 convolution followed by global pooling
+    convolutions: bool = False  # calibrate_convolutions first (networks without batch norm that lose the input)
+
+
+# ResNet-50's max abs diff is ~6e-5 of the 1e-4: DL4J's own float32 rounding over 53 batch-norm layers.
+# Measured against DL4J in float64 (convertDataType(DOUBLE)): DL4J float32 7.0e-5 off, ONNX Runtime 1.1e-5.
+FAMILIES = {
+    "resnet50-zoo-224": Family(lambda: zoo("ResNet50", (3, 224, 224), 1000), (3, 224, 224), 25_000_000),
+    "inception-googlenet-224": Family(lambda: inception(224), (3, 224, 224), 2_000_000),
+    "xception-zoo-160": Family(lambda: zoo("Xception", (3, 160, 160), 1000), (3, 160, 160), 22_000_000),
+    "mobilenet-v1-160": Family(lambda: mobilenet(160), (3, 160, 160), 1_000_000),
+    "squeezenet-zoo-224": Family(lambda: zoo("SqueezeNet", (3, 224, 224), 1000), (3, 224, 224), 1_200_000,
+                                 pooled=True, convolutions=True),
+    "darknet-passthrough-224": Family(lambda: darknet_passthrough(224), (3, 224, 224), 5_000_000, pooled=True),
+    "unet-deconv-128": Family(lambda: unet_deconv(128), (3, 128, 128), 1_900_000, output="mask"),
+    "tinyyolo-zoo-224": Family(lambda: zoo("TinyYOLO", (3, 224, 224), _YOLO_CLASSES), (3, 224, 224), 15_000_000,
+                               output="yolo", spread=1.0),
+}
+
+
+@dataclass
+class Exported:
+    name: str
+    family: Family
+    net: object
+    x: np.ndarray
+    path: object
+    expected: np.ndarray  # DL4J's output() on x
+    params: int
+    export_seconds: float
+
+
+@pytest.fixture(scope="module", params=list(FAMILIES))
+def exported(request, tmp_path_factory) -> Exported:
+    family = FAMILIES[request.param]
+    net = family.build()
+    perturb_batch_norm(net, seed=1, calibrate=images(4, family.shape, seed=99))
+    x = images(family.batch, family.shape, seed=0)
+    if family.convolutions:
+        calibrate_convolutions(net, images(4, family.shape, seed=99))
+    calibrate_head(net, x, family.spread, family.pooled)
+    path = tmp_path_factory.mktemp(request.param) / "model.onnx"
+    start = time.perf_counter()
+    # verify=False: the tests below are the verification, on this very file.
+    export_onnx(net, path, input_shape=family.shape, verify=False)
+    seconds = time.perf_counter() - start
+    params = int(net.numParams())
+    assert params >= family.min_params, f"{request.param}: {params:,} parameters, expected >= {family.min_params:,}"
+    return Exported(request.param, family, net, x, path, dl4j_outputs(net, [x])[0], params, seconds)
+
+
+def _bound(family: Family, expected: np.ndarray) -> float:
+    if family.output != "yolo":
+        return TOLERANCE
+    # The box sizes are prior * exp(logit), in grid cells, up to ~1000 here: exp() turns the logits' float32
+    # rounding into an error proportional to the size. Measured on this network: DL4J vs ONNX Runtime 1.7e-5
+    # relative in every channel (0.0056 absolute on the largest size); against DL4J run in float64
+    # (convertDataType(DOUBLE)) DL4J's float32 is 1.7e-5 off and ONNX Runtime 0.9e-5: float32 summation
+    # order, not the export. A bound over the whole output (all that ParityCheck reports) is therefore
+    # relative to its largest value; the bounded channels are held to 1e-4 absolute, the sizes to 1e-4
+    # relative, in test_python_parity.
+    return TOLERANCE * max(1.0, float(np.abs(expected).max()))
+
+
+def test_python_parity(exported: Exported):
+    family, x = exported.family, exported.x
+    start = time.perf_counter()
+    worst = assert_parity(exported.net, x, tolerance=_bound(family, exported.expected), input_shape=family.shape,
+                          argmax=family.output == "classes")
+    session = ort.InferenceSession(str(exported.path), providers=["CPUExecutionProvider"])
+    got, want = session.run(None, {"input": x})[0], exported.expected
+    summary = f"{worst:.3g}"
+    if family.output == "classes":
+        # An arg-max check over images that all get one class would compare one number over and over.
+        assert len(set(want.argmax(-1).tolist())) > 1, f"DL4J gives every image class {want.argmax(-1)[0]}"
+    elif family.output == "mask":
+        _assert_masks_agree(got, want)
+    else:
+        bounded, relative = _assert_yolo_agrees(got, want)
+        summary += f" (xy / confidence / classes {bounded:.3g}, box sizes relative {relative:.3g})"
+    print(f"\n{exported.name}: {exported.params:,} params, export {exported.export_seconds:.1f} s, "
+          f"python max abs diff {summary}, checked in {time.perf_counter() - start:.1f} s")
+
+
+def _assert_masks_agree(got: np.ndarray, want: np.ndarray) -> None:
+    # A per-pixel sigmoid has one output channel: an arg-max over it (or over the image's width, which is
+    # the last axis) means nothing. What a segmentation user reads is the 0.5-threshold mask: it must agree
+    # on every pixel, except a pixel within the tolerance of 0.5, where a difference the bound allows flips it.
+    flipped = (got > 0.5) != (want > 0.5)
+    decided = np.abs(want - 0.5) > TOLERANCE
+    assert not (flipped & decided).any(), f"{int((flipped & decided).sum())} mask pixels differ"
+    foreground = float((want > 0.5).mean())
+    assert 0.05 < foreground < 0.95, f"the mask is {foreground:.0%} foreground: the comparison would be trivial"
+
+
+def _assert_yolo_agrees(got: np.ndarray, want: np.ndarray) -> tuple[float, float]:
+    n, channels, h, w = want.shape
+    boxes = channels // (5 + _YOLO_CLASSES)
+    got, want = got.reshape(n, boxes, -1, h, w), want.reshape(n, boxes, -1, h, w)
+    bounded = np.ones(got.shape[2], bool)
+    bounded[_YOLO_WH] = False
+    diff = float(np.abs(got[:, :, bounded] - want[:, :, bounded]).max())
+    assert diff <= TOLERANCE, f"YOLO xy / confidence / class channels: max abs diff {diff:.3g} > {TOLERANCE:g}"
+    sizes = want[:, :, _YOLO_WH]
+    relative = float((np.abs(got[:, :, _YOLO_WH] - sizes) / np.maximum(1.0, np.abs(sizes))).max())
+    assert relative <= TOLERANCE, f"YOLO box sizes: max relative diff {relative:.3g} > {TOLERANCE:g}"
+    # The arg-max that means something here: the class of each anchor box in each grid cell.
+    agree = float(np.mean(got[:, :, 5:].argmax(2) == want[:, :, 5:].argmax(2)))
+    assert agree == 1.0, f"YOLO class arg-max agreement {agree:.4f}"
+    return diff, relative
+
+
+def test_java_parity(exported: Exported, tmp_path):
+    """The same ONNX file in ONNX Runtime Java, against DL4J's output (raw float32 files)."""
+    inputs, expected = tmp_path / "input.f32", tmp_path / "expected.f32"
+    exported.x.tofile(inputs)
+    exported.expected.tofile(expected)
+    shape = ",".join(str(d) for d in exported.x.shape)
+    cmd = [str(java_home() / "bin" / "java"), "-cp", str(service_jar()), PARITY_CHECK,
+           str(exported.path), str(inputs), shape, str(expected)]
+    start = time.perf_counter()
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"ParityCheck exit {result.returncode}: {result.stderr[-2000:]}"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["rows"] == len(exported.x)
+    assert tuple(report["row_shape"]) == exported.expected.shape[1:]
+    bound = _bound(exported.family, exported.expected)
+    diff = report["max_abs_diff"]
+    assert diff <= bound, f"ONNX Runtime Java: max abs diff {diff:.3g} > {bound:.3g}"
+    # ParityCheck takes the arg-max over the last axis: the classes for a classifier; for the YOLO head the
+    # grid's width, a weaker check (the class arg-max per box runs in Python above). For the U-Net's
+    # per-pixel sigmoid it would be the arg-max along each image row, meaningless: neighbouring pixels
+    # saturate to the same float32 value and tie (the 0.5-threshold mask is compared in Python instead).
+    if exported.family.output != "mask":
+        assert report["argmax_agreement"] == 1.0, f"ONNX Runtime Java: arg-max agreement {report['argmax_agreement']}"
+    print(f"\n{exported.name}: java max abs diff {report['max_abs_diff']:.3g}, "
+          f"argmax agreement {report['argmax_agreement']}, {time.perf_counter() - start:.1f} s")
