@@ -23,13 +23,13 @@ PHASES = [  # DL4J stat key -> what it is
 ]
 
 
-def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7, model: str = "lenet"):
-    """(history, test accuracy, Spark timings, the trained network) for one mode."""
+def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7, model: str = "lenet", batch_size: int = 32):
+    """(history, test accuracy, Spark timings, the trained network) for one mode; batch_size is per worker."""
     import bridge
     from bridge import nets, spark
 
     net = getattr(nets, model)(seed=seed)
-    options = dict(epochs=epochs, batch_size=32, seed=seed, progress=False)
+    options = dict(epochs=epochs, batch_size=batch_size, seed=seed, progress=False)
     if mode == "local":
         history = bridge.fit(net, x, y, **options)
         timings = {}

@@ -9,6 +9,7 @@ from bridge import nets
 from bridge.errors import DataError, ShapeError
 from bridge.inputs import InputSpec, input_specs, output_names
 from bridge.jvm import jclass
+from dl4j_builders import batch_norm_in, conv, conv_input, global_avg_pool, output, sequential
 
 C = "org.deeplearning4j.nn.conf."
 N_TRAIN = 1000
@@ -247,12 +248,6 @@ def test_summary_of_graphs_names_their_layers():
 
 def _layout_twins(nhwc: bool):
     """conv (Same) -> batch norm -> global average pool -> softmax: the same network and weights in either layout."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from dl4j_builders import batch_norm_in, conv, conv_input, global_avg_pool, output, sequential
-
     # Global pooling, not a flatten: flattening an NHWC map orders the features differently.
     layers = [conv(6, 3, conv_mode="Same", nhwc=nhwc), batch_norm_in(nhwc), global_avg_pool(), output(10)]
     net = sequential(layers, conv_input(12, 12, 3, nhwc), seed=3)
