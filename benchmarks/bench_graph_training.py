@@ -29,10 +29,12 @@ def run(quick: bool) -> str:
     rows = []
     for mode in MODES:
         start = time.perf_counter()
-        # The same global minibatch: 32 locally, 16 on each of Spark's 2 workers (averaged every 20 of them),
-        # so both take as many steps per epoch.
+        # The same global minibatch: 32 locally, 16 on each of Spark's 2 workers, so both take as many steps
+        # per epoch. Averaging every 5 minibatches: with 20, this batch-normalised graph ends 2.3 points
+        # below local training (measured: 0.8732 vs 0.8963), with 5 within 2.
         batch = 32 if mode == "local" else 16
-        history, accuracy, _, net = _train(mode, None, x, y, xt, yt, epochs=2, model="resnet_small", batch_size=batch)
+        history, accuracy, _, net = _train(mode, None, x, y, xt, yt, epochs=2, model="resnet_small", batch_size=batch,
+                                           averaging_frequency=5)
         wall = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:
             report = bridge.export_onnx(net, Path(tmp) / "model.onnx", sample=xt[:1000])
@@ -48,7 +50,7 @@ Command: `.venv/bin/python -m benchmarks.bench_graph_training{' --quick' if quic
 `bridge.nets.resnet_small()` (stem conv + stride-2 conv, an identity and a 1x1-projection residual block,
 batch norm, global average pooling; {_parameters()} parameters), Fashion-MNIST, 2 epochs on {n} training images,
 batch 32 locally and 16 per worker on Spark (the same 32 images a step; parameters and Adam's moments averaged
-every 20 minibatches), seed 7, accuracy
+every 5 minibatches: every 20 ended 2.3 points below local in an earlier run), seed 7, accuracy
 on the 10,000 test images; then `export_onnx` with parity on 1,000 test images. Same run, same machine.
 
 | mode | test accuracy | vs local (points) | samples/s (2nd epoch) | wall time | ONNX max abs diff | export time |

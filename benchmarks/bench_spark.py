@@ -23,7 +23,8 @@ PHASES = [  # DL4J stat key -> what it is
 ]
 
 
-def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7, model: str = "lenet", batch_size: int = 32):
+def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7, model: str = "lenet", batch_size: int = 32,
+           averaging_frequency: int = 20):
     """(history, test accuracy, Spark timings, the trained network) for one mode; batch_size is per worker."""
     import bridge
     from bridge import nets, spark
@@ -36,7 +37,7 @@ def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7, model: 
     else:
         master = "local[2]" if mode == "spark local[2]" else cluster.master_url
         with spark.session(master, executor_memory="2g", executor_off_heap="2g") as session:
-            history = bridge.fit(net, x, y, spark=session, **options)
+            history = bridge.fit(net, x, y, spark=session, averaging_frequency=averaging_frequency, **options)
             timings = session.last_timings
     return history, bridge.evaluate(net, xt, yt).accuracy, timings, net
 
