@@ -163,9 +163,8 @@ a quarter of the usual ResNet-50's ~4 G at 224x224, with the same 25.6 M paramet
 | --- | --- | --- | --- | --- | --- | --- |
 {table}
 
-This machine's 2 cores are shared with other jobs (other test suites ran beside it): expect run-to-run
-noise of 2-4x in the absolute figures (see the min–max), and in the speed-ups when the load changes
-between one engine's block and the other's.
+On this 2-core machine, runs of the whole benchmark varied 2-4x in the absolute figures when other jobs
+shared the cores (the min-max columns show a run's own spread); the speed-ups varied less.
 """
 
 
