@@ -50,16 +50,22 @@ class EvaluationResult:
 
 
 def fit(net, x, y, epochs: int = 1, batch_size: int = 64, seed: int = 42, validation=None,
-        progress: bool = True, spark=None, **spark_options) -> list[EpochResult]:
+        progress: bool = True, spark=None, validation_data=None, **spark_options) -> list[EpochResult]:
     """Train `net` (a MultiLayerNetwork or a ComputationGraph) minibatch by minibatch.
 
     x: float32 features in the layout each input takes: (n, F) flat, (n, C, H, W) NCHW, (n, H, W, C)
     NHWC (see bridge.inputs.prepare_features); a dict {input name: array} for a graph with several inputs.
     y: (n,) int class indices; a dict {output name: (n,) ints} for a graph with several outputs.
-    validation: optional (x_val, y_val), evaluated after each epoch (mean accuracy over the outputs).
+    validation (or validation_data, Keras' name): optional (x_val, y_val), evaluated after each epoch (mean
+    accuracy over the outputs).
     With `spark` (a session or a master URL) the epochs run on Spark (see bridge.spark); otherwise the
     loop runs in this JVM. The same seed gives the same result.
     """
+    _check_keywords(spark, spark_options)
+    if validation_data is not None:
+        if validation is not None:
+            raise TypeError("fit() received both `validation` and `validation_data` (the same thing): pass one.")
+        validation = validation_data
     java = as_java(net)
     _check_positive(epochs, "epochs")
     _check_positive(batch_size, "batch_size")
@@ -74,6 +80,26 @@ def fit(net, x, y, epochs: int = 1, batch_size: int = 64, seed: int = 42, valida
                            listener=listener.proxy)
         history = jclass(_TRAINER).fit(run)
     return [_epoch_result(stats) for stats in history]
+
+
+_FIT_KEYWORDS = ("epochs", "batch_size", "seed", "validation", "validation_data", "progress", "spark")
+
+
+def _check_keywords(spark, spark_options: dict) -> None:
+    """Unknown keywords raise TypeError naming the valid ones (a typo such as epoch=5 must not train one epoch
+    quietly); Spark's settings need `spark`."""
+    from dataclasses import fields
+
+    from .spark import SparkOptions
+
+    spark_names = sorted(f.name for f in fields(SparkOptions))
+    unknown = sorted(set(spark_options) - set(spark_names))
+    if unknown:
+        raise TypeError(f"fit() got unexpected keyword argument(s) {', '.join(unknown)}. Valid: "
+                        f"{', '.join(_FIT_KEYWORDS)}; with spark=...: {', '.join(spark_names)}.")
+    if spark_options and spark is None:
+        raise TypeError(f"fit() got Spark settings ({', '.join(sorted(spark_options))}) without `spark`: pass "
+                        "spark='local[2]' (or a session or master URL), or drop them.")
 
 
 def evaluate(net, x, y, batch_size: int = 1024):

@@ -192,3 +192,24 @@ def test_non_network_arguments_are_refused():
 def test_bad_layer_settings_name_the_argument(layer, message):
     with pytest.raises(DataError, match=message):
         nets.sequential([layer, nets.Output(10)], (1, 28, 28))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epoch": 5}, r"unexpected keyword argument\(s\) epoch\. Valid: epochs, batch_size"),
+    ({"callbacks": []}, r"unexpected keyword argument\(s\) callbacks.*averaging_frequency"),
+    ({"averaging_frequency": 5}, r"Spark settings \(averaging_frequency\) without `spark`"),
+    ({"validation": (None, None), "validation_data": (None, None)}, "both `validation` and `validation_data`"),
+], ids=["typo", "unknown", "spark-setting-without-spark", "both-validation-names"])
+def test_unknown_or_misplaced_fit_keywords_raise_type_error(mnist, kwargs, message):
+    """A typo used to train one epoch quietly: extra keywords went to Spark's options and were dropped."""
+    net = nets.mlp(seed=1)
+    before = bridge.to_numpy(net.java.params())
+    with pytest.raises(TypeError, match=message):
+        bridge.fit(net, mnist[0][:64], mnist[1][:64], progress=False, **kwargs)
+    np.testing.assert_array_equal(bridge.to_numpy(net.java.params()), before)  # nothing trained
+
+
+def test_validation_data_is_keras_name_for_validation(mnist):
+    x, y, xt, yt = mnist
+    history = bridge.fit(nets.mlp(seed=1), x[:256], y[:256], progress=False, validation_data=(xt[:200], yt[:200]))
+    assert 0 < history[0].val_accuracy <= 1
