@@ -36,12 +36,13 @@ _PREPROCESSOR_VERTEX = "org.deeplearning4j.nn.conf.graph.PreprocessorVertex"
 _SHAPE_PRESERVING = {"ElementWiseVertex", "ScaleVertex", "ShiftVertex", "L2NormalizeVertex", "DuplicateToTimeSeriesVertex",
                      "StackVertex", "UnstackVertex"}
 _RESHAPE_VERTEX = "org.deeplearning4j.nn.conf.graph.ReshapeVertex"
-# Wrappers that keep the wrapped layer's (or vertex's) input: the configuration key that holds it.
-_WRAPPED = {"org.deeplearning4j.nn.conf.layers.misc.FrozenLayer": "layer",
+# Wrappers that keep the wrapped layer's (or vertex's) input: the configuration key that holds it
+# (the exporter's frozen converters read the same table).
+WRAPPER_KEYS = {"org.deeplearning4j.nn.conf.layers.misc.FrozenLayer": "layer",
             "org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop": "underlying",
             "org.deeplearning4j.nn.conf.graph.FrozenVertex": "underlying"}
 # Layer JSON keys that hold a CNN2DFormat (DL4J spells the field differently per layer class).
-_FORMAT_KEYS = ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format")
+FORMAT_KEYS = ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format")
 LAYOUTS = ("flat", "NCHW", "NHWC")
 
 
@@ -172,8 +173,8 @@ def _graph_input_spec(conf: dict, name: str) -> InputSpec:
 
 
 def _unwrapped(conf: dict) -> dict:
-    while conf.get("@class") in _WRAPPED:
-        conf = conf[_WRAPPED[conf["@class"]]]
+    while conf.get("@class") in WRAPPER_KEYS:
+        conf = conf[WRAPPER_KEYS[conf["@class"]]]
     return conf
 
 
@@ -212,7 +213,7 @@ _POOLED_AXES_LAYOUT = {(2, 3): "NCHW", (1, 2): "NHWC"}
 
 
 def _image_layout(layer: dict) -> str | None:
-    for key in _FORMAT_KEYS:
+    for key in FORMAT_KEYS:
         if layer.get(key) in ("NCHW", "NHWC"):
             return layer[key]
     return _POOLED_AXES_LAYOUT.get(tuple(layer.get("poolingDimensions") or ()))

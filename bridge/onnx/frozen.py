@@ -6,11 +6,12 @@ parameter names in paramTable(), are the wrapped layer's own.
 """
 from __future__ import annotations
 
+from ..inputs import WRAPPER_KEYS
 from .registry import LAYERS, VERTICES, Graph, Tensor, layer, layer_problems, registry_problems, vertex
 
 _MISC = "org.deeplearning4j.nn.conf.layers.misc."
 # The configuration key that holds the wrapped layer differs between the two classes.
-_WRAPPED = {_MISC + "FrozenLayer": "layer", _MISC + "FrozenLayerWithBackprop": "underlying"}
+_WRAPPED = {java_class: key for java_class, key in WRAPPER_KEYS.items() if java_class.startswith(_MISC)}
 
 
 def _wrapped(conf: dict) -> dict:

@@ -20,6 +20,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import UnsupportedLayerError
+from ..inputs import FORMAT_KEYS
 
 __all__ = ["Converter", "Graph", "Tensor", "LAYERS", "VERTICES", "PREPROCESSORS", "ACTIVATIONS", "layer",
            "vertex", "preprocessor", "activation", "data_format", "to_nchw", "from_nchw", "refuse"]
@@ -116,12 +117,9 @@ class Graph:
         return Tensor(self.op(op_type, [x.name, *extra_inputs], hint, **attrs), x.shape if shape is None else shape)
 
 
-_FORMAT_KEYS = ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format")
-
-
 def data_format(conf: dict) -> str:
     """A CNN layer's or preprocessor's layout, "NCHW" or "NHWC" (the keys differ between DL4J classes)."""
-    for key in _FORMAT_KEYS:
+    for key in FORMAT_KEYS:
         value = conf.get(key)
         if isinstance(value, str) and value in ("NCHW", "NHWC"):
             return value
