@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import require_finite, require_float_array
+from .validate import positive_int
 from .errors import DataError, ModelFileError, ProviderError, ShapeError
 
 __all__ = ["OnnxModel", "PROVIDER_ALIASES"]
@@ -87,9 +88,7 @@ class OnnxModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelFileError(f"No ONNX model at {self.path}.")
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise DataError(f"Received an invalid value for `batch_size`, expected a positive integer. Received: batch_size={batch_size!r}")
-        self.batch_size = batch_size
+        self.batch_size = positive_int(batch_size, "batch_size")
         wanted, explicit = _requested(providers)
         options = ort.SessionOptions()
         if threads:
