@@ -14,10 +14,13 @@ from .nets import Network
 from .onnx import export_onnx
 from .runtime import OnnxModel
 from .training import evaluate, fit, load, predict, save
+from .transfer import transfer
+
 
 __version__ = "0.1.0"
 
 __all__ = [
     "start_jvm", "to_indarray", "to_numpy", "data", "nets", "errors", "spark", "Network", "BridgeError",
     "fit", "evaluate", "predict", "save", "load", "export_onnx", "OnnxModel", "__version__",
+    "transfer",
 ]
