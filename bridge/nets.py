@@ -16,7 +16,8 @@ from .jvm import jclass
 from .validate import positive_int
 
 __all__ = [
-    "Network", "as_java", "is_graph", "sequential", "mlp", "lenet", "Dense", "Output", "Conv2D", "Pool2D",
+    "Network", "as_java", "is_graph", "sequential", "mlp", "lenet", "Dense", "Output", "RegressionOutput",
+    "MultiLabelOutput", "LOSSES", "Conv2D", "Pool2D",
     "BatchNorm", "Dropout", "Activation", "GlobalPool", "LRN", "Adam", "Sgd", "Nesterovs", "ACTIVATIONS",
     "RmsProp", "AdaGrad", "AdaMax", "Nadam", "AMSGrad", "AdaDelta",
     "graph", "residual_block", "resnet_small", "Add", "Subtract", "Product", "Average", "Max", "Concat", "Scale",
@@ -153,16 +154,64 @@ class Dense:
         return _common(b, self).build()
 
 
+# Loss names: DL4J's LossFunctions.LossFunction names, and the Keras names users bring, mapped to them.
+LOSSES = {"mse": "MSE", "mean_squared_error": "MSE", "l2": "L2", "l1": "L1", "mae": "MEAN_ABSOLUTE_ERROR",
+          "mean_absolute_error": "MEAN_ABSOLUTE_ERROR", "mape": "MEAN_ABSOLUTE_PERCENTAGE_ERROR",
+          "msle": "MEAN_SQUARED_LOGARITHMIC_ERROR", "xent": "XENT", "binary_crossentropy": "XENT",
+          "mcxent": "MCXENT", "categorical_crossentropy": "MCXENT", "negativeloglikelihood": "NEGATIVELOGLIKELIHOOD",
+          "sparse_mcxent": "SPARSE_MCXENT", "hinge": "HINGE", "squared_hinge": "SQUARED_HINGE",
+          "kl_divergence": "KL_DIVERGENCE", "poisson": "POISSON", "cosine_proximity": "COSINE_PROXIMITY",
+          "squared_loss": "SQUARED_LOSS", "wasserstein": "WASSERSTEIN"}
+
+
+def _loss(name: str):
+    """DL4J's LossFunction for a name of LOSSES, or for any of DL4J's own LossFunction names."""
+    functions = jclass("org.nd4j.linalg.lossfunctions.LossFunctions$LossFunction")
+    key = name.lower() if isinstance(name, str) else None
+    if key in LOSSES:
+        return functions.valueOf(LOSSES[key])
+    dl4j_names = [str(f.name()) for f in functions.values()]
+    if isinstance(name, str) and name.upper() in dl4j_names:
+        return functions.valueOf(name.upper())
+    raise DataError(f"Received an invalid value for `loss`. Received: loss={name!r}. Expected one of: "
+                    f"{', '.join(LOSSES)} (or a DL4J LossFunction name: {', '.join(dl4j_names)}).")
+
+
 @dataclass(frozen=True)
 class Output:
+    """DL4J's OutputLayer: `units` outputs, an activation and the loss training minimises.
+
+    The default is a classifier: softmax with multi-class cross-entropy ("mcxent", Keras'
+    "categorical_crossentropy"), trained on class indices or one-hot rows. For other targets use
+    RegressionOutput (identity, "mse") or MultiLabelOutput (sigmoid, "xent"), or set both here; any name
+    of LOSSES. Input shape: (batch, n_in); output (batch, units)."""
+
     units: int
     activation: str = "softmax"
-    loss: str = "mcxent"  # any LossFunctions.LossFunction name; irrelevant at inference
+    loss: str = "mcxent"
+    alpha: float | None = None  # leakyrelu / elu slope
 
     def to_java(self):
-        loss = jclass("org.nd4j.linalg.lossfunctions.LossFunctions$LossFunction").valueOf(self.loss.upper())
-        b = jclass(_CONF + "layers.OutputLayer$Builder")(loss).nOut(_positive(self.units, "units"))
+        b = jclass(_CONF + "layers.OutputLayer$Builder")(_loss(self.loss)).nOut(_positive(self.units, "units"))
         return _common(b, self).build()
+
+
+@dataclass(frozen=True)
+class RegressionOutput(Output):
+    """An output layer for real-valued targets (batch, units): identity activation, mean squared error (or
+    loss="l1", "mae", ...)."""
+
+    activation: str = "identity"
+    loss: str = "mse"
+
+
+@dataclass(frozen=True)
+class MultiLabelOutput(Output):
+    """An output layer for multi-label targets (batch, units) of 0/1 (or probabilities): one sigmoid per label,
+    binary cross-entropy ("xent", Keras' "binary_crossentropy")."""
+
+    activation: str = "sigmoid"
+    loss: str = "xent"
 
 
 @dataclass(frozen=True)
