@@ -17,6 +17,7 @@ from .arrays import to_indarray, to_numpy
 from .errors import DataError, ModelFileError, ShapeError, java_errors
 from .inputs import output_names, output_sizes, prepare_features
 from .jvm import jclass
+from .modelfile import load, save  # noqa: F401  (re-exported: bridge.training.save/load)
 from .nets import Network, as_java
 
 __all__ = ["fit", "evaluate", "predict", "save", "load", "EpochResult", "EvaluationResult"]
@@ -131,96 +132,10 @@ def predict(net, x, batch_size: int = 1024):
     return outputs[0] if len(outputs) == 1 else dict(zip(output_names(java), outputs))
 
 
-def save(net, path: str | os.PathLike) -> Path:
-    """Write the DL4J model zip (with updater state) atomically: a failure leaves any old file intact.
-
-    net: a MultiLayerNetwork or a ComputationGraph; a bridge Network's name, labels and input_shapes are
-    kept beside it (dl4j-bridge.json in the zip)."""
-    java, path = as_java(net), Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with java_errors(f"save {path}"):
-            File = jclass("java.io.File")
-            jclass("org.deeplearning4j.util.ModelSerializer").writeModel(java, File(tmp), True)
-            if isinstance(net, Network):
-                _write_metadata(File(tmp), net)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def load(path: str | os.PathLike) -> Network:
-    """Read a DL4J model zip written by save() or by DL4J itself: a ComputationGraph when its
-    configuration.json has "vertices", else a MultiLayerNetwork."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"No model file at {path}.")
-    graph = _is_graph_zip(path)
-    kind = "ComputationGraph" if graph else "MultiLayerNetwork"
-    with java_errors(f"load {path}"):
-        File = jclass("java.io.File")
-        serializer = jclass("org.deeplearning4j.util.ModelSerializer")
-        try:
-            restore = serializer.restoreComputationGraph if graph else serializer.restoreMultiLayerNetwork
-            java = restore(File(str(path)), True)
-        except Exception as exc:  # DL4J reports a bad zip as IllegalStateException, NPE, ...
-            if not hasattr(exc, "getClass"):
-                raise
-            raise ModelFileError(f"{path} is not a readable DL4J {kind} zip: "
-                                 f"{exc.getClass().getName()}: {exc.getMessage()}") from exc
-        meta = _read_metadata(File(str(path)))
-    return Network(java, name=meta.get("name") or path.stem, labels=meta.get("labels"),
-                   input_shapes=meta.get("input_shapes"))
-
-
-def _is_graph_zip(path: Path) -> bool:
-    """True when the zip's configuration.json describes a ComputationGraph; ModelFileError when unreadable."""
-    import json
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            conf = json.loads(archive.read("configuration.json"))
-    except zipfile.BadZipFile as exc:
-        raise ModelFileError(f"{path} is not a DL4J model zip (not a zip archive; truncated or another format?).") from exc
-    except KeyError as exc:
-        raise ModelFileError(f"{path} is not a DL4J model zip: it has no configuration.json.") from exc
-    except (ValueError, OSError, zipfile.error) as exc:  # corrupt entry, bad JSON
-        raise ModelFileError(f"{path} is not a readable DL4J model zip: its configuration.json is damaged ({exc}).") from exc
-    if not isinstance(conf, dict):
-        raise ModelFileError(f"{path} is not a DL4J model zip: its configuration.json holds no configuration.")
-    return "vertices" in conf
-
-
-_METADATA_KEY = "dl4j-bridge.json"
-
-
-def _write_metadata(java_file, net: Network) -> None:
-    import json
-
-    shapes = {k: list(v) for k, v in net.input_shapes.items()} if getattr(net, "input_shapes", None) else None
-    text = json.dumps({"name": net.name, "labels": list(net.labels) if net.labels else None, "input_shapes": shapes})
-    jclass("org.deeplearning4j.util.ModelSerializer").addObjectToFile(java_file, _METADATA_KEY, jclass("java.lang.String")(text))
-
-
-def _read_metadata(java_file) -> dict:
-    """name, labels and input_shapes saved by save(); {} for a zip written by DL4J itself."""
-    import json
-
-    try:
-        text = jclass("org.deeplearning4j.util.ModelSerializer").getObjectFromFile(java_file, _METADATA_KEY)
-    except Exception:  # a zip written by DL4J itself has no such entry
-        return {}
-    return json.loads(str(text))
-
-
 def _check_positive(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise DataError(f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}")
+    from .arrays import check_positive_int
+
+    check_positive_int(value, name)  # a Java int: 2**31 would overflow in TrainingRun
 
 
 @dataclass(frozen=True)
@@ -291,7 +206,9 @@ def training_run(java, data: PreparedData, epochs: int = 1, batch_size: int = 64
     run.network = java
     run.features, run.labels = _indarrays(data.features), _indarrays(data.labels)
     run.numClasses = jpype.JArray(jpype.JInt)(data.n_classes)
-    run.epochs, run.batchSize, run.seed = epochs, batch_size, seed
+    from .arrays import check_seed
+
+    run.epochs, run.batchSize, run.seed = epochs, batch_size, check_seed(seed)
     if validation is not None:
         run.validationFeatures, run.validationLabels = _indarrays(validation.features), _indarrays(validation.labels)
     run.listener = listener
