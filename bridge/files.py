@@ -2,8 +2,8 @@
 
 A file is written to a temporary file beside its target (same folder, so the final rename is atomic), then
 renamed over the target. Any failure in Python removes the temporary file; a process killed mid-write
-(SIGKILL) leaves one, named `.NAME.<random>.tmp`, that the next write to the same target removes once it is
-older than STALE_SECONDS. Every file gets the mode a plain open() would give it: 0o666 minus the umask
+(SIGKILL) leaves one, named `.NAME.<host>-<pid>-<random>.tmp`, that the next write to the same target
+removes: at once when that process no longer runs on this host, else once it is older than STALE_SECONDS. Every file gets the mode a plain open() would give it: 0o666 minus the umask
 (0644 under the usual umask 022), whatever the temporary file was created with.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ def atomic_path(path, what: str = "file") -> Iterator[Path]:
     path = target_path(path, what)
     remove_stale_temporaries(path)
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.{_writer_tag()}-", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ModelFileError(f"Cannot write the {what} to {path}: {exc.strerror or exc}.") from exc
     os.close(fd)
@@ -68,15 +68,44 @@ def write_atomic(path, payload: bytes, what: str = "file") -> Path:
 
 
 def remove_stale_temporaries(path: Path, older_than: float = STALE_SECONDS) -> list[Path]:
-    """Remove our temporary files for `path` (`.NAME.*.tmp`) left by killed writers; returns what it removed."""
+    """Remove our temporary files for `path` (`.NAME.*.tmp`) left by killed writers; returns what it removed.
+
+    A leftover is stale when the process that made it is gone (same host) or it is older than `older_than`:
+    a write still under way elsewhere keeps its file."""
     removed = []
     cutoff = time.time() - older_than
     for leftover in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
         with contextlib.suppress(OSError):
-            if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+            if leftover.is_file() and (_writer_gone(leftover.name[len(path.name) + 2:])
+                                       or leftover.stat().st_mtime < cutoff):
                 leftover.unlink()
                 removed.append(leftover)
     return removed
+
+
+def _writer_tag() -> str:
+    return f"{_host()}-{os.getpid()}"
+
+
+def _host() -> str:
+    import socket
+
+    return "".join(c for c in socket.gethostname() if c.isalnum())[:24] or "host"
+
+
+def _writer_gone(tail: str) -> bool:
+    """True when `tail` ("<host>-<pid>-<random>.tmp") names a process of this host that no longer runs."""
+    host, _, rest = tail.partition("-")
+    pid = rest.partition("-")[0]
+    if host != _host() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
 
 
 def _glob_escape(name: str) -> str:

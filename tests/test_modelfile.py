@@ -221,3 +221,27 @@ def test_float64_values_that_overflow_float32_are_refused_naming_the_input(net, 
             bridge.evaluate(net, x, y)
         else:
             bridge.OnnxModel(bridge.export_onnx(net, tmp_path / "m.onnx").path).predict(x)
+
+
+def test_a_write_killed_with_sigkill_leaves_a_temporary_that_the_next_write_removes(tmp_path):
+    """A real SIGKILL mid-write (a child process inside atomic_path); the next write to the target cleans up."""
+    import signal
+    import subprocess
+    import sys
+
+    from bridge.files import write_atomic
+
+    target = tmp_path / "model.onnx"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from bridge.files import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_bytes(b'half'); print('writing', flush=True); time.sleep(60)\n"), str(target)],
+        stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    leftovers = list(tmp_path.glob(".model.onnx.*.tmp"))
+    assert len(leftovers) == 1 and not target.exists()
+    write_atomic(target, b"whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+    assert target.read_bytes() == b"whole"
