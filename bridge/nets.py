@@ -13,6 +13,7 @@ from typing import Sequence
 
 from .errors import DataError, java_errors
 from .jvm import jclass
+from . import validate
 from .validate import positive_int
 
 __all__ = [
@@ -426,7 +427,7 @@ def check_weight_init(weight_init: str) -> None:
 
 def base_configuration(updater, seed: int, weight_init: str, l2: float):
     """DL4J's NeuralNetConfiguration.Builder with the options sequential() and graph() share."""
-    builder = (jclass(_CONF + "NeuralNetConfiguration$Builder")().seed(int(seed))
+    builder = (jclass(_CONF + "NeuralNetConfiguration$Builder")().seed(validate.seed(seed))
                .updater((updater or Adam()).to_java())
                .weightInit(jclass("org.deeplearning4j.nn.weights.WeightInit").valueOf(weight_init.upper())))
     return builder.l2(float(l2)) if l2 else builder

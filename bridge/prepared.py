@@ -10,6 +10,7 @@ from .arrays import to_indarray
 from .errors import DataError, ShapeError
 from .inputs import output_names, output_sizes, prepare_features
 from .jvm import jclass
+from . import validate
 
 CLASSES, TARGETS = "classes", "targets"
 
@@ -122,7 +123,7 @@ def training_run(java, data: PreparedData, epochs: int = 1, batch_size: int = 64
     run.network = java
     run.features, run.labels = indarrays(data.features), indarrays(data.labels)
     run.numClasses = jpype.JArray(jpype.JInt)(data.n_classes)
-    run.epochs, run.batchSize, run.seed = epochs, batch_size, seed
+    run.epochs, run.batchSize, run.seed = epochs, batch_size, validate.seed(seed)
     run.shuffle, run.initialEpoch = shuffle, initial_epoch
     if validation is not None:
         run.validationFeatures, run.validationLabels = indarrays(validation.features), indarrays(validation.labels)

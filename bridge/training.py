@@ -19,6 +19,7 @@ from .callbacks import EpochResult, History, ProgressBar, run_training, split_ca
 from .errors import DataError, ModelFileError, java_errors
 from .inputs import output_names, prepare_features
 from .jvm import jclass
+from .modelfile import load, save  # noqa: F401  (re-exported: bridge.training.save/load)
 from .nets import Network, as_java
 from .prepared import TARGETS, PreparedData, indarrays, prepared, training_run
 from .validate import boolean, choice, fraction, integer_at_least, positive_int
@@ -286,126 +287,6 @@ def predict(net, x, batch_size: int = 1024):
         run.network, run.features, run.batchSize = java, indarrays(features), batch_size
         outputs = [to_numpy(out) for out in jclass(_TRAINER).output(run)]
     return outputs[0] if len(outputs) == 1 else dict(zip(output_names(java), outputs))
-
-
-def save(net, path: str | os.PathLike, training_state: dict | None = None) -> Path:
-    """Write the DL4J model zip (with updater state) atomically: a failure leaves any old file intact.
-
-    net: a MultiLayerNetwork or a ComputationGraph; a bridge Network's name, labels and input_shapes are
-    kept beside it (dl4j-bridge.json in the zip)."""
-    java, path = as_java(net), Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with java_errors(f"save {path}"):
-            File = jclass("java.io.File")
-            jclass("org.deeplearning4j.util.ModelSerializer").writeModel(java, File(tmp), True)
-            if isinstance(net, Network):
-                _write_metadata(File(tmp), net)
-        _write_training_state(tmp, java, training_state)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def load(path: str | os.PathLike) -> Network:
-    """Read a DL4J model zip written by save() or by DL4J itself: a ComputationGraph when its
-    configuration.json has "vertices", else a MultiLayerNetwork."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"No model file at {path}.")
-    graph = _is_graph_zip(path)
-    kind = "ComputationGraph" if graph else "MultiLayerNetwork"
-    with java_errors(f"load {path}"):
-        File = jclass("java.io.File")
-        serializer = jclass("org.deeplearning4j.util.ModelSerializer")
-        try:
-            restore = serializer.restoreComputationGraph if graph else serializer.restoreMultiLayerNetwork
-            java = restore(File(str(path)), True)
-        except Exception as exc:  # DL4J reports a bad zip as IllegalStateException, NPE, ...
-            if not hasattr(exc, "getClass"):
-                raise
-            raise ModelFileError(f"{path} is not a readable DL4J {kind} zip: "
-                                 f"{exc.getClass().getName()}: {exc.getMessage()}") from exc
-        meta = _read_metadata(File(str(path)))
-    net = Network(java, name=meta.get("name") or path.stem, labels=meta.get("labels"),
-                  input_shapes=meta.get("input_shapes"))
-    net.training_state = _read_training_state(path)
-    return net
-
-
-def _is_graph_zip(path: Path) -> bool:
-    """True when the zip's configuration.json describes a ComputationGraph; ModelFileError when unreadable."""
-    import json
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            conf = json.loads(archive.read("configuration.json"))
-    except zipfile.BadZipFile as exc:
-        raise ModelFileError(f"{path} is not a DL4J model zip (not a zip archive; truncated or another format?).") from exc
-    except KeyError as exc:
-        raise ModelFileError(f"{path} is not a DL4J model zip: it has no configuration.json.") from exc
-    except (ValueError, OSError, zipfile.error) as exc:  # corrupt entry, bad JSON
-        raise ModelFileError(f"{path} is not a readable DL4J model zip: its configuration.json is damaged ({exc}).") from exc
-    if not isinstance(conf, dict):
-        raise ModelFileError(f"{path} is not a DL4J model zip: its configuration.json holds no configuration.")
-    return "vertices" in conf
-
-
-_METADATA_KEY = "dl4j-bridge.json"
-TRAINING_STATE_KEY = "dl4j-bridge-training.json"
-
-
-def _write_training_state(zip_path: str, java, state: dict | None) -> None:
-    """A plain UTF-8 JSON entry with what resuming needs beside DL4J's zip (parameters, updater state and the
-    epoch/iteration counters live in DL4J's own entries): the counters again, for people and tools, and the
-    caller's state (seed, epoch logs). The shuffle, dropout and augmentation seeds are pure functions of
-    (seed, epoch counter), so no random-generator state needs saving."""
-    import json
-    import zipfile
-
-    networks = jclass("ai.dl4jbridge.train.Networks")
-    entry = {"format": 1, "epoch_count": int(networks.epochCount(java)),
-             "iteration_count": int(networks.iterationCount(java)), **(state or {})}
-    with zipfile.ZipFile(zip_path, "a") as archive:
-        archive.writestr(TRAINING_STATE_KEY, json.dumps(entry).encode("utf-8"))
-
-
-def _read_training_state(path: Path) -> dict | None:
-    import json
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if TRAINING_STATE_KEY not in archive.namelist():
-                return None
-            state = json.loads(archive.read(TRAINING_STATE_KEY).decode("utf-8"))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise ModelFileError(f"{path}: its {TRAINING_STATE_KEY} entry is damaged ({exc}).") from exc
-    return state if isinstance(state, dict) else None
-
-
-def _write_metadata(java_file, net: Network) -> None:
-    import json
-
-    shapes = {k: list(v) for k, v in net.input_shapes.items()} if getattr(net, "input_shapes", None) else None
-    text = json.dumps({"name": net.name, "labels": list(net.labels) if net.labels else None, "input_shapes": shapes})
-    jclass("org.deeplearning4j.util.ModelSerializer").addObjectToFile(java_file, _METADATA_KEY, jclass("java.lang.String")(text))
-
-
-def _read_metadata(java_file) -> dict:
-    """name, labels and input_shapes saved by save(); {} for a zip written by DL4J itself."""
-    import json
-
-    try:
-        text = jclass("org.deeplearning4j.util.ModelSerializer").getObjectFromFile(java_file, _METADATA_KEY)
-    except Exception:  # a zip written by DL4J itself has no such entry
-        return {}
-    return json.loads(str(text))
 
 
 def _evaluation_result(s) -> EvaluationResult:

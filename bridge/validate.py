@@ -9,12 +9,23 @@ import numbers
 from .errors import DataError
 
 
-def integer_at_least(value, name: str, lowest: int) -> int:
-    """`value` as an int >= lowest; DataError naming the argument otherwise (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lowest:
+JAVA_INT_MAX = 2**31 - 1  # epochs, batch sizes, counts: Java ints in TrainingRun and DL4J
+JAVA_LONG_MAX = 2**63 - 1  # seeds: Java longs
+
+
+def integer_at_least(value, name: str, lowest: int, highest: int = JAVA_INT_MAX) -> int:
+    """`value` as an int in [lowest, highest] (a Java int by default: 2**31 would overflow in Java); DataError
+    naming the argument otherwise (bools and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lowest <= value <= highest:
         expected = "a positive integer" if lowest == 1 else f"an integer >= {lowest}"
-        raise DataError(f"Received an invalid value for `{name}`, expected {expected}. Received: {name}={value!r}")
+        raise DataError(f"Received an invalid value for `{name}`, expected {expected} up to {highest}. "
+                        f"Received: {name}={value!r}")
     return int(value)
+
+
+def seed(value, name: str = "seed") -> int:
+    """value as an int that fits DL4J's seed (a Java long, 0 <= seed <= 2**63 - 1); DataError otherwise."""
+    return integer_at_least(value, name, 0, JAVA_LONG_MAX)
 
 
 def positive_int(value, name: str) -> int:
