@@ -184,10 +184,15 @@ def _transform(augmentation, model):
         return None
     transform_class = jclass("ai.dl4jbridge.train.BatchTransform")
     transform = augmentation.to_java(model) if hasattr(augmentation, "to_java") else augmentation
-    if not isinstance(transform, transform_class):
+    if isinstance(transform, transform_class):
+        return transform
+    try:  # a BatchTransform written in Python (a JPype proxy) converts to the interface
+        import jpype
+
+        return jpype.JObject(transform, transform_class)
+    except TypeError:
         raise TypeError(f"`augmentation` must be an ai.dl4jbridge.train.BatchTransform or have to_java(net) returning "
-                        f"one (bridge.augment.Augmentation), received {type(augmentation).__name__}.")
-    return transform
+                        f"one (bridge.augment.Augmentation), received {type(augmentation).__name__}.") from None
 
 
 @contextlib.contextmanager
