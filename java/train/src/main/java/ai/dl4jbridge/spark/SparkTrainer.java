@@ -57,19 +57,20 @@ public final class SparkTrainer {
         return epochs(run, run.examples(), spark -> spark.fitMultiDataSet(data));
     }
 
-    /** Train on DataSet files (written by {@link #exportDataSets}) that every worker can read; run holds the
-     * network, classes, epochs, seed, validation data and listener (its features and labels are not used). */
-    public List<EpochStats> fitFiles(TrainingRun run, String directory, long examples) {
+    /** Train on the DataSet files in {@code run.dataFiles} (written by {@link #exportDataSets}) that every worker
+     * can read; run holds the network, classes, epochs, seed, validation data and listener (its features and labels
+     * are not used). */
+    public List<EpochStats> fitFiles(TrainingRun run) {
         List<String> paths = new ArrayList<>();
-        File[] files = new File(directory).listFiles((dir, name) -> name.endsWith(".bin"));
+        File[] files = run.dataFiles == null ? null : new File(run.dataFiles).listFiles((dir, name) -> name.endsWith(".bin"));
         if (files == null || files.length == 0) {
-            throw new IllegalArgumentException("no DataSet files (*.bin) in " + directory);
+            throw new IllegalArgumentException("no DataSet files (*.bin) in " + run.dataFiles);
         }
         for (File file : files) {
             paths.add(file.toURI().toString());
         }
         JavaRDD<String> rdd = sc.parallelize(paths, options.workers);
-        return epochs(run, examples, spark -> spark.fitPaths(rdd));
+        return epochs(run, run.dataFileExamples, spark -> spark.fitPaths(rdd));
     }
 
     /** Write features/labels as DataSet files of batchSize rows into directory; returns the file count. */
