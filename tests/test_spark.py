@@ -190,3 +190,16 @@ def test_spark_loss_is_the_mean_worker_minibatch_score_and_callbacks_run_per_epo
     np.testing.assert_array_equal(bridge.to_numpy(checkpoint.java.params()), bridge.to_numpy(nets.as_java(net).params()))
     with pytest.raises(TypeError, match="`spark_options` must be a bridge.spark.SparkOptions"):
         bridge.fit(net, x[:64], y[:64], spark="local[1]", spark_options={"workers": 2})
+
+
+def test_augmentation_on_spark_needs_a_transform_that_can_travel_to_workers(mnist):
+    import jpype
+
+    @jpype.JImplements("ai.dl4jbridge.train.BatchTransform")
+    class Identity:
+        @jpype.JOverride
+        def apply(self, features, seed):
+            return features
+
+    with pytest.raises(DataError, match="augmentation on Spark needs a Serializable BatchTransform"):
+        bridge.fit(nets.mlp(), mnist[0][:64], mnist[1][:64], spark="local[1]", verbose=0, augmentation=Identity())
