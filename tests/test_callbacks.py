@@ -22,6 +22,7 @@ def _params(net):
     return bridge.to_numpy(net.java.params()).copy()
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_when_val_loss_stalls_and_restores_the_best_epoch(fashion_slice, tmp_path):
     """The seed's "stop at convergence", on a slice: LeNet over-fits 600 images within a few epochs."""
     x, y, xv, yv = fashion_slice

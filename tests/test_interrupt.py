@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import bridge
 
@@ -53,6 +54,7 @@ def _wait_for(proc, prefix: str, timeout: float) -> str:
     raise AssertionError(f"no {prefix!r} line within {timeout} s")
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_fit_raises_keyboard_interrupt_quickly_and_the_network_still_predicts():
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=ROOT)
@@ -69,6 +71,7 @@ def test_ctrl_c_in_fit_raises_keyboard_interrupt_quickly_and_the_network_still_p
         proc.kill()
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_path, mnist):
     out = tmp_path / "run"
     cmd = [str(Path(sys.executable).with_name("dl4j-bridge")), "train", "--model", "mlp", "--data", "mnist",

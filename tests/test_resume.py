@@ -15,6 +15,7 @@ def _state(net):
     return (bridge.to_numpy(net.java.params()).copy(), bridge.to_numpy(net.java.getUpdater().getStateViewArray()).copy())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [lambda: nets.mlp(seed=3, dropout=0.3), lambda: nets.lenet(seed=3)],
                          ids=["mlp-dropout", "lenet"])
 def test_one_epoch_checkpoint_resume_equals_two_epochs(mnist, tmp_path, make):
