@@ -6,7 +6,7 @@
     bridge.fit(net, x, y, epochs=5)
     print(bridge.evaluate(net, xt, yt).accuracy)
 """
-from . import data, errors, nets, spark
+from . import callbacks, data, errors, nets, schedules, spark
 from .arrays import to_indarray, to_numpy
 from .errors import BridgeError
 from .jvm import start_jvm
@@ -18,6 +18,6 @@ from .training import evaluate, fit, load, predict, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "start_jvm", "to_indarray", "to_numpy", "data", "nets", "errors", "spark", "Network", "BridgeError",
+    "start_jvm", "to_indarray", "to_numpy", "data", "nets", "errors", "spark", "callbacks", "schedules", "Network", "BridgeError",
     "fit", "evaluate", "predict", "save", "load", "export_onnx", "OnnxModel", "__version__",
 ]

@@ -83,6 +83,9 @@ def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, v
     boolean(shuffle, "shuffle")
     verbose = _verbosity(verbose, progress)
     ours, listeners = split_callbacks(callbacks)
+    if listeners and spark is not None:
+        raise TypeError("DL4J TrainingListeners in `callbacks` run with local training only: on Spark each worker "
+                        "trains its own copy of the network. Pass bridge.callbacks objects (called once per epoch).")
     from .streams import is_stream
 
     if is_stream(x):
