@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     except BridgeError as exc:
         print(f"dl4j-bridge {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"dl4j-bridge {args.command}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args) -> int:
-    from . import data, nets, training
+    from . import callbacks, data, nets, training
 
     x_train, y_train, x_test, y_test = data.load(args.data)
     labels = data.labels_for(args.data)
@@ -81,8 +84,16 @@ def cmd_train(args) -> int:
     print(f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
           f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}", flush=True)
     start = time.perf_counter()
-    history = training.fit(net, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                           validation=(x_test, y_test), progress=not args.no_progress, spark=args.spark)
+    args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = callbacks.ModelCheckpoint(args.out / "checkpoint.zip")  # the last completed epoch, written atomically
+    try:
+        history = training.fit(net, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                               validation=(x_test, y_test), progress=not args.no_progress, spark=args.spark,
+                               callbacks=[checkpoint])
+    except KeyboardInterrupt:
+        kept = f"; the last completed epoch is in {args.out / 'checkpoint.zip'}" if checkpoint.saved else ""
+        print(f"dl4j-bridge train: interrupted{kept}", file=sys.stderr)
+        return 130
     wall = time.perf_counter() - start
     evaluation = training.evaluate(net, x_test, y_test)
     args.out.mkdir(parents=True, exist_ok=True)
