@@ -6,7 +6,7 @@ import numpy as np
 from .errors import DataError, java_errors
 from .jvm import jclass
 
-__all__ = ["to_indarray", "to_numpy", "is_indarray", "require_float_array", "require_finite"]
+__all__ = ["to_indarray", "to_numpy", "is_indarray", "require_float_array", "require_finite", "as_float32"]
 
 # numpy dtype -> ND4J DataType name. Both sides use the same bit layout for each pair.
 _ND4J_TYPES = {
@@ -172,10 +172,25 @@ def require_float_array(x, name: str = "x") -> np.ndarray:
     return x
 
 
-def require_finite(x: np.ndarray, name: str = "x") -> np.ndarray:
+def require_finite(x: np.ndarray, name: str = "x", original: np.ndarray | None = None) -> np.ndarray:
+    """x itself when every value is finite; DataError naming `name` and the first bad index otherwise.
+
+    Check the array in the dtype that will be used: a float64 1e300 is finite, and inf once cast to float32.
+    original: the array before that cast, to say when a value overflowed rather than was NaN/inf already."""
     finite = np.isfinite(x)
     if not finite.all():
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise DataError(f"{name} holds {int((~finite).sum())} NaN or infinite value(s), the first at index {first}; "
-                        "they are refused.")
+        why = ""
+        if original is not None and np.isfinite(original[first]):
+            why = (f" after the cast to float32 (values beyond +-3.4e38 overflow to infinity; e.g. {float(original[first]):g} "
+                   f"at {first})")
+        raise DataError(f"{name} holds {int((~finite).sum())} NaN or infinite value(s){why}, the first at index "
+                        f"{first}; they are refused.")
     return x
+
+
+def as_float32(x: np.ndarray, name: str = "x") -> np.ndarray:
+    """x as a C-contiguous float32 array whose values are all finite (checked after the cast); DataError if not."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.ascontiguousarray(x, dtype=np.float32)
+    return require_finite(cast, name, original=x if x.dtype != np.float32 else None)

@@ -103,9 +103,9 @@ def cmd_train(args) -> int:
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    from .files import write_atomic
+
+    write_atomic(path, payload)
 
 
 def _plot(history, path: Path, title: str) -> None:
@@ -125,10 +125,11 @@ def _plot(history, path: Path, title: str) -> None:
         ax.set_xticks(epochs)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    from .files import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def cmd_export(args) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import require_finite, require_float_array
+from .arrays import as_float32, require_float_array
 from .errors import DataError, ShapeError, java_errors
 
 __all__ = ["InputSpec", "input_specs", "input_types", "output_names", "output_sizes", "prepare_features",
@@ -294,8 +294,7 @@ def _prepare_one(spec: InputSpec, x, name: str) -> np.ndarray:
         x = x.reshape(len(x), *spec.shape)  # flat C-order rows of the network's own layout
     else:
         _check_image(spec, x, name)
-    require_finite(x, name)
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return as_float32(x, name)  # finite checked after the cast: a float64 1e300 is inf in float32
 
 
 def _flat(spec: InputSpec, x: np.ndarray, name: str) -> np.ndarray:

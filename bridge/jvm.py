@@ -111,7 +111,9 @@ def start_jvm(heap: str = "2g", off_heap: str = "6g", max_physical: str = "10g",
         args = [f"-Xmx{heap}", f"-Dorg.bytedeco.javacpp.maxbytes={off_heap}",
                 f"-Dorg.bytedeco.javacpp.maxphysicalbytes={max_physical}", *JAVA17_MODULE_FLAGS, *nd4j_flags(cp),
                 *extra_flags]
-        jpype.startJVM(jvm_path, *args, classpath=cp, convertStrings=False)
+        # interrupt=False: Ctrl-C stays Python's (KeyboardInterrupt; bridge.fit stops its Java loop at a minibatch
+        # boundary). With JPype's default for scripts the JVM owns SIGINT and ends the whole process.
+        jpype.startJVM(jvm_path, *args, classpath=cp, convertStrings=False, interrupt=False)
         _started_with = JvmOptions(heap, off_heap, max_physical, threads, tuple(extra_classpath),
                                    tuple(extra_flags), tuple(cp))
         return _started_with

@@ -13,11 +13,14 @@ from typing import Sequence
 
 from .errors import DataError, java_errors
 from .jvm import jclass
+from . import validate
+from .validate import positive_int
 
 __all__ = [
     "Network", "as_java", "is_graph", "sequential", "mlp", "lenet", "Dense", "Output", "RegressionOutput",
     "MultiLabelOutput", "LOSSES", "Conv2D", "Pool2D",
     "BatchNorm", "Dropout", "Activation", "GlobalPool", "LRN", "Adam", "Sgd", "Nesterovs", "ACTIVATIONS",
+    "RmsProp", "AdaGrad", "AdaMax", "Nadam", "AMSGrad", "AdaDelta",
     "graph", "residual_block", "resnet_small", "Add", "Subtract", "Product", "Average", "Max", "Concat", "Scale",
     "Shift", "L2Normalize", "Subset",
 ]
@@ -136,9 +139,7 @@ def _common(builder, layer):
 
 
 def _positive(value, name):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise DataError(f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}")
-    return value
+    return positive_int(value, name)
 
 
 @dataclass(frozen=True)
@@ -313,29 +314,95 @@ class LRN:
                 .k(self.k).n(self.n).alpha(self.alpha).beta(self.beta).build())
 
 
+def _updater(name: str, learning_rate, *rest):
+    """DL4J's updater config `name` with a learning rate that is a number or a bridge.schedules schedule."""
+    from .schedules import learning_rate as checked
+
+    return jclass("org.nd4j.linalg.learning.config." + name)(checked(learning_rate, name), *rest)
+
+
 @dataclass(frozen=True)
 class Adam:
-    learning_rate: float = 1e-3
+    """learning_rate: a number or a bridge.schedules schedule (Step, Exponential, Cosine, WarmUp, Piecewise);
+    the same for every updater below that has a learning rate."""
+
+    learning_rate: object = 1e-3
 
     def to_java(self):
-        return jclass("org.nd4j.linalg.learning.config.Adam")(float(self.learning_rate))
+        return _updater("Adam", self.learning_rate)
 
 
 @dataclass(frozen=True)
 class Sgd:
-    learning_rate: float = 1e-2
+    learning_rate: object = 1e-2
 
     def to_java(self):
-        return jclass("org.nd4j.linalg.learning.config.Sgd")(float(self.learning_rate))
+        return _updater("Sgd", self.learning_rate)
 
 
 @dataclass(frozen=True)
 class Nesterovs:
-    learning_rate: float = 1e-2
+    learning_rate: object = 1e-2
     momentum: float = 0.9
 
     def to_java(self):
-        return jclass("org.nd4j.linalg.learning.config.Nesterovs")(float(self.learning_rate), float(self.momentum))
+        return _updater("Nesterovs", self.learning_rate, float(self.momentum))
+
+
+@dataclass(frozen=True)
+class RmsProp:
+    learning_rate: object = 1e-1
+
+    def to_java(self):
+        return _updater("RmsProp", self.learning_rate)
+
+
+@dataclass(frozen=True)
+class AdaGrad:
+    learning_rate: object = 1e-1
+
+    def to_java(self):
+        return _updater("AdaGrad", self.learning_rate)
+
+
+@dataclass(frozen=True)
+class AdaMax:
+    learning_rate: object = 1e-3
+
+    def to_java(self):
+        return _updater("AdaMax", self.learning_rate)
+
+
+@dataclass(frozen=True)
+class Nadam:
+    learning_rate: object = 1e-3
+
+    def to_java(self):
+        return _updater("Nadam", self.learning_rate)
+
+
+@dataclass(frozen=True)
+class AMSGrad:
+    learning_rate: object = 1e-3
+
+    def to_java(self):
+        return _updater("AMSGrad", self.learning_rate)
+
+
+@dataclass(frozen=True)
+class AdaDelta:
+    """AdaDelta sizes its steps itself: it has no learning rate, so it takes no schedule."""
+
+    rho: float = 0.95
+    epsilon: float = 1e-6
+    learning_rate: object = None
+
+    def to_java(self):
+        if self.learning_rate is not None:
+            raise DataError(f"AdaDelta has no learning rate, so it cannot take learning_rate={self.learning_rate!r} "
+                            "(a schedule included): drop it, or use an updater with one (Adam, Sgd, Nesterovs, "
+                            "RmsProp, AdaGrad, AdaMax, Nadam, AMSGrad).")
+        return jclass("org.nd4j.linalg.learning.config.AdaDelta")(float(self.rho), float(self.epsilon))
 
 
 def _input_type(input_shape):
@@ -360,7 +427,7 @@ def check_weight_init(weight_init: str) -> None:
 
 def base_configuration(updater, seed: int, weight_init: str, l2: float):
     """DL4J's NeuralNetConfiguration.Builder with the options sequential() and graph() share."""
-    builder = (jclass(_CONF + "NeuralNetConfiguration$Builder")().seed(int(seed))
+    builder = (jclass(_CONF + "NeuralNetConfiguration$Builder")().seed(validate.seed(seed))
                .updater((updater or Adam()).to_java())
                .weightInit(jclass("org.deeplearning4j.nn.weights.WeightInit").valueOf(weight_init.upper())))
     return builder.l2(float(l2)) if l2 else builder

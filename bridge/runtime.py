@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrays import require_finite, require_float_array
+from .arrays import as_float32, require_float_array
+from .validate import positive_int
 from .errors import DataError, ModelFileError, ProviderError, ShapeError
 
 __all__ = ["OnnxModel", "PROVIDER_ALIASES"]
@@ -87,9 +88,7 @@ class OnnxModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelFileError(f"No ONNX model at {self.path}.")
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise DataError(f"Received an invalid value for `batch_size`, expected a positive integer. Received: batch_size={batch_size!r}")
-        self.batch_size = batch_size
+        self.batch_size = positive_int(batch_size, "batch_size")
         wanted, explicit = _requested(providers)
         options = ort.SessionOptions()
         if threads:
@@ -104,6 +103,7 @@ class OnnxModel:
         self.providers = list(self.session.get_providers())
         self._check_fallback(candidates, explicit, providers)
         single_input, single_output = _one_input_one_output(self.session, self.path)
+        _check_input(single_input, self.path)
         self.input_name = single_input.name
         #: Per-example input shape, e.g. (784,) or (3, 48, 48); None where the model leaves a dimension open.
         self.input_shape = tuple(_dim(d) for d in single_input.shape[1:])
@@ -111,7 +111,7 @@ class OnnxModel:
         #: Per-example output shape, e.g. (10,) or (1, 48, 48); None where the model leaves it open.
         self.output_shape = tuple(_dim(d) for d in single_output.shape[1:])
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.labels = tuple(json.loads(self.metadata["labels"])) if self.metadata.get("labels") else None
+        self.labels = _labels(self.metadata.get("labels"), self.path)
 
     @staticmethod
     def _usable(wanted: list[str], explicit: bool, ort) -> tuple[list[str], dict[str, str]]:
@@ -153,8 +153,12 @@ class OnnxModel:
         (n, 1, H, W) for a per-pixel model. x: (n, *input_shape) or flat rows (class docstring)."""
         x = self._validate(x)
         step = batch_size or self.batch_size
-        parts = [self.session.run([self.output_name], {self.input_name: x[i:i + step]})[0]
-                 for i in range(0, len(x), step)]
+        try:
+            parts = [self.session.run([self.output_name], {self.input_name: x[i:i + step]})[0]
+                     for i in range(0, len(x), step)]
+        except Exception as exc:  # onnxruntime's own exception types: e.g. a width its open dimension cannot take
+            raise ShapeError(f"ONNX Runtime refused input of shape {x.shape} for {self.path} (input "
+                             f"'{self.input_name}' {self.input_layout}): {exc}") from exc
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def predict_classes(self, x, batch_size: int | None = None) -> np.ndarray:
@@ -175,8 +179,7 @@ class OnnxModel:
         x = require_float_array(x)
         if x.ndim < 2 or len(x) == 0:
             raise ShapeError(f"Expected input of shape (n, {_dims(self.input_shape)}) with n >= 1, received {x.shape}.")
-        x = np.ascontiguousarray(self._reshaped(x), dtype=np.float32)
-        return require_finite(x)
+        return as_float32(self._reshaped(x))  # finite checked after the cast: 1e300 is inf in float32
 
     def _reshaped(self, x: np.ndarray) -> np.ndarray:
         """x as (n, *input_shape): as declared, or flat rows in C order; refuses other channel orders by name."""
@@ -212,6 +215,30 @@ def _one_input_one_output(session, path: Path):
             "models with exactly one input and one output. Export a single-input, single-output graph, or run this "
             "one with onnxruntime.InferenceSession directly, feeding every input by name.")
     return inputs[0], outputs[0]
+
+
+def _check_input(value, path: Path) -> None:
+    """OnnxModel feeds float32 (n, ...): refuse, by name, models that take another type or have no batch axis."""
+    if value.type != "tensor(float)":
+        raise ModelFileError(f"{path}: input '{value.name}' is {value.type}; OnnxModel feeds float32 "
+                             "(tensor(float)) inputs only. Run it with onnxruntime.InferenceSession directly.")
+    if len(value.shape) < 2:
+        raise ModelFileError(f"{path}: input '{value.name}' has shape {value.shape}; OnnxModel needs a batch axis "
+                             "and at least one feature axis, (N, features) or (N, C, H, W).")
+
+
+def _labels(text: str | None, path: Path) -> tuple[str, ...] | None:
+    """The class names of the model's "labels" metadata (a JSON list of strings); ModelFileError when malformed."""
+    if not text:
+        return None
+    try:
+        labels = json.loads(text)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: metadata \"labels\" is not JSON ({exc}); expected a JSON list of class "
+                             f"names, e.g. [\"zero\", \"one\"]. Received: {text[:80]!r}") from exc
+    if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+        raise ModelFileError(f"{path}: metadata \"labels\" must be a JSON list of strings, received {text[:80]!r}.")
+    return tuple(labels)
 
 
 def _dim(d) -> int | None:

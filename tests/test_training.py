@@ -196,7 +196,7 @@ def test_bad_layer_settings_name_the_argument(layer, message):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"epoch": 5}, r"unexpected keyword argument\(s\) epoch\. Valid: epochs, batch_size"),
-    ({"callbacks": []}, r"unexpected keyword argument\(s\) callbacks.*averaging_frequency"),
+    ({"callback": []}, r"unexpected keyword argument\(s\) callback\. .*callbacks.*averaging_frequency"),
     ({"averaging_frequency": 5}, r"Spark settings \(averaging_frequency\) without `spark`"),
     ({"validation": (None, None), "validation_data": (None, None)}, "both `validation` and `validation_data`"),
 ], ids=["typo", "unknown", "spark-setting-without-spark", "both-validation-names"])

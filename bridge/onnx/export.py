@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +214,9 @@ def export_onnx(net, path, opset: int = 17, verify: bool = True, tolerance: floa
     Graphs with several inputs or outputs keep DL4J's names. See to_onnx for input_shape.
     """
     start = time.perf_counter()
+    from ..files import target_path
+
+    target_path(path, "ONNX model")  # a folder or an unwritable place is refused before the work
     if isinstance(net, (str, os.PathLike)):
         from ..training import load
 
@@ -228,16 +230,9 @@ def export_onnx(net, path, opset: int = 17, verify: bool = True, tolerance: floa
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a model file is meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from ..files import write_atomic
+
+    write_atomic(path, payload, "ONNX model")
 
 
 def dl4j_outputs(net, feeds: list[np.ndarray]) -> list[np.ndarray]:

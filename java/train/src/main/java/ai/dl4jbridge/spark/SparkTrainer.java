@@ -2,6 +2,7 @@ package ai.dl4jbridge.spark;
 
 import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.EpochStats;
+import ai.dl4jbridge.train.Networks;
 import ai.dl4jbridge.train.Rows;
 import ai.dl4jbridge.train.Trainer;
 import ai.dl4jbridge.train.TrainingRun;
@@ -13,6 +14,10 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.DoubleAccumulator;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.spark.api.TrainingHook;
 import org.deeplearning4j.spark.api.stats.SparkTrainingStats;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.stats.EventStats;
@@ -28,6 +33,7 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
 public final class SparkTrainer {
     private final JavaSparkContext sc;
     private final SparkOptions options;
+    private static final String JOB_GROUP = "dl4j-bridge-fit";
     private final Map<String, long[]> timings = new LinkedHashMap<>();
 
     public SparkTrainer(JavaSparkContext sc, SparkOptions options) {
@@ -40,7 +46,7 @@ public final class SparkTrainer {
     public List<EpochStats> fit(TrainingRun run) {
         // Tasks over a parallelised collection carry their slice of it, and DL4J runs one stage per averaging
         // round: behind a shuffle (which DL4J then caches) the rounds read blocks instead of re-shipping the data.
-        INDArray[] oneHot = run.oneHotLabels();
+        INDArray[] oneHot = run.targets();
         if (run.features.length == 1 && oneHot.length == 1) {
             JavaRDD<DataSet> data = sc.parallelize(minibatches(run.features[0], oneHot[0]), options.workers)
                     .repartition(options.workers);
@@ -98,6 +104,7 @@ public final class SparkTrainer {
     }
 
     private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
+        ScoreHook scores = new ScoreHook(sc);
         ParameterAveragingTrainingMaster master = new ParameterAveragingTrainingMaster.Builder(options.batchSizePerWorker)
                 .batchSizePerWorker(options.batchSizePerWorker)
                 .averagingFrequency(options.averagingFrequency)
@@ -108,26 +115,98 @@ public final class SparkTrainer {
                 .saveUpdater(options.saveUpdater)
                 .rddTrainingApproach(options.approach)
                 .rngSeed(run.seed)
-                .trainingHooks(ChannelsLastHelpers.hook())
+                .trainingHooks(ChannelsLastHelpers.hook(), scores)
                 .build();
         SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
         timings.clear();
         List<EpochStats> history = new ArrayList<>();
-        for (int epoch = 1; epoch <= run.epochs; epoch++) {
+        for (int i = 0; i < run.epochs && !run.stop.get(); i++) {
+            int epoch = run.initialEpoch + i + 1;
+            if (run.listener != null) {
+                run.listener.onEpochBegin(epoch);
+            }
+            int epochCount = Networks.epochCount(run.network);
+            scores.reset();
             long start = System.nanoTime();
-            epochRun.fit(spark);
+            sc.setJobGroup(JOB_GROUP, "dl4j-bridge epoch " + epoch, true);
+            try {
+                epochRun.fit(spark);
+            } finally {
+                sc.clearJobGroup();
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
             run.network.setParams(spark.trained().params());
-            double accuracy = Trainer.validationAccuracy(run);
-            EpochStats stats = new EpochStats(epoch, spark.score(), accuracy, seconds, examples / seconds);
+            if (Networks.epochCount(run.network) == epochCount) {  // the Spark wrapper counts the driver's copy
+                Networks.incrementEpochCount(run.network);
+            }
+            double[] validation = Trainer.validate(run);
+            EpochStats stats = new EpochStats(epoch, scores.mean(), validation[0], validation[1], seconds,
+                    examples / seconds, scores.values(), Networks.iterationCount(run.network),
+                    Networks.epochCount(run.network), Networks.learningRate(run.network));
             history.add(stats);
             if (run.listener != null) {
-                run.listener.onEpochEnd(epoch, stats.meanLoss, accuracy, seconds, stats.samplesPerSecond);
+                run.listener.onEpochEnd(stats);
             }
         }
         collect(spark.stats());  // cumulative over the epochs of this fit
         exportHtml(spark.stats());
         return history;
+    }
+
+    /** Cancel the running epoch's Spark jobs (Ctrl-C in Python); the fit call then fails and returns. */
+    public void cancel() {
+        sc.cancelJobGroup(JOB_GROUP);
+    }
+
+    /**
+     * Every worker minibatch's score, summed and listed through Spark accumulators: the epoch's training loss is
+     * then the mean minibatch score over all workers, the same quantity local training reports (DL4J's own
+     * getScore() is the last minibatch's of each worker).
+     */
+    private static final class ScoreHook implements TrainingHook {
+        private static final long serialVersionUID = 1L;
+        private final DoubleAccumulator sum;
+        private final CollectionAccumulator<Double> each;
+
+        ScoreHook(JavaSparkContext sc) {
+            sum = sc.sc().doubleAccumulator("dl4j-bridge minibatch scores");
+            each = sc.sc().collectionAccumulator("dl4j-bridge minibatch score list");
+        }
+
+        void reset() {
+            sum.reset();
+            each.reset();
+        }
+
+        double mean() {
+            return sum.count() == 0 ? Double.NaN : sum.avg();
+        }
+
+        double[] values() {
+            List<Double> list = each.value();
+            double[] out = new double[list.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = list.get(i);
+            }
+            return out;
+        }
+
+        @Override public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
+
+        @Override public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
+            record(model.score());
+        }
+
+        @Override public void preUpdate(MultiDataSet minibatch, Model model) {}
+
+        @Override public void postUpdate(MultiDataSet minibatch, Model model) {
+            record(model.score());
+        }
+
+        private void record(double score) {
+            sum.add(score);
+            each.add(score);
+        }
     }
 
     private void collect(SparkTrainingStats stats) {
