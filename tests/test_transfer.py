@@ -213,3 +213,11 @@ def test_graph_misuse_raises_clear_errors(kwargs, message):
     base = bridge.load(VECTORS / "resnet" / "model.zip")
     with pytest.raises(DataError, match=message):
         bridge.transfer(base, **kwargs)
+
+
+def test_saved_and_loaded_transfer_keeps_frozen_layers_and_outputs(transferred, tmp_path):
+    path = bridge.save(transferred.net, tmp_path / "transfer.zip")
+    loaded = bridge.load(path)
+    assert _frozen(loaded.java) == _expected_frozen(transferred)
+    assert loaded.name == transferred.net.name and loaded.input_shapes == transferred.net.input_shapes
+    np.testing.assert_array_equal(bridge.predict(loaded, transferred.x), bridge.predict(transferred.net, transferred.x))
