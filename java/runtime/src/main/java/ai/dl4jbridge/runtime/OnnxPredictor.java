@@ -27,6 +27,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * }</pre>
  */
 public final class OnnxPredictor extends AbstractPredictor {
+    /** The largest example accepted (floats): 256 MiB of float32. */
+    static final long MAX_ROW_FLOATS = 1L << 26;
     private final OrtSession session;
     private final long[] rowShape;
     /** Readers: predict calls in flight. Writer: close, which waits for them. */
@@ -182,7 +184,18 @@ public final class OnnxPredictor extends AbstractPredictor {
                     options.setIntraOpNumThreads(intraOpThreads);
                 }
                 addProvider(options);
-                session = Ort.env().createSession(model, options);
+                java.util.Set<String> external = ExternalData.locations(model);
+                if (!external.isEmpty() && path == null) {
+                    throw new ModelLoadException("model " + source() + " keeps weights in external data files " + external
+                            + "; load it with setModel(Path) so that they are found beside it");
+                }
+                if (!external.isEmpty()) {
+                    ExternalData.check(path, external);
+                    // From the file, so that ONNX Runtime resolves the (checked) locations against its folder.
+                    session = Ort.env().createSession(path.toAbsolutePath().toString(), options);
+                } else {
+                    session = Ort.env().createSession(model, options);
+                }
                 ModelInfo info = describe(session);
                 OnnxPredictor predictor = new OnnxPredictor(session, info, nanPolicy);
                 predictor.predict(new float[info.inputSize()]); // warm-up: the first run allocates
@@ -235,6 +248,15 @@ public final class OnnxPredictor extends AbstractPredictor {
                             + " with a fixed input size, e.g. --input-shape C,H,W)");
                 }
             }
+            long rowSize = 1;
+            for (int i = 1; i < inShape.length; i++) {
+                rowSize = Math.multiplyHigh(rowSize, inShape[i]) != 0 ? Long.MAX_VALUE : rowSize * inShape[i];
+                if (rowSize > MAX_ROW_FLOATS) {
+                    throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
+                            + Arrays.toString(inShape) + ": one example would be more than " + MAX_ROW_FLOATS
+                            + " floats; this runtime refuses inputs that large");
+                }
+            }
             if (inShape.length < 2) {
                 throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
                         + Arrays.toString(inShape) + ", expected a batch dimension first: [N, ...]");
@@ -242,9 +264,15 @@ public final class OnnxPredictor extends AbstractPredictor {
             inShape[0] = -1;
             long[] outShape = probeOutputShape(session, input.getName(), inShape, output.getName());
             Map<String, String> metadata = session.getMetadata().getCustomMetadata();
+            java.util.List<String> labels;
+            try {
+                labels = Labels.from(metadata);
+            } catch (IllegalArgumentException e) {
+                throw new ModelLoadException("model " + source() + ": " + e.getMessage(), e);
+            }
             String modelName = name != null ? name : metadata.getOrDefault("model_name", defaultName(session));
             return new ModelInfo(modelName, "onnxruntime " + Ort.version(), provider, input.getName(), inShape,
-                    output.getName(), outShape, Labels.from(metadata), metadata);
+                    output.getName(), outShape, labels, metadata);
         }
 
         /**
