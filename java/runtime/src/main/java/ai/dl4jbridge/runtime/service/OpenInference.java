@@ -167,24 +167,8 @@ final class OpenInference {
         }
         JsonNode input = inputs.get(0);
         String name = input.path("name").asText("");
-        if (!name.equals(m.info.inputName())) {
-            throw JsonCodec.bad("unknown input '" + truncate(name) + "': model '" + m.name + "' has input '" + m.info.inputName() + "'");
-        }
-        String datatype = input.path("datatype").asText("");
-        if (!datatype.equals("FP32")) {
-            throw JsonCodec.bad("input '" + name + "' has datatype '" + truncate(datatype) + "'; this model takes FP32");
-        }
         long[] shape = shape(input.get("shape"), name);
-        long[] rowShape = m.rowShape();
-        if (shape.length != rowShape.length + 1 || !Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), rowShape)
-                || shape[0] < 1) {
-            throw JsonCodec.bad("input '" + name + "' has shape " + Arrays.toString(shape) + "; model '" + m.name
-                    + "' takes [n, " + Arrays.toString(rowShape).replaceAll("[\\[\\]]", "") + "] with n >= 1");
-        }
-        if (shape[0] > maxRows) {
-            throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
-        }
-        req.n = (int) shape[0];
+        req.n = checkInput(m, name, input.path("datatype").asText(""), shape, maxRows);
         int count = req.n * m.info.inputSize();
         JsonNode binarySize = input.path("parameters").get("binary_data_size");
         if (binarySize != null) {
@@ -226,6 +210,26 @@ final class OpenInference {
             }
         }
         return req;
+    }
+
+    /** Checks one input tensor's name, datatype and shape against the model; returns its rows n. */
+    static int checkInput(ServedModel m, String name, String datatype, long[] shape, int maxRows) {
+        if (!name.equals(m.info.inputName())) {
+            throw JsonCodec.bad("unknown input '" + truncate(name) + "': model '" + m.name + "' has input '" + m.info.inputName() + "'");
+        }
+        if (!datatype.equals("FP32")) {
+            throw JsonCodec.bad("input '" + name + "' has datatype '" + truncate(datatype) + "'; this model takes FP32");
+        }
+        long[] rowShape = m.rowShape();
+        if (shape.length != rowShape.length + 1 || !Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), rowShape)
+                || shape[0] < 1) {
+            throw JsonCodec.bad("input '" + name + "' has shape " + Arrays.toString(shape) + "; model '" + m.name
+                    + "' takes [n, " + Arrays.toString(rowShape).replaceAll("[\\[\\]]", "") + "] with n >= 1");
+        }
+        if (shape[0] > maxRows) {
+            throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
+        }
+        return (int) shape[0];
     }
 
     private static long[] shape(JsonNode node, String input) {
