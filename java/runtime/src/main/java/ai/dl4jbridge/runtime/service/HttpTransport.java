@@ -319,6 +319,10 @@ final class HttpTransport implements AutoCloseable {
             state.busy = true;
             ctx.channel().config().setAutoRead(false);
             metrics.inFlight(1);
+            if (router.handleInline(request)) {
+                router.handle(request).thenAccept(reply -> answer(ctx, state, request, reply, keepAlive));
+                return;
+            }
             try {
                 workers.execute(() -> router.handle(request).thenAccept(reply -> answer(ctx, state, request, reply, keepAlive)));
             } catch (RejectedExecutionException e) {

@@ -42,7 +42,20 @@ final class Router {
         this.metrics = metrics;
         this.maxRows = options.maxRows;
         this.defaultModelJson = JsonCodec.model(defaultModel.info);
+        this.allBatching = served.stream().allMatch(m -> m.batching.enabled());
     }
+
+    /**
+     * True when {@code request} can be handled on the network thread: every model batches (a prediction only
+     * parses and queues; the batcher's threads run the model) and the body is small. Saves a thread hand-off
+     * per request, which is what batching single rows is about.
+     */
+    boolean handleInline(Request request) {
+        return allBatching && request.body.length <= INLINE_BODY;
+    }
+
+    private static final int INLINE_BODY = 64 * 1024;
+    private final boolean allBatching;
 
     void stopping() {
         stopping = true;
