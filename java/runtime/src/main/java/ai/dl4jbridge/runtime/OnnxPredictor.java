@@ -175,7 +175,43 @@ public final class OnnxPredictor extends AbstractPredictor {
             return this;
         }
 
+        /**
+         * Loads the model. ONNX Runtime's graph optimisation recurses deeply in native code on the calling
+         * thread: a JVM main thread with a long class path has crashed (SIGSEGV, no error report) on LeNet with
+         * the default 1 MiB stack. So loading runs on a thread of its own with a large stack.
+         */
         public OnnxPredictor build() {
+            OnnxPredictor[] built = new OnnxPredictor[1];
+            RuntimeException[] failed = new RuntimeException[1];
+            Thread loader = new Thread(null, () -> {
+                try {
+                    built[0] = load();
+                } catch (RuntimeException e) {
+                    failed[0] = e;
+                }
+            }, "dl4jbridge-model-loader", LOADER_STACK_BYTES);
+            loader.start();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    loader.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // a half-built session cannot be abandoned: wait, then say so
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (failed[0] != null) {
+                throw failed[0];
+            }
+            return built[0];
+        }
+
+        private static final long LOADER_STACK_BYTES = 64L << 20;
+
+        private OnnxPredictor load() {
             byte[] model = readModel();
             OrtSession session = null;
             try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {

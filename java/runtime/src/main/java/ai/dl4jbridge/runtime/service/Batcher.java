@@ -54,7 +54,7 @@ final class Batcher implements AutoCloseable {
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.metrics = metrics;
         for (int i = 0; i < runners; i++) {
-            Thread t = new Thread(this::runLoop, "dl4jbridge-batcher-" + model + "-" + i);
+            Thread t = new Thread(null, this::runLoop, "dl4jbridge-batcher-" + model + "-" + i, 16L << 20);
             t.setDaemon(true);
             t.start();
             this.runners.add(t);

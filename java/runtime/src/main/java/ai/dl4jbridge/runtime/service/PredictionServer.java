@@ -76,7 +76,8 @@ public final class PredictionServer implements AutoCloseable {
         AtomicInteger n = new AtomicInteger();
         this.workers = new ThreadPoolExecutor(options.threads, options.threads, 60, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(options.queue), r -> {
-                    Thread t = new Thread(r, "dl4jbridge-worker-" + n.incrementAndGet());
+                    // A large stack: ONNX Runtime recurses in native code on the calling thread.
+                    Thread t = new Thread(null, r, "dl4jbridge-worker-" + n.incrementAndGet(), 16L << 20);
                     t.setDaemon(true);
                     return t;
                 });
