@@ -33,7 +33,7 @@ def test_train_writes_model_metrics_and_plot(trained_run):
     assert sum(map(sum, metrics["evaluation"]["confusion"])) == 1000
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "model.zip").stat().st_size > 100_000
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.zip", "training.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.zip", "metrics.json", "model.zip", "training.png"]
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert len(history) == 2  # the plot's per-epoch points; its per-iteration curve is checked in test_plots
 
