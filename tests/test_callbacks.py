@@ -219,3 +219,25 @@ def test_npy_stream_trains_as_the_same_data_in_memory(mnist, tmp_path):
     assert len(history) == 2 and history[0].val_accuracy > 0
     shuffled = NpyStream(tmp_path / "x.npy", tmp_path / "y.npy", batch_size=50)
     assert bridge.fit(nets.mlp(seed=11), shuffled, epochs=1, verbose=0)[0].loss > 0
+
+
+def test_npy_stream_misuse_and_bad_rows_are_clear_errors(mnist, tmp_path):
+    from bridge.streams import NpyStream
+
+    x, y = mnist[0][:200], mnist[1][:200].copy()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "short.npy", y[:150])
+    with pytest.raises(DataError, match="No .npy file"):
+        NpyStream(tmp_path / "missing.npy", tmp_path / "x.npy")
+    with pytest.raises(DataError, match="has 200 rows and .* 150"):
+        NpyStream(tmp_path / "x.npy", tmp_path / "short.npy")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 200, dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="Cannot memory-map"):
+        NpyStream(tmp_path / "x.npy", tmp_path / "objects.npy")  # never unpickled
+    y[170] = 12  # a label out of range in a later minibatch: found by the reader thread, raised by fit
+    np.save(tmp_path / "y.npy", y)
+    stream = NpyStream(tmp_path / "x.npy", tmp_path / "y.npy", batch_size=50, shuffle=False)
+    with pytest.raises(DataError, match=r"stream failed.*must lie in \[0, 10\)"):
+        bridge.fit(nets.mlp(seed=1), stream, epochs=1, verbose=0)
+    with pytest.raises(DataError, match="carries its own targets"):
+        bridge.fit(nets.mlp(seed=1), stream, y, verbose=0)
