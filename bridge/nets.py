@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from . import validate
 from .errors import DataError, java_errors
 from .jvm import jclass
-from . import validate
 from .validate import positive_int
 
 __all__ = [

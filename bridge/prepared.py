@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import validate
 from .arrays import to_indarray
 from .errors import DataError, ShapeError
 from .inputs import output_names, output_sizes, prepare_features
 from .jvm import jclass
-from . import validate
 
 CLASSES, TARGETS = "classes", "targets"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import as_float32, require_float_array
-from .validate import positive_int
 from .errors import DataError, ModelFileError, ProviderError, ShapeError
+from .validate import positive_int
 
 __all__ = ["OnnxModel", "PROVIDER_ALIASES"]
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from .arrays import to_indarray
 from .errors import DataError, JavaError, SparkError, java_errors
+from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, start_jvm
 from .prepared import PreparedData, prepared, training_run
 from .validate import boolean, choice, integer_at_least, positive_int
-from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, start_jvm
 
 __all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
 

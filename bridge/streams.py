@@ -91,7 +91,7 @@ class NpyStream:
                     for b in self.order(seed, epoch):
                         data = self._batch(self.net, int(b))
                         features, labels = indarrays(data.features), indarrays(data.labels)
-                        if not offer(lambda: queue.put(features, labels, _PUT_TIMEOUT_MS)):
+                        if not offer(lambda f=features, y=labels: queue.put(f, y, _PUT_TIMEOUT_MS)):
                             return
                     if not offer(lambda: queue.endEpoch(_PUT_TIMEOUT_MS)):
                         return

@@ -7,16 +7,13 @@ Inputs are validated in Python before any native call (bridge.inputs); the loops
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .arrays import to_indarray, to_numpy
 from .callbacks import EpochResult, History, ProgressBar, run_training, split_callbacks
-from .errors import DataError, ModelFileError, java_errors
+from .errors import DataError, java_errors
 from .inputs import output_names, prepare_features
 from .jvm import jclass
 from .modelfile import load, save  # noqa: F401  (re-exported: bridge.training.save/load)

@@ -8,7 +8,6 @@ import numbers
 
 from .errors import DataError
 
-
 JAVA_INT_MAX = 2**31 - 1  # epochs, batch sizes, counts: Java ints in TrainingRun and DL4J
 JAVA_LONG_MAX = 2**63 - 1  # seeds: Java longs
 
