@@ -146,6 +146,9 @@ public final class SparkTrainer {
                 Networks.incrementEpochCount(run.network);
             }
             double[] validation = Trainer.validate(run);
+            if (validation == null) {
+                break;  // stopped during validation
+            }
             EpochStats stats = new EpochStats(epoch, scores.mean(), validation[0], validation[1], seconds,
                     examples / seconds, scores.values(), Networks.iterationCount(run.network),
                     Networks.epochCount(run.network), Networks.learningRate(run.network));

@@ -109,6 +109,9 @@ public final class Trainer {
         Networks.incrementEpochCount(net);
         Networks.epochEnded(net);
         double[] validation = validate(run);
+        if (validation == null) {
+            return null;  // stopped during validation: the epoch trained, but is not reported
+        }
         EpochStats stats = new EpochStats(epoch, lossSum / Math.max(1, losses.size()), validation[0], validation[1],
                 trainSeconds, done / trainSeconds, unbox(losses), Networks.iterationCount(net), Networks.epochCount(net),
                 Networks.learningRate(net));
@@ -136,21 +139,27 @@ public final class Trainer {
     }
 
     /** {validation loss, mean accuracy over the classification outputs} on the run's validation data; NaN for what
-     * cannot be measured (no validation data; accuracy when every output has float targets). */
+     * cannot be measured (no validation data; accuracy when every output has float targets). Null when run.stop was
+     * set meanwhile (checked between validation minibatches, so that Ctrl-C is not kept waiting). */
     public static double[] validate(TrainingRun run) {
         if (!run.hasValidation()) {
             return new double[] {Double.NaN, Double.NaN};
         }
-        return new double[] {loss(run.network, run.validationFeatures, targets(run.validationLabels, run.numClasses)),
-                validationAccuracy(run)};
+        double loss = loss(run.network, run.validationFeatures, targets(run.validationLabels, run.numClasses), run.stop);
+        double accuracy = run.stop.get() ? Double.NaN : validationAccuracy(run);
+        return run.stop.get() ? null : new double[] {loss, accuracy};
     }
 
     /** The network's score (loss plus regularisation, test mode) over the data: the example-weighted mean of its
      * minibatch scores, as Keras' val_loss. */
     public static double loss(Model net, INDArray[] features, INDArray[] targets) {
+        return loss(net, features, targets, new java.util.concurrent.atomic.AtomicBoolean());
+    }
+
+    static double loss(Model net, INDArray[] features, INDArray[] targets, java.util.concurrent.atomic.AtomicBoolean stop) {
         long n = features[0].size(0);
         double sum = 0;
-        for (long from = 0; from < n; from += VALIDATION_BATCH) {
+        for (long from = 0; from < n && !stop.get(); from += VALIDATION_BATCH) {
             long to = Math.min(n, from + VALIDATION_BATCH);
             sum += Networks.score(net, Rows.range(features, from, to), Rows.range(targets, from, to)) * (to - from);
         }
@@ -170,7 +179,7 @@ public final class Trainer {
                 continue;
             }
             sum += evaluate(run.network, run.validationFeatures, new INDArray[] {run.validationLabels[o]},
-                    new int[] {run.numClasses[o]}, VALIDATION_BATCH, o)[0].accuracy;
+                    new int[] {run.numClasses[o]}, VALIDATION_BATCH, o, run.stop)[0].accuracy;
             count++;
         }
         return count == 0 ? Double.NaN : sum / count;
@@ -178,18 +187,18 @@ public final class Trainer {
 
     /** DL4J's Evaluation of every output over the data, computed batch by batch: one summary per output. */
     public static EvaluationSummary[] evaluate(TrainingRun run) {
-        return evaluate(run.network, run.features, run.labels, run.numClasses, run.batchSize, 0);
+        return evaluate(run.network, run.features, run.labels, run.numClasses, run.batchSize, 0, run.stop);
     }
 
     /** labels[o] belongs to network output firstOutput + o. */
     static EvaluationSummary[] evaluate(Model net, INDArray[] features, INDArray[] labels, int[] numClasses,
-                                        int batchSize, int firstOutput) {
+                                        int batchSize, int firstOutput, java.util.concurrent.atomic.AtomicBoolean stop) {
         Evaluation[] evaluations = new Evaluation[labels.length];
         for (int o = 0; o < labels.length; o++) {
             evaluations[o] = new Evaluation(numClasses[o]);
         }
         long n = features[0].size(0);
-        for (long from = 0; from < n; from += batchSize) {
+        for (long from = 0; from < n && !stop.get(); from += batchSize) {
             long to = Math.min(n, from + batchSize);
             INDArray[] predicted = Networks.output(net, Rows.range(features, from, to));
             for (int o = 0; o < labels.length; o++) {
