@@ -19,7 +19,7 @@ import time
 from .common import write_section
 
 SEEDS = (1, 2, 3)
-EPOCHS = 3
+EPOCHS = 2
 BATCH = 32
 SETTINGS = dict(shift=2, rotation=10, scale=(0.9, 1.1))  # digits: no flips
 

@@ -225,3 +225,32 @@ def test_apply_refuses_bad_batches(images, message):
 def test_bad_settings_raise_clear_errors(kwargs, message):
     with pytest.raises(DataError, match=message):
         Augmentation(**kwargs)
+
+
+# ---- through bridge.fit: the training loop applies the transform to each minibatch on its loader thread ----------
+
+def _trained_params(mnist, augmentation, seed=5):
+    import bridge
+
+    x, y, _, _ = mnist
+    net = nets.lenet(seed=1)
+    bridge.fit(net, x[:256], y[:256], epochs=1, batch_size=64, seed=seed, progress=False, augmentation=augmentation)
+    return to_numpy(net.java.params())
+
+
+def test_fit_with_augmentation_is_seeded_and_changes_what_the_network_sees(mnist):
+    plain = _trained_params(mnist, None)
+    augmentation = Augmentation(shift=2, rotation=10, scale=(0.9, 1.1))
+    augmented = _trained_params(mnist, augmentation)
+    np.testing.assert_array_equal(_trained_params(mnist, augmentation), augmented)  # same run seed, same result
+    assert not np.array_equal(augmented, plain)
+    assert not np.array_equal(_trained_params(mnist, augmentation, seed=6), augmented)
+    np.testing.assert_array_equal(_trained_params(mnist, Augmentation()), plain)  # identity: nothing else changes
+
+
+def test_fit_refuses_augmentation_for_a_network_without_image_input(mnist):
+    import bridge
+
+    x, y, _, _ = mnist
+    with pytest.raises(DataError, match="needs a network with an image input"):
+        bridge.fit(nets.mlp(), x[:64], y[:64], progress=False, augmentation=Augmentation(shift=1))
