@@ -106,3 +106,26 @@ def test_dl4j_loss_names_still_work_and_unknown_names_list_the_choices():
     assert str(layer.getLossFn().getClass().getSimpleName()) == "LossNegativeLogLikelihood"
     with pytest.raises(DataError, match="loss='crossentropy'.*mse, mean_squared_error.*binary_crossentropy"):
         nets.Output(3, loss="crossentropy").to_java()
+
+
+def test_regression_output_learns_real_valued_targets(rng):
+    x = rng.normal(size=(512, 4)).astype(np.float32)
+    y = (x @ np.array([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0], [-1.0, 0.5]], np.float32) + 0.3).astype(np.float32)
+    net = nets.sequential([nets.Dense(16, "tanh"), nets.RegressionOutput(2)], input_shape=4,
+                          updater=nets.Adam(0.01), seed=2)
+    before = float(np.mean((bridge.predict(net, x) - y) ** 2))
+    bridge.fit(net, x, y, epochs=15, batch_size=32, progress=False)
+    after = float(np.mean((bridge.predict(net, x) - y) ** 2))
+    assert after < before / 20, f"MSE {before:.3f} -> {after:.3f}"
+
+
+def test_multi_label_output_learns_independent_labels(rng):
+    x = rng.normal(size=(512, 5)).astype(np.float32)
+    y = np.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0, x[:, 3] < -0.5], axis=1).astype(np.float32)
+    net = nets.sequential([nets.Dense(16, "relu"), nets.MultiLabelOutput(3)], input_shape=5,
+                          updater=nets.Adam(0.01), seed=2)
+    bridge.fit(net, x, y, epochs=15, batch_size=32, progress=False)
+    predicted = bridge.predict(net, x) > 0.5
+    accuracy = (predicted == y.astype(bool)).mean(axis=0)
+    assert (accuracy > 0.9).all(), f"per-label accuracy {accuracy}"
+    assert y.sum(axis=1).max() >= 2  # several labels on at once: not a softmax problem
