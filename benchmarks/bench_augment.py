@@ -98,6 +98,10 @@ noisy. Goal: augmented epoch <= 1.15x a plain one.
 | --- | --- | --- | --- | --- | --- | --- | --- |
 {table}
 | mean | {mean(1):.4f} | {mean(2):.4f} | {(mean(2) - mean(1)) * 100:+.1f} | {mean(3):.1f} s | {mean(4):.1f} s | {mean(5):.2f} s | {ratio:.2f}x |
+
+What was found: mean epoch with augmentation / mean epoch without = {(mean(4) + mean(5)) / mean(3):.2f}x (goal <= 1.15x;
+per-seed ratios {min(r[4] / r[3] for r in rows):.2f}x-{max(r[4] / r[3] for r in rows):.2f}x: the machine's load, not the
+transform, moves single epochs); accuracy {(mean(2) - mean(1)) * 100:+.1f} points with augmentation after {epochs} epoch(s).
 """
 
 
