@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .common import machine, write_section
 
-BENCHMARKS = ["bench_boundary", "bench_training", "profiles", "bench_inference", "bench_export", "bench_service", "bench_spark", "bench_graph_training", "bench_transfer", "bench_augment", "bench_gpu"]
+BENCHMARKS = ["bench_boundary", "bench_training", "profiles", "bench_inference", "bench_export", "bench_service", "bench_spark",
+              "bench_graph_training", "bench_early_stopping", "bench_transfer", "bench_augment", "bench_gpu"]
 
 
 def main(argv=None) -> int:

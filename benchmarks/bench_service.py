@@ -2,6 +2,9 @@
 service under load at concurrency 1, 8 and 32, plus a run with bad requests mixed in.
 
 Run: .venv/bin/python -m benchmarks.bench_service [--quick] [--vectors DIR]
+     .venv/bin/python -m benchmarks.bench_service --batching [--reference-jar OLD.jar] [--seconds S]
+     (dynamic batching on vs off at concurrency 32 under wrk, in one run, with an older service jar as the
+     reference when given: BENCHMARKS.md's service-batching section)
 
 Two load generators, both on the service's machine: a bounded Python client (one keep-alive
 connection per thread, a fixed number of requests) that checks every answer against DL4J's outputs,
@@ -270,9 +273,102 @@ wrong method, unknown path): {mix['ok']} good answered 200, {mix['4xx']} bad ans
 """
 
 
+def _wrk_once(url: str, script: Path, body: Path, concurrency: int, seconds: int) -> dict:
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), f"{url}/v1/predict"],
+                         capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "WRK_BODY": str(body)})
+    found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out.stdout)
+    if not found:
+        raise SystemExit(f"wrk failed: {(out.stderr or out.stdout)[-300:]!r}")
+    requests, micros, p50, p99, bad_status, socket_errors = map(int, found.groups())
+    return {"requests": requests, "rps": requests / (micros / 1e6), "p50_ms": p50 / 1e3, "p99_ms": p99 / 1e3,
+            "errors": bad_status + socket_errors}
+
+
+def _served(jar: Path, model: Path, extra: list[str]):
+    """A JavaService running `jar` (this build's, or an older reference jar)."""
+    service = JavaService(model, port=0, extra=extra)
+    if jar != service_jar():
+        service.command[service.command.index(str(service_jar()))] = str(jar)
+    return service
+
+
+def batching_runs(model: Path, digits: np.ndarray, expected: np.ndarray, reference_jar: Path | None,
+                  seconds: int, rounds: int) -> list[dict]:
+    """wrk -c32, one LeNet row per request: this build with batching off and on (and the reference jar),
+    alternating `rounds` times; per configuration the median round. Each service is checked for correct
+    answers (the Python client, 1e-5 against DL4J) before it is measured."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (`make benchmarks` installs Debian's wrk)")
+    configs = [("batching off", service_jar(), []),
+               ("batching on (--batch-max-size 64 --batch-max-delay-us 0)", service_jar(),
+                ["--batch-max-size", "64", "--batch-max-delay-us", "0"])]
+    if reference_jar is not None:
+        configs.insert(0, ("reference: " + reference_jar.name + " (previous service)", reference_jar, []))
+    rows = [digits[i].astype("<f4").tobytes() for i in range(len(digits))]
+
+    def good(i):
+        return "POST", "/v1/predict", rows[i % len(rows)], BINARY, 200
+
+    def check(i, payload):
+        return np.abs(np.frombuffer(payload, "<f4", 10) - expected[i % len(rows)]).max() <= TOLERANCE
+
+    results: dict[str, list[dict]] = {label: [] for label, _, _ in configs}
+    with tempfile.TemporaryDirectory() as tmp:
+        script, body = Path(tmp, "predict.lua"), Path(tmp, "row.bin")
+        script.write_text(WRK_SCRIPT)
+        body.write_bytes(rows[0])
+        for _ in range(rounds):
+            for label, jar, extra in configs:
+                with _served(jar, model, extra) as service:
+                    checked = load(service.url, 32, 500, good, check)
+                    if checked["wrong"] or checked["5xx"] or checked["failed"]:
+                        raise SystemExit(f"{label}: wrong answers before measuring: {checked}")
+                    _wrk_once(service.url, script, body, 32, 2)  # warm-up
+                    results[label].append(_wrk_once(service.url, script, body, 32, seconds))
+    out = []
+    for label, runs in results.items():
+        runs = sorted(runs, key=lambda r: r["rps"])
+        median = runs[len(runs) // 2]
+        out.append({"label": label, **median, "rps_range": (runs[0]["rps"], runs[-1]["rps"])})
+    return out
+
+
+def run_batching(reference_jar: Path | None, seconds: int, rounds: int, vectors: Path = VECTORS) -> str:
+    model, digits, expected = _inputs(vectors, "lenet")
+    results = batching_runs(model, digits, expected, reference_jar, seconds, rounds)
+    base = results[0]["rps"]
+    rows = "\n".join(f"| {r['label']} | {r['rps']:,.0f} ({r['rps_range'][0]:,.0f}–{r['rps_range'][1]:,.0f}) | "
+                     f"{r['rps'] / base:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |" for r in results)
+    load_avg = os.getloadavg()
+    return f"""## Java service: dynamic batching on vs off (wrk, concurrency 32)
+
+Command: `.venv/bin/python -m benchmarks.bench_service --batching{' --reference-jar ' + str(reference_jar) if reference_jar else ''} --seconds {seconds} --rounds {rounds}`
+— {machine()}; load average at the end {load_avg[0]:.1f} / {load_avg[1]:.1f} / {load_avg[2]:.1f} (the machine is shared:
+with a load above its 2 cores every figure here is depressed and noisy; compare the ratios, measured in the same run).
+
+`wrk -t1 -c32 -d{seconds}s`, the same binary LeNet row per request, against the service jar with default options
+(2 workers, 1 ONNX Runtime thread per run) on 127.0.0.1; configurations alternate {rounds} time(s), the table gives
+the median round (min–max). Every service answered 500 checked requests correctly (1e-5 against DL4J) first.
+Ratio: req/s over the first row's.
+
+| service | req/s | ratio | p50 ms | p99 ms | errors |
+| --- | --- | --- | --- | --- | --- |
+{rows}
+"""
+
+
 def main(argv=None) -> None:
     argv = list(argv if argv is not None else sys.argv[1:])
     vectors = Path(argv[argv.index("--vectors") + 1]) if "--vectors" in argv else VECTORS
+    if "--batching" in argv:
+        reference = Path(argv[argv.index("--reference-jar") + 1]) if "--reference-jar" in argv else None
+        seconds = int(argv[argv.index("--seconds") + 1]) if "--seconds" in argv else 10
+        rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 2
+        section = run_batching(reference, seconds, rounds, vectors)
+        print(section)
+        if vectors == VECTORS:
+            write_section("service-batching", section)
+        return
     section = run("--quick" in argv, vectors)
     print(section)
     if vectors == VECTORS:

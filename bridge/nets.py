@@ -359,9 +359,17 @@ class RmsProp:
 
 @dataclass(frozen=True)
 class AdaGrad:
-    learning_rate: object = 1e-1
+    """A number only: DL4J 1.0.0-M2.1's AdaGrad.clone() drops a schedule (each layer then trains with a NaN rate)."""
+
+    learning_rate: float = 1e-1
 
     def to_java(self):
+        import numbers
+
+        if not isinstance(self.learning_rate, numbers.Real) or isinstance(self.learning_rate, bool):
+            raise DataError(f"AdaGrad takes a number as learning_rate, not {self.learning_rate!r}: DL4J 1.0.0-M2.1 "
+                            "loses an AdaGrad schedule when it copies the updater to each layer. Use a schedule with "
+                            "RmsProp, Adam or Sgd, or LearningRateScheduler (bridge.callbacks) with AdaGrad.")
         return _updater("AdaGrad", self.learning_rate)
 
 

@@ -89,15 +89,16 @@ class Cosine(Schedule):
 
 @dataclass(frozen=True)
 class WarmUp(Schedule):
-    """A linear ramp over the first `iterations` iterations up to what `schedule` gives (ND4J's RampSchedule,
-    which counts iterations whatever the wrapped schedule's unit)."""
+    """A linear ramp over the first `iterations` iterations up to what `schedule` gives, then `schedule`
+    (ai.dl4jbridge.train.WarmUpSchedule: ND4J's RampSchedule computes the same but cannot be loaded back from a
+    saved model in 1.0.0-M2.1)."""
 
     schedule: Schedule | float
     iterations: int = 100
 
     def to_java(self):
-        return jclass(_SCHEDULE + "RampSchedule")(as_java_schedule(self.schedule, "schedule"),
-                                                  positive_int(self.iterations, "iterations"))
+        return jclass("ai.dl4jbridge.train.WarmUpSchedule")(as_java_schedule(self.schedule, "schedule"),
+                                                            positive_int(self.iterations, "iterations"))
 
 
 @dataclass(frozen=True)

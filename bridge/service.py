@@ -42,12 +42,17 @@ def service_jar() -> Path:
 
 
 def service_command(model: str | Path, port: int = 8080, host: str = "127.0.0.1",
-                    threads: int | None = None, extra: list[str] | None = None) -> list[str]:
-    """The `java -jar ... --model ... --port ...` command line (port 0 picks a free port)."""
-    model = Path(model)
-    if not model.is_file():
-        raise ServiceError(f"model file {model} does not exist")
-    cmd = [str(java_home() / "bin" / "java"), "-jar", str(service_jar()),
+                    threads: int | None = None, extra: list[str] | None = None,
+                    jvm_options: list[str] | None = None) -> list[str]:
+    """The `java -jar ... --model ... --port ...` command line (port 0 picks a free port).
+
+    `model` is an ONNX file, or NAME=PATH; more models, `--model-repository DIR` and every other option of the
+    service (`java -jar SERVICE_JAR --help`) go in `extra`. `jvm_options` (e.g. ["-Xmx512m"]) go before -jar.
+    """
+    name, sep, path = str(model).rpartition("=")
+    if not Path(path).is_file():
+        raise ServiceError(f"model file {path} does not exist")
+    cmd = [str(java_home() / "bin" / "java"), *(jvm_options or []), "-jar", str(service_jar()),
            "--model", str(model), "--port", str(port), "--host", host]
     if threads:
         cmd += ["--threads", str(threads)]
@@ -62,8 +67,8 @@ class JavaService:
     """
 
     def __init__(self, model: str | Path, port: int = 0, host: str = "127.0.0.1", threads: int | None = None,
-                 extra: list[str] | None = None, startup_timeout: float = 60.0):
-        self.command = service_command(model, port, host, threads, extra)
+                 extra: list[str] | None = None, startup_timeout: float = 60.0, jvm_options: list[str] | None = None):
+        self.command = service_command(model, port, host, threads, extra, jvm_options)
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.url: str | None = None

@@ -234,7 +234,8 @@ def fit_files(net, directory, n_classes: int, epochs: int = 1, seed: int = 42, v
     def start(trainer, listener):
         run = training_run(java, classes, epochs=epochs, seed=seed, validation=val, listener=listener.proxy,
                            initial_epoch=initial_epoch)
-        return run, lambda: trainer.fitFiles(run, str(folder.resolve()), examples)
+        run.dataFiles, run.dataFileExamples = str(folder.resolve()), examples
+        return run, lambda: trainer.fitFiles(run)
 
     return _run(spark, opts, model, [ProgressBar(verbose, initial_epoch + epochs, examples), *ours], history, start)
 

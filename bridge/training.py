@@ -84,6 +84,9 @@ def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, v
     boolean(shuffle, "shuffle")
     verbose = _verbosity(verbose, progress)
     ours, listeners = split_callbacks(callbacks)
+    if listeners and spark is not None:
+        raise TypeError("DL4J TrainingListeners in `callbacks` run with local training only: on Spark each worker "
+                        "trains its own copy of the network. Pass bridge.callbacks objects (called once per epoch).")
     from .streams import is_stream
 
     if is_stream(x):
@@ -185,10 +188,15 @@ def _transform(augmentation, model):
         return None
     transform_class = jclass("ai.dl4jbridge.train.BatchTransform")
     transform = augmentation.to_java(model) if hasattr(augmentation, "to_java") else augmentation
-    if not isinstance(transform, transform_class):
+    if isinstance(transform, transform_class):
+        return transform
+    try:  # a BatchTransform written in Python (a JPype proxy) converts to the interface
+        import jpype
+
+        return jpype.JObject(transform, transform_class)
+    except TypeError:
         raise TypeError(f"`augmentation` must be an ai.dl4jbridge.train.BatchTransform or have to_java(net) returning "
-                        f"one (bridge.augment.Augmentation), received {type(augmentation).__name__}.")
-    return transform
+                        f"one (bridge.augment.Augmentation), received {type(augmentation).__name__}.") from None
 
 
 @contextlib.contextmanager

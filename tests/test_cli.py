@@ -5,6 +5,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # the fixtures train (LeNet-sized runs through the CLI)
+
 
 def _cli(*args, timeout=600):
     return subprocess.run([sys.executable, "-m", "bridge", *args], capture_output=True, text=True, timeout=timeout)
@@ -32,6 +34,8 @@ def test_train_writes_model_metrics_and_plot(trained_run):
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "model.zip").stat().st_size > 100_000
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.zip", "training.png"]
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert len(history) == 2  # the plot's per-epoch points; its per-iteration curve is checked in test_plots
 
 
 def test_trained_model_file_loads_back(trained_run, mnist):
@@ -79,7 +83,7 @@ def test_residual_graph_trains_exports_and_predicts_from_the_cli(residual_run):
     assert json.loads((out / "metrics.json").read_text())["test_accuracy"] >= 0.85
     diff = float(exported.stdout.split("max abs diff vs DL4J ")[1].split(",")[0])
     assert diff <= 1e-5
-    predicted = _cli("predict", str(out / "model.onnx"), "--data", "mnist", "--json")
+    predicted = _cli("predict", str(out / "model.onnx"), "--data", "mnist", "--benchmark", "--json")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert json.loads(predicted.stdout)["accuracy"] >= 0.85
 

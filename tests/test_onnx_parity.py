@@ -1,5 +1,6 @@
 """Every converter against DL4J, on random and real inputs, two batch sizes, max abs diff <= 1e-5."""
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ def _inputs(input_shape, n: int, seed: int) -> np.ndarray:
 def test_converter_parity(case):
     layers, input_shape = CASES[case]
     net = nets.sequential(layers, input_shape, seed=11)
-    randomize(net, seed=hash(case) % 2**32)
+    randomize(net, seed=zlib.crc32(case.encode()))  # stable across runs (hash() changes with PYTHONHASHSEED)
     assert_parity(net, _inputs(input_shape, 9, seed=3))
 
 

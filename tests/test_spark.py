@@ -164,3 +164,42 @@ def test_bad_spark_options_are_refused_by_name_before_spark_starts(mnist, option
     x, y, _, _ = mnist
     with pytest.raises(DataError, match=f"invalid value for `{message}`"):
         bridge.fit(nets.mlp(), x[:64], y[:64], spark="local[1]", progress=False, **option)
+
+
+def test_spark_loss_is_the_mean_worker_minibatch_score_and_callbacks_run_per_epoch(mnist, tmp_path):
+    """`loss` means what it means locally (the mean minibatch score of the epoch), collected from every worker
+    through a training hook; per-epoch callbacks, checkpoints and the epoch counter work as locally."""
+    from bridge import callbacks
+
+    x, y, xt, yt = mnist
+    net = nets.mlp(seed=3)
+    log = tmp_path / "spark.csv"
+    history = bridge.fit(net, x[:N_TRAIN], y[:N_TRAIN], epochs=2, spark="local[2]", verbose=0,
+                         spark_options=spark.SparkOptions(batch_size_per_worker=32, averaging_frequency=5),
+                         validation_data=(xt[:300], yt[:300]),
+                         callbacks=[callbacks.CSVLogger(log), callbacks.ModelCheckpoint(tmp_path / "s-{epoch}.zip")])
+    per_epoch = len(history.iteration_loss) // 2
+    # 1,200 rows in minibatches of at most 32 over 2 workers: DL4J's split into averaging rounds decides how many
+    assert len(history.iteration_loss) == 2 * per_epoch and 20 <= per_epoch <= 40, len(history.iteration_loss)
+    for e in range(2):
+        assert history[e].loss == pytest.approx(np.mean(history.iteration_loss[e * per_epoch:(e + 1) * per_epoch]), rel=1e-9)
+    assert history[1].loss < history[0].loss < 2.31  # below chance (ln 10) after an epoch of averaged updates
+    assert len(log.read_text().splitlines()) == 3 and history.history["val_loss"][1] > 0
+    checkpoint = bridge.load(tmp_path / "s-2.zip")
+    assert checkpoint.java.getEpochCount() == 2 == nets.as_java(net).getEpochCount()
+    np.testing.assert_array_equal(bridge.to_numpy(checkpoint.java.params()), bridge.to_numpy(nets.as_java(net).params()))
+    with pytest.raises(TypeError, match="`spark_options` must be a bridge.spark.SparkOptions"):
+        bridge.fit(net, x[:64], y[:64], spark="local[1]", spark_options={"workers": 2})
+
+
+def test_augmentation_on_spark_needs_a_transform_that_can_travel_to_workers(mnist):
+    import jpype
+
+    @jpype.JImplements("ai.dl4jbridge.train.BatchTransform")
+    class Identity:
+        @jpype.JOverride
+        def apply(self, features, seed):
+            return features
+
+    with pytest.raises(DataError, match="augmentation on Spark needs a Serializable BatchTransform"):
+        bridge.fit(nets.mlp(), mnist[0][:64], mnist[1][:64], spark="local[1]", verbose=0, augmentation=Identity())

@@ -148,8 +148,15 @@ def test_bad_training_input_raises_a_clear_python_error(small_net, mnist, case):
         bridge.fit(small_net, x, y, progress=False, **kwargs)
 
 
-def test_the_jvm_survives_bad_input(small_net, mnist):
-    bridge.predict(small_net, mnist[2][:2])  # still answers after all the refusals above
+def test_the_jvm_survives_bad_input_that_reaches_it(small_net, mnist):
+    """The refusals above stop in Python; this one is sent to DL4J itself (a 700-wide INDArray into a 784-input
+    network): a bridge error comes back, and the JVM still answers, with the same output as before."""
+    from bridge.errors import BridgeError, java_errors
+
+    before = bridge.predict(small_net, mnist[2][:2])
+    with pytest.raises(BridgeError, match=r"\w+(Exception|Error): "), java_errors("output"):
+        small_net.java.output(bridge.to_indarray(mnist[2][:2, :700]))
+    np.testing.assert_array_equal(bridge.predict(small_net, mnist[2][:2]), before)
 
 
 @pytest.mark.parametrize("content, message", [

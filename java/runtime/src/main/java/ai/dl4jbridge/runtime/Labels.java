@@ -1,5 +1,9 @@
 package ai.dl4jbridge.runtime;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -8,21 +12,27 @@ import java.util.Map;
 /** Reads class labels from model metadata (ONNX metadata_props, or the DL4J zip's dl4j-bridge.json). */
 public final class Labels {
     private static final String[] KEYS = {"labels", "class_labels", "classes"};
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private Labels() {
     }
 
+    /** The labels under the first key present; IllegalArgumentException names the key when its value is malformed. */
     public static List<String> from(Map<String, String> metadata) {
         for (String key : KEYS) {
             String value = metadata.get(key);
             if (value != null && !value.trim().isEmpty()) {
-                return parse(value.trim());
+                try {
+                    return parse(value.trim());
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("metadata '" + key + "' " + e.getMessage(), e);
+                }
             }
         }
         return Collections.emptyList();
     }
 
-    /** A JSON array of strings, or a comma-separated list. */
+    /** A JSON array of strings or numbers (parsed with jackson), or a comma-separated list. */
     public static List<String> parse(String text) {
         if (!text.startsWith("[")) {
             List<String> out = new ArrayList<>();
@@ -31,45 +41,20 @@ public final class Labels {
             }
             return out;
         }
-        return parseJsonArray(text);
-    }
-
-    /** A JSON array of strings or numbers; enough JSON for labels, without a JSON library. */
-    private static List<String> parseJsonArray(String text) {
+        JsonNode array;
+        try {
+            array = JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("is not a valid JSON array of labels: " + e.getOriginalMessage());
+        }
         List<String> out = new ArrayList<>();
-        int i = 1;
-        int n = text.length();
-        while (i < n) {
-            char c = text.charAt(i);
-            if (c == '"') {
-                StringBuilder sb = new StringBuilder();
-                i++;
-                while (i < n && text.charAt(i) != '"') {
-                    char ch = text.charAt(i);
-                    if (ch == '\\' && i + 1 < n) {
-                        char esc = text.charAt(++i);
-                        if (esc == 'u' && i + 4 < n) {
-                            sb.append((char) Integer.parseInt(text.substring(i + 1, i + 5), 16));
-                            i += 4;
-                        } else {
-                            sb.append(esc == 'n' ? '\n' : esc == 't' ? '\t' : esc);
-                        }
-                    } else {
-                        sb.append(ch);
-                    }
-                    i++;
-                }
-                out.add(sb.toString());
-                i++;
-            } else if (c == ',' || c == ']' || Character.isWhitespace(c)) {
-                i++;
-            } else {
-                int start = i;
-                while (i < n && text.charAt(i) != ',' && text.charAt(i) != ']') {
-                    i++;
-                }
-                out.add(text.substring(start, i).trim());
+        for (JsonNode label : array) {
+            if (!label.isTextual() && !label.isNumber()) {
+                throw new IllegalArgumentException("must be a JSON array of strings or numbers; found " + label.getNodeType()
+                        .name().toLowerCase(java.util.Locale.ROOT) + " " + (label.toString().length() > 40
+                        ? label.toString().substring(0, 40) + "..." : label));
             }
+            out.add(label.asText());
         }
         return out;
     }

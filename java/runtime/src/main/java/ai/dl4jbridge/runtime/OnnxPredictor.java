@@ -27,6 +27,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * }</pre>
  */
 public final class OnnxPredictor extends AbstractPredictor {
+    /** The largest example accepted (floats): 256 MiB of float32. */
+    static final long MAX_ROW_FLOATS = 1L << 26;
     private final OrtSession session;
     private final long[] rowShape;
     /** Readers: predict calls in flight. Writer: close, which waits for them. */
@@ -173,7 +175,43 @@ public final class OnnxPredictor extends AbstractPredictor {
             return this;
         }
 
+        /**
+         * Loads the model. ONNX Runtime's graph optimisation recurses deeply in native code on the calling
+         * thread: a JVM main thread with a long class path has crashed (SIGSEGV, no error report) on LeNet with
+         * the default 1 MiB stack. So loading runs on a thread of its own with a large stack.
+         */
         public OnnxPredictor build() {
+            OnnxPredictor[] built = new OnnxPredictor[1];
+            RuntimeException[] failed = new RuntimeException[1];
+            Thread loader = new Thread(null, () -> {
+                try {
+                    built[0] = load();
+                } catch (RuntimeException e) {
+                    failed[0] = e;
+                }
+            }, "dl4jbridge-model-loader", LOADER_STACK_BYTES);
+            loader.start();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    loader.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // a half-built session cannot be abandoned: wait, then say so
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (failed[0] != null) {
+                throw failed[0];
+            }
+            return built[0];
+        }
+
+        private static final long LOADER_STACK_BYTES = 64L << 20;
+
+        private OnnxPredictor load() {
             byte[] model = readModel();
             OrtSession session = null;
             try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
@@ -182,7 +220,18 @@ public final class OnnxPredictor extends AbstractPredictor {
                     options.setIntraOpNumThreads(intraOpThreads);
                 }
                 addProvider(options);
-                session = Ort.env().createSession(model, options);
+                java.util.Set<String> external = ExternalData.locations(model);
+                if (!external.isEmpty() && path == null) {
+                    throw new ModelLoadException("model " + source() + " keeps weights in external data files " + external
+                            + "; load it with setModel(Path) so that they are found beside it");
+                }
+                if (!external.isEmpty()) {
+                    ExternalData.check(path, external);
+                    // From the file, so that ONNX Runtime resolves the (checked) locations against its folder.
+                    session = Ort.env().createSession(path.toAbsolutePath().toString(), options);
+                } else {
+                    session = Ort.env().createSession(model, options);
+                }
                 ModelInfo info = describe(session);
                 OnnxPredictor predictor = new OnnxPredictor(session, info, nanPolicy);
                 predictor.predict(new float[info.inputSize()]); // warm-up: the first run allocates
@@ -235,6 +284,15 @@ public final class OnnxPredictor extends AbstractPredictor {
                             + " with a fixed input size, e.g. --input-shape C,H,W)");
                 }
             }
+            long rowSize = 1;
+            for (int i = 1; i < inShape.length; i++) {
+                rowSize = Math.multiplyHigh(rowSize, inShape[i]) != 0 ? Long.MAX_VALUE : rowSize * inShape[i];
+                if (rowSize > MAX_ROW_FLOATS) {
+                    throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
+                            + Arrays.toString(inShape) + ": one example would be more than " + MAX_ROW_FLOATS
+                            + " floats; this runtime refuses inputs that large");
+                }
+            }
             if (inShape.length < 2) {
                 throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
                         + Arrays.toString(inShape) + ", expected a batch dimension first: [N, ...]");
@@ -242,9 +300,15 @@ public final class OnnxPredictor extends AbstractPredictor {
             inShape[0] = -1;
             long[] outShape = probeOutputShape(session, input.getName(), inShape, output.getName());
             Map<String, String> metadata = session.getMetadata().getCustomMetadata();
+            java.util.List<String> labels;
+            try {
+                labels = Labels.from(metadata);
+            } catch (IllegalArgumentException e) {
+                throw new ModelLoadException("model " + source() + ": " + e.getMessage(), e);
+            }
             String modelName = name != null ? name : metadata.getOrDefault("model_name", defaultName(session));
             return new ModelInfo(modelName, "onnxruntime " + Ort.version(), provider, input.getName(), inShape,
-                    output.getName(), outShape, Labels.from(metadata), metadata);
+                    output.getName(), outShape, labels, metadata);
         }
 
         /**

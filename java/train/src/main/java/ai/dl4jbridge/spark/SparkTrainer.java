@@ -1,5 +1,6 @@
 package ai.dl4jbridge.spark;
 
+import ai.dl4jbridge.train.BatchTransform;
 import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.EpochStats;
 import ai.dl4jbridge.train.Networks;
@@ -57,19 +58,20 @@ public final class SparkTrainer {
         return epochs(run, run.examples(), spark -> spark.fitMultiDataSet(data));
     }
 
-    /** Train on DataSet files (written by {@link #exportDataSets}) that every worker can read; run holds the
-     * network, classes, epochs, seed, validation data and listener (its features and labels are not used). */
-    public List<EpochStats> fitFiles(TrainingRun run, String directory, long examples) {
+    /** Train on the DataSet files in {@code run.dataFiles} (written by {@link #exportDataSets}) that every worker
+     * can read; run holds the network, classes, epochs, seed, validation data and listener (its features and labels
+     * are not used). */
+    public List<EpochStats> fitFiles(TrainingRun run) {
         List<String> paths = new ArrayList<>();
-        File[] files = new File(directory).listFiles((dir, name) -> name.endsWith(".bin"));
+        File[] files = run.dataFiles == null ? null : new File(run.dataFiles).listFiles((dir, name) -> name.endsWith(".bin"));
         if (files == null || files.length == 0) {
-            throw new IllegalArgumentException("no DataSet files (*.bin) in " + directory);
+            throw new IllegalArgumentException("no DataSet files (*.bin) in " + run.dataFiles);
         }
         for (File file : files) {
             paths.add(file.toURI().toString());
         }
         JavaRDD<String> rdd = sc.parallelize(paths, options.workers);
-        return epochs(run, examples, spark -> spark.fitPaths(rdd));
+        return epochs(run, run.dataFileExamples, spark -> spark.fitPaths(rdd));
     }
 
     /** Write features/labels as DataSet files of batchSize rows into directory; returns the file count. */
@@ -105,6 +107,10 @@ public final class SparkTrainer {
 
     private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
         ScoreHook scores = new ScoreHook(sc);
+        List<TrainingHook> hooks = new ArrayList<>(List.of(ChannelsLastHelpers.hook(), scores));
+        if (run.transform != null) {
+            hooks.add(0, new TransformHook(run.transform, run.seed));
+        }
         ParameterAveragingTrainingMaster master = new ParameterAveragingTrainingMaster.Builder(options.batchSizePerWorker)
                 .batchSizePerWorker(options.batchSizePerWorker)
                 .averagingFrequency(options.averagingFrequency)
@@ -115,7 +121,7 @@ public final class SparkTrainer {
                 .saveUpdater(options.saveUpdater)
                 .rddTrainingApproach(options.approach)
                 .rngSeed(run.seed)
-                .trainingHooks(ChannelsLastHelpers.hook(), scores)
+                .trainingHooks(hooks)
                 .build();
         SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
         timings.clear();
@@ -156,6 +162,46 @@ public final class SparkTrainer {
     /** Cancel the running epoch's Spark jobs (Ctrl-C in Python); the fit call then fails and returns. */
     public void cancel() {
         sc.cancelJobGroup(JOB_GROUP);
+    }
+
+    /**
+     * The run's BatchTransform (augmentation) applied on the workers to each minibatch before its step, seeded from
+     * (run seed, the worker network's epoch counter, the minibatch's index on that worker). The transform travels
+     * to the executors, so it must be Serializable (a Java class; a Python one cannot leave the driver).
+     */
+    private static final class TransformHook implements TrainingHook {
+        private static final long serialVersionUID = 1L;
+        private final BatchTransform transform;
+        private final long seed;
+        private transient long counter;
+
+        TransformHook(BatchTransform transform, long seed) {
+            try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(java.io.OutputStream.nullOutputStream())) {
+                out.writeObject(transform);  // what Spark will do; a proxy of a Python object claims Serializable
+            } catch (IOException e) {
+                throw new IllegalArgumentException("augmentation on Spark needs a Serializable BatchTransform (it runs on"
+                        + " the workers); " + transform.getClass().getName() + " is not (" + e + "): train locally,"
+                        + " or use a Java transform such as bridge.augment's");
+            }
+            this.transform = transform;
+            this.seed = seed;
+        }
+
+        private long nextSeed(Model model) {
+            return Trainer.mix(Trainer.epochSeed(seed, Networks.epochCount(model)), counter++);
+        }
+
+        @Override public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
+            minibatch.setFeatures(transform.apply(new INDArray[] {minibatch.getFeatures()}, nextSeed(model))[0]);
+        }
+
+        @Override public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
+
+        @Override public void preUpdate(MultiDataSet minibatch, Model model) {
+            minibatch.setFeatures(transform.apply(minibatch.getFeatures(), nextSeed(model)));
+        }
+
+        @Override public void postUpdate(MultiDataSet minibatch, Model model) {}
     }
 
     /**

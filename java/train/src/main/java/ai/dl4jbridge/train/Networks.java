@@ -5,6 +5,7 @@ import java.util.Collections;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.NeuralNetwork;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -12,6 +13,7 @@ import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.MultiDataSet;
+import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 
 /**
@@ -105,21 +107,16 @@ public final class Networks {
     /** The learning rate of the first layer that has one, at the network's current counters (schedules
      * included); NaN when no layer has one. */
     public static double learningRate(Model net) {
-        if (requireKnown(net) instanceof MultiLayerNetwork) {
-            MultiLayerNetwork mln = (MultiLayerNetwork) net;
-            for (int i = 0; i < mln.getnLayers(); i++) {
-                Double lr = mln.numParams() > 0 && mln.getLayer(i).numParams() > 0 ? mln.getLearningRate(i) : null;
-                if (lr != null) {
-                    return lr;
-                }
+        Layer[] layers = requireKnown(net) instanceof MultiLayerNetwork ? ((MultiLayerNetwork) net).getLayers()
+                : ((ComputationGraph) net).getLayers();
+        for (Layer layer : layers) {
+            Object conf = layer.conf().getLayer();
+            if (layer.numParams() == 0 || !(conf instanceof BaseLayer)) {
+                continue;
             }
-            return Double.NaN;
-        }
-        ComputationGraph graph = (ComputationGraph) net;
-        for (Layer layer : graph.getLayers()) {
-            Double lr = layer.numParams() > 0 ? graph.getLearningRate(layer.conf().getLayer().getLayerName()) : null;
-            if (lr != null) {
-                return lr;
+            IUpdater updater = ((BaseLayer) conf).getIUpdater();
+            if (updater != null && updater.hasLearningRate()) {
+                return updater.getLearningRate(iterationCount(net), epochCount(net));
             }
         }
         return Double.NaN;

@@ -59,7 +59,7 @@ public final class Trainer {
     }
 
     /** SplitMix64 over (a, b): well-spread seeds from small consecutive inputs. */
-    static long mix(long a, long b) {
+    public static long mix(long a, long b) {
         long z = a * 0x9E3779B97F4A7C15L + b + 0x632BE59BD9B4E019L;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;

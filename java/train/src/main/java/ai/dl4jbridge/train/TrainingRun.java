@@ -38,6 +38,10 @@ public final class TrainingRun {
     public BatchTransform transform;
     /** Optional stream of minibatches (data read from disk by the caller); replaces features / labels. */
     public BatchQueue stream;
+    /** Spark only: a folder of DataSet files (part-*.bin) every worker can read, instead of features / labels, and
+     * how many examples they hold (for the reported rate). */
+    public String dataFiles;
+    public long dataFileExamples;
     /** Set (from Python's Ctrl-C handler or a callback's stop_training) to stop at the next minibatch boundary. */
     public final AtomicBoolean stop = new AtomicBoolean();
     /** Set by the loop when it stopped inside an epoch (that epoch is not counted). */

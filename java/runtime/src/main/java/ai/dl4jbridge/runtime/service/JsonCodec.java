@@ -22,8 +22,9 @@ import java.util.Map;
  * error, decides (Python's json.dumps writes them).
  */
 final class JsonCodec {
-    private static final JsonFactory FACTORY = JsonFactory.builder()
+    static final JsonFactory FACTORY = JsonFactory.builder()
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder().maxNestingDepth(64).build())
             .build();
 
     private JsonCodec() {
@@ -60,7 +61,8 @@ final class JsonCodec {
         } catch (JsonProcessingException e) {
             throw bad("malformed JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            // e.g. CharConversionException: bytes that are no JSON text in any encoding (a binary body)
+            throw bad("the body is not JSON text (" + e.getMessage() + "); binary rows need Content-Type: application/octet-stream");
         }
     }
 
@@ -314,7 +316,7 @@ final class JsonCodec {
         return bytes.toByteArray();
     }
 
-    private static HttpError bad(String message) {
+    static HttpError bad(String message) {
         return new HttpError(400, "bad_request", message);
     }
 }

@@ -1,172 +1,194 @@
 package ai.dl4jbridge.runtime.service;
 
-import ai.dl4jbridge.runtime.OnnxPredictor;
 import ai.dl4jbridge.runtime.Predictor;
-import ai.dl4jbridge.runtime.PredictorException;
-import com.sun.net.httpserver.HttpServer;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 
 /**
- * The reference HTTP service: {@code java -jar dl4j-bridge-runtime-0.1.0-service.jar --model m.onnx --port 8080}.
+ * The service: one or more models over HTTP (Netty; dl4j-bridge's /v1 API, the Open Inference Protocol v2
+ * REST API, TensorFlow Serving's REST predict) and, with a gRPC port, the Open Inference Protocol's
+ * GRPCInferenceService. Embedded:
  *
- * <p>Why the JDK's {@code com.sun.net.httpserver}: the service is a thin shell around one
- * {@code predict} call, and the JDK server needs no dependency (nothing to patch for CVEs, nothing
- * to clash with a team's own Netty or Jetty), starts in milliseconds and takes any {@link
- * java.util.concurrent.Executor}, so the worker pool is ours and bounded. A team that needs HTTP/2,
- * TLS termination or async I/O puts its own framework around {@link Predictor}; the library does not
- * depend on this package.
+ * <pre>{@code
+ * Predictor lenet = OnnxPredictor.builder().setModel(Path.of("lenet.onnx")).build();
+ * try (PredictionServer server = PredictionServer.start(lenet, ServiceOptions.defaults().port(8080))) {
+ *     server.awaitShutdown();   // or serve until close()
+ * }
+ * }</pre>
  *
- * <p>Bounded everywhere: {@code threads} workers, a queue of {@code queue} requests (beyond it a request
- * gets 503 with Retry-After at once, and {@code dl4jbridge_rejected_requests_total} counts it), a body
- * limit, a row limit. Binds 127.0.0.1 unless told otherwise.
+ * Or {@code java -jar dl4j-bridge-runtime-0.1.0-service.jar --model m.onnx --port 8080} ({@code --help}).
+ * Bounded everywhere: a worker pool and its queue (beyond it 503 with Retry-After), connections, request
+ * line, headers, body and rows; timeouts for slow requests and idle connections. Binds 127.0.0.1 unless told
+ * otherwise. {@link #close()} drains: new predictions get 503 while the ones in flight finish (up to the grace
+ * period), then the models are freed.
  */
 public final class PredictionServer implements AutoCloseable {
-    private final Predictor predictor;
-    private final HttpServer server;
-    private final ThreadPoolExecutor workers;
-    private final ThreadPoolExecutor rejections = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
-            new ArrayBlockingQueue<>(1024), daemonThreads("overload"));
+    private final List<ServedModel> models;
     private final Router router;
+    private final ThreadPoolExecutor workers;
+    private final HttpTransport http;
+    private final GrpcTransport grpc;
     private final int graceSeconds;
-    private final AtomicInteger state = new AtomicInteger(); // 0 running, 1 stopped
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Object stoppedSignal = new Object();
 
-    static {
-        // The JDK server writes headers and body in separate packets; without TCP_NODELAY, Nagle's
-        // algorithm and the client's delayed ACK add ~40 ms to every response. Read once, when the
-        // server's configuration class loads, so it must be set before the first HttpServer.create.
-        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-            System.setProperty("sun.net.httpserver.nodelay", "true");
-        }
-        // A client that stops sending mid-request must not hold a thread forever (default: no limit).
-        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
-            System.setProperty("sun.net.httpserver.maxReqTime", "60");
-        }
-    }
-
-    /** Starts serving {@code predictor}; the server owns it and closes it on {@link #close()}. */
+    /** Serves {@code predictor} under its own name; the server owns it and closes it on {@link #close()}. */
     public static PredictionServer start(Predictor predictor, ServiceOptions options) {
-        return new PredictionServer(predictor, options);
+        return start(Collections.singletonMap(predictor.info().name(), predictor), options);
     }
 
-    private PredictionServer(Predictor predictor, ServiceOptions options) {
-        this.predictor = predictor;
-        this.graceSeconds = options.graceSeconds;
-        Metrics metrics = new Metrics(predictor.info().name(), predictor.info().engine(),
-                predictor.info().provider().name().toLowerCase(java.util.Locale.ROOT));
-        this.router = new Router(predictor, metrics, options);
-        this.workers = new ThreadPoolExecutor(options.threads, options.threads, 60, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(options.queue), daemonThreads("worker"), (task, pool) -> {
-                    // Queue full: a separate small pool answers 503 at once (it reads no model, and any
-                    // blocking read of a slow client stalls only that pool, never the server's dispatcher
-                    // thread). If that pool is full too, the JDK server drops the connection.
-                    metrics.rejected();
-                    rejections.execute(() -> {
-                        Router.OVERLOADED.set(Boolean.TRUE);
-                        try {
-                            task.run();
-                        } finally {
-                            Router.OVERLOADED.remove();
-                        }
-                    });
-                });
-        try {
-            server = HttpServer.create(new InetSocketAddress(options.host, options.port), 1024);
-        } catch (IOException e) {
-            workers.shutdownNow();
-            rejections.shutdownNow();
-            throw new UncheckedIOException("cannot listen on " + options.host + ":" + options.port + ": " + e.getMessage(), e);
+    /** Serves several models by name (the first is /v1/predict's default); the server owns and closes them. */
+    public static PredictionServer start(Map<String, ? extends Predictor> predictors, ServiceOptions options) {
+        if (predictors.isEmpty()) {
+            throw new IllegalArgumentException("no model to serve");
         }
-        server.createContext("/", router);
-        server.setExecutor(workers);
-        server.start();
+        List<ServedModel> served = new ArrayList<>();
+        for (Map.Entry<String, ? extends Predictor> e : new LinkedHashMap<>(predictors).entrySet()) {
+            served.add(new ServedModel(e.getKey(), "1", e.getValue(), options.batchFor(e.getKey()), options.nanPolicy));
+        }
+        return new PredictionServer(served, options);
     }
 
-    /** The port the server listens on (useful with port 0). */
+    /** Loads the models the options name (--model, --model-repository) and serves them. */
+    public static PredictionServer start(ServiceOptions options) {
+        return new PredictionServer(ModelRepository.load(options), options);
+    }
+
+    private PredictionServer(List<ServedModel> models, ServiceOptions options) {
+        this.models = models;
+        this.graceSeconds = options.graceSeconds;
+        Metrics metrics = new Metrics();
+        for (ServedModel m : models) {
+            metrics.model(m.name, m.version, m.info.engine(), m.provider());
+            m.startBatcher(options.threads, options.queue, metrics);
+        }
+        this.router = new Router(models, metrics, options);
+        AtomicInteger n = new AtomicInteger();
+        this.workers = new ThreadPoolExecutor(options.threads, options.threads, 60, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(options.queue), r -> {
+                    // A large stack: ONNX Runtime recurses in native code on the calling thread.
+                    Thread t = new Thread(null, r, "dl4jbridge-worker-" + n.incrementAndGet(), 16L << 20);
+                    t.setDaemon(true);
+                    return t;
+                });
+        HttpTransport httpTransport = null;
+        GrpcTransport grpcTransport = null;
+        try {
+            httpTransport = new HttpTransport(router, options, workers);
+            grpcTransport = options.grpcPort >= 0 ? new GrpcTransport(router, options, workers) : null;
+        } catch (RuntimeException e) {
+            if (httpTransport != null) {
+                httpTransport.close();
+            }
+            workers.shutdownNow();
+            models.forEach(ServedModel::close);
+            throw e;
+        }
+        this.http = httpTransport;
+        this.grpc = grpcTransport;
+    }
+
+    /** The HTTP port (useful with port 0). */
     public int port() {
-        return server.getAddress().getPort();
+        return http.port();
     }
 
     public String host() {
-        return server.getAddress().getHostString();
+        return http.host();
     }
 
-    /** Stops accepting, waits up to the grace period for requests in flight, then frees the model. */
+    /** The gRPC port, or -1 when gRPC is off. */
+    public int grpcPort() {
+        return grpc == null ? -1 : grpc.port();
+    }
+
+    /** The names of the models served, in order (the first is /v1/predict's default). */
+    public List<String> modelNames() {
+        return models.stream().map(m -> m.name).collect(Collectors.toList());
+    }
+
+    /** Blocks until {@link #close()} has run (from another thread or a shutdown hook). */
+    public void awaitShutdown() throws InterruptedException {
+        synchronized (stoppedSignal) {
+            while (!closed.get()) {
+                stoppedSignal.wait();
+            }
+        }
+    }
+
+    /** Stops accepting, waits up to the grace period for requests in flight, then frees the models. */
     @Override
     public void close() {
-        if (!state.compareAndSet(0, 1)) {
+        if (!closed.compareAndSet(false, true)) {
             return;
         }
-        // Drain first: new predictions get 503 while the ones in flight finish (up to the grace period).
-        // HttpServer.stop(delay) alone would wait the whole delay on JDK < 21 even when idle.
         router.stopping();
+        http.stopAccepting();
+        if (grpc != null) {
+            grpc.stopAccepting();
+        }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceSeconds);
-        while (router.inFlight() > 0 && System.nanoTime() < deadline) {
+        while (http.inFlight() > 0 && System.nanoTime() < deadline) {
             try {
-                Thread.sleep(10);
+                Thread.sleep(5);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
         }
-        server.stop(0);
+        http.close();
+        if (grpc != null) {
+            grpc.close();
+        }
         workers.shutdown();
-        rejections.shutdown();
         try {
-            if (!workers.awaitTermination(graceSeconds, TimeUnit.SECONDS)) {
+            if (!workers.awaitTermination(Math.max(1, graceSeconds), TimeUnit.SECONDS)) {
                 workers.shutdownNow();
             }
         } catch (InterruptedException e) {
             workers.shutdownNow();
             Thread.currentThread().interrupt();
         }
-        predictor.close();
+        models.forEach(ServedModel::close);
+        synchronized (stoppedSignal) {
+            stoppedSignal.notifyAll();
+        }
     }
 
-    private static ThreadFactory daemonThreads(String kind) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, "dl4jbridge-" + kind + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
+    /** The line the service prints once it listens (Python's `dl4j-bridge serve` and the tests wait for it). */
+    String listeningLine(ServiceOptions options) {
+        ServedModel first = models.get(0);
+        return "dl4j-bridge service listening on http://" + host() + ":" + port()
+                + (grpc != null ? " grpc=" + host() + ":" + grpcPort() : "")
+                + " model=" + first.name + " models=" + String.join(",", modelNames())
+                + " engine=\"" + first.info.engine() + "\" provider=" + first.provider()
+                + " threads=" + options.threads
+                + " batching=" + models.stream().map(m -> m.name + ":" + m.batching).collect(Collectors.joining(","));
     }
 
     public static void main(String[] args) {
-        ServiceOptions options;
-        try {
-            options = ServiceOptions.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.exit(2);
+        ServiceOptions.Parsed parsed = ServiceOptions.parseCommandLine(args);
+        if (parsed.options == null) {
+            (parsed.exitCode == 0 ? System.out : System.err).println(parsed.text.strip());
+            System.exit(parsed.exitCode);
             return;
         }
-        Predictor predictor;
-        try {
-            predictor = OnnxPredictor.builder()
-                    .setModel(options.model)
-                    .optExecutionProvider(options.provider)
-                    .optNanPolicy(options.nanPolicy)
-                    .optIntraOpThreads(options.intraOpThreads)
-                    .build();
-        } catch (PredictorException e) {
-            System.err.println("dl4j-bridge service: " + e.getMessage());
-            System.exit(1);
-            return;
-        }
+        ServiceOptions options = parsed.options;
         PredictionServer server;
         try {
-            server = start(predictor, options);
-        } catch (UncheckedIOException e) {
-            predictor.close();
-            System.err.println("dl4j-bridge service: " + e.getMessage());
+            server = start(options);
+        } catch (RuntimeException | LinkageError e) {
+            System.err.println("dl4j-bridge service: " + oneLine(e));
             System.exit(1);
             return;
         }
@@ -174,11 +196,18 @@ public final class PredictionServer implements AutoCloseable {
             server.close();
             System.out.println("dl4j-bridge service stopped");
         }, "dl4jbridge-shutdown"));
-        // One parseable line: Python's `dl4j-bridge serve` and the tests wait for it.
-        System.out.println("dl4j-bridge service listening on http://" + server.host() + ":" + server.port()
-                + " model=" + predictor.info().name() + " engine=\"" + predictor.info().engine() + "\" provider="
-                + predictor.info().provider().name().toLowerCase(java.util.Locale.ROOT)
-                + " threads=" + options.threads);
+        System.out.println(server.listeningLine(options));
         System.out.flush();
+        try {
+            server.awaitShutdown(); // every service thread is a daemon: main holds the JVM up
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** A start-up failure as one line: the message, never a stack trace. */
+    static String oneLine(Throwable e) {
+        String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        return message.replaceAll("\\s*\\R\\s*", " ").trim();
     }
 }

@@ -1,282 +1,250 @@
 package ai.dl4jbridge.runtime.service;
 
 import ai.dl4jbridge.runtime.InvalidInputException;
-import ai.dl4jbridge.runtime.ModelInfo;
 import ai.dl4jbridge.runtime.Prediction;
-import ai.dl4jbridge.runtime.Predictor;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Every request goes through here: one handler on "/" so that unknown paths and methods also get a
- * JSON error (the JDK server's own 404 is plain text). Nothing thrown below reaches the client as a
- * stack trace: HttpError and InvalidInputException become 4xx, anything else a logged 500.
+ * Every HTTP route, free of the transport: a {@link Request} in, a {@link Reply} out (a future when the
+ * model runs through the batcher). dl4j-bridge's own /v1 routes, the Open Inference Protocol v2 REST
+ * routes ({@link OpenInference}) and TensorFlow Serving's REST predict ({@link TfServing}). Nothing
+ * thrown below reaches a client as a stack trace: HttpError and InvalidInputException become 4xx,
+ * anything else a logged 500 with a generic message.
  */
-final class Router implements HttpHandler {
-    static final String JSON = "application/json";
-    static final String BINARY = "application/octet-stream";
+final class Router {
     private static final Logger LOG = Logger.getLogger(Router.class.getName());
-    /** Set while the worker queue is full: the request is answered 503 without reading its body. */
-    static final ThreadLocal<Boolean> OVERLOADED = new ThreadLocal<>();
-    private static final String BODY_READ = "dl4jbridge.bodyRead";
-    private static final String START = "dl4jbridge.start";
-    private static final String RECORDED = "dl4jbridge.recorded";
+    private static final String ROUTES = "routes: POST /v1/predict, GET /v1/model, GET /health, GET /metrics, GET /v2,"
+            + " GET /v2/health/live|ready, GET /v2/models/NAME[/versions/V][/ready], POST /v2/models/NAME[/versions/V]/infer,"
+            + " POST /v2/repository/index, POST /v1/models/NAME[/versions/V]:predict";
 
-    private final Predictor predictor;
-    private final ModelInfo info;
+    private final Map<String, ServedModel> models = new LinkedHashMap<>();
+    private final ServedModel defaultModel;
     private final Metrics metrics;
-    private final ServiceOptions options;
-    private final byte[] modelJson;
+    private final int maxRows;
+    private final byte[] defaultModelJson;
     private volatile boolean stopping;
 
-    Router(Predictor predictor, Metrics metrics, ServiceOptions options) {
-        this.predictor = predictor;
-        this.info = predictor.info();
+    Router(List<ServedModel> served, Metrics metrics, ServiceOptions options) {
+        for (ServedModel m : served) {
+            models.put(m.name, m);
+        }
+        this.defaultModel = served.get(0);
         this.metrics = metrics;
-        this.options = options;
-        this.modelJson = JsonCodec.model(info);
+        this.maxRows = options.maxRows;
+        this.defaultModelJson = JsonCodec.model(defaultModel.info);
+        this.allBatching = served.stream().allMatch(m -> m.batching.enabled());
     }
+
+    /**
+     * True when {@code request} can be handled on the network thread: every model batches (a prediction only
+     * parses and queues; the batcher's threads run the model) and the body is small. Saves a thread hand-off
+     * per request, which is what batching single rows is about.
+     */
+    boolean handleInline(Request request) {
+        return allBatching && request.body.length <= INLINE_BODY;
+    }
+
+    private static final int INLINE_BODY = 64 * 1024;
+    private final boolean allBatching;
 
     void stopping() {
         stopping = true;
     }
 
-    /** Requests being handled now, this one excluded when called from a handler. */
-    long inFlight() {
-        return metrics.inFlight.get();
+    boolean isStopping() {
+        return stopping;
     }
 
-    @Override
-    public void handle(HttpExchange ex) {
-        ex.setAttribute(START, System.nanoTime());
-        metrics.inFlight.incrementAndGet();
-        String path = ex.getRequestURI().getPath();
-        int status;
+    Map<String, ServedModel> models() {
+        return models;
+    }
+
+    Metrics metrics() {
+        return metrics;
+    }
+
+    int maxRows() {
+        return maxRows;
+    }
+
+    /** Answers {@code request}; the future never completes exceptionally. */
+    CompletableFuture<Reply> handle(Request request) {
+        String[] route = {"other"};
+        CompletableFuture<Reply> reply;
         try {
-            if (OVERLOADED.get() != null) {
-                ex.getResponseHeaders().set("Retry-After", "1");
-                throw new HttpError(503, "overloaded", "the service is at capacity (all workers busy, queue full);"
-                        + " retry shortly");
+            reply = dispatch(request, route);
+        } catch (RuntimeException e) {
+            reply = CompletableFuture.failedFuture(e);
+        }
+        return reply.handle((ok, failure) -> {
+            Reply r = ok != null ? ok : failed(request, failure);
+            r.route = route[0];
+            return r;
+        });
+    }
+
+    private Reply failed(Request request, Throwable failure) {
+        Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (e instanceof HttpError) {
+            HttpError h = (HttpError) e;
+            metrics.error(h.kind);
+            Reply r = Reply.error(h.status, h.getMessage());
+            if (h.status == 503) {
+                r.header("Retry-After", "1");
             }
-            status = dispatch(ex, path);
-        } catch (HttpError e) {
-            status = error(ex, e.status, e.kind, e.getMessage());
-        } catch (InvalidInputException e) {
-            status = error(ex, 400, "invalid_input", e.getMessage());
-        } catch (RuntimeException | IOException e) {
-            LOG.log(Level.WARNING, "request " + ex.getRequestMethod() + " " + path + " failed", e);
-            status = error(ex, 500, "internal", "internal error (" + e.getClass().getSimpleName() + "); see the service log");
-        } finally {
-            metrics.inFlight.decrementAndGet();
-            ex.close();
+            if (h.status == 405) {
+                r.header("Allow", h.allow);
+            }
+            return r;
         }
-        if (ex.getAttribute(RECORDED) == null) { // no answer could be sent
-            record(ex, status);
+        if (e instanceof InvalidInputException) {
+            metrics.error("invalid_input");
+            return Reply.error(400, e.getMessage());
         }
+        metrics.error("internal");
+        LOG.log(Level.WARNING, "request " + Metrics.methodLabel(request.method) + " " + truncate(request.path) + " failed", e);
+        return Reply.error(500, "internal error (" + e.getClass().getSimpleName() + "); see the service log");
     }
 
-    /** Counts the request before its answer leaves, so that a client that reads /metrics next sees it. */
-    private void record(HttpExchange ex, int status) {
-        ex.setAttribute(RECORDED, Boolean.TRUE);
-        metrics.request(knownRoute(ex.getRequestURI().getPath()), ex.getRequestMethod(), status,
-                System.nanoTime() - (Long) ex.getAttribute(START));
+    private static String truncate(String s) {
+        return s.length() > 200 ? s.substring(0, 200) + "..." : s;
     }
 
-    private int dispatch(HttpExchange ex, String path) throws IOException {
-        String method = ex.getRequestMethod();
+    private CompletableFuture<Reply> dispatch(Request r, String[] route) {
+        String path = r.path;
         switch (path) {
             case "/v1/predict":
-                requireMethod(method, "POST");
-                if (stopping) {
-                    throw new HttpError(503, "stopping", "the service is shutting down; retry on another instance");
-                }
-                return predict(ex);
+                route[0] = path;
+                requireMethod(r, "POST");
+                return predictV1(r);
             case "/v1/model":
-                requireMethod(method, "GET");
-                return send(ex, 200, JSON, modelJson);
+                route[0] = path;
+                requireMethod(r, "GET");
+                return done(Reply.json(200, defaultModelJson));
             case "/health":
-                requireMethod(method, "GET");
-                return stopping ? send(ex, 503, JSON, JsonCodec.object("status", "stopping"))
-                        : send(ex, 200, JSON, JsonCodec.object("status", "ok", "model", info.name()));
+                route[0] = path;
+                requireMethod(r, "GET");
+                return done(stopping ? Reply.json(503, JsonCodec.object("status", "stopping"))
+                        : Reply.json(200, JsonCodec.object("status", "ok", "model", defaultModel.name)));
             case "/metrics":
-                requireMethod(method, "GET");
-                return send(ex, 200, "text/plain; version=0.0.4; charset=utf-8",
-                        metrics.render().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                route[0] = path;
+                requireMethod(r, "GET");
+                return done(new Reply(200, Metrics.CONTENT_TYPE, metrics.render()));
             default:
-                throw new HttpError(404, "not_found", "no route " + path
-                        + "; routes: POST /v1/predict, GET /v1/model, GET /health, GET /metrics");
+                break;
+        }
+        if (path.equals("/v2") || path.startsWith("/v2/")) {
+            return OpenInference.dispatch(this, r, route);
+        }
+        if (path.startsWith("/v1/models/")) {
+            return TfServing.dispatch(this, r, route);
+        }
+        throw new HttpError(404, "not_found", "no route " + truncate(path) + "; " + ROUTES);
+    }
+
+    static CompletableFuture<Reply> done(Reply reply) {
+        return CompletableFuture.completedFuture(reply);
+    }
+
+    static void requireMethod(Request r, String allowed) {
+        if (!allowed.equals(r.method)) {
+            throw new HttpError(405, "method_not_allowed", "method " + (r.method.length() > 16
+                    ? r.method.substring(0, 16) + "..." : r.method) + " is not allowed here; use " + allowed).allow(allowed);
         }
     }
 
-    private int predict(HttpExchange ex) throws IOException {
-        String type = mediaType(ex.getRequestHeaders().getFirst("Content-Type"));
-        if (!JSON.equals(type) && !BINARY.equals(type)) {
-            throw new HttpError(415, "unsupported_media_type", "Content-Type " + (type == null ? "(none)" : type)
-                    + " is not supported; send " + JSON + " {\"inputs\": [[...]]} or " + BINARY
-                    + " (little-endian float32 rows of " + info.inputSize() + ", " + rowShapeText() + " in C order)");
+    /** The served model {@code name} (and version, when given), or 404 naming the ones served. */
+    ServedModel model(String name, String version) {
+        ServedModel m = models.get(name);
+        if (m == null) {
+            throw new HttpError(404, "unknown_model", "no model '" + truncate(name) + "'; serving " + models.keySet());
         }
-        byte[] body = readBody(ex);
-        Prediction out;
-        if (JSON.equals(type)) {
-            out = predictor.predict(JsonCodec.parseInputs(body, rowShape(), options.maxRows));
+        if (version != null && !version.isEmpty() && !version.equals(m.version)) {
+            throw new HttpError(404, "unknown_version", "model '" + name + "' has no version '" + truncate(version)
+                    + "'; it serves version " + m.version);
+        }
+        return m;
+    }
+
+    void checkNotStopping() {
+        if (stopping) {
+            throw new HttpError(503, "stopping", "the service is shutting down; retry on another instance");
+        }
+    }
+
+    /** Runs {@code n} rows through {@code model}, timing it for the metrics. */
+    CompletableFuture<Prediction> predict(ServedModel model, float[] rows, int n) {
+        checkNotStopping();
+        if (n > maxRows) {
+            throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
+        }
+        long start = System.nanoTime();
+        return model.predict(rows, n).thenApply(out -> {
+            metrics.prediction(model.name, out.rows(), System.nanoTime() - start);
+            return out;
+        });
+    }
+
+    private CompletableFuture<Reply> predictV1(Request r) {
+        String name = r.queryParameter("model");
+        ServedModel model = name == null ? defaultModel : model(name, null);
+        String type = r.mediaType();
+        int size = model.info.inputSize();
+        if (!Reply.JSON.equals(type) && !Reply.BINARY.equals(type)) {
+            throw new HttpError(415, "unsupported_media_type", "Content-Type " + (type == null ? "(none)" : truncate(type))
+                    + " is not supported; send " + Reply.JSON + " {\"inputs\": [[...]]} or " + Reply.BINARY
+                    + " (little-endian float32 rows of " + size + ")");
+        }
+        float[] rows;
+        int n;
+        if (Reply.JSON.equals(type)) {
+            float[][] parsed = JsonCodec.parseInputs(r.body, model.rowShape(), maxRows);
+            n = parsed.length;
+            rows = new float[n * size];
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(parsed[i], 0, rows, i * size, size);
+            }
         } else {
-            out = predictor.predict(binaryRows(body), body.length / (info.inputSize() * Float.BYTES));
+            int rowBytes = size * Float.BYTES;
+            if (r.body.length == 0 || r.body.length % rowBytes != 0) {
+                throw new HttpError(400, "bad_request", "binary body has " + r.body.length + " bytes, expected a positive"
+                        + " multiple of " + rowBytes + " (rows of " + size + " little-endian float32, shape "
+                        + java.util.Arrays.toString(model.rowShape())
+                        + model.info.inputLayout().map(l -> ", layout " + l).orElse("") + " in C order)");
+            }
+            n = r.body.length / rowBytes;
+            if (n > maxRows) {
+                throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
+            }
+            rows = new float[n * size];
+            ByteBuffer.wrap(r.body).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(rows);
         }
-        metrics.rows(out.rows());
-        String accept = ex.getRequestHeaders().getFirst("Accept");
-        if (accept != null && accept.toLowerCase(Locale.ROOT).contains(BINARY)) {
-            ex.getResponseHeaders().set("X-Rows", Integer.toString(out.rows()));
-            ex.getResponseHeaders().set("X-Classes", Integer.toString(out.numClasses()));
-            ex.getResponseHeaders().set("X-Output-Shape", joined(out.rowShape()));
-            return send(ex, 200, BINARY, binaryPrediction(out));
-        }
-        return send(ex, 200, JSON, JsonCodec.prediction(out, info));
+        String accept = r.header("Accept");
+        boolean binary = accept != null && accept.toLowerCase(Locale.ROOT).contains(Reply.BINARY);
+        return predict(model, rows, n).thenApply(out -> binary ? binaryV1(out) : Reply.json(200, JsonCodec.prediction(out, model.info)));
     }
 
-    /** The per-example input shape, e.g. [3, 48, 48]. */
-    private long[] rowShape() {
-        long[] shape = info.inputShape();
-        return java.util.Arrays.copyOfRange(shape, 1, shape.length);
-    }
-
-    private String rowShapeText() {
-        return "shape " + java.util.Arrays.toString(rowShape()) + info.inputLayout().map(l -> ", layout " + l).orElse("");
-    }
-
-    private static String joined(long[] shape) {
-        StringBuilder out = new StringBuilder();
-        for (long d : shape) {
-            out.append(out.length() == 0 ? "" : ",").append(d);
-        }
-        return out.toString();
-    }
-
-    private FloatBuffer binaryRows(byte[] body) {
-        int rowBytes = info.inputSize() * Float.BYTES;
-        if (body.length == 0 || body.length % rowBytes != 0) {
-            throw new HttpError(400, "bad_request", "binary body has " + body.length + " bytes, expected a positive"
-                    + " multiple of " + rowBytes + " (rows of " + info.inputSize() + " little-endian float32, "
-                    + rowShapeText() + " in C order)");
-        }
-        if (body.length / rowBytes > options.maxRows) {
-            throw new HttpError(413, "too_many_rows", "more than " + options.maxRows + " rows in one request;"
-                    + " split the batch (--max-rows)");
-        }
-        return ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    }
-
-    /**
-     * Binary response: float32 LE outputs [rows, X-Classes values] (each row shaped as X-Output-Shape
-     * says, C order), then int32 LE classes [rows] (the arg-max of each flattened row).
-     */
-    private static byte[] binaryPrediction(Prediction out) {
+    private static Reply binaryV1(Prediction out) {
         float[] probs = out.flatProbabilities();
-        ByteBuffer buf = ByteBuffer.allocate(probs.length * Float.BYTES + out.rows() * Integer.BYTES)
-                .order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer buf = ByteBuffer.allocate(probs.length * Float.BYTES + out.rows() * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         buf.asFloatBuffer().put(probs);
         buf.position(probs.length * Float.BYTES);
         buf.asIntBuffer().put(out.classes());
-        return buf.array();
-    }
-
-    private byte[] readBody(HttpExchange ex) throws IOException {
-        String length = ex.getRequestHeaders().getFirst("Content-Length");
-        if (length != null) {
-            long declared;
-            try {
-                declared = Long.parseLong(length.trim());
-            } catch (NumberFormatException e) {
-                throw new HttpError(400, "bad_request", "invalid Content-Length: " + length);
-            }
-            if (declared > options.maxBody) {
-                throw tooLarge();
-            }
+        StringBuilder shape = new StringBuilder();
+        for (long d : out.rowShape()) {
+            shape.append(shape.length() == 0 ? "" : ",").append(d);
         }
-        try (InputStream in = ex.getRequestBody()) {
-            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxBody + 1));
-            if (body.length > options.maxBody) {
-                throw tooLarge();
-            }
-            ex.setAttribute(BODY_READ, Boolean.TRUE);
-            return body;
-        }
-    }
-
-    private static boolean hasBody(HttpExchange ex) {
-        String length = ex.getRequestHeaders().getFirst("Content-Length");
-        return ex.getRequestHeaders().containsKey("Transfer-Encoding") || (length != null && !"0".equals(length.trim()));
-    }
-
-    private HttpError tooLarge() {
-        return new HttpError(413, "body_too_large", "request body is larger than " + options.maxBody
-                + " bytes (--max-body); split the batch");
-    }
-
-    private static void requireMethod(String method, String allowed) {
-        if (!allowed.equals(method)) {
-            throw new HttpError(405, "method_not_allowed", "method " + method + " is not allowed here; use " + allowed);
-        }
-    }
-
-    private static String mediaType(String header) {
-        if (header == null) {
-            return null;
-        }
-        int semi = header.indexOf(';');
-        return (semi < 0 ? header : header.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
-    }
-
-    private static String knownRoute(String path) {
-        switch (path) {
-            case "/v1/predict":
-            case "/v1/model":
-            case "/health":
-            case "/metrics":
-                return path;
-            default:
-                return "other";
-        }
-    }
-
-    private int error(HttpExchange ex, int status, String kind, String message) {
-        metrics.error(kind);
-        if (ex.getAttribute(BODY_READ) == null && hasBody(ex)) {
-            // The body is still unread: the JDK server drains 64 KiB at most, then drops the connection
-            // without a word, and a client that reuses it sees a reset. Say so, so that it does not.
-            ex.getResponseHeaders().set("Connection", "close");
-        }
-        if (status == 405) {
-            ex.getResponseHeaders().set("Allow", allowedFor(ex.getRequestURI().getPath()));
-        }
-        try {
-            return send(ex, status, JSON, JsonCodec.object("error", message));
-        } catch (IOException | RuntimeException e) {
-            return status; // the client went away, or headers were already sent: nothing more to say
-        }
-    }
-
-    private static String allowedFor(String path) {
-        return "/v1/predict".equals(path) ? "POST" : "GET";
-    }
-
-    private int send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
-        record(ex, status);
-        ex.getResponseHeaders().set("Content-Type", type.startsWith("text/") ? type : type
-                + (JSON.equals(type) ? "; charset=utf-8" : ""));
-        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(body);
-        }
-        return status;
+        return new Reply(200, Reply.BINARY, buf.array()).header("X-Rows", Integer.toString(out.rows()))
+                .header("X-Classes", Integer.toString(out.numClasses())).header("X-Output-Shape", shape.toString());
     }
 }

@@ -2,68 +2,201 @@ package ai.dl4jbridge.runtime.service;
 
 import ai.dl4jbridge.runtime.ExecutionProvider;
 import ai.dl4jbridge.runtime.NanPolicy;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Path;
-import java.util.Locale;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
-/** The reference service's command line. Every option has a safe default except --model. */
+/**
+ * The service's settings: its command line (picocli: {@code --help}, {@code --version}, {@code --opt value}
+ * and {@code --opt=value}) and, for an embedded server, the same settings through fluent setters. Every
+ * option has a safe default except the model(s).
+ */
+@Command(name = "dl4j-bridge-service", mixinStandardHelpOptions = true, versionProvider = ServiceOptions.Version.class,
+        sortOptions = false, usageHelpAutoWidth = true,
+        description = "Serves ONNX models over HTTP (dl4j-bridge's /v1 API, Open Inference Protocol v2 REST, "
+                + "TensorFlow Serving's REST predict) and gRPC (Open Inference Protocol v2).")
 public final class ServiceOptions {
-    static final String USAGE = String.join("\n",
-            "usage: java -jar dl4j-bridge-runtime-0.1.0-service.jar --model PATH [options]",
-            "  --model PATH          ONNX model file (required)",
-            "  --port P              TCP port (default 8080; 0 picks a free one and prints it)",
-            "  --host H              address to bind (default 127.0.0.1: loopback only)",
-            "  --threads N           request worker threads (default: number of cores)",
-            "  --queue N             requests waiting for a worker; beyond it they get 503 at once (default 256)",
-            "  --max-body BYTES      largest request body accepted (default 16777216)",
-            "  --max-rows N          largest batch per request (default 4096)",
-            "  --intra-op-threads N  ONNX Runtime threads per request (default 1: the workers already run in parallel)",
-            "  --provider cpu|cuda   execution provider (default cpu; cuda fails loudly when unavailable)",
-            "  --nan refuse|allow    NaN / Inf inputs (default refuse: 400)",
-            "  --grace SECONDS       shutdown waits this long for requests in flight (default 5)");
+    static final String VERSION = "0.1.0";
 
-    Path model;
+    @Option(names = "--model", paramLabel = "[NAME=]PATH",
+            description = "an ONNX model file to serve; repeat for several models (the first is the default of /v1/predict)."
+                    + " NAME defaults to the model's own name")
+    List<String> models = new ArrayList<>();
+
+    @Option(names = "--model-repository", paramLabel = "DIR",
+            description = "a folder with one sub-folder per model, each holding version folders (1/model.onnx, 2/...;"
+                    + " the highest is served) or model.onnx, and optionally config.json with max_batch_size and"
+                    + " max_queue_delay_microseconds")
+    Path repository;
+
+    @Option(names = "--host", description = "address to bind (default ${DEFAULT-VALUE}: loopback only)")
     String host = "127.0.0.1";
+
+    @Option(names = "--port", description = "HTTP port (default ${DEFAULT-VALUE}; 0 picks a free one and prints it)")
     int port = 8080;
+
+    @Option(names = "--grpc-port", description = "gRPC port for the Open Inference Protocol (default ${DEFAULT-VALUE}: off; 0 picks a free one)")
+    int grpcPort = -1;
+
+    @Option(names = "--threads", description = "request worker threads (default: the number of cores, ${DEFAULT-VALUE})")
     int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--io-threads", description = "network (event loop) threads (default ${DEFAULT-VALUE})")
+    int ioThreads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+
+    @Option(names = "--queue", description = "requests waiting for a worker; beyond it they get 503 at once (default ${DEFAULT-VALUE})")
     int queue = 256;
+
+    @Option(names = "--max-connections", description = "open connections; beyond it new ones are closed at once (default ${DEFAULT-VALUE})")
+    int maxConnections = 10_000;
+
+    @Option(names = "--max-body", paramLabel = "BYTES", description = "largest request body; larger gets 413 (default ${DEFAULT-VALUE})")
     long maxBody = 16L << 20;
+
+    @Option(names = "--max-rows", description = "largest batch per request (default ${DEFAULT-VALUE})")
     int maxRows = 4096;
+
+    @Option(names = "--max-header-size", paramLabel = "BYTES", description = "all request headers together; larger gets 431 (default ${DEFAULT-VALUE})")
+    int maxHeaderSize = 8192;
+
+    @Option(names = "--max-headers", description = "request header count; more gets 431 (default ${DEFAULT-VALUE})")
+    int maxHeaders = 64;
+
+    @Option(names = "--max-uri", paramLabel = "BYTES", description = "request line (method, URI, version); longer gets 414 (default ${DEFAULT-VALUE})")
+    int maxUri = 4096;
+
+    @Option(names = "--request-timeout", paramLabel = "SECONDS", description = "a request must arrive whole within this time, else 408 and close (default ${DEFAULT-VALUE})")
+    int requestTimeoutSeconds = 30;
+
+    @Option(names = "--idle-timeout", paramLabel = "SECONDS", description = "a kept-alive connection with no request is closed after this (default ${DEFAULT-VALUE})")
+    int idleTimeoutSeconds = 60;
+
+    @Option(names = "--batch-max-size", paramLabel = "ROWS", description = "dynamic batching: rows per ONNX Runtime run, across requests (default ${DEFAULT-VALUE}: off)")
+    int batchMaxSize = 0;
+
+    @Option(names = "--batch-max-delay-us", paramLabel = "MICROS", description = "dynamic batching: how long a batch waits to fill once its first request is in (default ${DEFAULT-VALUE})")
+    int batchMaxDelayMicros = 200;
+
+    @Option(names = "--model-batch", paramLabel = "NAME=ROWS[,MICROS]", description = "per-model batching, overriding --batch-max-size / --batch-max-delay-us; repeatable")
+    Map<String, String> modelBatch = new LinkedHashMap<>();
+
+    @Option(names = "--intra-op-threads", description = "ONNX Runtime threads per run (default ${DEFAULT-VALUE}: the workers already run in parallel)")
     int intraOpThreads = 1;
+
+    @Option(names = "--provider", description = "execution provider: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}; cuda refuses to start when unavailable)")
     ExecutionProvider provider = ExecutionProvider.CPU;
+
+    @Option(names = "--nan", description = "NaN / Inf inputs: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}: 400)")
     NanPolicy nanPolicy = NanPolicy.REFUSE;
+
+    @Option(names = "--grace", paramLabel = "SECONDS", description = "shutdown waits this long for requests in flight (default ${DEFAULT-VALUE})")
     int graceSeconds = 5;
 
-    public static ServiceOptions parse(String... args) {
+    /** Prints the version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"dl4j-bridge service " + VERSION + " (ONNX Runtime " + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()
+                    + ", Netty " + io.netty.util.Version.identify().values().iterator().next().artifactVersion() + ")"};
+        }
+    }
+
+    /** The outcome of parsing a command line: options, or text to print and an exit code. */
+    static final class Parsed {
+        final ServiceOptions options;
+        final String text;
+        final int exitCode;
+
+        Parsed(ServiceOptions options, String text, int exitCode) {
+            this.options = options;
+            this.text = text;
+            this.exitCode = exitCode;
+        }
+    }
+
+    static CommandLine commandLine(ServiceOptions o) {
+        CommandLine cli = new CommandLine(o);
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setUnmatchedOptionsArePositionalParams(false);
+        return cli;
+    }
+
+    /** Parses {@code args}; --help and --version come back as text with exit code 0, errors as text with 2. */
+    static Parsed parseCommandLine(String... args) {
         ServiceOptions o = new ServiceOptions();
-        for (int i = 0; i < args.length; i++) {
-            String flag = args[i];
-            if (flag.equals("-h") || flag.equals("--help")) {
-                throw new IllegalArgumentException(USAGE);
+        CommandLine cli = commandLine(o);
+        StringWriter text = new StringWriter();
+        try {
+            CommandLine.ParseResult result = cli.parseArgs(args);
+            if (result.isUsageHelpRequested()) {
+                cli.usage(new PrintWriter(text));
+                return new Parsed(null, text.toString(), 0);
             }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException("option " + flag + " needs a value\n" + USAGE);
+            if (result.isVersionHelpRequested()) {
+                cli.printVersionHelp(new PrintWriter(text));
+                return new Parsed(null, text.toString(), 0);
             }
-            String value = args[++i];
-            switch (flag) {
-                case "--model": o.model = Path.of(value); break;
-                case "--host": o.host = value; break;
-                case "--port": o.port = intIn(flag, value, 0, 65535); break;
-                case "--threads": o.threads = intIn(flag, value, 1, 1024); break;
-                case "--queue": o.queue = intIn(flag, value, 1, 1 << 20); break;
-                case "--max-body": o.maxBody = longIn(flag, value, 1024, 1L << 31); break;
-                case "--max-rows": o.maxRows = intIn(flag, value, 1, 1 << 20); break;
-                case "--intra-op-threads": o.intraOpThreads = intIn(flag, value, 0, 1024); break;
-                case "--provider": o.provider = choice(flag, value, ExecutionProvider.class); break;
-                case "--nan": o.nanPolicy = choice(flag, value, NanPolicy.class); break;
-                case "--grace": o.graceSeconds = intIn(flag, value, 0, 3600); break;
-                default: throw new IllegalArgumentException("unknown option " + flag + "\n" + USAGE);
-            }
+            o.validate();
+            return new Parsed(o, null, 0);
+        } catch (CommandLine.ParameterException | IllegalArgumentException e) {
+            return new Parsed(null, e.getMessage() + " (see --help)", 2);
         }
-        if (o.model == null) {
-            throw new IllegalArgumentException("--model PATH is required\n" + USAGE);
+    }
+
+    /** Parses a command line; throws IllegalArgumentException with the message on any error or --help. */
+    public static ServiceOptions parse(String... args) {
+        Parsed parsed = parseCommandLine(args);
+        if (parsed.options == null) {
+            throw new IllegalArgumentException(parsed.text);
         }
-        return o;
+        return parsed.options;
+    }
+
+    void validate() {
+        if (models.isEmpty() && repository == null) {
+            throw new IllegalArgumentException("no model: give --model [NAME=]PATH (repeatable) or --model-repository DIR");
+        }
+        range("--port", port, 0, 65535);
+        range("--grpc-port", grpcPort, -1, 65535);
+        range("--threads", threads, 1, 1024);
+        range("--io-threads", ioThreads, 1, 64);
+        range("--queue", queue, 1, 1 << 20);
+        range("--max-connections", maxConnections, 1, 1 << 20);
+        range("--max-body", maxBody, 1024, Integer.MAX_VALUE - 8);
+        range("--max-rows", maxRows, 1, 1 << 20);
+        range("--max-header-size", maxHeaderSize, 256, 1 << 20);
+        range("--max-headers", maxHeaders, 4, 10_000);
+        range("--max-uri", maxUri, 64, 1 << 20);
+        range("--request-timeout", requestTimeoutSeconds, 1, 3600);
+        range("--idle-timeout", idleTimeoutSeconds, 1, 86_400);
+        range("--batch-max-size", batchMaxSize, 0, 1 << 16);
+        range("--batch-max-delay-us", batchMaxDelayMicros, 0, 1_000_000);
+        range("--intra-op-threads", intraOpThreads, 0, 1024);
+        range("--grace", graceSeconds, 0, 3600);
+        for (Map.Entry<String, String> e : modelBatch.entrySet()) {
+            BatchSettings.parse(e.getKey(), e.getValue());
+        }
+    }
+
+    private static void range(String flag, long value, long min, long max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException("invalid value for " + flag + ": " + value + ", expected an integer in ["
+                    + min + ", " + max + "]");
+        }
+    }
+
+    /** Batching for model {@code name}: its --model-batch entry, else the global settings. */
+    BatchSettings batchFor(String name) {
+        String own = modelBatch.get(name);
+        return own != null ? BatchSettings.parse(name, own) : new BatchSettings(batchMaxSize, batchMaxDelayMicros);
     }
 
     /** Options for an embedded server (tests, or a Java team's own main): loopback, an ephemeral port. */
@@ -81,6 +214,12 @@ public final class ServiceOptions {
 
     public ServiceOptions port(int port) {
         this.port = port;
+        return this;
+    }
+
+    /** The gRPC port (-1: no gRPC server, the default; 0: an ephemeral port). */
+    public ServiceOptions grpcPort(int grpcPort) {
+        this.grpcPort = grpcPort;
         return this;
     }
 
@@ -104,30 +243,35 @@ public final class ServiceOptions {
         return this;
     }
 
-    private static int intIn(String flag, String value, int min, int max) {
-        return (int) longIn(flag, value, min, max);
+    public ServiceOptions maxConnections(int maxConnections) {
+        this.maxConnections = maxConnections;
+        return this;
     }
 
-    private static long longIn(String flag, String value, long min, long max) {
-        try {
-            long v = Long.parseLong(value.trim());
-            if (v >= min && v <= max) {
-                return v;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new IllegalArgumentException("invalid value for " + flag + ", expected an integer in [" + min + ", "
-                + max + "]. Received: " + flag + "=" + value);
+    public ServiceOptions requestTimeoutSeconds(int seconds) {
+        this.requestTimeoutSeconds = seconds;
+        return this;
     }
 
-    private static <E extends Enum<E>> E choice(String flag, String value, Class<E> type) {
-        try {
-            return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("invalid value for " + flag + ", expected one of "
-                    + java.util.Arrays.toString(type.getEnumConstants()).toLowerCase(Locale.ROOT)
-                    + ". Received: " + flag + "=" + value, e);
-        }
+    public ServiceOptions idleTimeoutSeconds(int seconds) {
+        this.idleTimeoutSeconds = seconds;
+        return this;
+    }
+
+    /** Dynamic batching for every model: up to {@code maxRows} rows per run, waiting up to {@code maxDelayMicros}. */
+    public ServiceOptions batching(int maxRows, int maxDelayMicros) {
+        this.batchMaxSize = maxRows;
+        this.batchMaxDelayMicros = maxDelayMicros;
+        return this;
+    }
+
+    public ServiceOptions graceSeconds(int seconds) {
+        this.graceSeconds = seconds;
+        return this;
+    }
+
+    public ServiceOptions nanPolicy(NanPolicy policy) {
+        this.nanPolicy = policy;
+        return this;
     }
 }

@@ -131,9 +131,10 @@ class PredictionServerTest {
         HttpResponse<String> metrics = get("/metrics");
         assertEquals(200, metrics.statusCode());
         assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
-        for (String name : new String[] {"dl4jbridge_requests_total{route=\"/v1/predict\",method=\"POST\",code=\"200\"}",
-                "dl4jbridge_predict_duration_seconds_bucket{le=\"+Inf\"}", "dl4jbridge_predict_duration_seconds_count",
-                "dl4jbridge_model_info{name=\"tiny\""}) {
+        for (String name : new String[] {"dl4jbridge_requests_total{code=\"200\",method=\"POST\",route=\"/v1/predict\"}",
+                "dl4jbridge_predict_duration_seconds_bucket{model=\"tiny\",le=\"+Inf\"}",
+                "dl4jbridge_predict_duration_seconds_count{model=\"tiny\"}", "dl4jbridge_model_info{engine=\"onnxruntime",
+                "jvm_memory_used_bytes{area=\"heap\"}", "process_open_fds "}) {
             assertTrue(metrics.body().contains(name), name + " missing from\n" + metrics.body());
         }
     }

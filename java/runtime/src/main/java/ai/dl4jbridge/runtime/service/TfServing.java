@@ -1,0 +1,109 @@
+package ai.dl4jbridge.runtime.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * TensorFlow Serving's REST API: {@code POST /v1/models/NAME[/versions/V]:predict} with the row form
+ * ({"instances": [example, ...]} answered {"predictions": [...]}) or the columnar form ({"inputs": tensor}
+ * answered {"outputs": tensor}); an example or tensor may also be given by input name ({"input": ...}).
+ * {@code GET /v1/models/NAME[/versions/V]} gives the model's status.
+ */
+final class TfServing {
+    private TfServing() {
+    }
+
+    static CompletableFuture<Reply> dispatch(Router router, Request r, String[] route) {
+        String rest = r.path.substring("/v1/models/".length());
+        boolean predict = rest.endsWith(":predict");
+        if (predict) {
+            rest = rest.substring(0, rest.length() - ":predict".length());
+        }
+        String[] parts = rest.split("/", -1);
+        String version = null;
+        if (parts.length == 3 && parts[1].equals("versions")) {
+            version = parts[2];
+        } else if (parts.length != 1) {
+            route[0] = "/v1/models";
+            throw new HttpError(404, "not_found", "expected /v1/models/NAME[/versions/VERSION][:predict]");
+        }
+        ServedModel m;
+        if (predict) {
+            route[0] = "/v1/models:predict";
+            Router.requireMethod(r, "POST");
+            m = router.model(parts[0], version);
+            return predict(router, m, r);
+        }
+        route[0] = "/v1/models";
+        Router.requireMethod(r, "GET");
+        m = router.model(parts[0], version);
+        ObjectNode status = Tensors.NODES.objectNode();
+        ObjectNode v = status.putArray("model_version_status").addObject();
+        v.put("version", m.version).put("state", router.isStopping() ? "END" : "AVAILABLE");
+        v.putObject("status").put("error_code", "OK").put("error_message", "");
+        return Router.done(Reply.json(200, Tensors.write(status)));
+    }
+
+    private static CompletableFuture<Reply> predict(Router router, ServedModel m, Request r) {
+        JsonNode body = Tensors.object(r.body, 0, r.body.length, "the predict request");
+        JsonNode instances = body.get("instances");
+        JsonNode inputs = body.get("inputs");
+        if ((instances == null) == (inputs == null)) {
+            throw JsonCodec.bad("give exactly one of \"instances\" (a list of examples) or \"inputs\" (a batch tensor)");
+        }
+        int size = m.info.inputSize();
+        float[] rows;
+        int n;
+        if (instances != null) {
+            if (!instances.isArray() || instances.size() == 0) {
+                throw JsonCodec.bad("\"instances\" must be a non-empty list of examples");
+            }
+            n = instances.size();
+            if (n > router.maxRows()) {
+                throw new HttpError(413, "too_many_rows", "more than " + router.maxRows() + " instances in one request; split the batch");
+            }
+            rows = new float[n * size];
+            List<Long> dims = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                float[] row = Tensors.flatten(named(instances.get(i), m), dims, "instance " + i);
+                if (row.length != size) {
+                    throw JsonCodec.bad("instance " + i + " has " + row.length + " values (shape " + dims + "); model '"
+                            + m.name + "' takes " + size + " per example, shape " + Tensors.text(m.rowShape()));
+                }
+                System.arraycopy(row, 0, rows, i * size, size);
+            }
+        } else {
+            List<Long> dims = new ArrayList<>();
+            rows = Tensors.flatten(named(inputs, m), dims, "\"inputs\"");
+            if (dims.isEmpty() || dims.get(0) == 0 || rows.length != dims.get(0) * size) {
+                throw JsonCodec.bad("\"inputs\" has shape " + dims + "; model '" + m.name + "' takes [n, "
+                        + Tensors.text(m.rowShape()).replaceAll("[\\[\\]]", "") + "] (or [n, " + size + "])");
+            }
+            n = (int) (long) dims.get(0);
+        }
+        boolean columnar = inputs != null;
+        return router.predict(m, rows, n).thenApply(out -> {
+            ObjectNode answer = Tensors.NODES.objectNode();
+            ArrayNode tensor = Tensors.nested(out.flatProbabilities(), 0, Tensors.withBatch(out.rows(), out.rowShape()), 0);
+            answer.set(columnar ? "outputs" : "predictions", tensor);
+            return Reply.json(200, Tensors.write(answer));
+        });
+    }
+
+    /** An example or tensor given by input name ({"input": [...]}) or directly. */
+    private static JsonNode named(JsonNode node, ServedModel m) {
+        if (!node.isObject()) {
+            return node;
+        }
+        JsonNode v = node.get(m.info.inputName());
+        if (v == null || node.size() != 1) {
+            throw JsonCodec.bad("named inputs must name exactly this model's input '" + m.info.inputName() + "'");
+        }
+        return v;
+    }
+}

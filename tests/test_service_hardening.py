@@ -1,0 +1,412 @@
+"""The Java service as a hostile client meets it: slow and half-sent requests, abandoned connections,
+framing lies, oversized parts, injected methods, binary sent as JSON, models that must not load, and a
+short soak of mixed traffic. Every test runs the real jar on 127.0.0.1 with bounded loops and timeouts."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from prometheus_client.parser import text_string_to_metric_families
+
+from bridge.jvm import java_home
+from bridge.service import JavaService, ServiceClient, service_jar
+
+VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
+LENET = VECTORS / "lenet" / "model.onnx"
+MLP = VECTORS / "mlp" / "model.onnx"
+TOLERANCE = 1e-5
+BINARY = {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"}
+REQUEST_TIMEOUT = 2  # --request-timeout for these tests (seconds)
+KNOWN_METHODS = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "other"}
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    raw = np.fromfile(VECTORS / "mnist_test_1000.u8", np.uint8).reshape(1000, 784)
+    return raw.astype(np.float32) / np.float32(255)
+
+
+@pytest.fixture(scope="module")
+def expected() -> np.ndarray:
+    return np.fromfile(VECTORS / "lenet" / "outputs.f32", "<f4").reshape(1000, 10)
+
+
+@pytest.fixture(scope="module")
+def service():
+    extra = ["--request-timeout", str(REQUEST_TIMEOUT), "--idle-timeout", "5", "--max-body", str(1 << 20),
+             "--max-headers", "32", "--max-uri", "2048", "--max-header-size", "4096"]
+    # A fixed, pre-touched heap: the soak's RSS check then sees leaks, not the heap growing into its default.
+    with JavaService(LENET, port=0, threads=2, extra=extra,
+                     jvm_options=["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch"]) as svc:
+        yield svc
+
+
+def _address(svc) -> tuple[str, int]:
+    client = ServiceClient(svc.url)
+    return client.host, client.port
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _raw(svc, payload: bytes, timeout: float = 10.0) -> bytes:
+    """Sends `payload` on a fresh connection and reads until the server closes or a whole answer is in."""
+    with socket.create_connection(_address(svc), timeout=timeout) as sock:
+        sock.sendall(payload)
+        return _read_response(sock)
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            length = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+            if length and len(body) >= length[0]:
+                break
+    return data
+
+
+def _status(response: bytes) -> int:
+    assert response.startswith(b"HTTP/1.1 "), response[:200]
+    return int(response[9:12])
+
+
+def _good(svc, digits, expected, rows=(0, 1, 2)) -> None:
+    client = ServiceClient(svc.url, timeout=5)
+    probs, _ = client.predict(digits[list(rows)])
+    assert np.abs(probs - expected[list(rows)]).max() <= TOLERANCE
+
+
+def test_slow_and_half_sent_requests_do_not_block_good_clients(service, digits, expected):
+    """100 connections stuck mid-request (half the headers, or half the body): good requests and /health are
+    still answered at once; each stuck one gets 408 when --request-timeout passes, and is closed."""
+    row = digits[0].astype("<f4").tobytes()
+    stuck = []
+    try:
+        for i in range(100):
+            sock = socket.create_connection(_address(service), timeout=10)
+            if i % 2:
+                sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n")
+            else:
+                sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(row) + row[:1000])
+            stuck.append(sock)
+        t0 = time.monotonic()
+        for _ in range(20):
+            _good(service, digits, expected)
+            assert ServiceClient(service.url, timeout=5).request("GET", "/health")[0] == 200
+        assert time.monotonic() - t0 < REQUEST_TIMEOUT, "good clients waited behind the stuck ones"
+        statuses = {_status(_read_response(sock)) for sock in stuck}
+        assert statuses == {408}, statuses
+    finally:
+        for sock in stuck:
+            sock.close()
+    _good(service, digits, expected)
+
+
+def test_abandoned_connections_leave_no_file_handles(service, digits, expected):
+    """20,000 connections that send part of a request (or a whole one) and close without reading: the
+    service's open-file count comes back to its baseline and it still answers."""
+    pid = service.process.pid
+    _good(service, digits, expected)
+    baseline = _open_fds(pid)
+    big = digits[:200].astype("<f4").tobytes()
+    partial = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"in"
+    whole = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+             b"Content-Length: %d\r\n\r\n" % len(big)) + big
+    address = _address(service)
+
+    def abandon(count: int, offset: int) -> None:
+        for i in range(count):
+            with socket.create_connection(address, timeout=10) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                sock.sendall(whole if (i + offset) % 100 == 0 else partial[:10 + (i % (len(partial) - 10))])
+
+    threads = [threading.Thread(target=abandon, args=(5000, k)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    deadline = time.monotonic() + 20
+    while _open_fds(pid) > baseline + 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _open_fds(pid) <= baseline + 5, f"open files {_open_fds(pid)} vs baseline {baseline}"
+    _good(service, digits, expected)
+
+
+def _metrics(svc) -> list:
+    status, _, body = ServiceClient(svc.url).request("GET", "/metrics")
+    assert status == 200
+    return list(text_string_to_metric_families(body.decode()))
+
+
+def test_injected_methods_never_become_label_values(service):
+    """Methods with quotes, braces and 3,000 distinct long names: /metrics stays parseable by
+    prometheus_client, the method label stays within a fixed set, and the series count stays bounded."""
+    for i in range(3000):
+        method = (f'X"{i}' + "{}\\" + "A" * 1500) if i % 3 else f'G"E{i}T'
+        response = _raw(service, method.encode() + b" /v1/predict HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert 400 <= _status(response) < 500, response[:200]
+    families = _metrics(service)
+    methods = {s.labels["method"] for f in families if f.name == "dl4jbridge_requests" for s in f.samples}
+    assert methods <= KNOWN_METHODS, methods
+    series = sum(len(f.samples) for f in families)
+    assert series < 2000, f"{series} samples in /metrics"
+
+
+def test_framing_lies_and_broken_chunks_get_4xx(service, digits, expected):
+    row = digits[0].astype("<f4").tobytes()
+    head = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+    cases = {
+        "broken chunk size": head + b"Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n",
+        "chunk longer than declared": head + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n",
+        "invalid Content-Length": head + b"Content-Length: abc\r\n\r\n" + row,
+        "negative Content-Length": head + b"Content-Length: -5\r\n\r\n" + row,
+        "both Transfer-Encoding and Content-Length": head + b"Content-Length: 3136\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                                       + row,
+        "Content-Length shorter than the body": head + b"Content-Length: 10\r\n\r\n" + row,
+        "Content-Length longer than the body": head + b"Content-Length: %d\r\n\r\n" % (len(row) + 100) + row,
+        "unsupported Transfer-Encoding": head + b"Transfer-Encoding: gzip\r\n\r\n" + row,
+    }
+    for what, payload in cases.items():
+        response = _raw(service, payload, timeout=REQUEST_TIMEOUT + 8)
+        assert 400 <= _status(response) < 500, f"{what}: {response[:300]!r}"
+        assert b"Exception" not in response and b".java:" not in response, what
+    chunked = head + b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(row) + row + b"\r\n0\r\n\r\n"
+    assert _status(_raw(service, chunked)) == 200, "a well-formed chunked request must work"
+    _good(service, digits, expected)
+
+
+def test_binary_body_sent_as_json_is_400(service):
+    rng = np.random.default_rng(0)
+    for body in (rng.bytes(3136), b"\x00\x00\x00{\x00\x00\x00}", b"\xff\xfe\x00\x00" + rng.bytes(64), b"\xc3\x28"):
+        status, _, payload = ServiceClient(service.url).request("POST", "/v1/predict", body,
+                                                              {"Content-Type": "application/json"})
+        assert status == 400, (status, payload[:200])
+        assert json.loads(payload)["error"]
+
+
+def test_oversized_parts_are_refused_with_their_status(service):
+    huge = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    response = _raw(service, huge % (2 << 20) + b" " * 8192)
+    assert _status(response) == 413 and b"connection: close" in response.lower(), response[:300]
+    growing = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+    with socket.create_connection(_address(service), timeout=10) as sock:
+        sock.sendall(growing)
+        try:
+            for _ in range(20):  # 1.25 MiB > --max-body 1 MiB
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = _read_response(sock)
+    assert _status(response) == 413, response[:300]
+    many = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(40)) + b"\r\n"
+    assert _status(_raw(service, many)) == 431
+    big_header = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 6000 + b"\r\n\r\n"
+    assert _status(_raw(service, big_header)) == 431
+    long_uri = b"GET /health?" + b"a" * 4000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert _status(_raw(service, long_uri)) == 414
+
+
+def test_client_abort_is_counted_once(service, digits):
+    """A client that sends a whole request and leaves at once: one request counted (its status, or 499),
+    never a 200 and a 500 for the same request."""
+    def counts():
+        out = {}
+        for f in _metrics(service):
+            if f.name == "dl4jbridge_requests":
+                for s in f.samples:
+                    if s.name.endswith("_total") and s.labels["route"] == "/v1/predict":
+                        out[s.labels["code"]] = out.get(s.labels["code"], 0) + s.value
+        return out
+
+    before = counts()
+    body = digits[:250].astype("<f4").tobytes()  # under --max-body
+    with socket.create_connection(_address(service), timeout=10) as sock:
+        sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    time.sleep(1.0)
+    after = counts()
+    delta = {code: after.get(code, 0) - before.get(code, 0) for code in set(after) | set(before)}
+    delta = {code: n for code, n in delta.items() if n}
+    assert sum(delta.values()) == 1 and set(delta) <= {"200", "499"}, delta
+
+
+# ---- models that must not load, and start-up errors -------------------------------------------------------
+
+def _start_failure(args: list[str], cwd: Path | None = None) -> tuple[int, str]:
+    cmd = [str(java_home() / "bin" / "java"), "-jar", str(service_jar()), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd=cwd)
+    return done.returncode, done.stderr.strip()
+
+
+def _assert_one_line(code: int, stderr: str, *needles: str) -> None:
+    assert code != 0, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one line, got:\n{stderr}"
+    assert "Exception in thread" not in stderr and "\tat " not in stderr, stderr
+    for needle in needles:
+        assert needle in stderr, stderr
+
+
+def _with_metadata(tmp_path: Path, key: str, value: str) -> Path:
+    model = onnx.load(str(MLP))
+    del model.metadata_props[:]
+    model.metadata_props.add(key=key, value=value)
+    path = tmp_path / f"{key}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def _absurd_input(tmp_path: Path) -> Path:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 100000, 100000, 100000])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 100000, 100000, 100000])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "absurd", [x], [y])
+    path = tmp_path / "absurd.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def test_start_up_errors_are_one_line_with_a_non_zero_exit(tmp_path):
+    cases = [
+        (["--model", str(tmp_path / "missing.onnx")], "does not exist"),
+        (["--model", str(_with_metadata(tmp_path, "labels", '["zero", "one"'))], "labels"),
+        (["--model", str(_absurd_input(tmp_path))], "floats"),
+        (["--model", str(MLP), "--port=notaport"], "--port"),
+        (["--model", str(MLP), "--no-such-option"], "no-such-option"),
+        ([], "no model"),
+        (["--model", "bad name=" + str(MLP)], "model name"),
+        (["--model-repository", str(tmp_path / "nothing")], "not a folder"),
+    ]
+    for args, needle in cases:
+        code, stderr = _start_failure(args)
+        _assert_one_line(code, stderr, needle)
+
+
+def test_help_and_version():
+    cmd = [str(java_home() / "bin" / "java"), "-jar", str(service_jar())]
+    shown = subprocess.run(cmd + ["--help"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0
+    for option in ("--model", "--model-repository", "--port", "--grpc-port", "--threads", "--max-body", "--max-connections",
+                   "--request-timeout", "--idle-timeout", "--batch-max-size", "--batch-max-delay-us", "--model-batch",
+                   "--max-headers", "--max-header-size", "--max-uri", "--provider", "--nan", "--grace", "--version"):
+        assert option in shown.stdout, option
+    version = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and "0.1.0" in version.stdout and "ONNX Runtime" in version.stdout
+
+
+def _external(tmp_path: Path, location: str | None) -> Path:
+    """The MLP with its weights in weights.bin beside it; `location` rewrites where the file says they are."""
+    folder = tmp_path / ("ok" if location is None else "evil")
+    folder.mkdir(exist_ok=True)
+    model = onnx.load(str(MLP))
+    onnx.save_model(model, str(folder / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="weights.bin", size_threshold=0)
+    if location is not None:
+        model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+        for tensor in model.graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = location
+        onnx.save(model, str(folder / "model.onnx"))
+    return folder / "model.onnx"
+
+
+def test_external_data_resolves_only_inside_the_models_folder(tmp_path, digits):
+    import bridge
+
+    good = _external(tmp_path, None)
+    assert (good.parent / "weights.bin").stat().st_size > 100_000
+    reference = bridge.OnnxModel(str(good)).predict(digits[:50])
+    with JavaService(good, port=0, threads=2) as svc:  # started from another working directory on purpose
+        probs, _ = ServiceClient(svc.url).predict(digits[:50])
+    assert np.abs(probs - reference).max() <= TOLERANCE
+    for location in ("../../etc/passwd", "/etc/passwd", "../ok/weights.bin"):
+        code, stderr = _start_failure(["--model", str(_external(tmp_path, location))], cwd=Path("/"))
+        _assert_one_line(code, stderr, location, "outside")
+
+
+# ---- soak -------------------------------------------------------------------------------------------------
+
+def soak(svc, digits, expected, seconds: float) -> dict:
+    """Mixed good and bad traffic from 6 threads for `seconds`: counts of good, bad, 5xx and wrong answers."""
+    bad = [("POST", "/v1/predict", b'{"inputs": [[1, 2', {"Content-Type": "application/json"}, 400),
+           ("POST", "/v1/predict", b"\x00\xff" * 100, {"Content-Type": "application/json"}, 400),
+           ("POST", "/v1/predict", digits[0].astype("<f4").tobytes()[:-4], BINARY, 400),
+           ("GET", "/v1/predict", None, {}, 405),
+           ("GET", "/nope", None, {}, 404),
+           ("POST", "/v2/models/lenet/infer", b'{"inputs": []}', {"Content-Type": "application/json"}, 400),
+           ("POST", "/v2/models/nope/infer", b"{}", {"Content-Type": "application/json"}, 404)]
+    lock = threading.Lock()
+    outcome = {"good": 0, "bad": 0, "5xx": 0, "wrong": 0, "raw": 0}
+    stop = time.monotonic() + seconds
+
+    def worker(seed: int) -> None:
+        client = ServiceClient(svc.url, timeout=10)
+        rng = np.random.default_rng(seed)
+        while time.monotonic() < stop:
+            k = int(rng.integers(10))
+            if k < 6:
+                rows = rng.integers(0, 1000, size=int(rng.integers(1, 5)))
+                status, _, payload = client.request("POST", "/v1/predict", digits[rows].astype("<f4").tobytes(), BINARY)
+                right = status == 200 and np.abs(np.frombuffer(payload, "<f4", len(rows) * 10).reshape(-1, 10)
+                                                 - expected[rows]).max() <= TOLERANCE
+                kind = "good"
+            elif k < 9:
+                method, path, body, headers, want = bad[int(rng.integers(len(bad)))]
+                status, _, payload = client.request(method, path, body, headers)
+                right, kind = status == want, "bad"
+            else:  # a half-sent request, abandoned
+                with socket.create_connection(_address(svc), timeout=5) as sock:
+                    sock.sendall(b"POST /v1/predict HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+                status, right, kind = 0, True, "raw"
+            with lock:
+                outcome[kind] += 1
+                outcome["5xx"] += status >= 500
+                outcome["wrong"] += not right
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    return outcome
+
+
+@pytest.mark.parametrize("seconds", [20])
+def test_soak_mixed_traffic(service, digits, expected, seconds):
+    pid = service.process.pid
+    soak(service, digits, expected, 3)  # warm-up: JIT, pools
+    fds, rss = _open_fds(pid), _rss_mb(pid)
+    outcome = soak(service, digits, expected, seconds)
+    time.sleep(1)
+    assert outcome["5xx"] == 0 and outcome["wrong"] == 0, outcome
+    assert outcome["good"] > 100 and outcome["bad"] > 50, outcome
+    assert _open_fds(pid) <= fds + 10, (fds, _open_fds(pid))
+    assert _rss_mb(pid) <= rss + 100, f"RSS {rss:.0f} -> {_rss_mb(pid):.0f} MB"
