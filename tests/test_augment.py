@@ -294,3 +294,21 @@ def test_fit_refuses_augmentation_for_a_network_without_image_input(mnist):
     x, y, _, _ = mnist
     with pytest.raises(DataError, match="needs a network with an image input"):
         bridge.fit(nets.mlp(), x[:64], y[:64], progress=False, augmentation=Augmentation(shift=1))
+
+
+@pytest.mark.slow
+def test_fit_on_spark_augments_on_the_workers(mnist):
+    """The Java transform is Serializable: Spark ships it to its executors, which augment each minibatch."""
+    import bridge
+
+    x, y = mnist[0][:128], mnist[1][:128]
+
+    def trained(augmentation):
+        net = nets.lenet(seed=1)
+        bridge.fit(net, x, y, epochs=1, batch_size=32, seed=3, spark="local[1]", verbose=0, augmentation=augmentation)
+        return to_numpy(net.java.params())
+
+    plain, augmented = trained(None), trained(Augmentation(shift=2, rotation=10))
+    assert np.isfinite(augmented).all()
+    assert not np.array_equal(plain, augmented)
+    np.testing.assert_array_equal(trained(Augmentation()), plain)  # identity settings: the same training
