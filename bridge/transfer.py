@@ -40,7 +40,8 @@ def transfer(
     """A new network built from `net`'s layers and trained parameters, ready for bridge.fit.
 
     freeze: a layer index or name (a vertex name in a graph): that layer and every layer before it (in a graph,
-        every vertex on a path from an input to it) keep their parameters during training.
+        every vertex on a path from an input to it; a list of vertex names freezes every one of them and what
+        leads to it) keep their parameters during training.
     new_output: the class count of a fresh output layer (same activation and loss, new weights drawn with
         `weight_init`); for a graph with several outputs, a dict {output name: n}.
     remove_from: a layer index or name (a vertex name in a graph): it and every layer after it (in a graph, every
@@ -234,14 +235,15 @@ def _graph_transfer(net, java, fine_tune, freeze, new_output, remove_from, add, 
     builder = jclass(_TL + "TransferLearning$GraphBuilder")(java).fineTuneConfiguration(fine_tune)
     removed = _descendants(_vertex(remove_from, vertices, "remove_from"), sources) if remove_from is not None else set()
     if freeze is not None:
-        frozen = _vertex(freeze, vertices, "freeze")
-        if frozen in outputs or frozen in removed:
-            why = "an output layer" if frozen in outputs else f"removed (it depends on {remove_from!r})"
-            raise DataError(
-                f"Cannot freeze up to vertex {frozen!r}: it is {why}. Freeze a vertex before the output, "
-                "so that a trainable layer is left."
-            )
-        builder = builder.setFeatureExtractor(frozen)
+        points = [_vertex(f, vertices, "freeze") for f in (freeze if isinstance(freeze, (list, tuple)) else [freeze])]
+        for frozen in points:
+            if frozen in outputs or frozen in removed:
+                why = "an output layer" if frozen in outputs else f"removed (it depends on {remove_from!r})"
+                raise DataError(
+                    f"Cannot freeze up to vertex {frozen!r}: it is {why}. Freeze a vertex before the output, "
+                    "so that a trainable layer is left."
+                )
+        builder = builder.setFeatureExtractor(*points)
     for output, n in _new_outputs(new_output, outputs).items():
         builder = builder.nOutReplace(output, n, weight_init)
     if remove_from is not None:

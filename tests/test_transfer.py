@@ -261,3 +261,14 @@ def test_saved_and_loaded_transfer_keeps_frozen_layers_and_outputs(transferred, 
     assert _frozen(loaded.java) == _expected_frozen(transferred)
     assert loaded.name == transferred.net.name and loaded.input_shapes == transferred.net.input_shapes
     np.testing.assert_array_equal(bridge.predict(loaded, transferred.x), bridge.predict(transferred.net, transferred.x))
+
+
+def test_graph_freezes_every_named_vertex_and_what_leads_to_it():
+    base = bridge.load(VECTORS / "resnet" / "model.zip")
+    points = ["block2_proj_bn", "block2_bn1"]  # the shortcut and the first half of the last block's main path
+    net = bridge.transfer(base, freeze=points, new_output=4)
+    expected = _graph_ancestors(base.java, points[0]) | _graph_ancestors(base.java, points[1])
+    assert _frozen(net.java) == expected
+    assert "block2_conv2" not in expected and "block2_proj" in expected
+    with pytest.raises(DataError, match="'nowhere' is not a vertex"):
+        bridge.transfer(base, freeze=["block2_bn1", "nowhere"], new_output=4)
