@@ -11,6 +11,7 @@ is a pure function of (batch, seed): the training loop derives the seed from the
 batch index. Images are (n, C, H, W), (n, H, W, C) for NHWC networks, or the flat C-order rows that networks
 built with nets.sequential(input_shape=(C, H, W)) take; to_java(net) reads which from the network.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,9 +41,20 @@ class Augmentation:
     seed: mixed into every batch's seed (two augmentations with different seeds draw differently).
     """
 
-    def __init__(self, shift=0, rotation=0.0, flip_horizontal: bool = False, flip_vertical: bool = False,
-                 crop=None, scale=(1.0, 1.0), brightness: float = 0.0, contrast: float = 0.0, noise: float = 0.0,
-                 clip=None, seed: int = 0):
+    def __init__(
+        self,
+        shift=0,
+        rotation=0.0,
+        flip_horizontal: bool = False,
+        flip_vertical: bool = False,
+        crop=None,
+        scale=(1.0, 1.0),
+        brightness: float = 0.0,
+        contrast: float = 0.0,
+        noise: float = 0.0,
+        clip=None,
+        seed: int = 0,
+    ):
         self.shift = _pair_of_ints(shift, "shift", minimum=0)
         self.rotation = _range(rotation, "rotation", symmetric=True)
         self.flip_horizontal = _flag(flip_horizontal, "flip_horizontal")
@@ -50,17 +62,22 @@ class Augmentation:
         self.crop = None if crop is None else _pair_of_ints(crop, "crop", minimum=1)
         self.scale = _range(scale, "scale", symmetric=False)
         if self.scale[0] <= 0:
-            raise DataError(f"Received an invalid value for `scale`, expected 0 < low <= high. Received: scale={scale!r}")
+            raise DataError(
+                f"Received an invalid value for `scale`, expected 0 < low <= high. Received: scale={scale!r}"
+            )
         self.brightness = _non_negative(brightness, "brightness")
         self.contrast = _non_negative(contrast, "contrast")
         if self.contrast >= 1:
-            raise DataError(f"Received an invalid value for `contrast`, expected 0 <= contrast < 1 (a factor from "
-                            f"[1 - c, 1 + c]). Received: contrast={contrast!r}")
+            raise DataError(
+                f"Received an invalid value for `contrast`, expected 0 <= contrast < 1 (a factor from "
+                f"[1 - c, 1 + c]). Received: contrast={contrast!r}"
+            )
         self.noise = _non_negative(noise, "noise")
         self.clip = None if clip is None else _range(clip, "clip", symmetric=False)
         if self.clip is not None and self.clip[0] >= self.clip[1]:
-            raise DataError(f"Received an invalid value for `clip`, expected (low, high) with low < high. "
-                            f"Received: clip={clip!r}")
+            raise DataError(
+                f"Received an invalid value for `clip`, expected (low, high) with low < high. Received: clip={clip!r}"
+            )
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise DataError(f"Received an invalid value for `seed`, expected an int. Received: seed={seed!r}")
         self.seed = int(seed)
@@ -92,8 +109,11 @@ class Augmentation:
         specs = input_specs(net)
         layouts = [_image_input(spec) for spec in specs]
         if all(layout is None for layout in layouts):
-            raise DataError("Augmentation needs a network with an image input: this one takes "
-                            + ", ".join(f"{s.name!r} flat (n, {s.shape[0] if s.shape else 'F'})" for s in specs) + ".")
+            raise DataError(
+                "Augmentation needs a network with an image input: this one takes "
+                + ", ".join(f"{s.name!r} flat (n, {s.shape[0] if s.shape else 'F'})" for s in specs)
+                + "."
+            )
         for spec, layout in zip(specs, layouts):
             if layout is not None and spec.shape is not None:
                 self._check_crop(*_height_width(spec))
@@ -124,13 +144,15 @@ class Augmentation:
 
             java = jclass(_CLASS)(self.settings(), image_input)
             batch = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))(
-                [to_indarray(np.ascontiguousarray(x, dtype=np.float32))])
+                [to_indarray(np.ascontiguousarray(x, dtype=np.float32))]
+            )
             return to_numpy(java.apply(batch, int(seed))[0])
 
     def _check_crop(self, height: int, width: int) -> None:
         if self.crop is not None and (self.crop[0] > height or self.crop[1] > width):
-            raise DataError(f"Received crop={self.crop} for images of {height}x{width}: the crop window must fit "
-                            "inside the image.")
+            raise DataError(
+                f"Received crop={self.crop} for images of {height}x{width}: the crop window must fit inside the image."
+            )
 
 
 def _image_input(spec):
@@ -157,8 +179,11 @@ def _flag(value, name: str) -> bool:
 
 
 def _number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
-            not math.isfinite(float(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(value))
+    ):
         raise DataError(f"Received an invalid value for `{name}`, expected a finite number. Received: {value!r}")
     return float(value)
 
@@ -180,15 +205,19 @@ def _range(value, name: str, symmetric: bool) -> tuple[float, float]:
         raise DataError(f"Received an invalid value for `{name}`, expected {shape}. Received: {name}={value!r}")
     low, high = (_number(v, name) for v in value)
     if low > high:
-        raise DataError(f"Received an invalid value for `{name}`, expected (low, high) with low <= high. "
-                        f"Received: {name}={value!r}")
+        raise DataError(
+            f"Received an invalid value for `{name}`, expected (low, high) with low <= high. Received: {name}={value!r}"
+        )
     return low, high
 
 
 def _pair_of_ints(value, name: str, minimum: int) -> tuple[int, int]:
     pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
-                                 for v in pair):
-        raise DataError(f"Received an invalid value for `{name}`, expected an int >= {minimum} or a pair of them. "
-                        f"Received: {name}={value!r}")
+    if len(pair) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair
+    ):
+        raise DataError(
+            f"Received an invalid value for `{name}`, expected an int >= {minimum} or a pair of them. "
+            f"Received: {name}={value!r}"
+        )
     return int(pair[0]), int(pair[1])

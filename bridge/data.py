@@ -10,6 +10,7 @@ x float32 in [0, 1] with shape (n, 784) (28x28 images flattened row by row), y i
     x, y, x_val, y_val, classes = data.load_image_folder("photos/", size=(64, 64), color="rgb",
                                                          validation_split=0.2)  # float32 (n, 3, 64, 64)
 """
+
 from __future__ import annotations
 
 import gzip
@@ -19,12 +20,31 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["load", "read_idx", "load_npz", "load_csv", "load_image_folder", "IMAGE_EXTENSIONS", "DATASETS",
-           "FASHION_MNIST_DIR", "FASHION_MNIST_LABELS"]
+__all__ = [
+    "load",
+    "read_idx",
+    "load_npz",
+    "load_csv",
+    "load_image_folder",
+    "IMAGE_EXTENSIONS",
+    "DATASETS",
+    "FASHION_MNIST_DIR",
+    "FASHION_MNIST_LABELS",
+]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_MNIST_LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_LABELS = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 MNIST_LABELS = tuple(str(d) for d in range(10))
 MNIST_SPLIT_SEED = 20240601
 MNIST_TEST_PER_CLASS = 100
@@ -51,15 +71,19 @@ def load(name_or_path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         return _load_mnist_5k()
     if str(name_or_path) == "fashion-mnist":
         if not FASHION_MNIST_DIR.is_dir():
-            raise DataError(f"Fashion-MNIST is not installed at {FASHION_MNIST_DIR}: "
-                            "run `apt-get install dataset-fashion-mnist` (make setup does it).")
+            raise DataError(
+                f"Fashion-MNIST is not installed at {FASHION_MNIST_DIR}: "
+                "run `apt-get install dataset-fashion-mnist` (make setup does it)."
+            )
         return load_idx_folder(FASHION_MNIST_DIR)
     path = Path(name_or_path)
     if path.is_dir():
         return load_idx_folder(path)
-    raise DataError(f"Unknown dataset {str(name_or_path)!r}: expected one of {', '.join(DATASETS)} "
-                    "or a folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                    "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz).")
+    raise DataError(
+        f"Unknown dataset {str(name_or_path)!r}: expected one of {', '.join(DATASETS)} "
+        "or a folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz)."
+    )
 
 
 def labels_for(name_or_path: str | Path) -> tuple[str, ...]:
@@ -82,8 +106,10 @@ def _find_idx(folder: Path, names: tuple[str, ...]) -> Path:
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
-    raise DataError(f"{folder} has no {names[0]} (nor {names[0]}.gz): an IDX dataset folder needs "
-                    "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte.")
+    raise DataError(
+        f"{folder} has no {names[0]} (nor {names[0]}.gz): an IDX dataset folder needs "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte."
+    )
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -94,8 +120,10 @@ def read_idx(path: str | Path) -> np.ndarray:
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot be read as {'gzip' if path.suffix == '.gz' else 'IDX'} ({exc}).") from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"{path}: not an IDX file (magic number {raw[:4].hex() or 'missing'}; expected "
-                        "00 00, a type code in {08,09,0B,0C,0D,0E}, then the number of dimensions).")
+        raise DataError(
+            f"{path}: not an IDX file (magic number {raw[:4].hex() or 'missing'}; expected "
+            "00 00, a type code in {08,09,0B,0C,0D,0E}, then the number of dimensions)."
+        )
     dtype, ndim = np.dtype(_IDX_TYPES[raw[2]]), raw[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
@@ -111,7 +139,7 @@ def read_idx(path: str | Path) -> np.ndarray:
 def _images(raw: np.ndarray, name: str) -> np.ndarray:
     if raw.ndim != 3 or raw.shape[1:] != (28, 28):
         raise DataError(f"{name}: expected images of shape (n, 28, 28), found {raw.shape}.")
-    return (raw.reshape(len(raw), 784).astype(np.float32) / np.float32(255.0))
+    return raw.reshape(len(raw), 784).astype(np.float32) / np.float32(255.0)
 
 
 def _labels(raw: np.ndarray, name: str) -> np.ndarray:
@@ -145,6 +173,7 @@ def _load_mnist_5k():
 
 # ---- the user's own files ------------------------------------------------------------------------------------
 
+
 def load_npz(path: str | Path, keys: tuple[str, ...] | None = None) -> tuple[np.ndarray, ...]:
     """The arrays of an .npz archive, in the order of `keys` (default: ("x", "y"), or ("x_train", "y_train",
     "x_test", "y_test") when the archive holds those). Floating-point arrays come back float32, integer ones
@@ -163,8 +192,10 @@ def load_npz(path: str | Path, keys: tuple[str, ...] | None = None) -> tuple[np.
             keys = four if set(four) <= set(names) else ("x", "y")
         missing = [k for k in keys if k not in names]
         if missing:
-            raise DataError(f"{path} has no array named {', '.join(map(repr, missing))}; it holds "
-                            f"{', '.join(map(repr, names)) or 'nothing'}. Pass keys=(...) naming the arrays to load.")
+            raise DataError(
+                f"{path} has no array named {', '.join(map(repr, missing))}; it holds "
+                f"{', '.join(map(repr, names)) or 'nothing'}. Pass keys=(...) naming the arrays to load."
+            )
         try:
             return tuple(_npz_array(archive[k], path, k) for k in keys)
         except ValueError as exc:  # an object array needs pickle
@@ -212,8 +243,10 @@ def load_csv(path: str | Path, label: str | int = -1, header: bool | None = None
         for c, i in enumerate(features):
             value = row[i].strip()
             if not _is_number(value):
-                raise DataError(f"{path}, line {r + (2 if has_header else 1)}, column {names[i]!r}: {value!r} is not "
-                                "a number. Features must be numeric (encode categories first), with no empty values.")
+                raise DataError(
+                    f"{path}, line {r + (2 if has_header else 1)}, column {names[i]!r}: {value!r} is not "
+                    "a number. Features must be numeric (encode categories first), with no empty values."
+                )
             x[r, c] = float(value)
     y, classes = _csv_labels([row[column].strip() for row in body], path, names[column])
     return x, y, classes
@@ -236,14 +269,18 @@ def _is_number(value: str) -> bool:
 def _label_column(label, names: list[str], has_header: bool, path: Path) -> int:
     if isinstance(label, str):
         if not has_header:
-            raise DataError(f"{path}: label={label!r} names a column, but the file has no header row. Pass the "
-                            "column's index (label=-1 for the last), or header=True.")
+            raise DataError(
+                f"{path}: label={label!r} names a column, but the file has no header row. Pass the "
+                "column's index (label=-1 for the last), or header=True."
+            )
         if label not in names:
             raise DataError(f"{path} has no column {label!r}; its columns: {', '.join(names)}.")
         return names.index(label)
     if isinstance(label, bool) or not isinstance(label, int) or not -len(names) <= label < len(names):
-        raise DataError(f"Received an invalid value for `label`: {label!r}. Expected a column name or an index "
-                        f"from {-len(names)} to {len(names) - 1} ({len(names)} columns).")
+        raise DataError(
+            f"Received an invalid value for `label`: {label!r}. Expected a column name or an index "
+            f"from {-len(names)} to {len(names) - 1} ({len(names)} columns)."
+        )
     if len(names) < 2:
         raise DataError(f"{path}: a table needs at least one feature column beside the label column.")
     return label % len(names)
@@ -266,8 +303,13 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _COLORS = {"grayscale": ("L", 1), "rgb": ("RGB", 3)}
 
 
-def load_image_folder(path: str | Path, size: int | tuple[int, int] | None = None, color: str = "grayscale",
-                      validation_split: float = 0.0, seed: int = 0):
+def load_image_folder(
+    path: str | Path,
+    size: int | tuple[int, int] | None = None,
+    color: str = "grayscale",
+    validation_split: float = 0.0,
+    seed: int = 0,
+):
     """Images in one sub-folder per class (PNG or JPEG): returns (x, y, x_val, y_val, classes).
 
     x: float32 (n, C, H, W) in [0, 1], C = 1 for color="grayscale", 3 for "rgb"; every image resized to `size`
@@ -276,10 +318,15 @@ def load_image_folder(path: str | Path, size: int | tuple[int, int] | None = Non
     shuffled with `seed`); x_val is empty (0, C, H, W) when it is 0.
     """
     mode, channels = _image_mode(color)
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or \
-            not 0 <= validation_split < 1:
-        raise DataError(f"Received an invalid value for `validation_split`, expected 0 <= fraction < 1. Received: "
-                        f"validation_split={validation_split!r}")
+    if (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float))
+        or not 0 <= validation_split < 1
+    ):
+        raise DataError(
+            f"Received an invalid value for `validation_split`, expected 0 <= fraction < 1. Received: "
+            f"validation_split={validation_split!r}"
+        )
     files, labels, classes = _class_files(Path(path))
     target = _image_size(size) if size is not None else None
     images = []
@@ -296,16 +343,19 @@ def load_image_folder(path: str | Path, size: int | tuple[int, int] | None = Non
 
 def _image_mode(color: str) -> tuple[str, int]:
     if color not in _COLORS:
-        raise DataError(f"Received an invalid value for `color`. Received: color={color!r}. Expected one of: "
-                        f"{', '.join(_COLORS)}.")
+        raise DataError(
+            f"Received an invalid value for `color`. Received: color={color!r}. Expected one of: {', '.join(_COLORS)}."
+        )
     return _COLORS[color]
 
 
 def _image_size(size) -> tuple[int, int]:
     pair = (size, size) if isinstance(size, int) else tuple(size) if isinstance(size, (tuple, list)) else ()
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise DataError(f"Received an invalid value for `size`, expected an int or (height, width) of positive ints. "
-                        f"Received: size={size!r}")
+        raise DataError(
+            f"Received an invalid value for `size`, expected an int or (height, width) of positive ints. "
+            f"Received: size={size!r}"
+        )
     return pair
 
 
@@ -314,8 +364,10 @@ def _class_files(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
         raise DataError(f"{root} is not a folder: expected a folder with one sub-folder of images per class.")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
-        raise DataError(f"{root} has no sub-folders: put each class's images in a sub-folder named after the class "
-                        f"({root}/cat/1.png, {root}/dog/2.jpg, ...).")
+        raise DataError(
+            f"{root} has no sub-folders: put each class's images in a sub-folder named after the class "
+            f"({root}/cat/1.png, {root}/dog/2.jpg, ...)."
+        )
     files, labels = [], []
     for index, folder in enumerate(folders):
         found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)

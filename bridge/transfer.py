@@ -9,9 +9,10 @@ A MultiLayerNetwork goes through TransferLearning.Builder, a ComputationGraph th
 TransferLearning.GraphBuilder. Frozen layers are wrapped in DL4J's FrozenLayer (FrozenVertex in a graph):
 their parameters do not change when the new network is fitted. The base network is left as it was.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import DataError, java_errors
 from .jvm import jclass
@@ -23,13 +24,24 @@ _TL = "org.deeplearning4j.nn.transferlearning."
 _CONF = "org.deeplearning4j.nn.conf."
 
 
-def transfer(net, freeze=None, new_output: int | dict | None = None, remove_from=None, add: Sequence | None = None,
-             attach_to: str | None = None, updater=None, seed: int | None = None, weight_init: str = "xavier",
-             name: str | None = None, labels: Sequence[str] | None = None) -> Network:
+def transfer(
+    net,
+    freeze=None,
+    new_output: int | dict | None = None,
+    remove_from=None,
+    add: Sequence | None = None,
+    attach_to: str | None = None,
+    updater=None,
+    seed: int | None = None,
+    weight_init: str = "xavier",
+    name: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> Network:
     """A new network built from `net`'s layers and trained parameters, ready for bridge.fit.
 
     freeze: a layer index or name (a vertex name in a graph): that layer and every layer before it (in a graph,
-        every vertex on a path from an input to it) keep their parameters during training.
+        every vertex on a path from an input to it; a list of vertex names freezes every one of them and what
+        leads to it) keep their parameters during training.
     new_output: the class count of a fresh output layer (same activation and loss, new weights drawn with
         `weight_init`); for a graph with several outputs, a dict {output name: n}.
     remove_from: a layer index or name (a vertex name in a graph): it and every layer after it (in a graph, every
@@ -43,41 +55,56 @@ def transfer(net, freeze=None, new_output: int | dict | None = None, remove_from
     java = as_java(net)
     check_weight_init(weight_init)
     if new_output is not None and add:
-        raise DataError("Received both `new_output` and `add`: the added layers define the new output. Pass "
-                        "new_output=... to replace the output layer, or remove_from=... with add=[..., nets.Output(n)].")
+        raise DataError(
+            "Received both `new_output` and `add`: the added layers define the new output. Pass "
+            "new_output=... to replace the output layer, or remove_from=... with add=[..., nets.Output(n)]."
+        )
     if bool(add) != (remove_from is not None):
-        raise DataError("`remove_from` and `add` go together: removing layers needs an output layer added back "
-                        "(add=[..., nets.Output(n)]), and added layers go where layers were removed.")
+        raise DataError(
+            "`remove_from` and `add` go together: removing layers needs an output layer added back "
+            "(add=[..., nets.Output(n)]), and added layers go where layers were removed."
+        )
     if freeze is None and new_output is None and not add and updater is None and seed is None:
-        raise DataError("transfer() received nothing to change: pass freeze=..., new_output=..., "
-                        "remove_from=... with add=[...], or a fine-tuning updater.")
+        raise DataError(
+            "transfer() received nothing to change: pass freeze=..., new_output=..., "
+            "remove_from=... with add=[...], or a fine-tuning updater."
+        )
     with java_errors("transfer learning"):
         fine_tune = _fine_tune(java, updater, seed)
     build = _graph_transfer if is_graph(java) else _multi_layer_transfer
     with java_errors("transfer learning"):
-        result = build(net, java, fine_tune, freeze, new_output, remove_from, list(add or ()), attach_to,
-                       _weight_init(weight_init))
+        result = build(
+            net, java, fine_tune, freeze, new_output, remove_from, list(add or ()), attach_to, _weight_init(weight_init)
+        )
     base_name = getattr(net, "name", "network")
     keep_labels = new_output is None and not add
-    return Network(result, name=name or f"{base_name}_transfer",
-                   labels=labels if labels is not None else (getattr(net, "labels", None) if keep_labels else None),
-                   input_shapes=getattr(net, "input_shapes", None))
+    return Network(
+        result,
+        name=name or f"{base_name}_transfer",
+        labels=labels if labels is not None else (getattr(net, "labels", None) if keep_labels else None),
+        input_shapes=getattr(net, "input_shapes", None),
+    )
 
 
 def _fine_tune(java, updater, seed):
     builder = jclass(_TL + "FineTuneConfiguration$Builder")()
     if updater is not None:
         if not hasattr(updater, "to_java"):
-            raise DataError(f"Received an invalid value for `updater`, expected a bridge.nets updater (nets.Adam, "
-                            f"nets.Sgd, nets.Nesterovs). Received: updater={updater!r}")
+            raise DataError(
+                f"Received an invalid value for `updater`, expected a bridge.nets updater (nets.Adam, "
+                f"nets.Sgd, nets.Nesterovs). Received: updater={updater!r}"
+            )
         builder = builder.updater(updater.to_java())
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise DataError(f"Received an invalid value for `seed`, expected an int. Received: seed={seed!r}")
         builder = builder.seed(int(seed))
     else:  # DL4J's addLayer needs a fine-tune configuration; keep the base's seed
-        conf = java.getConfiguration().getDefaultConfiguration() if is_graph(java) else \
-            java.getLayerWiseConfigurations().getConf(0)
+        conf = (
+            java.getConfiguration().getDefaultConfiguration()
+            if is_graph(java)
+            else java.getLayerWiseConfigurations().getConf(0)
+        )
         builder = builder.seed(int(conf.getSeed()))
     return builder.build()
 
@@ -88,11 +115,13 @@ def _weight_init(name: str):
 
 # ---- MultiLayerNetwork ---------------------------------------------------------------------------------------
 
+
 def _multi_layer_transfer(net, java, fine_tune, freeze, new_output, remove_from, add, attach_to, weight_init):
     names = _layer_names(java)
     if attach_to is not None:
-        raise DataError("`attach_to` is for ComputationGraphs: a MultiLayerNetwork's added layers follow its last "
-                        "kept layer.")
+        raise DataError(
+            "`attach_to` is for ComputationGraphs: a MultiLayerNetwork's added layers follow its last kept layer."
+        )
     builder = jclass(_TL + "TransferLearning$Builder")(java).fineTuneConfiguration(fine_tune)
     last = len(names) - 1
     cut = _layer_index(remove_from, names, "remove_from") if remove_from is not None else None
@@ -100,10 +129,15 @@ def _multi_layer_transfer(net, java, fine_tune, freeze, new_output, remove_from,
         frozen = _layer_index(freeze, names, "freeze")
         limit = (cut - 1) if cut is not None else last - 1
         if frozen > limit:
-            what = f"the first removed layer ({_describe(cut, names)})" if cut is not None else \
-                f"the output layer ({_describe(last, names)})"
-            raise DataError(f"Cannot freeze up to layer {_describe(frozen, names)}: it must come before {what}, so "
-                            "that a trainable layer is left. Freeze an earlier layer.")
+            what = (
+                f"the first removed layer ({_describe(cut, names)})"
+                if cut is not None
+                else f"the output layer ({_describe(last, names)})"
+            )
+            raise DataError(
+                f"Cannot freeze up to layer {_describe(frozen, names)}: it must come before {what}, so "
+                "that a trainable layer is left. Freeze an earlier layer."
+            )
         builder = builder.setFeatureExtractor(frozen)
     if new_output is not None:
         builder = builder.nOutReplace(last, _n_classes(new_output, "output"), weight_init)
@@ -123,13 +157,17 @@ def _layer_names(java) -> list[str]:
 def _layer_index(value, names: list[str], argument: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value < len(names):
-            raise DataError(f"Received an invalid value for `{argument}`: layer index {value} is out of range; this "
-                            f"network has layers 0 to {len(names) - 1} ({', '.join(names)}).")
+            raise DataError(
+                f"Received an invalid value for `{argument}`: layer index {value} is out of range; this "
+                f"network has layers 0 to {len(names) - 1} ({', '.join(names)})."
+            )
         return value
     if isinstance(value, str) and value in names:
         return names.index(value)
-    raise DataError(f"Received an invalid value for `{argument}`: {value!r} is not a layer of this network. Pass a "
-                    f"layer index (0 to {len(names) - 1}) or one of its names: {', '.join(names)}.")
+    raise DataError(
+        f"Received an invalid value for `{argument}`: {value!r} is not a layer of this network. Pass a "
+        f"layer index (0 to {len(names) - 1}) or one of its names: {', '.join(names)}."
+    )
 
 
 def _describe(index: int, names: list[str]) -> str:
@@ -160,8 +198,10 @@ def _add_layers(builder, net, cut: int, specs: list):
 def _spec(entry):
     spec = entry[1] if isinstance(entry, tuple) and len(entry) == 2 else entry
     if not hasattr(spec, "to_java"):
-        raise DataError(f"Received an invalid entry in `add`: {entry!r}. Expected a layer of bridge.nets (nets.Dense, "
-                        "nets.Output, ...) or, in a graph, a (name, layer) pair.")
+        raise DataError(
+            f"Received an invalid entry in `add`: {entry!r}. Expected a layer of bridge.nets (nets.Dense, "
+            "nets.Output, ...) or, in a graph, a (name, layer) pair."
+        )
     return spec
 
 
@@ -169,34 +209,41 @@ def _check_ends_with_output(specs: list) -> None:
     from .nets import Output
 
     if not specs or not isinstance(specs[-1], Output):
-        raise DataError(f"`add` must end with an output layer (nets.Output(n_classes)) so that the network can "
-                        f"train; it ends with {type(specs[-1]).__name__ if specs else 'nothing'}.")
+        raise DataError(
+            f"`add` must end with an output layer (nets.Output(n_classes)) so that the network can "
+            f"train; it ends with {type(specs[-1]).__name__ if specs else 'nothing'}."
+        )
 
 
 def _n_classes(value, output: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise DataError(f"Received an invalid value for `new_output` ({output!r}), expected a positive integer (the "
-                        f"new class count). Received: {value!r}")
+        raise DataError(
+            f"Received an invalid value for `new_output` ({output!r}), expected a positive integer (the "
+            f"new class count). Received: {value!r}"
+        )
     return value
 
 
 # ---- ComputationGraph ----------------------------------------------------------------------------------------
 
+
 def _graph_transfer(net, java, fine_tune, freeze, new_output, remove_from, add, attach_to, weight_init):
     conf = java.getConfiguration()
     vertices = [str(v) for v in conf.getVertices().keySet()]
-    inputs = [str(i) for i in conf.getNetworkInputs()]
     outputs = [str(o) for o in conf.getNetworkOutputs()]
     sources = {str(k): [str(s) for s in v] for k, v in conf.getVertexInputs().items()}
     builder = jclass(_TL + "TransferLearning$GraphBuilder")(java).fineTuneConfiguration(fine_tune)
     removed = _descendants(_vertex(remove_from, vertices, "remove_from"), sources) if remove_from is not None else set()
     if freeze is not None:
-        frozen = _vertex(freeze, vertices, "freeze")
-        if frozen in outputs or frozen in removed:
-            why = "an output layer" if frozen in outputs else f"removed (it depends on {remove_from!r})"
-            raise DataError(f"Cannot freeze up to vertex {frozen!r}: it is {why}. Freeze a vertex before the output, "
-                            "so that a trainable layer is left.")
-        builder = builder.setFeatureExtractor(frozen)
+        points = [_vertex(f, vertices, "freeze") for f in (freeze if isinstance(freeze, (list, tuple)) else [freeze])]
+        for frozen in points:
+            if frozen in outputs or frozen in removed:
+                why = "an output layer" if frozen in outputs else f"removed (it depends on {remove_from!r})"
+                raise DataError(
+                    f"Cannot freeze up to vertex {frozen!r}: it is {why}. Freeze a vertex before the output, "
+                    "so that a trainable layer is left."
+                )
+        builder = builder.setFeatureExtractor(*points)
     for output, n in _new_outputs(new_output, outputs).items():
         builder = builder.nOutReplace(output, n, weight_init)
     if remove_from is not None:
@@ -207,8 +254,10 @@ def _graph_transfer(net, java, fine_tune, freeze, new_output, remove_from, add, 
 def _vertex(value, vertices: list[str], argument: str) -> str:
     if isinstance(value, str) and value in vertices:
         return value
-    raise DataError(f"Received an invalid value for `{argument}`: {value!r} is not a vertex of this graph. "
-                    f"Vertices: {', '.join(vertices)}.")
+    raise DataError(
+        f"Received an invalid value for `{argument}`: {value!r} is not a vertex of this graph. "
+        f"Vertices: {', '.join(vertices)}."
+    )
 
 
 def _descendants(start: str, sources: dict[str, list[str]]) -> set[str]:
@@ -228,25 +277,31 @@ def _new_outputs(new_output, outputs: list[str]) -> dict[str, int]:
     if isinstance(new_output, dict):
         unknown = sorted(set(new_output) - set(outputs))
         if unknown:
-            raise DataError(f"`new_output` names {', '.join(map(repr, unknown))}, which are not outputs of this graph. "
-                            f"Outputs: {', '.join(outputs)}.")
+            raise DataError(
+                f"`new_output` names {', '.join(map(repr, unknown))}, which are not outputs of this graph. "
+                f"Outputs: {', '.join(outputs)}."
+            )
         return {o: _n_classes(n, o) for o, n in new_output.items()}
     if len(outputs) > 1:
-        raise DataError(f"This graph has {len(outputs)} outputs ({', '.join(outputs)}): pass new_output as a dict "
-                        "{output name: n_classes}.")
+        raise DataError(
+            f"This graph has {len(outputs)} outputs ({', '.join(outputs)}): pass new_output as a dict "
+            "{output name: n_classes}."
+        )
     return {outputs[0]: _n_classes(new_output, outputs[0])}
 
 
-def _replace_vertices(builder, net, remove_from: str, removed: set, add: list, attach_to, sources, outputs,
-                      vertices):
+def _replace_vertices(builder, net, remove_from: str, removed: set, add: list, attach_to, sources, outputs, vertices):
     if attach_to is None:
         if len(sources.get(remove_from, [])) != 1:
-            raise DataError(f"Vertex {remove_from!r} reads {len(sources.get(remove_from, []))} inputs: name the one "
-                            "the added layers read with attach_to=...")
+            raise DataError(
+                f"Vertex {remove_from!r} reads {len(sources.get(remove_from, []))} inputs: name the one "
+                "the added layers read with attach_to=..."
+            )
         attach_to = sources[remove_from][0]
     elif not ((attach_to in vertices and attach_to not in removed) or _is_input(net, attach_to)):
-        raise DataError(f"Received an invalid value for `attach_to`: {attach_to!r} is not a kept vertex or input of "
-                        "this graph.")
+        raise DataError(
+            f"Received an invalid value for `attach_to`: {attach_to!r} is not a kept vertex or input of this graph."
+        )
     specs = [_spec(entry) for entry in add]
     _check_ends_with_output(specs)
     for vertex in removed:
@@ -279,7 +334,9 @@ def _added_names(add: list, output_name: str | None, taken: set[str]) -> list[st
         else:
             vertex = f"added_{i + 1}"
         if not isinstance(vertex, str) or not vertex or vertex in taken or vertex in names:
-            raise DataError(f"Cannot add a layer named {vertex!r}: the name is empty or already taken. Name it with a "
-                            "(name, layer) pair in `add`.")
+            raise DataError(
+                f"Cannot add a layer named {vertex!r}: the name is empty or already taken. Name it with a "
+                "(name, layer) pair in `add`."
+            )
         names.append(vertex)
     return names

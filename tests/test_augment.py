@@ -3,21 +3,31 @@
 Expected values come from numpy (np.rot90, np.flip, zero-filled shifts, a linear ramp that bilinear sampling
 reproduces exactly), never from the Java code under test.
 """
+
 from __future__ import annotations
 
 import jpype
 import numpy as np
 import pytest
+from dl4j_builders import GraphSpec, conv, conv_input, output_in
 
 from bridge import nets
 from bridge.arrays import to_indarray, to_numpy
 from bridge.augment import Augmentation
 from bridge.errors import DataError, ShapeError, java_errors
 from bridge.jvm import jclass
-from dl4j_builders import GraphSpec, conv, conv_input, output_in
 
-EVERYTHING = dict(shift=2, rotation=15, flip_horizontal=True, flip_vertical=True, crop=(6, 6), scale=(0.8, 1.2),
-                  brightness=0.1, contrast=0.2, noise=0.05)
+EVERYTHING = dict(
+    shift=2,
+    rotation=15,
+    flip_horizontal=True,
+    flip_vertical=True,
+    crop=(6, 6),
+    scale=(0.8, 1.2),
+    brightness=0.1,
+    contrast=0.2,
+    noise=0.05,
+)
 
 
 def _images(rng, n=16, c=1, h=8, w=8):
@@ -34,8 +44,9 @@ def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """image moved by (dy, dx) pixels, zeros filling what comes from outside."""
     out = np.zeros_like(image)
     h, w = image.shape[-2:]
-    out[..., max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        image[..., max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
     return out
 
 
@@ -175,8 +186,13 @@ def test_to_java_reads_flat_rows_of_a_sequential_image_network(rng):
 
 
 def test_to_java_augments_nhwc_network_inputs_channels_last(rng):
-    net = (GraphSpec().input("image", conv_input(6, 6, 2, nhwc=True))
-           .layer("c", conv(3, 3, nhwc=True), "image").layer("out", output_in(48, 2), "c").build("out"))
+    net = (
+        GraphSpec()
+        .input("image", conv_input(6, 6, 2, nhwc=True))
+        .layer("c", conv(3, 3, nhwc=True), "image")
+        .layer("out", output_in(48, 2), "c")
+        .build("out")
+    )
     x = rng.random((3, 6, 6, 2), dtype=np.float32)
     out = to_numpy(Augmentation(flip_vertical=True, rotation=(180, 180)).to_java(net).apply(_java_batch(x), 1)[0])
     flipped = [np.array_equal(o, np.flip(i, axis=1)) for o, i in zip(out, x)]  # a flip undoes half of the turn
@@ -191,37 +207,108 @@ def test_to_java_refuses_a_network_without_image_input():
 
 def test_java_transform_refuses_a_batch_of_the_wrong_rank(rng):
     transform = Augmentation(shift=1).to_java(nets.resnet_small())  # takes (n, 1, 28, 28)
-    with pytest.raises(DataError, match="expected a rank-4 batch of images \\[n, C, H, W\\], received rank 2"), \
-            java_errors("fit"):  # the boundary the training loop's errors cross
+    with (
+        pytest.raises(DataError, match="expected a rank-4 batch of images \\[n, C, H, W\\], received rank 2"),
+        java_errors("fit"),
+    ):  # the boundary the training loop's errors cross
         transform.apply(_java_batch(rng.random((2, 784), dtype=np.float32)), 0)
 
 
-@pytest.mark.parametrize("images, message", [
-    (np.zeros((2, 8, 8), np.float32), "rank-4 batch"),
-    (np.zeros((2, 1, 8, 8), np.uint8), "as floats"),
-    (np.zeros((2, 1, 4, 4), np.float32), "crop window must fit"),
-], ids=["rank-3", "integers", "crop-too-big"])
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (np.zeros((2, 8, 8), np.float32), "rank-4 batch"),
+        (np.zeros((2, 1, 8, 8), np.uint8), "as floats"),
+        (np.zeros((2, 1, 4, 4), np.float32), "crop window must fit"),
+    ],
+    ids=["rank-3", "integers", "crop-too-big"],
+)
 def test_apply_refuses_bad_batches(images, message):
     with pytest.raises((ShapeError, DataError), match=message):
         Augmentation(crop=(6, 6)).apply(images)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(shift=-1), "`shift`, expected an int >= 0"),
-    (dict(shift=1.5), "`shift`"),
-    (dict(rotation=(30, 10)), "low <= high"),
-    (dict(rotation="big"), "`rotation`"),
-    (dict(scale=(0, 1)), "0 < low <= high"),
-    (dict(scale=2), "`scale`, expected \\(low, high\\)"),
-    (dict(crop=0), "`crop`, expected an int >= 1"),
-    (dict(brightness=-0.1), "`brightness`, expected a number >= 0"),
-    (dict(contrast=1.0), "0 <= contrast < 1"),
-    (dict(noise=float("nan")), "`noise`, expected a finite number"),
-    (dict(flip_horizontal="yes"), "`flip_horizontal`, expected True or False"),
-    (dict(clip=(1, 0)), "`clip`"),
-    (dict(seed="x"), "`seed`"),
-], ids=["negative-shift", "float-shift", "reversed-rotation", "text-rotation", "zero-scale", "scalar-scale",
-        "zero-crop", "negative-brightness", "contrast-1", "nan-noise", "text-flag", "reversed-clip", "text-seed"])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(shift=-1), "`shift`, expected an int >= 0"),
+        (dict(shift=1.5), "`shift`"),
+        (dict(rotation=(30, 10)), "low <= high"),
+        (dict(rotation="big"), "`rotation`"),
+        (dict(scale=(0, 1)), "0 < low <= high"),
+        (dict(scale=2), "`scale`, expected \\(low, high\\)"),
+        (dict(crop=0), "`crop`, expected an int >= 1"),
+        (dict(brightness=-0.1), "`brightness`, expected a number >= 0"),
+        (dict(contrast=1.0), "0 <= contrast < 1"),
+        (dict(noise=float("nan")), "`noise`, expected a finite number"),
+        (dict(flip_horizontal="yes"), "`flip_horizontal`, expected True or False"),
+        (dict(clip=(1, 0)), "`clip`"),
+        (dict(seed="x"), "`seed`"),
+    ],
+    ids=[
+        "negative-shift",
+        "float-shift",
+        "reversed-rotation",
+        "text-rotation",
+        "zero-scale",
+        "scalar-scale",
+        "zero-crop",
+        "negative-brightness",
+        "contrast-1",
+        "nan-noise",
+        "text-flag",
+        "reversed-clip",
+        "text-seed",
+    ],
+)
 def test_bad_settings_raise_clear_errors(kwargs, message):
     with pytest.raises(DataError, match=message):
         Augmentation(**kwargs)
+
+
+# ---- through bridge.fit: the training loop applies the transform to each minibatch on its loader thread ----------
+
+
+def _trained_params(mnist, augmentation, seed=5):
+    import bridge
+
+    x, y, _, _ = mnist
+    net = nets.lenet(seed=1)
+    bridge.fit(net, x[:256], y[:256], epochs=1, batch_size=64, seed=seed, progress=False, augmentation=augmentation)
+    return to_numpy(net.java.params())
+
+
+def test_fit_with_augmentation_is_seeded_and_changes_what_the_network_sees(mnist):
+    plain = _trained_params(mnist, None)
+    augmentation = Augmentation(shift=2, rotation=10, scale=(0.9, 1.1))
+    augmented = _trained_params(mnist, augmentation)
+    np.testing.assert_array_equal(_trained_params(mnist, augmentation), augmented)  # same run seed, same result
+    assert not np.array_equal(augmented, plain)
+    assert not np.array_equal(_trained_params(mnist, augmentation, seed=6), augmented)
+    np.testing.assert_array_equal(_trained_params(mnist, Augmentation()), plain)  # identity: nothing else changes
+
+
+def test_fit_refuses_augmentation_for_a_network_without_image_input(mnist):
+    import bridge
+
+    x, y, _, _ = mnist
+    with pytest.raises(DataError, match="needs a network with an image input"):
+        bridge.fit(nets.mlp(), x[:64], y[:64], progress=False, augmentation=Augmentation(shift=1))
+
+
+@pytest.mark.slow
+def test_fit_on_spark_augments_on_the_workers(mnist):
+    """The Java transform is Serializable: Spark ships it to its executors, which augment each minibatch."""
+    import bridge
+
+    x, y = mnist[0][:128], mnist[1][:128]
+
+    def trained(augmentation):
+        net = nets.lenet(seed=1)
+        bridge.fit(net, x, y, epochs=1, batch_size=32, seed=3, spark="local[1]", verbose=0, augmentation=augmentation)
+        return to_numpy(net.java.params())
+
+    plain, augmented = trained(None), trained(Augmentation(shift=2, rotation=10))
+    assert np.isfinite(augmented).all()
+    assert not np.array_equal(plain, augmented)
+    np.testing.assert_array_equal(trained(Augmentation()), plain)  # identity settings: the same training

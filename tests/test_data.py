@@ -12,7 +12,8 @@ def _idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
     return header + array.astype({0x08: ">u1", 0x0D: ">f4"}[type_code]).tobytes()
 
 
-def _write_idx_folder(folder, n_train=12, n_test=5, gz=False, rng=np.random.default_rng(0)):
+def _write_idx_folder(folder, n_train=12, n_test=5, gz=False):
+    rng = np.random.default_rng(0)
     files = {
         "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
         "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
@@ -44,13 +45,17 @@ def test_read_idx_float_type(tmp_path):
     np.testing.assert_array_equal(data.read_idx(tmp_path / "f.idx"), values)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda b: b[:-10], "truncated"),
-    (lambda b: b + b"\0\0", "longer than its header"),
-    (lambda b: b"\x08\x03" + b[2:], "not an IDX file"),
-    (lambda b: b[:6], "header is truncated"),
-    (lambda b: b"", "not an IDX file"),
-], ids=["truncated", "trailing-bytes", "bad-magic", "short-header", "empty"])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b[:-10], "truncated"),
+        (lambda b: b + b"\0\0", "longer than its header"),
+        (lambda b: b"\x08\x03" + b[2:], "not an IDX file"),
+        (lambda b: b[:6], "header is truncated"),
+        (lambda b: b"", "not an IDX file"),
+    ],
+    ids=["truncated", "trailing-bytes", "bad-magic", "short-header", "empty"],
+)
 def test_corrupt_idx_files_raise_clear_errors(tmp_path, damage, message):
     path = tmp_path / "images.idx"
     path.write_bytes(damage(_idx_bytes(np.zeros((3, 28, 28), np.uint8))))
@@ -98,6 +103,7 @@ def test_fashion_mnist_from_debian():
 
 # ---- .npz, CSV and image folders ----------------------------------------------------------------------------
 
+
 def test_npz_loads_x_and_y_or_named_keys(tmp_path, rng):
     x, y = rng.random((6, 3, 5, 4)), rng.integers(0, 3, 6)
     np.savez(tmp_path / "a.npz", x=x, y=y, extra=np.arange(3.0))
@@ -137,14 +143,18 @@ def _write_csv(path, text: str):
 
 
 def test_csv_with_header_and_text_labels(tmp_path):
-    path = _write_csv(tmp_path / "iris.csv", "sepal,petal,species,width\n5.1,1.4,setosa,0.2\n"
-                                             "7.0,4.7,versicolor,1.4\n6.3,6.0,virginica,2.5\n4.9,1.4,setosa,0.2\n")
+    path = _write_csv(
+        tmp_path / "iris.csv",
+        "sepal,petal,species,width\n5.1,1.4,setosa,0.2\n"
+        "7.0,4.7,versicolor,1.4\n6.3,6.0,virginica,2.5\n4.9,1.4,setosa,0.2\n",
+    )
     x, y, classes = data.load_csv(path, label="species")
     assert classes == ("setosa", "versicolor", "virginica")
     np.testing.assert_array_equal(y, [0, 1, 2, 0])
     assert x.dtype == np.float32 and y.dtype == np.int32
-    np.testing.assert_array_equal(x, np.array([[5.1, 1.4, 0.2], [7.0, 4.7, 1.4], [6.3, 6.0, 2.5], [4.9, 1.4, 0.2]],
-                                              np.float32))
+    np.testing.assert_array_equal(
+        x, np.array([[5.1, 1.4, 0.2], [7.0, 4.7, 1.4], [6.3, 6.0, 2.5], [4.9, 1.4, 0.2]], np.float32)
+    )
 
 
 def test_csv_without_header_label_by_index_and_regression_targets(tmp_path):
@@ -163,18 +173,31 @@ def test_csv_text_labels_without_header_are_not_taken_for_a_header(tmp_path):
     assert x.shape == (2, 2) and classes == ("cat", "dog")
 
 
-@pytest.mark.parametrize("text, kwargs, message", [
-    ("a,b,label\n1,2,0\n", dict(label="target"), "no column 'target'; its columns: a, b, label"),
-    ("1,2,0\n3,4,1\n", dict(label="label"), "no header row"),
-    ("a,b,label\n1,x,0\n", dict(label="label"), "line 2, column 'b': 'x' is not a number"),
-    ("a,b,label\n1,,0\n", dict(label="label"), "line 2, column 'b': '' is not a number"),
-    ("a,b,label\n1,2,0\n1,2\n", dict(), "line 3: 2 values, but the table has 3 columns"),
-    ("a,b,label\n1,2,0\n", dict(label=5), "invalid value for `label`: 5"),
-    ("", dict(), "empty"),
-    ("a,b,label\n", dict(header=True), "no data rows"),
-    ("a,b,label\n1,2,\n", dict(label="label"), "label column 'label' has empty values"),
-], ids=["missing-label-column", "name-without-header", "text-feature", "empty-feature", "ragged-row",
-        "label-index-out-of-range", "empty-file", "header-only", "empty-label"])
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        ("a,b,label\n1,2,0\n", dict(label="target"), "no column 'target'; its columns: a, b, label"),
+        ("1,2,0\n3,4,1\n", dict(label="label"), "no header row"),
+        ("a,b,label\n1,x,0\n", dict(label="label"), "line 2, column 'b': 'x' is not a number"),
+        ("a,b,label\n1,,0\n", dict(label="label"), "line 2, column 'b': '' is not a number"),
+        ("a,b,label\n1,2,0\n1,2\n", dict(), "line 3: 2 values, but the table has 3 columns"),
+        ("a,b,label\n1,2,0\n", dict(label=5), "invalid value for `label`: 5"),
+        ("", dict(), "empty"),
+        ("a,b,label\n", dict(header=True), "no data rows"),
+        ("a,b,label\n1,2,\n", dict(label="label"), "label column 'label' has empty values"),
+    ],
+    ids=[
+        "missing-label-column",
+        "name-without-header",
+        "text-feature",
+        "empty-feature",
+        "ragged-row",
+        "label-index-out-of-range",
+        "empty-file",
+        "header-only",
+        "empty-label",
+    ],
+)
 def test_csv_misuse_raises_clear_errors(tmp_path, text, kwargs, message):
     with pytest.raises(DataError, match=message):
         data.load_csv(_write_csv(tmp_path / "bad.csv", text), **kwargs)
@@ -243,8 +266,11 @@ def test_image_folder_misuse_raises_clear_errors(tmp_path):
     (tmp_path / "empty_class" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     with pytest.raises(DataError, match="broken.png: cannot be read as an image"):
         data.load_image_folder(tmp_path)
-    for kwargs, message in [(dict(color="cmyk"), "`color`"), (dict(size=(0, 4)), "`size`"),
-                            (dict(validation_split=1.0), "`validation_split`")]:
+    for kwargs, message in [
+        (dict(color="cmyk"), "`color`"),
+        (dict(size=(0, 4)), "`size`"),
+        (dict(validation_split=1.0), "`validation_split`"),
+    ]:
         with pytest.raises(DataError, match=message):
             data.load_image_folder(tmp_path, **kwargs)
 
@@ -259,8 +285,10 @@ def test_loaded_images_and_tables_train_through_fit(tmp_path):
     net = nets.sequential([nets.Conv2D(4, 3), nets.Pool2D(2), nets.Output(len(classes))], input_shape=(3, 9, 11))
     history = bridge.fit(net, x, y, epochs=1, batch_size=4, validation=(x_val, y_val), progress=False)
     assert history[0].val_accuracy is not None and bridge.predict(net, x_val).shape == (len(x_val), 2)
-    table = _write_csv(tmp_path / "t.csv", "a,b,c,d,e,label\n" + "".join(
-        f"{i},{i % 3},{i * 0.5},{-i},{i % 2},{i % 2}\n" for i in range(20)))
+    table = _write_csv(
+        tmp_path / "t.csv",
+        "a,b,c,d,e,label\n" + "".join(f"{i},{i % 3},{i * 0.5},{-i},{i % 2},{i % 2}\n" for i in range(20)),
+    )
     x, y, _ = data.load_csv(table, label="label")
     mlp = nets.mlp(n_in=5, hidden=(8,), n_classes=2)
     assert np.isfinite(bridge.fit(mlp, x, y, epochs=1, batch_size=8, progress=False)[0].loss)

@@ -175,7 +175,7 @@ def test_cli_export_and_predict(tmp_path):
     exported = run("export", str(VECTORS / "lenet" / "model.zip"), str(out), "--opset", "19")
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert "max abs diff vs DL4J" in exported.stdout and out.exists()
-    predicted = run("predict", str(out), "--data", "mnist", "--json", "--provider", "cpu")
+    predicted = run("predict", str(out), "--data", "mnist", "--benchmark", "--json", "--provider", "cpu")
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     result = json.loads(predicted.stdout)
     assert result["accuracy"] > 0.9 and result["providers"] == ["CPUExecutionProvider"]

@@ -1,6 +1,7 @@
 """Output layers for each kind of target: classes (softmax + MCXENT), regression (identity + MSE / L1 / MAE) and
 multi-label (sigmoid + binary cross-entropy). DL4J must get the configured activation and loss (its own score of a
 batch equals the loss computed in numpy) and the networks export to ONNX with parity."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,14 +44,24 @@ def _targets(kind: str, n: int, units: int, rng) -> np.ndarray:
 
 CASES = {  # id: (spec, activation class, loss class, numpy loss per example, target kind)
     "softmax-mcxent": (nets.Output(4), "ActivationSoftmax", "LossMCXENT", _mcxent, "one-hot"),
-    "keras-categorical": (nets.Output(4, loss="categorical_crossentropy"), "ActivationSoftmax", "LossMCXENT",
-                          _mcxent, "one-hot"),
+    "keras-categorical": (
+        nets.Output(4, loss="categorical_crossentropy"),
+        "ActivationSoftmax",
+        "LossMCXENT",
+        _mcxent,
+        "one-hot",
+    ),
     "regression-mse": (nets.RegressionOutput(3), "ActivationIdentity", "LossMSE", _mse, "real"),
     "regression-l1": (nets.RegressionOutput(3, loss="l1"), "ActivationIdentity", "LossL1", _l1, "real"),
     "regression-mae": (nets.RegressionOutput(2, loss="mae"), "ActivationIdentity", "LossMAE", _mae, "real"),
     "multi-label": (nets.MultiLabelOutput(5), "ActivationSigmoid", "LossBinaryXENT", _xent, "multi-label"),
-    "keras-binary": (nets.Output(5, activation="sigmoid", loss="binary_crossentropy"), "ActivationSigmoid",
-                     "LossBinaryXENT", _xent, "multi-label"),
+    "keras-binary": (
+        nets.Output(5, activation="sigmoid", loss="binary_crossentropy"),
+        "ActivationSigmoid",
+        "LossBinaryXENT",
+        _xent,
+        "multi-label",
+    ),
 }
 
 
@@ -88,11 +99,16 @@ def test_exports_to_onnx_with_parity(case, tmp_path):
 
 
 def test_graph_with_a_regression_and_a_multi_label_head_exports_with_parity(rng, tmp_path):
-    net = nets.graph(inputs={"features": 6},
-                     nodes={"hidden": (nets.Dense(12), "features"),
-                            "value": (nets.RegressionOutput(1), "hidden"),
-                            "tags": (nets.MultiLabelOutput(3), "hidden")},
-                     outputs=["value", "tags"], seed=5)
+    net = nets.graph(
+        inputs={"features": 6},
+        nodes={
+            "hidden": (nets.Dense(12), "features"),
+            "value": (nets.RegressionOutput(1), "hidden"),
+            "tags": (nets.MultiLabelOutput(3), "hidden"),
+        },
+        outputs=["value", "tags"],
+        seed=5,
+    )
     x = rng.normal(size=(16, 6)).astype(np.float32)
     report = bridge.export_onnx(net, tmp_path / "g.onnx", sample=x)
     assert report.max_abs_diff is not None and report.max_abs_diff <= 1e-5, report
@@ -106,3 +122,28 @@ def test_dl4j_loss_names_still_work_and_unknown_names_list_the_choices():
     assert str(layer.getLossFn().getClass().getSimpleName()) == "LossNegativeLogLikelihood"
     with pytest.raises(DataError, match="loss='crossentropy'.*mse, mean_squared_error.*binary_crossentropy"):
         nets.Output(3, loss="crossentropy").to_java()
+
+
+def test_regression_output_learns_real_valued_targets(rng):
+    x = rng.normal(size=(512, 4)).astype(np.float32)
+    y = (x @ np.array([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0], [-1.0, 0.5]], np.float32) + 0.3).astype(np.float32)
+    net = nets.sequential(
+        [nets.Dense(16, "tanh"), nets.RegressionOutput(2)], input_shape=4, updater=nets.Adam(0.01), seed=2
+    )
+    before = float(np.mean((bridge.predict(net, x) - y) ** 2))
+    bridge.fit(net, x, y, epochs=15, batch_size=32, progress=False)
+    after = float(np.mean((bridge.predict(net, x) - y) ** 2))
+    assert after < before / 20, f"MSE {before:.3f} -> {after:.3f}"
+
+
+def test_multi_label_output_learns_independent_labels(rng):
+    x = rng.normal(size=(512, 5)).astype(np.float32)
+    y = np.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0, x[:, 3] < -0.5], axis=1).astype(np.float32)
+    net = nets.sequential(
+        [nets.Dense(16, "relu"), nets.MultiLabelOutput(3)], input_shape=5, updater=nets.Adam(0.01), seed=2
+    )
+    bridge.fit(net, x, y, epochs=15, batch_size=32, progress=False)
+    predicted = bridge.predict(net, x) > 0.5
+    accuracy = (predicted == y.astype(bool)).mean(axis=0)
+    assert (accuracy > 0.9).all(), f"per-label accuracy {accuracy}"
+    assert y.sum(axis=1).max() >= 2  # several labels on at once: not a softmax problem

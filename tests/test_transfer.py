@@ -5,6 +5,7 @@ models/make_vectors.py), loaded rather than retrained to keep this file fast. Ev
 for one epoch on 1,000 real MNIST digits with bridge.fit, then checked: frozen parameters bit-identical to the
 base's, every other parameter moved, the base untouched, ONNX export with parity, ONNX Runtime = DL4J.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ def _params(java) -> dict[str, np.ndarray]:
 
 
 def _owner(key: str) -> str:
-    """"0_W" -> "0", "block1_conv1_W" -> "block1_conv1"."""
+    """ "0_W" -> "0", "block1_conv1_W" -> "block1_conv1"."""
     return key.rsplit("_", 1)[0]
 
 
@@ -51,9 +52,9 @@ def _frozen(java) -> set[str]:
 
 @dataclass(frozen=True)
 class Case:
-    base: str            # models/vectors/<base>/model.zip
+    base: str  # models/vectors/<base>/model.zip
     kwargs: dict
-    frozen: set | None   # expected frozen layers (None: every vertex up to and including the freeze point)
+    frozen: set | None  # expected frozen layers (None: every vertex up to and including the freeze point)
     n_classes: int
     # parameter owners carried over from the base unchanged (frozen or not): layer index (or vertex) map
     carried: dict
@@ -72,14 +73,24 @@ def _graph_ancestors(java, name: str) -> set[str]:
 
 
 CASES = {
-    "lenet-new-output": Case("lenet", dict(freeze=3, new_output=5, updater=nets.Adam(1e-3), seed=7),
-                             {"0", "1", "2", "3"}, 5, {"0": "0", "2": "2", "4": "4"}),
-    "lenet-remove-add": Case("lenet", dict(freeze="layer1", remove_from=2, add=[nets.Dense(32), nets.Output(10)]),
-                             {"0", "1"}, 10, {"0": "0"}),
+    "lenet-new-output": Case(
+        "lenet",
+        dict(freeze=3, new_output=5, updater=nets.Adam(1e-3), seed=7),
+        {"0", "1", "2", "3"},
+        5,
+        {"0": "0", "2": "2", "4": "4"},
+    ),
+    "lenet-remove-add": Case(
+        "lenet", dict(freeze="layer1", remove_from=2, add=[nets.Dense(32), nets.Output(10)]), {"0", "1"}, 10, {"0": "0"}
+    ),
     "resnet-new-output": Case("resnet", dict(freeze="block1", new_output=5, updater=nets.Adam(1e-3)), None, 5, {}),
-    "resnet-remove-add": Case("resnet", dict(freeze="block2", remove_from="pool",
-                                             add=[nets.GlobalPool("max"), nets.Dense(16), nets.Output(3)]),
-                              None, 3, {}),
+    "resnet-remove-add": Case(
+        "resnet",
+        dict(freeze="block2", remove_from="pool", add=[nets.GlobalPool("max"), nets.Dense(16), nets.Output(3)]),
+        None,
+        3,
+        {},
+    ),
 }
 
 
@@ -133,8 +144,9 @@ def test_frozen_parameters_stay_bit_identical_and_the_others_train(transferred):
 def test_kept_trainable_layers_start_from_the_base_weights(transferred):
     for new_owner, base_owner in transferred.case.carried.items():
         for param in ("W", "b"):
-            np.testing.assert_array_equal(transferred.before[f"{new_owner}_{param}"],
-                                          transferred.base_params[f"{base_owner}_{param}"])
+            np.testing.assert_array_equal(
+                transferred.before[f"{new_owner}_{param}"], transferred.base_params[f"{base_owner}_{param}"]
+            )
 
 
 def test_base_network_is_untouched(transferred):
@@ -169,46 +181,74 @@ def test_fine_tune_updater_reaches_the_trainable_layers():
 
 
 def test_added_dense_after_convolution_gets_a_flattening_preprocessor():
-    net = bridge.transfer(bridge.load(VECTORS / "lenet" / "model.zip"), remove_from=2,
-                          add=[nets.Dense(32), nets.Output(10)])
+    net = bridge.transfer(
+        bridge.load(VECTORS / "lenet" / "model.zip"), remove_from=2, add=[nets.Dense(32), nets.Output(10)]
+    )
     confs = net.java.getLayerWiseConfigurations()
     assert int(confs.getConf(2).getLayer().getNIn()) == 20 * 12 * 12  # 28 -> conv5 -> 24 -> pool2 -> 12
     assert "CnnToFeedForward" in str(confs.getInputPreProcess(2).getClass().getSimpleName())
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(freeze="conv9", new_output=3), "'conv9' is not a layer of this network.*layer0"),
-    (dict(freeze=6, new_output=3), "layer index 6 is out of range"),
-    (dict(freeze=5), "must come before the output layer"),
-    (dict(freeze=2, remove_from=2, add=[nets.Output(3)]), "must come before the first removed layer"),
-    (dict(new_output=3, remove_from=4, add=[nets.Output(3)]), "both `new_output` and `add`"),
-    (dict(remove_from=4), "`remove_from` and `add` go together"),
-    (dict(remove_from=4, add=[nets.Dense(8)]), "must end with an output layer"),
-    (dict(remove_from=4, add=["dense"]), "invalid entry in `add`"),
-    (dict(new_output=0), "expected a positive integer"),
-    (dict(freeze=1, updater=0.01), "invalid value for `updater`"),
-    (dict(), "nothing to change"),
-    (dict(freeze=1, weight_init="glorot"), "weight_init"),
-], ids=["unknown-name", "index-out-of-range", "freeze-output", "freeze-removed", "new-output-and-add",
-        "remove-without-add", "add-without-output", "add-not-a-layer", "zero-classes", "bad-updater", "no-change",
-        "bad-weight-init"])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(freeze="conv9", new_output=3), "'conv9' is not a layer of this network.*layer0"),
+        (dict(freeze=6, new_output=3), "layer index 6 is out of range"),
+        (dict(freeze=5), "must come before the output layer"),
+        (dict(freeze=2, remove_from=2, add=[nets.Output(3)]), "must come before the first removed layer"),
+        (dict(new_output=3, remove_from=4, add=[nets.Output(3)]), "both `new_output` and `add`"),
+        (dict(remove_from=4), "`remove_from` and `add` go together"),
+        (dict(remove_from=4, add=[nets.Dense(8)]), "must end with an output layer"),
+        (dict(remove_from=4, add=["dense"]), "invalid entry in `add`"),
+        (dict(new_output=0), "expected a positive integer"),
+        (dict(freeze=1, updater=0.01), "invalid value for `updater`"),
+        (dict(), "nothing to change"),
+        (dict(freeze=1, weight_init="glorot"), "weight_init"),
+    ],
+    ids=[
+        "unknown-name",
+        "index-out-of-range",
+        "freeze-output",
+        "freeze-removed",
+        "new-output-and-add",
+        "remove-without-add",
+        "add-without-output",
+        "add-not-a-layer",
+        "zero-classes",
+        "bad-updater",
+        "no-change",
+        "bad-weight-init",
+    ],
+)
 def test_multi_layer_misuse_raises_clear_errors(kwargs, message):
     base = bridge.load(VECTORS / "lenet" / "model.zip")
     with pytest.raises(DataError, match=message):
         bridge.transfer(base, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(freeze="block9", new_output=3), "'block9' is not a vertex of this graph.*stem"),
-    (dict(freeze="out"), "it is an output layer"),
-    (dict(freeze="block2", remove_from="block2", add=[nets.Output(3)]), "it is removed"),
-    (dict(remove_from="nowhere", add=[nets.Output(3)]), "'nowhere' is not a vertex"),
-    (dict(new_output={"digit": 3}), "'digit'.*not outputs of this graph"),
-    (dict(remove_from="block2_add", add=[nets.Output(3)]), "reads 2 inputs: name the one"),
-    (dict(remove_from="pool", attach_to="pool", add=[nets.GlobalPool(), nets.Output(3)]), "`attach_to`"),
-    (dict(remove_from="pool", add=[("stem", nets.GlobalPool()), nets.Output(3)]), "'stem'.*already taken"),
-], ids=["unknown-vertex", "freeze-output", "freeze-removed", "remove-unknown", "unknown-output", "ambiguous-input",
-        "attach-to-removed", "name-taken"])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(freeze="block9", new_output=3), "'block9' is not a vertex of this graph.*stem"),
+        (dict(freeze="out"), "it is an output layer"),
+        (dict(freeze="block2", remove_from="block2", add=[nets.Output(3)]), "it is removed"),
+        (dict(remove_from="nowhere", add=[nets.Output(3)]), "'nowhere' is not a vertex"),
+        (dict(new_output={"digit": 3}), "'digit'.*not outputs of this graph"),
+        (dict(remove_from="block2_add", add=[nets.Output(3)]), "reads 2 inputs: name the one"),
+        (dict(remove_from="pool", attach_to="pool", add=[nets.GlobalPool(), nets.Output(3)]), "`attach_to`"),
+        (dict(remove_from="pool", add=[("stem", nets.GlobalPool()), nets.Output(3)]), "'stem'.*already taken"),
+    ],
+    ids=[
+        "unknown-vertex",
+        "freeze-output",
+        "freeze-removed",
+        "remove-unknown",
+        "unknown-output",
+        "ambiguous-input",
+        "attach-to-removed",
+        "name-taken",
+    ],
+)
 def test_graph_misuse_raises_clear_errors(kwargs, message):
     base = bridge.load(VECTORS / "resnet" / "model.zip")
     with pytest.raises(DataError, match=message):
@@ -221,3 +261,14 @@ def test_saved_and_loaded_transfer_keeps_frozen_layers_and_outputs(transferred, 
     assert _frozen(loaded.java) == _expected_frozen(transferred)
     assert loaded.name == transferred.net.name and loaded.input_shapes == transferred.net.input_shapes
     np.testing.assert_array_equal(bridge.predict(loaded, transferred.x), bridge.predict(transferred.net, transferred.x))
+
+
+def test_graph_freezes_every_named_vertex_and_what_leads_to_it():
+    base = bridge.load(VECTORS / "resnet" / "model.zip")
+    points = ["block2_proj_bn", "block2_bn1"]  # the shortcut and the first half of the last block's main path
+    net = bridge.transfer(base, freeze=points, new_output=4)
+    expected = _graph_ancestors(base.java, points[0]) | _graph_ancestors(base.java, points[1])
+    assert _frozen(net.java) == expected
+    assert "block2_conv2" not in expected and "block2_proj" in expected
+    with pytest.raises(DataError, match="'nowhere' is not a vertex"):
+        bridge.transfer(base, freeze=["block2_bn1", "nowhere"], new_output=4)

@@ -1,5 +1,6 @@
 package ai.dl4jbridge.train;
 
+import java.io.Serializable;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -13,13 +14,16 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>Images are [n, C, H, W], [n, H, W, C], or flat C-order rows [n, C*H*W] of an NCHW image (a network built
  * with InputType.convolutionalFlat); see {@link ImageInput}. Inputs without an ImageInput pass through.
+ * Serializable (settings only, no arrays) so that Spark can ship it to its executors with the training job.
  */
-public final class Augmentation implements BatchTransform {
+public final class Augmentation implements BatchTransform, Serializable {
+    private static final long serialVersionUID = 1L;
     /** Coordinates this close to a whole pixel are read as that pixel (exact copies for flips, 90-degree turns). */
     private static final double SNAP = 1e-6;
 
     /** What to draw per image. Zero / false / 1 leave the image as it is. */
-    public static final class Settings {
+    public static final class Settings implements Serializable {
+        private static final long serialVersionUID = 1L;
         /** Largest shift in pixels, drawn uniformly from [-max, max] (integers) per axis. */
         public int maxShiftY;
         public int maxShiftX;
@@ -68,7 +72,8 @@ public final class Augmentation implements BatchTransform {
     }
 
     /** How one network input holds its images. channels/height/width of 0 are read from a 4-d array's shape. */
-    public static final class ImageInput {
+    public static final class ImageInput implements Serializable {
+        private static final long serialVersionUID = 1L;
         public boolean channelsLast;
         public boolean flat;
         public int channels;
