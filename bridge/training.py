@@ -51,7 +51,7 @@ class EvaluationResult:
 
 
 def fit(net, x, y, epochs: int = 1, batch_size: int = 64, seed: int = 42, validation=None,
-        progress: bool = True, spark=None, validation_data=None, **spark_options) -> list[EpochResult]:
+        progress: bool = True, spark=None, validation_data=None, ui=False, **spark_options) -> list[EpochResult]:
     """Train `net` (a MultiLayerNetwork or a ComputationGraph) minibatch by minibatch.
 
     x: float32 features in the layout each input takes: (n, F) flat, (n, C, H, W) NCHW, (n, H, W, C)
@@ -61,7 +61,14 @@ def fit(net, x, y, epochs: int = 1, batch_size: int = 64, seed: int = 42, valida
     accuracy over the outputs).
     With `spark` (a session or a master URL) the epochs run on Spark (see bridge.spark); otherwise the
     loop runs in this JVM. The same seed gives the same result.
+    ui: True (or a dict of bridge.ui.training_ui options: port, stats_file, frequency) serves DL4J's training
+    UI for this run, stats saved to ./ui-stats.bin unless stats_file says otherwise (local training only).
     """
+    if ui:  # DL4J's training UI around the same run (bridge.ui)
+        from .ui import fit_with_ui
+
+        return fit_with_ui(fit, ui, spark, net, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
+                           validation=validation, progress=progress, validation_data=validation_data, **spark_options)
     _check_keywords(spark, spark_options)
     if validation_data is not None:
         if validation is not None:
@@ -83,7 +90,7 @@ def fit(net, x, y, epochs: int = 1, batch_size: int = 64, seed: int = 42, valida
     return [_epoch_result(stats) for stats in history]
 
 
-_FIT_KEYWORDS = ("epochs", "batch_size", "seed", "validation", "validation_data", "progress", "spark")
+_FIT_KEYWORDS = ("epochs", "batch_size", "seed", "validation", "validation_data", "progress", "spark", "ui")
 
 
 def _check_keywords(spark, spark_options: dict) -> None:
