@@ -20,10 +20,17 @@ public final class UiServerMain {
         boolean replay = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--port": port = Integer.parseInt(args[++i]); break;
-                case "--stats": stats = args[++i]; break;
-                case "--replay": replay = true; break;
-                default: usage("unknown argument " + args[i]);
+                case "--port":
+                    port = Integer.parseInt(args[++i]);
+                    break;
+                case "--stats":
+                    stats = args[++i];
+                    break;
+                case "--replay":
+                    replay = true;
+                    break;
+                default:
+                    usage("unknown argument " + args[i]);
             }
         }
         if (stats == null) {
