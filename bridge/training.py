@@ -244,7 +244,7 @@ class _ProgressBar:
         if not self.enabled:
             return self
         import jpype
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a widget in notebooks, text elsewhere
 
         outer = self
 
@@ -252,15 +252,15 @@ class _ProgressBar:
         class Listener:
             @jpype.JOverride
             def onProgress(self, epoch, done, total, loss, rate):
-                bar = outer._bar(int(epoch))
+                bar = outer._bar(int(epoch), int(done), float(rate))
                 bar.update(int(done) - bar.n)
-                bar.set_postfix(loss=f"{float(loss):.4f}", samples_s=f"{float(rate):.0f}")
+                bar.set_postfix(loss=f"{float(loss):.4f}")  # tqdm shows the rate: one rate per bar
 
             @jpype.JOverride
             def onEpochEnd(self, epoch, loss, accuracy, seconds, rate):
-                bar = outer._bar(int(epoch))
+                bar = outer._bar(int(epoch), outer.n, float(rate))
                 bar.update(outer.n - bar.n)
-                post = {"loss": f"{float(loss):.4f}", "samples_s": f"{float(rate):.0f}"}
+                post = {"loss": f"{float(loss):.4f}"}
                 if not np.isnan(float(accuracy)):
                     post["val_acc"] = f"{float(accuracy):.4f}"
                 bar.set_postfix(post)
@@ -270,10 +270,12 @@ class _ProgressBar:
         self.tqdm, self.proxy = tqdm, Listener()
         return self
 
-    def _bar(self, epoch: int):
+    def _bar(self, epoch: int, done: int = 0, rate: float = 0.0):
         if self.bar is None:
             # smoothing=0: the average rate since the start; updates come every ~0.3 s, not per batch
             self.bar = self.tqdm(total=self.n, desc=f"epoch {epoch}/{self.epochs}", unit="sample", leave=True, smoothing=0)
+            if done > 0 and rate > 0:  # the epoch began before this first report: date the bar from then
+                self.bar.start_t = self.bar.last_print_t = self.bar.start_t - done / rate
         return self.bar
 
     def __exit__(self, *exc):
