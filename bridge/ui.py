@@ -11,6 +11,7 @@ RemoteUIStatsStorageRouter; the UI server stores what it receives in a FileStats
 shows it: score, update/parameter ratios, activations, per-layer charts. Local training only for now (on
 Spark the executors would need the router too).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,12 +37,16 @@ def ui_classpath() -> list[str]:
     from .jvm import CACHE_DIR, REPO_JAVA_DIR, VERSION
 
     jar = f"dl4j-bridge-ui-{VERSION}.jar"
-    for listing, main in ((REPO_JAVA_DIR / "ui" / "target" / "classpath.txt", REPO_JAVA_DIR / "ui" / "target" / jar),
-                          (CACHE_DIR / "ui-classpath.txt", CACHE_DIR / jar)):
+    for listing, main in (
+        (REPO_JAVA_DIR / "ui" / "target" / "classpath.txt", REPO_JAVA_DIR / "ui" / "target" / jar),
+        (CACHE_DIR / "ui-classpath.txt", CACHE_DIR / jar),
+    ):
         if listing.is_file() and main.is_file():
             return [str(main), *(e for e in listing.read_text().strip().split(os.pathsep) if e)]
-    raise SetupError("The training UI's jars are not built: run `dl4j-bridge setup` (in a checkout: "
-                     "cd java && ./mvnw -B -q package -DskipTests -pl ui).")
+    raise SetupError(
+        "The training UI's jars are not built: run `dl4j-bridge setup` (in a checkout: "
+        "cd java && ./mvnw -B -q package -DskipTests -pl ui)."
+    )
 
 
 def _free_port(port: int) -> int:
@@ -66,20 +71,32 @@ class UIServer:
             raise DataError(f"No stats file at {self.stats_file}: `dl4j-bridge train --ui` writes OUT/ui-stats.bin.")
         if not replay:
             self.stats_file.parent.mkdir(parents=True, exist_ok=True)
-        self.command = [str(java_home() / "bin" / "java"), "-Xmx1g", "-cp", os.pathsep.join(ui_classpath()),
-                        "ai.dl4jbridge.ui.UiServerMain", "--port", str(self.port), "--stats", str(self.stats_file),
-                        *(["--replay"] if replay else [])]
+        self.command = [
+            str(java_home() / "bin" / "java"),
+            "-Xmx1g",
+            "-cp",
+            os.pathsep.join(ui_classpath()),
+            "ai.dl4jbridge.ui.UiServerMain",
+            "--port",
+            str(self.port),
+            "--stats",
+            str(self.stats_file),
+            *(["--replay"] if replay else []),
+        ]
         self.process, self.url, self.log = None, None, []
 
     def start(self) -> UIServer:
-        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         ready = threading.Event()
         threading.Thread(target=self._read, args=(ready,), daemon=True).start()
         if not ready.wait(START_TIMEOUT) or self.url is None:
             self.stop()
-            raise SetupError(f"DL4J's training UI did not start on port {self.port} within {START_TIMEOUT:.0f} s: "
-                             + " | ".join(self.log[-8:]))
+            raise SetupError(
+                f"DL4J's training UI did not start on port {self.port} within {START_TIMEOUT:.0f} s: "
+                + " | ".join(self.log[-8:])
+            )
         return self
 
     def _read(self, ready: threading.Event) -> None:
@@ -165,12 +182,16 @@ def training_ui(net, port: int = DEFAULT_PORT, stats_file=None, frequency: int =
 def fit_with_ui(fit, ui, spark, net, x, y, **kwargs):
     """bridge.fit(..., ui=True | {options}): the same fit inside training_ui(net, **options)."""
     if spark is not None:
-        raise DataError("fit(ui=...) runs DL4J's training UI for local training; with spark= the executors "
-                        "would need the stats router too, which is not supported yet. Drop ui or spark.")
+        raise DataError(
+            "fit(ui=...) runs DL4J's training UI for local training; with spark= the executors "
+            "would need the stats router too, which is not supported yet. Drop ui or spark."
+        )
     options = {} if ui is True else dict(ui) if isinstance(ui, dict) else None
     if options is None or not set(options) <= {"port", "stats_file", "frequency"}:
-        raise DataError(f"Received an invalid value for `ui`, expected True or a dict with port, stats_file, "
-                        f"frequency. Received: ui={ui!r}")
+        raise DataError(
+            f"Received an invalid value for `ui`, expected True or a dict with port, stats_file, "
+            f"frequency. Received: ui={ui!r}"
+        )
     with training_ui(net, **options) as session:
         print(f"DL4J training UI: {session.url} (stats: {session.stats_file})", file=sys.stderr, flush=True)
         return fit(net, x, y, **kwargs)
@@ -179,8 +200,7 @@ def fit_with_ui(fit, ui, spark, net, x, y, **kwargs):
 def replay(stats_file, port: int = DEFAULT_PORT, block: bool = True) -> UIServer:
     """Serve DL4J's UI over a saved stats file; blocks until Ctrl-C unless block=False (then stop() it)."""
     server = UIServer(stats_file, port, replay=True).start()
-    print(f"DL4J training UI: {server.url} (stats: {server.stats_file}); Ctrl-C stops it", file=sys.stderr,
-          flush=True)
+    print(f"DL4J training UI: {server.url} (stats: {server.stats_file}); Ctrl-C stops it", file=sys.stderr, flush=True)
     if not block:
         return server
     try:

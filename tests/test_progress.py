@@ -1,4 +1,5 @@
 """The progress bar: one rate per frame (tqdm's), dated from the epoch's start, so no absurd first frame."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """DL4J's training UI, watched from a real headless Chromium while a network trains; replayed from its file.
 
 The screenshot is kept as a test artifact: tests/artifacts/ui-training.png (git-ignored)."""
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,22 @@ def _screenshot(url: str, path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "headless Chromium is needed: `make system` installs Debian's chromium"
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                             "--window-size=1400,1000", "--virtual-time-budget=6000", f"--screenshot={path}", url],
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,1000",
+            "--virtual-time-budget=6000",
+            f"--screenshot={path}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert path.is_file(), result.stderr[-2000:]
 
 
@@ -44,7 +58,7 @@ def _score_line_pixels(path: Path) -> int:
 
     rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
     height, width, _ = rgb.shape
-    panel = rgb[int(0.08 * height):int(0.40 * height), int(0.14 * width):int(0.70 * width)]
+    panel = rgb[int(0.08 * height) : int(0.40 * height), int(0.14 * width) : int(0.70 * width)]
     r, g, b = panel[..., 0], panel[..., 1], panel[..., 2]
     return int(((r > 200) & (g < 130) & (b < 110)).sum())
 
