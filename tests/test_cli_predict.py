@@ -132,6 +132,7 @@ def _hostile_inputs(tmp_path: Path) -> dict:
         "unknown-suffix": ([tmp_path / "x.txt"], "unknown input type"),
         "missing": ([tmp_path / "nope.npy"], "No input file"),
         "nothing": ([], "Nothing to predict on"),
+        "json-without-benchmark": (["--data", "mnist", "--json"], "--json goes with --benchmark"),
         "output-is-a-folder": ([tmp_path / "wide.npy", "--output", tmp_path / "empty"], "shape|is a directory"),
     }
 
@@ -150,6 +151,7 @@ def _hostile_inputs(tmp_path: Path) -> dict:
         "unknown-suffix",
         "missing",
         "nothing",
+        "json-without-benchmark",
         "output-is-a-folder",
     ],
 )

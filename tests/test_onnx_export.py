@@ -169,13 +169,14 @@ def test_gpu_providers_never_fall_back_silently():
         assert bridge.OnnxModel(path, providers="cuda").providers[0] == "CUDAExecutionProvider"
 
 
+@pytest.mark.slow
 def test_cli_export_and_predict(tmp_path):
     out = tmp_path / "lenet.onnx"
     run = lambda *a: subprocess.run([sys.executable, "-m", "bridge", *a], capture_output=True, text=True, timeout=300)
     exported = run("export", str(VECTORS / "lenet" / "model.zip"), str(out), "--opset", "19")
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert "max abs diff vs DL4J" in exported.stdout and out.exists()
-    predicted = run("predict", str(out), "--data", "mnist", "--json", "--provider", "cpu")
+    predicted = run("predict", str(out), "--data", "mnist", "--benchmark", "--json", "--provider", "cpu")
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     result = json.loads(predicted.stdout)
     assert result["accuracy"] > 0.9 and result["providers"] == ["CPUExecutionProvider"]
