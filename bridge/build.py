@@ -42,8 +42,9 @@ def setup(quiet: bool = False, progress=None) -> Path:
         shutil.rmtree(build_dir, ignore_errors=True)
         shutil.copytree(sources, build_dir, ignore=shutil.ignore_patterns("__pycache__", "target"))
         (build_dir / "mvnw").chmod(0o755)
-    # train: what Python drives; runtime: the ONNX Runtime Java service jar that `dl4j-bridge serve` runs.
-    cmd = ["./mvnw", "-B", "package", "-DskipTests", "-pl", "train,runtime", "-am"]
+    # train: what Python drives; runtime: the ONNX Runtime Java service jar that `dl4j-bridge serve` runs;
+    # ui: DL4J's training UI server (its own JVM: bridge.ui).
+    cmd = ["./mvnw", "-B", "package", "-DskipTests", "-pl", "train,runtime,ui", "-am"]
     env = {**os.environ, "JAVA_HOME": str(home)}
     log = (sources / "target" if in_place else CACHE_DIR) / "maven.log"  # java/target is git-ignored build output
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +61,8 @@ def setup(quiet: bool = False, progress=None) -> Path:
         shutil.copy2(target / name, CACHE_DIR / name)
     service = f"dl4j-bridge-runtime-{VERSION}-service.jar"
     shutil.copy2(build_dir / "runtime" / "target" / service, CACHE_DIR / service)
+    shutil.copy2(build_dir / "ui" / "target" / "classpath.txt", CACHE_DIR / "ui-classpath.txt")
+    shutil.copy2(build_dir / "ui" / "target" / f"dl4j-bridge-ui-{VERSION}.jar", CACHE_DIR / f"dl4j-bridge-ui-{VERSION}.jar")
     return CACHE_DIR
 
 

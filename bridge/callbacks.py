@@ -246,7 +246,7 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
         if self.verbose == 1:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm  # a widget in notebooks, text elsewhere
 
             # smoothing=0: the average rate since the start; updates come every ~0.3 s, not per batch
             self.bar = tqdm(total=self.samples, desc=f"epoch {epoch + 1}/{self.epochs}", unit="sample", leave=True,
@@ -255,7 +255,7 @@ class ProgressBar(Callback):
     def on_batch_end(self, batch, logs=None):
         if self.bar is not None:
             self.bar.update(int(logs["samples"]) - self.bar.n)
-            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", samples_s=f"{logs['samples_per_sec']:.0f}")
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}")  # tqdm shows the rate: one rate per bar
 
     def on_epoch_end(self, epoch, logs=None):
         shown = {k: f"{v:.4f}" for k, v in logs.items() if k != "lr" and v is not None}

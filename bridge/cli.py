@@ -238,6 +238,9 @@ def cmd_predict(args) -> int:
                         "or --data mnist|fashion-mnist|FOLDER.")
     if args.inputs is not None and args.data is not None:
         raise DataError("Pass INPUTS or --data, not both.")
+    if args.json and not args.benchmark:
+        raise DataError("--json goes with --benchmark (the latency report); predictions are JSON already, or CSV "
+                        "with --format csv / --output FILE.csv.")
     providers = args.provider.split(",") if "," in args.provider else args.provider
     model = OnnxModel(args.model, providers=providers, batch_size=_positive(args.batch_size, "--batch-size"))
     if args.data is not None:

@@ -3,6 +3,7 @@
 Execution providers are tried, one tiny ONNX session each, and listed as usable only when the session runs
 on them (session.get_providers()); the datasets, the jar cache and the service jar are looked for on disk.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,12 @@ def _tiny_model() -> bytes:
     """A one-node float model (y = x + x), the smallest session every provider can take."""
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "probe",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["y"])],
+        "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
@@ -101,8 +105,10 @@ def _jvm_report() -> dict:
     Nd4j = jclass("org.nd4j.linalg.factory.Nd4j")
     env = Nd4j.getExecutioner().getEnvironmentInformation()
     report["dl4j / nd4j"] = f"{_jar_version('deeplearning4j-nn')} / {_jar_version('nd4j-native')}"
-    report["nd4j backend"] = (f"{Nd4j.getBackend().getClass().getSimpleName()} ({env.get('blas.vendor')}, "
-                              f"{env.get('omp.threads')} OMP threads)")
+    report["nd4j backend"] = (
+        f"{Nd4j.getBackend().getClass().getSimpleName()} ({env.get('blas.vendor')}, "
+        f"{env.get('omp.threads')} OMP threads)"
+    )
     extension = System.getProperty("org.bytedeco.javacpp.platform.extension")
     helpers = jclass("org.deeplearning4j.nn.layers.mkldnn.BaseMKLDNNHelper").mklDnnEnabled()
     report["nd4j build"] = f"linux-x86_64{extension or ''} (DL4J oneDNN layer helpers {'on' if helpers else 'off'})"
@@ -118,8 +124,11 @@ def _datasets() -> dict:
         mnist = f"5,000 digits in {_mnist_5k_path()}"
     except DataError as exc:
         mnist = f"missing: {exc}"
-    fashion = (f"{FASHION_MNIST_DIR}" if FASHION_MNIST_DIR.is_dir()
-               else "not installed (apt-get install dataset-fashion-mnist)")
+    fashion = (
+        f"{FASHION_MNIST_DIR}"
+        if FASHION_MNIST_DIR.is_dir()
+        else "not installed (apt-get install dataset-fashion-mnist)"
+    )
     return {"dataset mnist": mnist, "dataset fashion-mnist": fashion}
 
 
@@ -151,6 +160,6 @@ def _jar_version(artifact: str) -> str:
 
     for entry in jvm_options().classpath:
         name = Path(entry).name
-        if name.startswith(artifact + "-") and name[len(artifact) + 1:][:1].isdigit():
-            return name[len(artifact) + 1:].split(".jar")[0].split("-linux")[0]
+        if name.startswith(artifact + "-") and name[len(artifact) + 1 :][:1].isdigit():
+            return name[len(artifact) + 1 :].split(".jar")[0].split("-linux")[0]
     return "unknown"

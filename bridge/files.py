@@ -6,6 +6,7 @@ renamed over the target. Any failure in Python removes the temporary file; a pro
 removes: at once when that process no longer runs on this host, else once it is older than STALE_SECONDS. Every file gets the mode a plain open() would give it: 0o666 minus the umask
 (0644 under the usual umask 022), whatever the temporary file was created with.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,10 @@ def target_path(path, what: str = "file") -> Path:
     """`path` as a Path whose folder exists (created if needed); ModelFileError if it is a folder or unwritable."""
     path = Path(path)
     if path.is_dir():
-        raise ModelFileError(f"Cannot write the {what} to {path}: it is a directory. Pass a file name, "
-                             f"e.g. {path / ('model.zip' if what == 'model' else 'out')}.")
+        raise ModelFileError(
+            f"Cannot write the {what} to {path}: it is a directory. Pass a file name, "
+            f"e.g. {path / ('model.zip' if what == 'model' else 'out')}."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -40,8 +43,8 @@ def target_path(path, what: str = "file") -> Path:
 def atomic_path(path, what: str = "file") -> Iterator[Path]:
     """Yield a temporary path beside `path`; when the block ends without an exception it replaces `path`.
 
-        with atomic_path("out/model.zip", "model") as tmp:
-            writer(tmp)            # any exception here leaves out/model.zip as it was, and no temp file
+    with atomic_path("out/model.zip", "model") as tmp:
+        writer(tmp)            # any exception here leaves out/model.zip as it was, and no temp file
     """
     path = target_path(path, what)
     remove_stale_temporaries(path)
@@ -76,8 +79,9 @@ def remove_stale_temporaries(path: Path, older_than: float = STALE_SECONDS) -> l
     cutoff = time.time() - older_than
     for leftover in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
         with contextlib.suppress(OSError):
-            if leftover.is_file() and (_writer_gone(leftover.name[len(path.name) + 2:])
-                                       or leftover.stat().st_mtime < cutoff):
+            if leftover.is_file() and (
+                _writer_gone(leftover.name[len(path.name) + 2 :]) or leftover.stat().st_mtime < cutoff
+            ):
                 leftover.unlink()
                 removed.append(leftover)
     return removed

@@ -11,6 +11,7 @@ and reads the zip with ZipInputStream from its local headers, where Python reads
 load() refuses zips holding `preprocessor.bin`, and zips whose local headers and directory disagree (a
 hidden entry), before DL4J sees the file. DL4J never reads `normalizer.bin` or `objects/` on this path.
 """
+
 from __future__ import annotations
 
 import json
@@ -116,7 +117,9 @@ def _inspect(path: Path) -> tuple[bool, dict]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError) as exc:
-        raise ModelFileError(f"{path} is not a DL4J model zip (not a zip archive; truncated or another format?).") from exc
+        raise ModelFileError(
+            f"{path} is not a DL4J model zip (not a zip archive; truncated or another format?)."
+        ) from exc
     with archive:
         infos = archive.infolist()
         _check_entries(path, infos)
@@ -126,8 +129,9 @@ def _inspect(path: Path) -> tuple[bool, dict]:
         except KeyError as exc:
             raise ModelFileError(f"{path} is not a DL4J model zip: it has no configuration.json.") from exc
         except (ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:  # corrupt entry, bad JSON
-            raise ModelFileError(f"{path} is not a readable DL4J model zip: its configuration.json is damaged "
-                                 f"({exc}).") from exc
+            raise ModelFileError(
+                f"{path} is not a readable DL4J model zip: its configuration.json is damaged ({exc})."
+            ) from exc
         meta = _read_metadata(path, archive)
     if not isinstance(conf, dict):
         raise ModelFileError(f"{path} is not a DL4J model zip: its configuration.json holds no configuration.")
@@ -137,12 +141,16 @@ def _inspect(path: Path) -> tuple[bool, dict]:
 def _check_entries(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     for info in infos:
         if info.filename in DESERIALIZED_BY_DL4J:
-            raise ModelFileError(f"{path} holds {info.filename}, a Java-serialised object that DL4J's restore would "
-                                 "deserialize; dl4j-bridge never deserializes objects from a file. Remove the entry "
-                                 f"(zip -d {path.name} {info.filename}) if you trust the file.")
+            raise ModelFileError(
+                f"{path} holds {info.filename}, a Java-serialised object that DL4J's restore would "
+                "deserialize; dl4j-bridge never deserializes objects from a file. Remove the entry "
+                f"(zip -d {path.name} {info.filename}) if you trust the file."
+            )
         if info.filename not in PARAMETER_ENTRIES and info.file_size > OTHER_ENTRY_MAX_BYTES:
-            raise ModelFileError(f"{path}: entry {info.filename} declares {info.file_size} bytes, more than the "
-                                 f"{OTHER_ENTRY_MAX_BYTES >> 20} MiB a model's non-parameter entry may hold.")
+            raise ModelFileError(
+                f"{path}: entry {info.filename} declares {info.file_size} bytes, more than the "
+                f"{OTHER_ENTRY_MAX_BYTES >> 20} MiB a model's non-parameter entry may hold."
+            )
 
 
 def _check_local_headers(path: Path, infos: list[zipfile.ZipInfo]) -> None:
@@ -157,7 +165,7 @@ def _check_local_headers(path: Path, infos: list[zipfile.ZipInfo]) -> None:
             header = f.read(30)
             if info.header_offset != position or len(header) < 30 or header[:4] != b"PK\x03\x04":
                 raise _layout_error(path, f"entry {info.filename} is not where its local header should be")
-            flags, = struct.unpack("<H", header[6:8])
+            (flags,) = struct.unpack("<H", header[6:8])
             name_length, extra_length = struct.unpack("<HH", header[26:30])
             name = f.read(name_length).decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
             if name != info.orig_filename:
@@ -173,20 +181,26 @@ def _check_local_headers(path: Path, infos: list[zipfile.ZipInfo]) -> None:
 
 
 def _layout_error(path: Path, detail: str) -> ModelFileError:
-    return ModelFileError(f"{path} is not a well-formed model zip: {detail}. Its entries would read differently "
-                          "to DL4J than to this check, so it is refused.")
+    return ModelFileError(
+        f"{path} is not a well-formed model zip: {detail}. Its entries would read differently "
+        "to DL4J than to this check, so it is refused."
+    )
 
 
 def _read_metadata(path: Path, archive: zipfile.ZipFile) -> dict:
     """name, labels and input_shapes saved by save(), checked; {} for a zip written by DL4J itself."""
     names = set(archive.namelist())
-    entry = METADATA_ENTRY if METADATA_ENTRY in names else LEGACY_METADATA_ENTRY if LEGACY_METADATA_ENTRY in names else None
+    entry = (
+        METADATA_ENTRY if METADATA_ENTRY in names else LEGACY_METADATA_ENTRY if LEGACY_METADATA_ENTRY in names else None
+    )
     if entry is None:
         return {}
     size = archive.getinfo(entry).file_size
     if size > METADATA_MAX_BYTES:
-        raise ModelFileError(f"{path}: metadata entry {entry} holds {size} bytes, more than the "
-                             f"{METADATA_MAX_BYTES} allowed; the file is damaged or not ours.")
+        raise ModelFileError(
+            f"{path}: metadata entry {entry} holds {size} bytes, more than the "
+            f"{METADATA_MAX_BYTES} allowed; the file is damaged or not ours."
+        )
     try:
         with archive.open(entry) as stream:
             raw = stream.read(METADATA_MAX_BYTES + 1)  # the declared size is not trusted either
@@ -215,8 +229,9 @@ def _checked_metadata(meta, path: Path, entry: str) -> dict:
         raise bad("`labels` must be a list of strings")
     if shapes is not None:
         if not isinstance(shapes, dict) or not all(
-                isinstance(k, str) and isinstance(v, list) and v and all(_positive_int(d) for d in v)
-                for k, v in shapes.items()):
+            isinstance(k, str) and isinstance(v, list) and v and all(_positive_int(d) for d in v)
+            for k, v in shapes.items()
+        ):
             raise bad("`input_shapes` must map input names to lists of positive integers")
         shapes = {k: tuple(v) for k, v in shapes.items()}
     return {"name": name, "labels": labels, "input_shapes": shapes}
@@ -236,19 +251,25 @@ def java_serialized_string(data: bytes, path="the model file") -> str:
     Anything else (another class, trailing objects, a truncated stream) raises ModelFileError: the bytes are
     never handed to Java's ObjectInputStream."""
     if data[:4] != _STREAM_MAGIC or len(data) < 7:
-        raise ModelFileError(f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} is not a Java serialization "
-                             "stream; the file is damaged or not ours.")
+        raise ModelFileError(
+            f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} is not a Java serialization "
+            "stream; the file is damaged or not ours."
+        )
     tag = data[4]
     if tag == _TC_STRING:
         length, start = int.from_bytes(data[5:7], "big"), 7
     elif tag == _TC_LONGSTRING and len(data) >= 13:
         length, start = int.from_bytes(data[5:13], "big"), 13
     else:
-        raise ModelFileError(f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} holds a serialized Java object "
-                             f"(type code 0x{tag:02x}), not a String; it is refused without being deserialized.")
+        raise ModelFileError(
+            f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} holds a serialized Java object "
+            f"(type code 0x{tag:02x}), not a String; it is refused without being deserialized."
+        )
     if start + length != len(data):
-        raise ModelFileError(f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} holds {len(data) - start} bytes "
-                             f"after its header where the String declares {length}: refused.")
+        raise ModelFileError(
+            f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} holds {len(data) - start} bytes "
+            f"after its header where the String declares {length}: refused."
+        )
     return _modified_utf8(data[start:], path)
 
 
@@ -258,4 +279,6 @@ def _modified_utf8(body: bytes, path) -> str:
         text = body.replace(b"\xc0\x80", b"\x00").decode("utf-8", errors="surrogatepass")
         return text.encode("utf-16", errors="surrogatepass").decode("utf-16")
     except UnicodeError as exc:
-        raise ModelFileError(f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} is not valid text ({exc}).") from exc
+        raise ModelFileError(
+            f"{path}: legacy metadata entry {LEGACY_METADATA_ENTRY} is not valid text ({exc})."
+        ) from exc

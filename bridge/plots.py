@@ -8,6 +8,7 @@ Accuracy axes span 0..1 (never auto-zoomed onto a 0.97..0.98 band); loss axes st
 ticks. A curve is drawn only for what the history holds (EpochResult's loss and val_accuracy; val_loss and
 accuracy too when the history provides them).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -102,8 +103,15 @@ def _plot_accuracy(ax, history, epochs: list[int]) -> None:
     if drawn:
         ax.legend(fontsize=8, loc="lower right")
     else:
-        ax.text(0.5, 0.5, "no accuracy recorded\n(train with validation data)", ha="center", va="center",
-                transform=ax.transAxes, color="gray")
+        ax.text(
+            0.5,
+            0.5,
+            "no accuracy recorded\n(train with validation data)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="gray",
+        )
 
 
 def _epoch_ticks(ax, epochs: list[int]) -> None:

@@ -45,7 +45,7 @@ class EvaluationResult:
 def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, validation=None,
         progress: bool = True, spark=None, validation_data=None, *, validation_split: float = 0.0, callbacks=None,
         shuffle: bool = True, initial_epoch: int = 0, class_weight: dict | None = None, verbose: int | None = None,
-        augmentation=None, spark_options=None, **spark_keywords) -> History:
+        augmentation=None, spark_options=None, ui=False, **spark_keywords) -> History:
     """Train `net` (a MultiLayerNetwork or a ComputationGraph) minibatch by minibatch, as Keras' Model.fit.
 
     x: float32 features in the layout each input takes: (n, F) flat, (n, C, H, W) NCHW, (n, H, W, C)
@@ -66,8 +66,18 @@ def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, v
     bridge.spark.SparkOptions) or its fields as keywords; otherwise the loop runs in this JVM.
     Ctrl-C stops training at the next minibatch boundary and raises KeyboardInterrupt; the network keeps its
     last completed step.
+    ui: True (or a dict of bridge.ui.training_ui options: port, stats_file, frequency) serves DL4J's training
+    UI for this run, stats saved to ./ui-stats.bin unless stats_file says otherwise (local training only).
     Returns a History: a list of EpochResult that also has Keras' .history dict and .epoch.
     """
+    if ui:  # DL4J's training UI around the same run (bridge.ui)
+        from .ui import fit_with_ui
+
+        return fit_with_ui(fit, ui, spark, net, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
+                           validation=validation, progress=progress, validation_data=validation_data,
+                           validation_split=validation_split, callbacks=callbacks, shuffle=shuffle,
+                           initial_epoch=initial_epoch, class_weight=class_weight, verbose=verbose,
+                           augmentation=augmentation, spark_options=spark_options, **spark_keywords)
     options = _spark_settings(spark, spark_options, spark_keywords)
     validation = _validation_argument(validation, validation_data, validation_split)
     java = as_java(net)
@@ -126,7 +136,7 @@ class _Settings:
 
 
 _FIT_KEYWORDS = ("epochs", "batch_size", "seed", "validation", "validation_data", "validation_split", "callbacks",
-                 "shuffle", "initial_epoch", "class_weight", "verbose", "progress", "augmentation", "spark",
+                 "shuffle", "initial_epoch", "class_weight", "verbose", "progress", "augmentation", "spark", "ui",
                  "spark_options")
 
 

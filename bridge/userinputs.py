@@ -5,6 +5,7 @@ or --key). Images are read with Pillow, converted to the model's channels (grey 
 the model's height x width and scaled to [0, 1] (pixel / 255), as bridge.data scales MNIST. Nothing is
 unpickled (np.load(allow_pickle=False)); an unreadable or oversized file is a DataError naming it.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,10 @@ def read_inputs(path, model, key: str | None = None, invert: bool = False) -> tu
         return x, [f"{path.name}[{i}]" for i in range(len(x))]
     if suffix in IMAGE_SUFFIXES:
         return _image(path, model, invert)[None], [path.name]
-    raise DataError(f"{path}: unknown input type {suffix!r}; expected .npy, .npz, an image "
-                    f"({', '.join(IMAGE_SUFFIXES)}) or a folder of images.")
+    raise DataError(
+        f"{path}: unknown input type {suffix!r}; expected .npy, .npz, an image "
+        f"({', '.join(IMAGE_SUFFIXES)}) or a folder of images."
+    )
 
 
 def _array(path: Path, key: str | None) -> np.ndarray:
@@ -52,8 +55,9 @@ def _array(path: Path, key: str | None) -> np.ndarray:
             names = list(loaded.files)
             chosen = key or (names[0] if len(names) == 1 else "x" if "x" in names else None)
             if chosen is None or chosen not in names:
-                raise DataError(f"{path} holds arrays {names}: name the one to predict on with --key "
-                                f"(received {key!r}).")
+                raise DataError(
+                    f"{path} holds arrays {names}: name the one to predict on with --key (received {key!r})."
+                )
             try:
                 x = loaded[chosen]
             except ValueError as exc:
@@ -78,8 +82,10 @@ def image_geometry(model) -> tuple[int, int, int, str]:
         side = int(round(shape[0] ** 0.5))
         if side * side == shape[0]:
             return 1, side, side, "flat"
-    raise ShapeError(f"The model takes {layout}: not an image input this command can size images for. "
-                     "Pass a .npy/.npz array instead.")
+    raise ShapeError(
+        f"The model takes {layout}: not an image input this command can size images for. "
+        "Pass a .npy/.npz array instead."
+    )
 
 
 def _image(path: Path, model, invert: bool) -> np.ndarray:

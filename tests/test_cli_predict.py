@@ -1,5 +1,6 @@
 """`dl4j-bridge predict` on a user's inputs, `--help`, `--version`, `doctor`: checked against DL4J's own outputs
 (models/vectors: the LeNet ONNX file and DL4J's probabilities for 1,000 MNIST test digits)."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ N = 12
 
 
 def _cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "bridge", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +85,30 @@ def test_predict_arrays_writes_csv(digits, tmp_path, kind):
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
     assert list(rows[0])[:3] == ["source", "class", "label"] and list(rows[0])[3:] == [f"p_{d}" for d in range(10)]
-    _check_rows([{"source": r["source"], "class": int(r["class"]), "label": r["label"],
-                  "probabilities": [float(r[f"p_{d}"]) for d in range(10)]} for r in rows], dl4j,
-                [f"{path.name}[{i}]" for i in range(N)])
+    _check_rows(
+        [
+            {
+                "source": r["source"],
+                "class": int(r["class"]),
+                "label": r["label"],
+                "probabilities": [float(r[f"p_{d}"]) for d in range(10)],
+            }
+            for r in rows
+        ],
+        dl4j,
+        [f"{path.name}[{i}]" for i in range(N)],
+    )
 
 
 def test_predict_benchmark_keeps_the_latency_report():
     result = _cli("predict", LENET, "--data", "mnist", "--benchmark", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["accuracy"] > 0.9 and report["latency_ms_p50"] > 0 and report["latency_ms_p99"] >= \
-        report["latency_ms_p50"]
+    assert (
+        report["accuracy"] > 0.9
+        and report["latency_ms_p50"] > 0
+        and report["latency_ms_p99"] >= report["latency_ms_p50"]
+    )
 
 
 def _hostile_inputs(tmp_path: Path) -> dict:
@@ -117,13 +132,29 @@ def _hostile_inputs(tmp_path: Path) -> dict:
         "unknown-suffix": ([tmp_path / "x.txt"], "unknown input type"),
         "missing": ([tmp_path / "nope.npy"], "No input file"),
         "nothing": ([], "Nothing to predict on"),
+        "json-without-benchmark": (["--data", "mnist", "--json"], "--json goes with --benchmark"),
         "output-is-a-folder": ([tmp_path / "wide.npy", "--output", tmp_path / "empty"], "shape|is a directory"),
     }
 
 
-@pytest.mark.parametrize("case", [
-    "broken-image", "pickled-npy", "npz-two-arrays", "npz-wrong-key", "uint8-array", "overflowing-float64",
-    "wrong-width", "empty-folder", "unknown-suffix", "missing", "nothing", "output-is-a-folder"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "broken-image",
+        "pickled-npy",
+        "npz-two-arrays",
+        "npz-wrong-key",
+        "uint8-array",
+        "overflowing-float64",
+        "wrong-width",
+        "empty-folder",
+        "unknown-suffix",
+        "missing",
+        "nothing",
+        "json-without-benchmark",
+        "output-is-a-folder",
+    ],
+)
 def test_bad_predict_inputs_exit_1_with_a_message_and_no_traceback(tmp_path, case, capsys):
     """In-process (main() returns instead of raising: an escaping exception would fail the test)."""
     from bridge.cli import main

@@ -107,6 +107,7 @@ def test_input_specs_read_layout_and_channels_from_the_configuration():
     assert input_specs(nets.lenet())[0].image == (1, 28, 28)
 
 
+@pytest.mark.slow
 def test_residual_cnn_learns_real_digits(trained_residual, images):
     net, history = trained_residual
     assert net.is_graph and [h.epoch for h in history] == [1, 2, 3]
@@ -205,6 +206,7 @@ def test_named_inputs_and_outputs_are_checked(case, error, message, mnist):
         bridge.fit(two_in_two_out(), x, y, progress=False)
 
 
+@pytest.mark.slow
 def test_spark_local2_trains_a_graph_and_averages_the_updater_state(images):
     x, y, xt, yt = images
     graph = residual_cnn(seed=3)
@@ -217,6 +219,7 @@ def test_spark_local2_trains_a_graph_and_averages_the_updater_state(images):
     assert np.abs(bridge.to_numpy(graph.getUpdater().getStateViewArray())).sum() > 0
 
 
+@pytest.mark.slow
 def test_spark_trains_a_two_input_two_output_graph(mnist):
     x, y, xt, yt = mnist
     graph = two_in_two_out(seed=3)
@@ -258,6 +261,7 @@ def _layout_twins(nhwc: bool):
     return net
 
 
+@pytest.mark.slow
 def test_channels_last_training_matches_channels_first(images):
     """DL4J's oneDNN helpers train NHWC layers wrongly (batch norm diverges to NaN, conv gradients are off);
     the bridge drops them for NHWC layers, so both layouts must learn the same parameters."""
@@ -271,6 +275,7 @@ def test_channels_last_training_matches_channels_first(images):
     assert float(np.max(np.abs(a - b))) <= 1e-4
 
 
+@pytest.mark.slow
 def test_spark_workers_train_channels_last_like_channels_first(images):
     """Spark workers build their own copies of the network: a training hook drops the NHWC helpers there too."""
     x, y, _, _ = images

@@ -1,6 +1,7 @@
 """The package as a user gets it: the wheel built without warnings, installed in a fresh virtualenv outside the
 checkout (dependencies resolved from pyproject's ranges, pinned by constraints.txt), `dl4j-bridge setup`, then
 the README's install snippet, unchanged."""
+
 from __future__ import annotations
 
 import os
@@ -28,16 +29,28 @@ def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("install")
     wheel_dir, venv = root / "wheel", root / "venv"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS")}
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(wheel_dir), str(REPO)],
-                           capture_output=True, text=True, env=env, timeout=600)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(wheel_dir), str(REPO)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
-    warnings = [line for line in (built.stdout + built.stderr).splitlines()
-                if re.search(r"warning", line, re.I) and "pip" not in line.lower()]
+    warnings = [
+        line
+        for line in (built.stdout + built.stderr).splitlines()
+        if re.search(r"warning", line, re.I) and "pip" not in line.lower()
+    ]
     assert warnings == [], "\n".join(warnings)
     wheel = next(wheel_dir.glob("dl4j_bridge-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-c", str(REPO / "constraints.txt"),
-                              str(wheel)], capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "-c", str(REPO / "constraints.txt"), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     env = {**os.environ, "DL4J_BRIDGE_CACHE": str(root / "cache")}
     env.pop("PYTHONPATH", None)
@@ -61,12 +74,19 @@ def test_the_wheel_carries_the_license_the_digits_and_ranges_not_pins(installed)
 def test_wheel_needs_setup_then_the_readme_snippet_runs_outside_the_checkout(installed):
     root, venv, _, env = installed
     python = str(venv / "bin" / "python")
-    before = subprocess.run([python, "-c", "import bridge; print(bridge.__file__); bridge.start_jvm()"], cwd=root,
-                            env=env, capture_output=True, text=True, timeout=300)
+    before = subprocess.run(
+        [python, "-c", "import bridge; print(bridge.__file__); bridge.start_jvm()"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert str(venv) in before.stdout and "dl4j-bridge setup" in before.stderr, before.stdout + before.stderr
 
-    setup = subprocess.run([str(venv / "bin" / "dl4j-bridge"), "setup"], cwd=root, env=env, capture_output=True,
-                           text=True, timeout=900)
+    setup = subprocess.run(
+        [str(venv / "bin" / "dl4j-bridge"), "setup"], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
     assert setup.returncode == 0, setup.stderr[-3000:]
     cache = root / "cache" / "0.1.0"
     assert (cache / "classpath.txt").is_file() and (cache / "dl4j-bridge-train-0.1.0.jar").is_file()

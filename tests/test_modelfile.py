@@ -1,5 +1,6 @@
 """Model zips: plain-JSON metadata, legacy (Java-serialised) metadata decoded without a JVM, hostile zips refused,
 atomic writes with one file mode and no leftovers."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,11 @@ def _legacy_zip(net, path, payload=None):
     """A zip as save() wrote it before the plain-JSON entry: metadata through DL4J's addObjectToFile."""
     serializer = jclass("org.deeplearning4j.util.ModelSerializer")
     serializer.writeModel(net.java, jclass("java.io.File")(str(path)), True)
-    text = payload if payload is not None else json.dumps({"name": "old", "labels": ["x", "y", "z"],
-                                                           "input_shapes": {"input": [12]}})
+    text = (
+        payload
+        if payload is not None
+        else json.dumps({"name": "old", "labels": ["x", "y", "z"], "input_shapes": {"input": [12]}})
+    )
     serializer.addObjectToFile(jclass("java.io.File")(str(path)), "dl4j-bridge.json", jclass("java.lang.String")(text))
     return path
 
@@ -78,8 +82,11 @@ def test_a_legacy_zip_with_java_serialised_metadata_still_loads(net, tmp_path):
     assert loaded.input_shapes == {"input": (12,)}
 
 
-@pytest.mark.parametrize("text", ["plain", "", "é ü \u4e2d \U0001F600 nul\x00", "x" * 70_000],
-                         ids=["ascii", "empty", "non-ascii-and-nul", "long-string"])
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "", "é ü \u4e2d \U0001f600 nul\x00", "x" * 70_000],
+    ids=["ascii", "empty", "non-ascii-and-nul", "long-string"],
+)
 def test_java_serialised_strings_decode_exactly_as_java_wrote_them(text):
     assert java_serialized_string(_serialize(jclass("java.lang.String")(text))) == text
 
@@ -105,20 +112,35 @@ def _with_entry(net, tmp_path, name, content: bytes):
     return path
 
 
-@pytest.mark.parametrize("name, content, message", [
-    (METADATA_ENTRY, b"{not json", "not valid JSON"),
-    (METADATA_ENTRY, b"\xff\xfe\x00", "not valid JSON|utf-8"),
-    (METADATA_ENTRY, b"[1, 2]", "expected a JSON object"),
-    (METADATA_ENTRY, json.dumps({"name": 5}).encode(), "`name` must be a string"),
-    (METADATA_ENTRY, json.dumps({"labels": "abc"}).encode(), "`labels` must be a list of strings"),
-    (METADATA_ENTRY, json.dumps({"input_shapes": {"input": [-1]}}).encode(), "`input_shapes`"),
-    (METADATA_ENTRY, json.dumps({"input_shapes": {"input": [2**40]}}).encode(), "`input_shapes`"),
-    (METADATA_ENTRY, b" " * (2 << 20), "more than the 1048576 allowed"),
-    (LEGACY_METADATA_ENTRY, b"{\"name\": \"raw json, not serialized\"}", "not a Java serialization stream"),
-    (LEGACY_METADATA_ENTRY, b"\xac\xed\x00\x05t\x00\x10short", "declares 16"),
-    ("preprocessor.bin", b"\xac\xed\x00\x05sr\x00\x05Dummy", "never deserializes objects"),
-], ids=["bad-json", "not-utf8", "json-list", "name-not-string", "labels-not-list", "negative-dim", "huge-dim",
-        "oversized", "legacy-not-serialized", "legacy-truncated", "preprocessor-bin"])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (METADATA_ENTRY, b"{not json", "not valid JSON"),
+        (METADATA_ENTRY, b"\xff\xfe\x00", "not valid JSON|utf-8"),
+        (METADATA_ENTRY, b"[1, 2]", "expected a JSON object"),
+        (METADATA_ENTRY, json.dumps({"name": 5}).encode(), "`name` must be a string"),
+        (METADATA_ENTRY, json.dumps({"labels": "abc"}).encode(), "`labels` must be a list of strings"),
+        (METADATA_ENTRY, json.dumps({"input_shapes": {"input": [-1]}}).encode(), "`input_shapes`"),
+        (METADATA_ENTRY, json.dumps({"input_shapes": {"input": [2**40]}}).encode(), "`input_shapes`"),
+        (METADATA_ENTRY, b" " * (2 << 20), "more than the 1048576 allowed"),
+        (LEGACY_METADATA_ENTRY, b'{"name": "raw json, not serialized"}', "not a Java serialization stream"),
+        (LEGACY_METADATA_ENTRY, b"\xac\xed\x00\x05t\x00\x10short", "declares 16"),
+        ("preprocessor.bin", b"\xac\xed\x00\x05sr\x00\x05Dummy", "never deserializes objects"),
+    ],
+    ids=[
+        "bad-json",
+        "not-utf8",
+        "json-list",
+        "name-not-string",
+        "labels-not-list",
+        "negative-dim",
+        "huge-dim",
+        "oversized",
+        "legacy-not-serialized",
+        "legacy-truncated",
+        "preprocessor-bin",
+    ],
+)
 def test_bad_zip_metadata_raises_model_file_error(net, tmp_path, name, content, message):
     path = _with_entry(net, tmp_path, name, content)
     with pytest.raises(ModelFileError, match=message):
@@ -195,10 +217,15 @@ def test_save_and_load_leave_no_dl4j_temp_files_in_the_temp_folder(net, tmp_path
     assert {n for n in set(os.listdir(folder)) - before if not n.startswith("pytest")} == set()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"epochs": 2**31}, "epochs"), ({"batch_size": 2**31}, "batch_size"), ({"seed": 2**63}, "seed"),
-    ({"seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 2**31}, "epochs"),
+        ({"batch_size": 2**31}, "batch_size"),
+        ({"seed": 2**63}, "seed"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_counts_and_seeds_beyond_java_ranges_raise_data_error(net, kwargs, message):
     x, y = np.zeros((4, 12), np.float32), np.zeros(4, np.int32)
     with pytest.raises(DataError, match=message):
@@ -235,11 +262,20 @@ def test_a_write_killed_with_sigkill_leaves_a_temporary_that_the_next_write_remo
     from bridge.files import write_atomic
 
     target = tmp_path / "model.onnx"
-    child = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from bridge.files import atomic_path\n"
-        "with atomic_path(sys.argv[1]) as tmp:\n"
-        "    tmp.write_bytes(b'half'); print('writing', flush=True); time.sleep(60)\n"), str(target)],
-        stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from bridge.files import atomic_path\n"
+                "with atomic_path(sys.argv[1]) as tmp:\n"
+                "    tmp.write_bytes(b'half'); print('writing', flush=True); time.sleep(60)\n"
+            ),
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "writing"
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)

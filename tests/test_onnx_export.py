@@ -169,6 +169,7 @@ def test_gpu_providers_never_fall_back_silently():
         assert bridge.OnnxModel(path, providers="cuda").providers[0] == "CUDAExecutionProvider"
 
 
+@pytest.mark.slow
 def test_cli_export_and_predict(tmp_path):
     out = tmp_path / "lenet.onnx"
     run = lambda *a: subprocess.run([sys.executable, "-m", "bridge", *a], capture_output=True, text=True, timeout=300)

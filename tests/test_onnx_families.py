@@ -29,6 +29,8 @@ from dl4j_families import (calibrate_convolutions, calibrate_head, darknet_passt
                            perturb_batch_norm, unet_deconv, zoo)
 from onnx_helpers import assert_parity
 
+pytestmark = pytest.mark.slow  # zoo-size networks (ResNet-50, Xception, ...): tens of seconds each
+
 TOLERANCE = 1e-4
 PARITY_CHECK = "ai.dl4jbridge.runtime.ParityCheck"
 # YOLOv2 output channels per anchor box: x, y (sigmoid), w, h (prior * exp), confidence (sigmoid), classes (softmax).

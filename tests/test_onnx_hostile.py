@@ -1,4 +1,5 @@
 """ONNX files and inputs that OnnxModel cannot run answer with a bridge.errors exception naming the problem."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,13 @@ def _model(inputs, metadata=None, weights_width=None):
     else:
         weights = helper.make_tensor("w", TensorProto.FLOAT, [weights_width, 3], np.ones(weights_width * 3).tolist())
         nodes, out_shape, initializers = [helper.make_node("MatMul", [first, "w"], ["out"])], ["N", 3], [weights]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, t, list(s)) for n, t, s in inputs],
-                              [helper.make_tensor_value_info("out", elem_type, out_shape)], initializer=initializers)
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(n, t, list(s)) for n, t, s in inputs],
+        [helper.make_tensor_value_info("out", elem_type, out_shape)],
+        initializer=initializers,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     for key, value in (metadata or {}).items():
@@ -31,14 +37,18 @@ def _model(inputs, metadata=None, weights_width=None):
 FLOAT_10 = [("input", TensorProto.FLOAT, ("N", 10))]
 
 
-@pytest.mark.parametrize("model, message", [
-    (_model(FLOAT_10, {"labels": "zero,one"}), r'"labels" is not JSON'),
-    (_model(FLOAT_10, {"labels": '{"a": 1}'}), r'"labels" must be a JSON list of strings'),
-    (_model(FLOAT_10, {"labels": "[1, 2]"}), r'"labels" must be a JSON list of strings'),
-    (_model([("input", TensorProto.INT64, ("N", 10))]), r"tensor\(int64\); OnnxModel feeds float32"),
-    (_model([("a", TensorProto.FLOAT, ("N", 10)), ("b", TensorProto.FLOAT, ("N", 10))]), r"inputs \['a', 'b'\]"),
-    (_model([("input", TensorProto.FLOAT, ("N",))]), "needs a batch axis and at least one feature axis"),
-], ids=["labels-not-json", "labels-a-dict", "labels-not-strings", "int64-input", "two-inputs", "no-feature-axis"])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (_model(FLOAT_10, {"labels": "zero,one"}), r'"labels" is not JSON'),
+        (_model(FLOAT_10, {"labels": '{"a": 1}'}), r'"labels" must be a JSON list of strings'),
+        (_model(FLOAT_10, {"labels": "[1, 2]"}), r'"labels" must be a JSON list of strings'),
+        (_model([("input", TensorProto.INT64, ("N", 10))]), r"tensor\(int64\); OnnxModel feeds float32"),
+        (_model([("a", TensorProto.FLOAT, ("N", 10)), ("b", TensorProto.FLOAT, ("N", 10))]), r"inputs \['a', 'b'\]"),
+        (_model([("input", TensorProto.FLOAT, ("N",))]), "needs a batch axis and at least one feature axis"),
+    ],
+    ids=["labels-not-json", "labels-a-dict", "labels-not-strings", "int64-input", "two-inputs", "no-feature-axis"],
+)
 def test_odd_onnx_models_raise_model_file_error(tmp_path, model, message):
     path = tmp_path / "m.onnx"
     onnx.save(model, path)

@@ -13,6 +13,8 @@ from bridge import nets, spark
 from bridge.errors import DataError, SparkError
 from bridge.spark_cluster import StandaloneCluster, free_port
 
+pytestmark = pytest.mark.slow  # Spark jobs and clusters: tens of seconds each
+
 N_TRAIN = 1200
 
 

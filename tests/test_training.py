@@ -26,6 +26,7 @@ def test_mlp_learns_real_digits(trained_mlp, mnist):
     assert bridge.evaluate(net, mnist[2], mnist[3]).accuracy >= 0.88
 
 
+@pytest.mark.slow
 def test_lenet_reaches_95_percent_on_mnist_in_5_epochs(mnist):
     """The foundation issue's bar: LeNet, 5 epochs, 1,000 held-out digits."""
     x_train, y_train, x_test, y_test = mnist

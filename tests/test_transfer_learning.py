@@ -24,6 +24,8 @@ from bridge.arrays import to_numpy
 from bridge.jvm import jclass
 from dl4j_builders import output_in
 
+pytestmark = pytest.mark.slow  # trains the base networks it transfers from
+
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 TL = "org.deeplearning4j.nn.transferlearning."
 FROZEN_LAYER = "org.deeplearning4j.nn.conf.layers.misc.FrozenLayer"
