@@ -303,6 +303,7 @@ def test_start_up_errors_are_one_line_with_a_non_zero_exit(tmp_path):
         ([], "no model"),
         (["--model", "bad name=" + str(MLP)], "model name"),
         (["--model-repository", str(tmp_path / "nothing")], "not a folder"),
+        (["--model", str(MLP), "--provider", "cuda"], "CUDA"),  # the CPU artifact: refused by name, no fallback
     ]
     for args, needle in cases:
         code, stderr = _start_failure(args)
