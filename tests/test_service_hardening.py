@@ -294,7 +294,11 @@ def _absurd_input(tmp_path: Path) -> Path:
 
 
 def test_start_up_errors_are_one_line_with_a_non_zero_exit(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
     cases = [
+        (["--model", str(MLP), "--port", str(taken.getsockname()[1])], "cannot listen"),
         (["--model", str(tmp_path / "missing.onnx")], "does not exist"),
         (["--model", str(_with_metadata(tmp_path, "labels", '["zero", "one"'))], "labels"),
         (["--model", str(_absurd_input(tmp_path))], "floats"),
@@ -305,9 +309,10 @@ def test_start_up_errors_are_one_line_with_a_non_zero_exit(tmp_path):
         (["--model-repository", str(tmp_path / "nothing")], "not a folder"),
         (["--model", str(MLP), "--provider", "cuda"], "CUDA"),  # the CPU artifact: refused by name, no fallback
     ]
-    for args, needle in cases:
-        code, stderr = _start_failure(args)
-        _assert_one_line(code, stderr, needle)
+    with taken:
+        for args, needle in cases:
+            code, stderr = _start_failure(args)
+            _assert_one_line(code, stderr, needle)
 
 
 def test_help_and_version():

@@ -15,6 +15,11 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -84,10 +89,12 @@ final class HttpTransport implements AutoCloseable {
         this.metrics = router.metrics();
         this.options = options;
         this.workers = workers;
-        boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("dl4jbridge-accept", true), NioIoHandler.newFactory());
-        io = new MultiThreadIoEventLoopGroup(options.ioThreads, new DefaultThreadFactory("dl4jbridge-io", true),
-                NioIoHandler.newFactory());
-        ServerBootstrap bootstrap = new ServerBootstrap().group(boss, io).channel(NioServerSocketChannel.class)
+        boolean epoll = Epoll.isAvailable();
+        IoHandlerFactory handlers = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("dl4jbridge-accept", true), handlers);
+        io = new MultiThreadIoEventLoopGroup(options.ioThreads, new DefaultThreadFactory("dl4jbridge-io", true), handlers);
+        ServerBootstrap bootstrap = new ServerBootstrap().group(boss, io).channel(channel)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -98,7 +105,7 @@ final class HttpTransport implements AutoCloseable {
                 });
         try {
             server = bootstrap.bind(new InetSocketAddress(options.host, options.port)).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
             shutdownGroups(0);
             throw new IllegalArgumentException("cannot listen on " + options.host + ":" + options.port + ": " + e.getMessage(), e);
         }
