@@ -258,6 +258,32 @@ def test_client_abort_is_counted_once(service, digits):
     assert sum(delta.values()) == 1 and set(delta) <= {"200", "499"}, delta
 
 
+def test_pipelined_requests_are_answered_in_order(service, digits, expected):
+    """Three requests in one packet (HTTP/1.1 pipelining): three answers, in the order asked."""
+    row = digits[5].astype("<f4").tobytes()
+    predict = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+               b"Accept: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(row)) + row
+    with socket.create_connection(_address(service), timeout=10) as sock:
+        sock.sendall(predict + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        answers = []
+        while len(answers) < 3:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(answers)} answers"
+            data += chunk
+            while b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                if len(rest) < length:
+                    break
+                answers.append((_status(head), rest[:length]))
+                data = rest[length:]
+    assert [status for status, _ in answers] == [200, 404, 200], answers
+    assert np.abs(np.frombuffer(answers[0][1], "<f4", 10) - expected[5]).max() <= TOLERANCE
+    assert b'"status":"ok"' in answers[2][1]
+
+
 # ---- models that must not load, and start-up errors -------------------------------------------------------
 
 def _start_failure(args: list[str], cwd: Path | None = None) -> tuple[int, str]:

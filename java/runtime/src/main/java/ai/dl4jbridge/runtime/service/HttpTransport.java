@@ -124,6 +124,8 @@ final class HttpTransport implements AutoCloseable {
         ScheduledFuture<?> requestTimer;
         boolean busy;
         boolean closing;
+        /** Pipelined requests decoded while one is being answered: handled in order, one at a time. */
+        final java.util.ArrayDeque<Runnable> waiting = new java.util.ArrayDeque<>();
     }
 
     private void configure(SocketChannel ch) {
@@ -323,6 +325,25 @@ final class HttpTransport implements AutoCloseable {
             } finally {
                 full.release();
             }
+            Runnable handle = () -> handle(ctx, state, request, keepAlive);
+            if (state.busy) {
+                if (state.waiting.size() >= MAX_PIPELINED) {
+                    refuse(ctx, state, 429, "too_many_pipelined", "more than " + MAX_PIPELINED
+                            + " pipelined requests on one connection; wait for the answers");
+                    return;
+                }
+                state.waiting.add(handle);
+                return;
+            }
+            handle.run();
+        }
+    }
+
+    private static final int MAX_PIPELINED = 16;
+
+    /** Hands one whole request to the router (inline or on a worker); reads pause until it is answered. */
+    private void handle(ChannelHandlerContext ctx, Connection state, Request request, boolean keepAlive) {
+        {
             state.busy = true;
             ctx.channel().config().setAutoRead(false);
             metrics.inFlight(1);
@@ -366,7 +387,12 @@ final class HttpTransport implements AutoCloseable {
                 return;
             }
             state.busy = false;
-            f.channel().config().setAutoRead(true);
+            Runnable next = state.waiting.poll();
+            if (next != null) {
+                next.run(); // the next pipelined request, in order
+            } else {
+                f.channel().config().setAutoRead(true);
+            }
         });
     }
 
