@@ -76,7 +76,7 @@ def _maven(args: list[str], cwd: Path) -> None:
 
 
 def test_a_fresh_maven_project_embeds_the_service(tmp_path):
-    _maven(["install", "-pl", "runtime", "-am", "-DskipTests"], JAVA)
+    _maven(["install", "-pl", "runtime", "-am", "-Dmaven.test.skip=true", "-DskipServiceJar=true"], JAVA)
     project = tmp_path / "embedded"
     (project / "src" / "main" / "java").mkdir(parents=True)
     shutil.copytree(JAVA / ".mvn", project / ".mvn")  # the wrapper, and Maven Central as the only repository

@@ -213,6 +213,7 @@ public final class OnnxPredictor extends AbstractPredictor {
 
         private OnnxPredictor load() {
             byte[] model = readModel();
+            Ort.env(); // before any SessionOptions: a provider that fails to load then logs and reports its real reason
             OrtSession session = null;
             try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
                 options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);

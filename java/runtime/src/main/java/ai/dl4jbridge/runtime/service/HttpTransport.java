@@ -15,6 +15,11 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -84,10 +89,12 @@ final class HttpTransport implements AutoCloseable {
         this.metrics = router.metrics();
         this.options = options;
         this.workers = workers;
-        boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("dl4jbridge-accept", true), NioIoHandler.newFactory());
-        io = new MultiThreadIoEventLoopGroup(options.ioThreads, new DefaultThreadFactory("dl4jbridge-io", true),
-                NioIoHandler.newFactory());
-        ServerBootstrap bootstrap = new ServerBootstrap().group(boss, io).channel(NioServerSocketChannel.class)
+        boolean epoll = Epoll.isAvailable();
+        IoHandlerFactory handlers = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("dl4jbridge-accept", true), handlers);
+        io = new MultiThreadIoEventLoopGroup(options.ioThreads, new DefaultThreadFactory("dl4jbridge-io", true), handlers);
+        ServerBootstrap bootstrap = new ServerBootstrap().group(boss, io).channel(channel)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -98,7 +105,7 @@ final class HttpTransport implements AutoCloseable {
                 });
         try {
             server = bootstrap.bind(new InetSocketAddress(options.host, options.port)).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
             shutdownGroups(0);
             throw new IllegalArgumentException("cannot listen on " + options.host + ":" + options.port + ": " + e.getMessage(), e);
         }
@@ -117,6 +124,8 @@ final class HttpTransport implements AutoCloseable {
         ScheduledFuture<?> requestTimer;
         boolean busy;
         boolean closing;
+        /** Pipelined requests decoded while one is being answered: handled in order, one at a time. */
+        final java.util.ArrayDeque<Runnable> waiting = new java.util.ArrayDeque<>();
     }
 
     private void configure(SocketChannel ch) {
@@ -316,6 +325,25 @@ final class HttpTransport implements AutoCloseable {
             } finally {
                 full.release();
             }
+            Runnable handle = () -> handle(ctx, state, request, keepAlive);
+            if (state.busy) {
+                if (state.waiting.size() >= MAX_PIPELINED) {
+                    refuse(ctx, state, 429, "too_many_pipelined", "more than " + MAX_PIPELINED
+                            + " pipelined requests on one connection; wait for the answers");
+                    return;
+                }
+                state.waiting.add(handle);
+                return;
+            }
+            handle.run();
+        }
+    }
+
+    private static final int MAX_PIPELINED = 16;
+
+    /** Hands one whole request to the router (inline or on a worker); reads pause until it is answered. */
+    private void handle(ChannelHandlerContext ctx, Connection state, Request request, boolean keepAlive) {
+        {
             state.busy = true;
             ctx.channel().config().setAutoRead(false);
             metrics.inFlight(1);
@@ -359,7 +387,12 @@ final class HttpTransport implements AutoCloseable {
                 return;
             }
             state.busy = false;
-            f.channel().config().setAutoRead(true);
+            Runnable next = state.waiting.poll();
+            if (next != null) {
+                next.run(); // the next pipelined request, in order
+            } else {
+                f.channel().config().setAutoRead(true);
+            }
         });
     }
 

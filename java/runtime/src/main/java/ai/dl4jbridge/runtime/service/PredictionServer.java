@@ -187,7 +187,7 @@ public final class PredictionServer implements AutoCloseable {
         PredictionServer server;
         try {
             server = start(options);
-        } catch (RuntimeException | LinkageError e) {
+        } catch (Exception | LinkageError e) {
             System.err.println("dl4j-bridge service: " + oneLine(e));
             System.exit(1);
             return;
