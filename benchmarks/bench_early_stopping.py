@@ -5,6 +5,7 @@ against the last epoch's weights (the reference, from the same run's checkpoint)
 
 Run: .venv/bin/python -m benchmarks.bench_early_stopping [--quick]   (--quick: 10,000 training images)
 """
+
 from __future__ import annotations
 
 import sys
@@ -28,8 +29,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         every = callbacks.ModelCheckpoint(Path(folder) / "epoch-{epoch:02d}.zip")
         start = time.perf_counter()
-        history = bridge.fit(net, x, y, epochs=30, batch_size=64, seed=42, validation_split=0.1, verbose=2,
-                             callbacks=[every, stop])
+        history = bridge.fit(
+            net, x, y, epochs=30, batch_size=64, seed=42, validation_split=0.1, verbose=2, callbacks=[every, stop]
+        )
         wall = time.perf_counter() - start
         last = bridge.load(every.saved[-1])
         restored_accuracy = bridge.evaluate(net, xt, yt).accuracy

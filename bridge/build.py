@@ -1,4 +1,5 @@
 """Build the JVM side with the Maven wrapper, in a checkout or from the sources inside the wheel."""
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,9 @@ def setup(quiet: bool = False, progress=None) -> Path:
     if code != 0:
         if not quiet:
             print(_tail(log, 40), file=progress or sys.stderr)
-        raise SetupError(f"Maven build failed (exit {code}) in {build_dir}: its whole output is in {log} "
-                         "(last lines above).")
+        raise SetupError(
+            f"Maven build failed (exit {code}) in {build_dir}: its whole output is in {log} (last lines above)."
+        )
     target = build_dir / "train" / "target"
     if in_place:
         return target
@@ -62,7 +64,9 @@ def setup(quiet: bool = False, progress=None) -> Path:
     service = f"dl4j-bridge-runtime-{VERSION}-service.jar"
     shutil.copy2(build_dir / "runtime" / "target" / service, CACHE_DIR / service)
     shutil.copy2(build_dir / "ui" / "target" / "classpath.txt", CACHE_DIR / "ui-classpath.txt")
-    shutil.copy2(build_dir / "ui" / "target" / f"dl4j-bridge-ui-{VERSION}.jar", CACHE_DIR / f"dl4j-bridge-ui-{VERSION}.jar")
+    shutil.copy2(
+        build_dir / "ui" / "target" / f"dl4j-bridge-ui-{VERSION}.jar", CACHE_DIR / f"dl4j-bridge-ui-{VERSION}.jar"
+    )
     return CACHE_DIR
 
 
@@ -80,8 +84,11 @@ def _run_logged(cmd: list[str], cwd: Path, env: dict, log: Path, progress) -> in
         print(("\r" + text + " " * 8) if live else text, end="" if live else "\n", file=progress, flush=True)
 
     if progress is not None and not live:
-        print(f"dl4j-bridge setup: building the jars with Maven (log: {log}); the first run downloads ~650 MB",
-              file=progress, flush=True)
+        print(
+            f"dl4j-bridge setup: building the jars with Maven (log: {log}); the first run downloads ~650 MB",
+            file=progress,
+            flush=True,
+        )
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         while True:

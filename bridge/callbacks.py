@@ -10,6 +10,7 @@ minibatch), through `JavaListener`. Epoch numbers passed to callbacks are 0-base
 formatted with `{epoch}` use epoch + 1, as Keras' ModelCheckpoint does. A callback stops training by setting
 `self.model.stop_training = True`; the Java loop stops at the next minibatch boundary.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,15 @@ from pathlib import Path
 from .errors import DataError
 from .validate import choice, positive_int
 
-__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "CSVLogger", "LearningRateScheduler", "History",
-           "EpochResult"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "CSVLogger",
+    "LearningRateScheduler",
+    "History",
+    "EpochResult",
+]
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,14 @@ class Callback:
 def _monitored(logs: dict, monitor: str, owner: str) -> float:
     value = (logs or {}).get(monitor)
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        available = sorted(k for k, v in (logs or {}).items() if v is not None and not (isinstance(v, float) and math.isnan(v)))
-        raise DataError(f"{owner} monitors {monitor!r}, which this training does not report (no validation data, "
-                        f"or float targets without accuracy). Available: {', '.join(available)}. Pass "
-                        "validation_data= or validation_split= to fit(), or monitor one of those.")
+        available = sorted(
+            k for k, v in (logs or {}).items() if v is not None and not (isinstance(v, float) and math.isnan(v))
+        )
+        raise DataError(
+            f"{owner} monitors {monitor!r}, which this training does not report (no validation data, "
+            f"or float targets without accuracy). Available: {', '.join(available)}. Pass "
+            "validation_data= or validation_split= to fit(), or monitor one of those."
+        )
     return float(value)
 
 
@@ -114,11 +126,19 @@ class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs; with
     restore_best_weights the network gets back the parameters of its best epoch when it stops."""
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
-                 restore_best_weights: bool = False):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ):
         super().__init__()
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise DataError(f"Received an invalid value for `patience`, expected an integer >= 0. Received: patience={patience!r}")
+            raise DataError(
+                f"Received an invalid value for `patience`, expected an integer >= 0. Received: patience={patience!r}"
+            )
         self._monitor = _Monitor(monitor, mode, min_delta)
         self.monitor, self.patience, self.restore_best_weights = monitor, patience, restore_best_weights
         self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, None, None, None
@@ -151,8 +171,14 @@ class ModelCheckpoint(Callback):
     `every_n_epochs` epochs, to `filepath` formatted with epoch (1-based) and the epoch's logs, e.g.
     "ckpt-{epoch:02d}-{val_loss:.3f}.zip". With save_best_only, only when `monitor` improved."""
 
-    def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto",
-                 every_n_epochs: int = 1):
+    def __init__(
+        self,
+        filepath,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        every_n_epochs: int = 1,
+    ):
         super().__init__()
         self.filepath = str(filepath)
         self.monitor, self.save_best_only = monitor, save_best_only
@@ -216,7 +242,9 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, verbose: int = 0):
         super().__init__()
         if not callable(schedule):
-            raise TypeError(f"LearningRateScheduler needs a function schedule(epoch, lr) -> lr, received {type(schedule).__name__}.")
+            raise TypeError(
+                f"LearningRateScheduler needs a function schedule(epoch, lr) -> lr, received {type(schedule).__name__}."
+            )
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -225,12 +253,16 @@ class LearningRateScheduler(Callback):
         java = self.model.java
         current = float(jclass("ai.dl4jbridge.train.Networks").learningRate(java))
         if math.isnan(current):
-            raise DataError("LearningRateScheduler: this network's updater has no learning rate (e.g. AdaDelta, or "
-                            "no trainable layer); use an updater that takes one (Adam, Sgd, Nesterovs, ...).")
+            raise DataError(
+                "LearningRateScheduler: this network's updater has no learning rate (e.g. AdaDelta, or "
+                "no trainable layer); use an updater that takes one (Adam, Sgd, Nesterovs, ...)."
+            )
         value = self.schedule(epoch, current)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise DataError(f"LearningRateScheduler: schedule({epoch}, {current}) returned {value!r}; expected a "
-                            "finite number >= 0.")
+            raise DataError(
+                f"LearningRateScheduler: schedule({epoch}, {current}) returned {value!r}; expected a "
+                "finite number >= 0."
+            )
         java.setLearningRate(float(value))
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {value:g}", flush=True)
@@ -249,8 +281,9 @@ class ProgressBar(Callback):
             from tqdm.auto import tqdm  # a widget in notebooks, text elsewhere
 
             # smoothing=0: the average rate since the start; updates come every ~0.3 s, not per batch
-            self.bar = tqdm(total=self.samples, desc=f"epoch {epoch + 1}/{self.epochs}", unit="sample", leave=True,
-                            smoothing=0)
+            self.bar = tqdm(
+                total=self.samples, desc=f"epoch {epoch + 1}/{self.epochs}", unit="sample", leave=True, smoothing=0
+            )
 
     def on_batch_end(self, batch, logs=None):
         if self.bar is not None:
@@ -266,7 +299,9 @@ class ProgressBar(Callback):
             self.bar = None
         elif self.verbose == 2:
             text = " - ".join(f"{k}: {v}" for k, v in shown.items())
-            print(f"epoch {epoch + 1}/{self.epochs} - {time.perf_counter() - self._epoch_start:.1f}s - {text}", flush=True)
+            print(
+                f"epoch {epoch + 1}/{self.epochs} - {time.perf_counter() - self._epoch_start:.1f}s - {text}", flush=True
+            )
 
     def on_train_end(self, logs=None):
         if self.bar is not None:
@@ -290,8 +325,10 @@ def split_callbacks(callbacks) -> tuple[list[Callback], list]:
     if callbacks is None:
         return [], []
     if isinstance(callbacks, (Callback, str)) or not hasattr(callbacks, "__iter__"):
-        raise TypeError(f"`callbacks` must be a list of bridge.callbacks.Callback objects or DL4J TrainingListeners, "
-                        f"received {type(callbacks).__name__}.")
+        raise TypeError(
+            f"`callbacks` must be a list of bridge.callbacks.Callback objects or DL4J TrainingListeners, "
+            f"received {type(callbacks).__name__}."
+        )
     ours, listeners = [], []
     listener_class = jclass("org.deeplearning4j.optimize.api.TrainingListener")
     for i, cb in enumerate(callbacks):
@@ -302,9 +339,11 @@ def split_callbacks(callbacks) -> tuple[list[Callback], list]:
         elif isinstance(cb, type) and issubclass(cb, Callback):
             raise TypeError(f"callbacks[{i}] is the class {cb.__name__}, not an instance: pass {cb.__name__}(...).")
         else:
-            raise TypeError(f"callbacks[{i}] is a {type(cb).__name__}: expected a bridge.callbacks.Callback (e.g. "
-                            "EarlyStopping, ModelCheckpoint, CSVLogger, LearningRateScheduler) or a DL4J "
-                            "org.deeplearning4j.optimize.api.TrainingListener.")
+            raise TypeError(
+                f"callbacks[{i}] is a {type(cb).__name__}: expected a bridge.callbacks.Callback (e.g. "
+                "EarlyStopping, ModelCheckpoint, CSVLogger, LearningRateScheduler) or a DL4J "
+                "org.deeplearning4j.optimize.api.TrainingListener."
+            )
     return ours, listeners
 
 
@@ -385,10 +424,20 @@ class JavaListener:
             self.run.stop.set(True)
 
     def _epoch_end(self, stats) -> None:
-        accuracy, val_loss, lr = (_none_if_nan(stats.validationAccuracy), _none_if_nan(stats.validationLoss),
-                                  _none_if_nan(stats.learningRate))
-        result = EpochResult(int(stats.epoch), float(stats.meanLoss), accuracy, float(stats.seconds),
-                             float(stats.samplesPerSecond), val_loss, lr)
+        accuracy, val_loss, lr = (
+            _none_if_nan(stats.validationAccuracy),
+            _none_if_nan(stats.validationLoss),
+            _none_if_nan(stats.learningRate),
+        )
+        result = EpochResult(
+            int(stats.epoch),
+            float(stats.meanLoss),
+            accuracy,
+            float(stats.seconds),
+            float(stats.samplesPerSecond),
+            val_loss,
+            lr,
+        )
         logs = {"loss": result.loss}
         if val_loss is not None:
             logs["val_loss"] = val_loss
@@ -414,8 +463,16 @@ class JavaListener:
 
             @jpype.JOverride
             def onBatchEnd(self, epoch, batch, done, total, loss, rate):
-                outer.call("on_batch_end", int(batch), {"loss": float(loss), "samples": int(done),
-                                                        "samples_total": int(total), "samples_per_sec": float(rate)})
+                outer.call(
+                    "on_batch_end",
+                    int(batch),
+                    {
+                        "loss": float(loss),
+                        "samples": int(done),
+                        "samples_total": int(total),
+                        "samples_per_sec": float(rate),
+                    },
+                )
 
             @jpype.JOverride
             def onEpochEnd(self, stats):

@@ -8,6 +8,7 @@ examples:
   dl4j-bridge predict lenet.onnx --data mnist --benchmark                        # accuracy and latency
   dl4j-bridge doctor
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,21 +68,30 @@ def _parser() -> argparse.ArgumentParser:
     _export_parser(sub)
     _predict_parser(sub)
 
-    p = sub.add_parser("doctor", help="what can run here: Java, DL4J/ND4J, Spark, ONNX Runtime providers (each "
-                       "tried), datasets, jars", description="Checks, not assumptions: each execution provider "
-                       "runs a tiny session, and is listed as usable only if the session ran on it.")
+    p = sub.add_parser(
+        "doctor",
+        help="what can run here: Java, DL4J/ND4J, Spark, ONNX Runtime providers (each tried), datasets, jars",
+        description="Checks, not assumptions: each execution provider "
+        "runs a tiny session, and is listed as usable only if the session ran on it.",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     p.set_defaults(handler=cmd_doctor)
 
-    p = sub.add_parser("setup", help="build the JVM side with Maven (needed once after pip install)",
-                       description="Builds the jars into ~/.cache/dl4j-bridge (or $DL4J_BRIDGE_CACHE) with the "
-                       "Maven wrapper; one progress line, Maven's log in maven.log there (shown on failure).")
+    p = sub.add_parser(
+        "setup",
+        help="build the JVM side with Maven (needed once after pip install)",
+        description="Builds the jars into ~/.cache/dl4j-bridge (or $DL4J_BRIDGE_CACHE) with the "
+        "Maven wrapper; one progress line, Maven's log in maven.log there (shown on failure).",
+    )
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(handler=cmd_setup)
 
-    p = sub.add_parser("ui", help="replay a training's stats file in DL4J's training UI",
-                       description="Serves DL4J's training UI over a stats file written by `train --ui` "
-                       "(FileStatsStorage), until Ctrl-C.\n\nexample:\n  dl4j-bridge ui runs/mlp/ui-stats.bin")
+    p = sub.add_parser(
+        "ui",
+        help="replay a training's stats file in DL4J's training UI",
+        description="Serves DL4J's training UI over a stats file written by `train --ui` "
+        "(FileStatsStorage), until Ctrl-C.\n\nexample:\n  dl4j-bridge ui runs/mlp/ui-stats.bin",
+    )
     p.add_argument("stats", type=Path, help="stats file (ui-stats.bin from `train --ui`)")
     p.add_argument("--port", type=int, default=9000, help="TCP port of the UI")
     p.set_defaults(handler=cmd_ui)
@@ -96,12 +106,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a reference model and write model.zip, metrics.json, training.png",
-                       description="Trains one of the reference networks and writes OUT/model.zip, "
-                       "OUT/metrics.json and OUT/training.png (per-iteration loss, per-epoch accuracy).\n\n"
-                       "examples:\n  dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet\n"
-                       "  dl4j-bridge train --model mlp --data fashion-mnist --spark local[2] --out runs/spark\n"
-                       "  dl4j-bridge train --model mlp --data mnist --out runs/mlp --ui --ui-port 9001")
+    p = sub.add_parser(
+        "train",
+        help="train a reference model and write model.zip, metrics.json, training.png",
+        description="Trains one of the reference networks and writes OUT/model.zip, "
+        "OUT/metrics.json and OUT/training.png (per-iteration loss, per-epoch accuracy).\n\n"
+        "examples:\n  dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet\n"
+        "  dl4j-bridge train --model mlp --data fashion-mnist --spark local[2] --out runs/spark\n"
+        "  dl4j-bridge train --model mlp --data mnist --out runs/mlp --ui --ui-port 9001",
+    )
     p.add_argument("--model", choices=MODELS, required=True, help="reference network")
     p.add_argument("--data", required=True, help="mnist, fashion-mnist, or a folder of IDX files")
     p.add_argument("--epochs", type=int, default=1, help="passes over the training data")
@@ -111,17 +124,23 @@ def _train_parser(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--spark", default=None, help="train on Spark: local[N] or spark://HOST:PORT (default: locally)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--ui", action="store_true", help="serve DL4J's training UI while training; stats saved to "
-                   "OUT/ui-stats.bin for `dl4j-bridge ui`")
+    p.add_argument(
+        "--ui",
+        action="store_true",
+        help="serve DL4J's training UI while training; stats saved to OUT/ui-stats.bin for `dl4j-bridge ui`",
+    )
     p.add_argument("--ui-port", type=int, default=9000, help="TCP port of the training UI (with --ui)")
     p.set_defaults(handler=cmd_train)
 
 
 def _export_parser(sub) -> None:
-    p = sub.add_parser("export", help="export a DL4J model zip to ONNX, checking parity against DL4J",
-                       description="Converts a DL4J model zip to ONNX and checks, on seeded random inputs, that "
-                       "ONNX Runtime computes what DL4J computes.\n\nexample:\n"
-                       "  dl4j-bridge export runs/lenet/model.zip lenet.onnx --opset 17")
+    p = sub.add_parser(
+        "export",
+        help="export a DL4J model zip to ONNX, checking parity against DL4J",
+        description="Converts a DL4J model zip to ONNX and checks, on seeded random inputs, that "
+        "ONNX Runtime computes what DL4J computes.\n\nexample:\n"
+        "  dl4j-bridge export runs/lenet/model.zip lenet.onnx --opset 17",
+    )
     p.add_argument("model", type=Path, help="DL4J model zip (model.zip from `train`)")
     p.add_argument("out", type=Path, help="the .onnx file to write")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset")
@@ -131,31 +150,57 @@ def _export_parser(sub) -> None:
 
 
 def _predict_parser(sub) -> None:
-    p = sub.add_parser("predict", help="run an ONNX model on your inputs: per-row classes and probabilities",
-                       description="Runs an ONNX model with ONNX Runtime on INPUTS and writes one row per "
-                       "example: the class, its label and every probability. Images are converted to the "
-                       "model's channels, resized to its height x width, scaled to [0, 1].\n\nexamples:\n"
-                       "  dl4j-bridge predict lenet.onnx digit.png\n"
-                       "  dl4j-bridge predict lenet.onnx digits/ --output predictions.csv\n"
-                       "  dl4j-bridge predict lenet.onnx x.npz --key x_test --output out.json\n"
-                       "  dl4j-bridge predict lenet.onnx --data mnist --benchmark --json")
+    p = sub.add_parser(
+        "predict",
+        help="run an ONNX model on your inputs: per-row classes and probabilities",
+        description="Runs an ONNX model with ONNX Runtime on INPUTS and writes one row per "
+        "example: the class, its label and every probability. Images are converted to the "
+        "model's channels, resized to its height x width, scaled to [0, 1].\n\nexamples:\n"
+        "  dl4j-bridge predict lenet.onnx digit.png\n"
+        "  dl4j-bridge predict lenet.onnx digits/ --output predictions.csv\n"
+        "  dl4j-bridge predict lenet.onnx x.npz --key x_test --output out.json\n"
+        "  dl4j-bridge predict lenet.onnx --data mnist --benchmark --json",
+    )
     p.add_argument("model", type=Path, help="the .onnx model")
-    p.add_argument("inputs", type=Path, nargs="?", help="a .npy/.npz array (n, ...), an image file, or a folder "
-                   "of images (default: the test split of --data)")
-    p.add_argument("--data", default=None, help="mnist, fashion-mnist, or a folder of IDX files: predict on its "
-                   "test split and report accuracy (default: none)")
-    p.add_argument("--output", type=Path, default=None, help="write the predictions there, .json or .csv "
-                   "(default: standard output)")
-    p.add_argument("--format", choices=("json", "csv"), default=None, help="output format (default: from "
-                   "--output's suffix, else json)")
-    p.add_argument("--key", default=None, help="the array to use in a .npz holding several (default: its only "
-                   "array, or 'x')")
-    p.add_argument("--invert", action="store_true", help="invert image pixels (dark digits on white paper, for "
-                   "models trained on MNIST's white on black)")
+    p.add_argument(
+        "inputs",
+        type=Path,
+        nargs="?",
+        help="a .npy/.npz array (n, ...), an image file, or a folder of images (default: the test split of --data)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="mnist, fashion-mnist, or a folder of IDX files: predict on its "
+        "test split and report accuracy (default: none)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write the predictions there, .json or .csv (default: standard output)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default=None,
+        help="output format (default: from --output's suffix, else json)",
+    )
+    p.add_argument(
+        "--key", default=None, help="the array to use in a .npz holding several (default: its only array, or 'x')"
+    )
+    p.add_argument(
+        "--invert",
+        action="store_true",
+        help="invert image pixels (dark digits on white paper, for models trained on MNIST's white on black)",
+    )
     p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt, or a comma-separated list")
     p.add_argument("--batch-size", type=int, default=1024, help="rows per ONNX Runtime call")
-    p.add_argument("--benchmark", action="store_true", help="instead of predictions: accuracy (with --data), "
-                   "batch-1 latency p50/p99 and batch-256 throughput")
+    p.add_argument(
+        "--benchmark",
+        action="store_true",
+        help="instead of predictions: accuracy (with --data), batch-1 latency p50/p99 and batch-256 throughput",
+    )
     p.add_argument("--json", action="store_true", help="with --benchmark: print one JSON object")
     p.set_defaults(handler=cmd_predict)
 
@@ -169,8 +214,11 @@ def cmd_train(args) -> int:
     x_train, y_train, x_test, y_test = data.load(args.data)
     labels = data.labels_for(args.data)
     net = getattr(nets, args.model)(seed=args.seed, learning_rate=args.learning_rate, labels=labels)
-    print(f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
-          f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}", flush=True)
+    print(
+        f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
+        f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}",
+        flush=True,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint = callbacks.ModelCheckpoint(args.out / "checkpoint.zip")  # the last completed epoch, written atomically
     with contextlib.ExitStack() as stack:
@@ -178,14 +226,24 @@ def cmd_train(args) -> int:
             from .ui import training_ui
 
             ui = stack.enter_context(training_ui(net, port=args.ui_port, stats_file=args.out / "ui-stats.bin"))
-            print(f"training UI: {ui.url}  (stats: {ui.stats_file}; replay: dl4j-bridge ui {ui.stats_file})",
-                  flush=True)
+            print(
+                f"training UI: {ui.url}  (stats: {ui.stats_file}; replay: dl4j-bridge ui {ui.stats_file})", flush=True
+            )
         losses = stack.enter_context(plots.iteration_losses(net)) if args.spark is None else []
         start = time.perf_counter()
         try:
-            history = training.fit(net, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                                   seed=args.seed, validation=(x_test, y_test), progress=not args.no_progress,
-                                   spark=args.spark, callbacks=[checkpoint])
+            history = training.fit(
+                net,
+                x_train,
+                y_train,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                validation=(x_test, y_test),
+                progress=not args.no_progress,
+                spark=args.spark,
+                callbacks=[checkpoint],
+            )
         except KeyboardInterrupt:
             kept = f"; the last completed epoch is in {args.out / 'checkpoint.zip'}" if checkpoint.saved else ""
             print(f"dl4j-bridge train: interrupted{kept}", file=sys.stderr)
@@ -195,16 +253,27 @@ def cmd_train(args) -> int:
     training.save(net, args.out / "model.zip")
     train_seconds = sum(e.seconds for e in history)
     metrics = {
-        "model": args.model, "data": str(args.data), "epochs": args.epochs, "batch_size": args.batch_size,
-        "seed": args.seed, "spark": args.spark, "n_train": len(x_train), "n_test": len(x_test),
-        "test_accuracy": evaluation.accuracy, "wall_seconds": wall,
+        "model": args.model,
+        "data": str(args.data),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "spark": args.spark,
+        "n_train": len(x_train),
+        "n_test": len(x_test),
+        "test_accuracy": evaluation.accuracy,
+        "wall_seconds": wall,
         "samples_per_sec": len(x_train) * args.epochs / train_seconds,
-        "history": [e.__dict__ for e in history], "evaluation": evaluation.as_dict(), "labels": list(labels),
+        "history": [e.__dict__ for e in history],
+        "evaluation": evaluation.as_dict(),
+        "labels": list(labels),
     }
     _write_atomic(args.out / "metrics.json", json.dumps(metrics, indent=2).encode())
     plots.plot_history(history, args.out / "training.png", iterations=losses, title=f"{args.model} on {args.data}")
-    print(f"test accuracy {evaluation.accuracy:.4f}  time {wall:.1f} s  "
-          f"{metrics['samples_per_sec']:.0f} samples/s  -> {args.out}")
+    print(
+        f"test accuracy {evaluation.accuracy:.4f}  time {wall:.1f} s  "
+        f"{metrics['samples_per_sec']:.0f} samples/s  -> {args.out}"
+    )
     return 0
 
 
@@ -234,13 +303,17 @@ def cmd_predict(args) -> int:
     from .userinputs import read_inputs
 
     if args.inputs is None and args.data is None:
-        raise DataError("Nothing to predict on: pass INPUTS (a .npy/.npz file, an image or a folder of images) "
-                        "or --data mnist|fashion-mnist|FOLDER.")
+        raise DataError(
+            "Nothing to predict on: pass INPUTS (a .npy/.npz file, an image or a folder of images) "
+            "or --data mnist|fashion-mnist|FOLDER."
+        )
     if args.inputs is not None and args.data is not None:
         raise DataError("Pass INPUTS or --data, not both.")
     if args.json and not args.benchmark:
-        raise DataError("--json goes with --benchmark (the latency report); predictions are JSON already, or CSV "
-                        "with --format csv / --output FILE.csv.")
+        raise DataError(
+            "--json goes with --benchmark (the latency report); predictions are JSON already, or CSV "
+            "with --format csv / --output FILE.csv."
+        )
     providers = args.provider.split(",") if "," in args.provider else args.provider
     model = OnnxModel(args.model, providers=providers, batch_size=_positive(args.batch_size, "--batch-size"))
     if args.data is not None:
@@ -252,12 +325,17 @@ def cmd_predict(args) -> int:
         return _benchmark(model, x, y, args)
     probabilities = model.predict(x)
     if probabilities.ndim != 2:
-        raise DataError(f"This model's output is (n, {', '.join(map(str, probabilities.shape[1:]))}), not class "
-                        "probabilities (n, classes): use bridge.OnnxModel(...).predict in Python.")
+        raise DataError(
+            f"This model's output is (n, {', '.join(map(str, probabilities.shape[1:]))}), not class "
+            "probabilities (n, classes): use bridge.OnnxModel(...).predict in Python."
+        )
     fmt = args.format or ("csv" if args.output is not None and args.output.suffix.lower() == ".csv" else "json")
     labels = list(model.labels) if model.labels else [str(i) for i in range(probabilities.shape[1])]
-    payload = _predictions_csv(sources, probabilities, labels) if fmt == "csv" else \
-        _predictions_json(args.model, model.providers, sources, probabilities, labels)
+    payload = (
+        _predictions_csv(sources, probabilities, labels)
+        if fmt == "csv"
+        else _predictions_json(args.model, model.providers, sources, probabilities, labels)
+    )
     if y is not None:
         accuracy = float((probabilities.argmax(1) == y).mean())
         print(f"accuracy {accuracy:.4f} on {len(y)} ({args.data})", file=sys.stderr)
@@ -277,11 +355,18 @@ def _positive(value: int, name: str) -> int:
 
 def _predictions_json(path, providers, sources, probabilities, labels) -> str:
     classes = probabilities.argmax(1)
-    rows = [{"source": s, "class": int(c), "label": labels[c] if c < len(labels) else str(c),
-             "probabilities": [round(float(p), 7) for p in row]}
-            for s, c, row in zip(sources, classes, probabilities)]
-    return json.dumps({"model": str(path), "providers": providers, "labels": labels, "predictions": rows},
-                      indent=1) + "\n"
+    rows = [
+        {
+            "source": s,
+            "class": int(c),
+            "label": labels[c] if c < len(labels) else str(c),
+            "probabilities": [round(float(p), 7) for p in row],
+        }
+        for s, c, row in zip(sources, classes, probabilities)
+    ]
+    return (
+        json.dumps({"model": str(path), "providers": providers, "labels": labels, "predictions": rows}, indent=1) + "\n"
+    )
 
 
 def _predictions_csv(sources, probabilities, labels) -> str:
@@ -304,16 +389,24 @@ def _benchmark(model, x, y, args) -> int:
     latencies = _latencies(lambda: model.predict(x[:1]), repeats=500)
     batch = x[:256]
     rate = len(batch) * 20 / _total_seconds(lambda: model.predict(batch), repeats=20)
-    result = {"model": str(args.model), "data": str(args.data or args.inputs), "n": len(x), "accuracy": accuracy,
-              "providers": model.providers, "latency_ms_p50": float(np.percentile(latencies, 50) * 1e3),
-              "latency_ms_p99": float(np.percentile(latencies, 99) * 1e3),
-              f"throughput_batch{len(batch)}_per_s": rate}
+    result = {
+        "model": str(args.model),
+        "data": str(args.data or args.inputs),
+        "n": len(x),
+        "accuracy": accuracy,
+        "providers": model.providers,
+        "latency_ms_p50": float(np.percentile(latencies, 50) * 1e3),
+        "latency_ms_p99": float(np.percentile(latencies, 99) * 1e3),
+        f"throughput_batch{len(batch)}_per_s": rate,
+    }
     if args.json:
         print(json.dumps(result))
     else:
         shown = f"accuracy {accuracy:.4f} on {len(x)}  " if accuracy is not None else f"{len(x)} rows  "
-        print(f"{shown}provider {model.providers[0]}  batch-1 latency p50 {result['latency_ms_p50']:.3f} ms "
-              f"p99 {result['latency_ms_p99']:.3f} ms  batch-{len(batch)} {rate:.0f} samples/s")
+        print(
+            f"{shown}provider {model.providers[0]}  batch-1 latency p50 {result['latency_ms_p50']:.3f} ms "
+            f"p99 {result['latency_ms_p99']:.3f} ms  batch-{len(batch)} {rate:.0f} samples/s"
+        )
     return 0
 
 

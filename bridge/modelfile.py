@@ -71,10 +71,12 @@ def load(path: str | os.PathLike) -> Network:
         except Exception as exc:  # DL4J reports a bad zip as IllegalStateException, NPE, ...
             if not hasattr(exc, "getClass"):
                 raise
-            raise ModelFileError(f"{path} is not a readable DL4J {kind} zip: "
-                                 f"{exc.getClass().getName()}: {exc.getMessage()}") from exc
-    net = Network(java, name=meta.get("name") or path.stem, labels=meta.get("labels"),
-                  input_shapes=meta.get("input_shapes"))
+            raise ModelFileError(
+                f"{path} is not a readable DL4J {kind} zip: {exc.getClass().getName()}: {exc.getMessage()}"
+            ) from exc
+    net = Network(
+        java, name=meta.get("name") or path.stem, labels=meta.get("labels"), input_shapes=meta.get("input_shapes")
+    )
     net.training_state = _read_training_state(path)
     return net
 
@@ -85,8 +87,12 @@ def _training_state_of(java, state: dict | None) -> dict:
     The shuffle, dropout and augmentation seeds are pure functions of (seed, epoch counter), so no
     random-generator state needs saving."""
     networks = jclass("ai.dl4jbridge.train.Networks")
-    return {"format": 1, "epoch_count": int(networks.epochCount(java)),
-            "iteration_count": int(networks.iterationCount(java)), **(state or {})}
+    return {
+        "format": 1,
+        "epoch_count": int(networks.epochCount(java)),
+        "iteration_count": int(networks.iterationCount(java)),
+        **(state or {}),
+    }
 
 
 def _read_training_state(path: Path) -> dict | None:
@@ -96,8 +102,9 @@ def _read_training_state(path: Path) -> dict | None:
             if TRAINING_STATE_ENTRY not in archive.namelist():
                 return None
             if archive.getinfo(TRAINING_STATE_ENTRY).file_size > METADATA_MAX_BYTES:
-                raise ModelFileError(f"{path}: its {TRAINING_STATE_ENTRY} entry is larger than "
-                                     f"{METADATA_MAX_BYTES >> 20} MiB.")
+                raise ModelFileError(
+                    f"{path}: its {TRAINING_STATE_ENTRY} entry is larger than {METADATA_MAX_BYTES >> 20} MiB."
+                )
             state = json.loads(archive.read(TRAINING_STATE_ENTRY).decode("utf-8"))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ModelFileError(f"{path}: its {TRAINING_STATE_ENTRY} entry is damaged ({exc}).") from exc

@@ -1,5 +1,6 @@
 """Checked training data and the Java TrainingRun built from it: what bridge.training and bridge.spark share
 (both import this module; neither imports the other at module level)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -40,11 +41,15 @@ class PreparedData:
         n = self.examples
         held = int(n * fraction)
         if held == 0 or held == n:
-            raise DataError(f"validation_split={fraction} of {n} examples leaves {n - held} to train on and {held} "
-                            "to validate: both need at least one.")
+            raise DataError(
+                f"validation_split={fraction} of {n} examples leaves {n - held} to train on and {held} "
+                "to validate: both need at least one."
+            )
         cut = n - held
-        return (replace(self, features=[f[:cut] for f in self.features], labels=[y[:cut] for y in self.labels]),
-                replace(self, features=[f[cut:] for f in self.features], labels=[y[cut:] for y in self.labels]))
+        return (
+            replace(self, features=[f[:cut] for f in self.features], labels=[y[:cut] for y in self.labels]),
+            replace(self, features=[f[cut:] for f in self.features], labels=[y[cut:] for y in self.labels]),
+        )
 
 
 def prepared(net, x, y, names=("x", "y")) -> PreparedData:
@@ -53,8 +58,9 @@ def prepared(net, x, y, names=("x", "y")) -> PreparedData:
     n = len(features[0])
     ys = _labels_by_output(outputs, y, names[1])
     checked = [_targets(v, n, size, _label_name(names[1], o, len(outputs))) for o, v, size in zip(outputs, ys, sizes)]
-    return PreparedData(features, [c[0] for c in checked], [int(s) for s in sizes], outputs,
-                        tuple(c[1] for c in checked))
+    return PreparedData(
+        features, [c[0] for c in checked], [int(s) for s in sizes], outputs, tuple(c[1] for c in checked)
+    )
 
 
 def _label_name(name: str, output: str, count: int) -> str:
@@ -64,12 +70,16 @@ def _label_name(name: str, output: str, count: int) -> str:
 def _labels_by_output(outputs: list[str], y, name: str) -> list:
     if isinstance(y, dict):
         if set(y) != set(outputs):
-            raise DataError(f"Received `{name}` with keys {sorted(map(str, y))}; this network's outputs are "
-                            f"{outputs}. Pass a dict with exactly those keys.")
+            raise DataError(
+                f"Received `{name}` with keys {sorted(map(str, y))}; this network's outputs are "
+                f"{outputs}. Pass a dict with exactly those keys."
+            )
         return [y[o] for o in outputs]
     if len(outputs) > 1:
-        raise DataError(f"This network has {len(outputs)} outputs {outputs}: pass `{name}` as a dict "
-                        f"{{output name: labels}}, received {type(y).__name__}.")
+        raise DataError(
+            f"This network has {len(outputs)} outputs {outputs}: pass `{name}` as a dict "
+            f"{{output name: labels}}, received {type(y).__name__}."
+        )
     return [y]
 
 
@@ -81,13 +91,17 @@ def _targets(y, n: int, width: int | None, name: str) -> tuple[np.ndarray, str]:
     if y.ndim == 2:
         return _target_matrix(y, n, width, name)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"Expected `{name}` as a 1-d array of integer class indices or an (n, {width}) float matrix "
-                        f"(one-hot, multi-label, regression), received dtype {y.dtype} shape {y.shape}.")
+        raise DataError(
+            f"Expected `{name}` as a 1-d array of integer class indices or an (n, {width}) float matrix "
+            f"(one-hot, multi-label, regression), received dtype {y.dtype} shape {y.shape}."
+        )
     if len(y) != n:
         raise ShapeError(f"x has {n} rows but {name} has {len(y)} labels.")
     if y.size and (y.min() < 0 or y.max() >= width):
-        raise DataError(f"Labels `{name}` must lie in [0, {width}) for this network's {width} outputs; "
-                        f"found values from {y.min()} to {y.max()}.")
+        raise DataError(
+            f"Labels `{name}` must lie in [0, {width}) for this network's {width} outputs; "
+            f"found values from {y.min()} to {y.max()}."
+        )
     return y.astype(np.int32), CLASSES
 
 
@@ -97,8 +111,10 @@ def _target_matrix(y: np.ndarray, n: int, width: int, name: str) -> tuple[np.nda
     if y.shape[0] != n:
         raise ShapeError(f"x has {n} rows but {name} has {y.shape[0]}.")
     if y.shape[1] != width:
-        raise ShapeError(f"Received `{name}` with {y.shape[1]} columns; this network's output has {width} units. "
-                         f"Pass ({n}, {width}) targets, or (n,) class indices.")
+        raise ShapeError(
+            f"Received `{name}` with {y.shape[1]} columns; this network's output has {width} units. "
+            f"Pass ({n}, {width}) targets, or (n,) class indices."
+        )
     y = np.ascontiguousarray(y, dtype=np.float32)
     if not np.isfinite(y).all():
         raise DataError(f"`{name}` holds NaN or infinite values.")
@@ -114,8 +130,17 @@ def indarrays(arrays):
     return jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))([to_indarray(a) for a in arrays])
 
 
-def training_run(java, data: PreparedData, epochs: int = 1, batch_size: int = 64, seed: int = 42,
-                 validation: PreparedData | None = None, listener=None, shuffle: bool = True, initial_epoch: int = 0):
+def training_run(
+    java,
+    data: PreparedData,
+    epochs: int = 1,
+    batch_size: int = 64,
+    seed: int = 42,
+    validation: PreparedData | None = None,
+    listener=None,
+    shuffle: bool = True,
+    initial_epoch: int = 0,
+):
     """The Java TrainingRun (the one argument of Trainer and SparkTrainer calls) for checked data."""
     import jpype
 

@@ -7,6 +7,7 @@ They are part of the network's configuration: saved in its zip, advanced by DL4J
 (which bridge.fit keeps across calls and checkpoints), and run on Spark workers as locally. `unit` is "epoch" or
 "iteration" (ND4J's ScheduleType).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,9 @@ UNITS = ("epoch", "iteration")
 
 def _rate(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise DataError(f"Received an invalid value for `{name}`, expected a finite number >= 0. Received: {name}={value!r}")
+        raise DataError(
+            f"Received an invalid value for `{name}`, expected a finite number >= 0. Received: {name}={value!r}"
+        )
     return float(value)
 
 
@@ -55,8 +58,12 @@ class Step(Schedule):
     unit: str = "epoch"
 
     def to_java(self):
-        return jclass(_SCHEDULE + "StepSchedule")(_unit(self.unit), _rate(self.initial, "initial"),
-                                                  _rate(self.decay_rate, "decay_rate"), float(positive_int(self.step, "step")))
+        return jclass(_SCHEDULE + "StepSchedule")(
+            _unit(self.unit),
+            _rate(self.initial, "initial"),
+            _rate(self.decay_rate, "decay_rate"),
+            float(positive_int(self.step, "step")),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,9 @@ class Exponential(Schedule):
     unit: str = "epoch"
 
     def to_java(self):
-        return jclass(_SCHEDULE + "ExponentialSchedule")(_unit(self.unit), _rate(self.initial, "initial"),
-                                                         _rate(self.gamma, "gamma"))
+        return jclass(_SCHEDULE + "ExponentialSchedule")(
+            _unit(self.unit), _rate(self.initial, "initial"), _rate(self.gamma, "gamma")
+        )
 
 
 @dataclass(frozen=True)
@@ -83,8 +91,12 @@ class Cosine(Schedule):
     unit: str = "epoch"
 
     def to_java(self):
-        return jclass("ai.dl4jbridge.train.CosineSchedule")(_unit(self.unit), _rate(self.initial, "initial"),
-                                                            _rate(self.minimum, "minimum"), positive_int(self.total, "total"))
+        return jclass("ai.dl4jbridge.train.CosineSchedule")(
+            _unit(self.unit),
+            _rate(self.initial, "initial"),
+            _rate(self.minimum, "minimum"),
+            positive_int(self.total, "total"),
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +109,9 @@ class WarmUp(Schedule):
     iterations: int = 100
 
     def to_java(self):
-        return jclass("ai.dl4jbridge.train.WarmUpSchedule")(as_java_schedule(self.schedule, "schedule"),
-                                                            positive_int(self.iterations, "iterations"))
+        return jclass("ai.dl4jbridge.train.WarmUpSchedule")(
+            as_java_schedule(self.schedule, "schedule"), positive_int(self.iterations, "iterations")
+        )
 
 
 @dataclass(frozen=True)
@@ -125,8 +138,10 @@ def as_java_schedule(value, name: str = "learning_rate"):
         return jclass(_SCHEDULE + "FixedSchedule")(_rate(value, name))
     if isinstance(value, jclass(_SCHEDULE + "ISchedule")):
         return value
-    raise DataError(f"Received an invalid value for `{name}`, expected a number or a bridge.schedules schedule "
-                    f"(Step, Exponential, Cosine, WarmUp, Piecewise). Received: {name}={value!r}")
+    raise DataError(
+        f"Received an invalid value for `{name}`, expected a number or a bridge.schedules schedule "
+        f"(Step, Exponential, Cosine, WarmUp, Piecewise). Received: {name}={value!r}"
+    )
 
 
 def learning_rate(value, updater: str):
@@ -135,5 +150,7 @@ def learning_rate(value, updater: str):
         return _rate(value, "learning_rate")
     if isinstance(value, Schedule) or isinstance(value, jclass(_SCHEDULE + "ISchedule")):
         return as_java_schedule(value)
-    raise DataError(f"Received an invalid value for `learning_rate` of {updater}, expected a number or a "
-                    f"bridge.schedules schedule. Received: learning_rate={value!r}")
+    raise DataError(
+        f"Received an invalid value for `learning_rate` of {updater}, expected a number or a "
+        f"bridge.schedules schedule. Received: learning_rate={value!r}"
+    )

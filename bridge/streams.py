@@ -7,6 +7,7 @@ thread, ahead of the Java training loop, through a bounded Java queue (ai.dl4jbr
 Each epoch visits the minibatches in an order seeded from (fit's seed, the epoch), rows within a minibatch in
 file order: reading contiguous rows keeps disk access sequential. Local training only (Spark has fit_files).
 """
+
 from __future__ import annotations
 
 import threading
@@ -41,7 +42,9 @@ class NpyStream:
         except ValueError as exc:
             raise DataError(f"Cannot memory-map {self.x_path} / {self.y_path} as .npy arrays: {exc}") from exc
         if len(self.x) != len(self.y) or len(self.x) == 0:
-            raise DataError(f"{self.x_path} has {len(self.x)} rows and {self.y_path} {len(self.y)}: expected the same, >= 1.")
+            raise DataError(
+                f"{self.x_path} has {len(self.x)} rows and {self.y_path} {len(self.y)}: expected the same, >= 1."
+            )
         self.batch_size = positive_int(batch_size, "batch_size")
         self.read_ahead = integer_at_least(read_ahead, "read_ahead", 1)
         self.shuffle = shuffle

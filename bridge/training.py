@@ -4,6 +4,7 @@ Every function takes a bridge Network, a raw DL4J MultiLayerNetwork or a Computa
 Inputs are validated in Python before any native call (bridge.inputs); the loops run in Java
 (ai.dl4jbridge.train.Trainer, one TrainingRun argument per call).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,14 +39,38 @@ class EvaluationResult:
     report: str
 
     def as_dict(self) -> dict:
-        return {"accuracy": self.accuracy, "precision": self.precision.tolist(), "recall": self.recall.tolist(),
-                "f1": self.f1.tolist(), "confusion": self.confusion.tolist()}
+        return {
+            "accuracy": self.accuracy,
+            "precision": self.precision.tolist(),
+            "recall": self.recall.tolist(),
+            "f1": self.f1.tolist(),
+            "confusion": self.confusion.tolist(),
+        }
 
 
-def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, validation=None,
-        progress: bool = True, spark=None, validation_data=None, *, validation_split: float = 0.0, callbacks=None,
-        shuffle: bool = True, initial_epoch: int = 0, class_weight: dict | None = None, verbose: int | None = None,
-        augmentation=None, spark_options=None, ui=False, **spark_keywords) -> History:
+def fit(
+    net,
+    x,
+    y=None,
+    epochs: int = 1,
+    batch_size: int = 64,
+    seed: int = 42,
+    validation=None,
+    progress: bool = True,
+    spark=None,
+    validation_data=None,
+    *,
+    validation_split: float = 0.0,
+    callbacks=None,
+    shuffle: bool = True,
+    initial_epoch: int = 0,
+    class_weight: dict | None = None,
+    verbose: int | None = None,
+    augmentation=None,
+    spark_options=None,
+    ui=False,
+    **spark_keywords,
+) -> History:
     """Train `net` (a MultiLayerNetwork or a ComputationGraph) minibatch by minibatch, as Keras' Model.fit.
 
     x: float32 features in the layout each input takes: (n, F) flat, (n, C, H, W) NCHW, (n, H, W, C)
@@ -73,11 +98,29 @@ def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, v
     if ui:  # DL4J's training UI around the same run (bridge.ui)
         from .ui import fit_with_ui
 
-        return fit_with_ui(fit, ui, spark, net, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
-                           validation=validation, progress=progress, validation_data=validation_data,
-                           validation_split=validation_split, callbacks=callbacks, shuffle=shuffle,
-                           initial_epoch=initial_epoch, class_weight=class_weight, verbose=verbose,
-                           augmentation=augmentation, spark_options=spark_options, **spark_keywords)
+        return fit_with_ui(
+            fit,
+            ui,
+            spark,
+            net,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            validation=validation,
+            progress=progress,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            callbacks=callbacks,
+            shuffle=shuffle,
+            initial_epoch=initial_epoch,
+            class_weight=class_weight,
+            verbose=verbose,
+            augmentation=augmentation,
+            spark_options=spark_options,
+            **spark_keywords,
+        )
     options = _spark_settings(spark, spark_options, spark_keywords)
     validation = _validation_argument(validation, validation_data, validation_split)
     java = as_java(net)
@@ -86,19 +129,38 @@ def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, v
     positive_int(epochs, "epochs")
     integer_at_least(initial_epoch, "initial_epoch", 0)
     if initial_epoch >= epochs:
-        raise DataError(f"initial_epoch={initial_epoch} >= epochs={epochs}: as in Keras, `epochs` is the index of the "
-                        f"last epoch, so fit() runs epochs - initial_epoch epochs. Pass epochs > {initial_epoch}.")
+        raise DataError(
+            f"initial_epoch={initial_epoch} >= epochs={epochs}: as in Keras, `epochs` is the index of the "
+            f"last epoch, so fit() runs epochs - initial_epoch epochs. Pass epochs > {initial_epoch}."
+        )
     boolean(shuffle, "shuffle")
     verbose = _verbosity(verbose, progress)
     ours, listeners = split_callbacks(callbacks)
     if listeners and spark is not None:
-        raise TypeError("DL4J TrainingListeners in `callbacks` run with local training only: on Spark each worker "
-                        "trains its own copy of the network. Pass bridge.callbacks objects (called once per epoch).")
+        raise TypeError(
+            "DL4J TrainingListeners in `callbacks` run with local training only: on Spark each worker "
+            "trains its own copy of the network. Pass bridge.callbacks objects (called once per epoch)."
+        )
     from .streams import is_stream
 
     if is_stream(x):
-        return _fit_stream(model, java, x, y, epochs, batch_size, seed, validation, initial_epoch, verbose, ours,
-                           listeners, augmentation, class_weight, spark)
+        return _fit_stream(
+            model,
+            java,
+            x,
+            y,
+            epochs,
+            batch_size,
+            seed,
+            validation,
+            initial_epoch,
+            verbose,
+            ours,
+            listeners,
+            augmentation,
+            class_weight,
+            spark,
+        )
     if y is None:
         raise DataError("fit() needs targets `y` for in-memory data (only a minibatch stream carries its own).")
     data = prepared(net, x, y)
@@ -107,22 +169,51 @@ def fit(net, x, y=None, epochs: int = 1, batch_size: int = 64, seed: int = 42, v
     else:
         val = prepared(net, *validation, names=("validation x", "validation y")) if validation is not None else None
     settings = _Settings(epochs - initial_epoch, batch_size, seed, shuffle, initial_epoch)
-    history = History({"epochs": epochs, "initial_epoch": initial_epoch, "batch_size": batch_size, "seed": seed,
-                       "samples": data.examples, "steps": -(-data.examples // batch_size), "validation": val is not None,
-                       "verbose": verbose})
+    history = History(
+        {
+            "epochs": epochs,
+            "initial_epoch": initial_epoch,
+            "batch_size": batch_size,
+            "seed": seed,
+            "samples": data.examples,
+            "steps": -(-data.examples // batch_size),
+            "validation": val is not None,
+            "verbose": verbose,
+        }
+    )
     calls = [ProgressBar(verbose, epochs, data.examples), *ours]
     with _class_weights(java, data, class_weight), _listeners_added(java, listeners):
         if spark is not None:
             from . import spark as spark_module
 
-            return spark_module.fit(java, data, settings, val, spark, options, model, calls, history,
-                                    transform=_transform(augmentation, model))
+            return spark_module.fit(
+                java,
+                data,
+                settings,
+                val,
+                spark,
+                options,
+                model,
+                calls,
+                history,
+                transform=_transform(augmentation, model),
+            )
 
         def start(listener):
-            run = training_run(java, data, epochs=settings.epochs, batch_size=batch_size, seed=seed,
-                               validation=val, listener=listener.proxy, shuffle=shuffle, initial_epoch=initial_epoch)
+            run = training_run(
+                java,
+                data,
+                epochs=settings.epochs,
+                batch_size=batch_size,
+                seed=seed,
+                validation=val,
+                listener=listener.proxy,
+                shuffle=shuffle,
+                initial_epoch=initial_epoch,
+            )
             run.transform = _transform(augmentation, model)
             return run, lambda: jclass(_TRAINER).fit(run), None
+
         return run_training(model, calls, history, start)
 
 
@@ -135,9 +226,24 @@ class _Settings:
     initial_epoch: int
 
 
-_FIT_KEYWORDS = ("epochs", "batch_size", "seed", "validation", "validation_data", "validation_split", "callbacks",
-                 "shuffle", "initial_epoch", "class_weight", "verbose", "progress", "augmentation", "spark", "ui",
-                 "spark_options")
+_FIT_KEYWORDS = (
+    "epochs",
+    "batch_size",
+    "seed",
+    "validation",
+    "validation_data",
+    "validation_split",
+    "callbacks",
+    "shuffle",
+    "initial_epoch",
+    "class_weight",
+    "verbose",
+    "progress",
+    "augmentation",
+    "spark",
+    "ui",
+    "spark_options",
+)
 
 
 def _spark_settings(spark, spark_options, spark_keywords: dict):
@@ -150,15 +256,21 @@ def _spark_settings(spark, spark_options, spark_keywords: dict):
     spark_names = sorted(f.name for f in fields(SparkOptions))
     unknown = sorted(set(spark_keywords) - set(spark_names))
     if unknown:
-        raise TypeError(f"fit() got unexpected keyword argument(s) {', '.join(unknown)}. Valid: "
-                        f"{', '.join(_FIT_KEYWORDS)}; with spark=...: spark_options=bridge.spark.SparkOptions(...) "
-                        f"or its fields {', '.join(spark_names)}.")
+        raise TypeError(
+            f"fit() got unexpected keyword argument(s) {', '.join(unknown)}. Valid: "
+            f"{', '.join(_FIT_KEYWORDS)}; with spark=...: spark_options=bridge.spark.SparkOptions(...) "
+            f"or its fields {', '.join(spark_names)}."
+        )
     if (spark_keywords or spark_options is not None) and spark is None:
         given = sorted(spark_keywords) or ["spark_options"]
-        raise TypeError(f"fit() got Spark settings ({', '.join(given)}) without `spark`: pass "
-                        "spark='local[2]' (or a session or master URL), or drop them.")
+        raise TypeError(
+            f"fit() got Spark settings ({', '.join(given)}) without `spark`: pass "
+            "spark='local[2]' (or a session or master URL), or drop them."
+        )
     if spark_options is not None and not isinstance(spark_options, SparkOptions):
-        raise TypeError(f"`spark_options` must be a bridge.spark.SparkOptions, received {type(spark_options).__name__}.")
+        raise TypeError(
+            f"`spark_options` must be a bridge.spark.SparkOptions, received {type(spark_options).__name__}."
+        )
     if spark is None:
         return None
     base = spark_options if spark_options is not None else None
@@ -202,8 +314,10 @@ def _transform(augmentation, model):
 
         return jpype.JObject(transform, transform_class)
     except TypeError:
-        raise TypeError(f"`augmentation` must be an ai.dl4jbridge.train.BatchTransform or have to_java(net) returning "
-                        f"one (bridge.augment.Augmentation), received {type(augmentation).__name__}.") from None
+        raise TypeError(
+            f"`augmentation` must be an ai.dl4jbridge.train.BatchTransform or have to_java(net) returning "
+            f"one (bridge.augment.Augmentation), received {type(augmentation).__name__}."
+        ) from None
 
 
 @contextlib.contextmanager
@@ -213,7 +327,9 @@ def _class_weights(java, data: PreparedData, class_weight):
         yield
         return
     if not isinstance(class_weight, dict):
-        raise DataError(f"Expected `class_weight` as a dict {{class index: weight}}, received {type(class_weight).__name__}.")
+        raise DataError(
+            f"Expected `class_weight` as a dict {{class index: weight}}, received {type(class_weight).__name__}."
+        )
     if len(data.n_classes) != 1:
         raise DataError(f"class_weight applies to a network with one output; this one has {data.output_names}.")
     width = data.n_classes[0]
@@ -221,7 +337,12 @@ def _class_weights(java, data: PreparedData, class_weight):
     for key, value in class_weight.items():
         if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < width:
             raise DataError(f"class_weight key {key!r} is not a class index in [0, {width}).")
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not np.isfinite(value)
+            or value < 0
+        ):
             raise DataError(f"class_weight[{key}] = {value!r}: expected a finite number >= 0.")
         weights[key] = value
     networks = jclass("ai.dl4jbridge.train.Networks")
@@ -247,8 +368,23 @@ def _listeners_added(java, listeners: list):
         java.setListeners(jclass("java.util.ArrayList")(previous))
 
 
-def _fit_stream(model, java, stream, y, epochs, batch_size, seed, validation, initial_epoch, verbose, ours,
-                listeners, augmentation, class_weight, spark):
+def _fit_stream(
+    model,
+    java,
+    stream,
+    y,
+    epochs,
+    batch_size,
+    seed,
+    validation,
+    initial_epoch,
+    verbose,
+    ours,
+    listeners,
+    augmentation,
+    class_weight,
+    spark,
+):
     """fit() over a minibatch stream: a Python thread reads minibatches ahead into a bounded Java queue."""
     if spark is not None:
         raise DataError("Minibatch streams train locally; on Spark use bridge.spark.fit_files (DataSet files).")
@@ -258,16 +394,36 @@ def _fit_stream(model, java, stream, y, epochs, batch_size, seed, validation, in
         raise DataError("validation_split needs in-memory data; pass validation_data=(x_val, y_val) with a stream.")
     val = prepared(model, *validation, names=("validation x", "validation y")) if validation is not None else None
     probe = stream.first(model)
-    history = History({"epochs": epochs, "initial_epoch": initial_epoch, "batch_size": stream.batch_size, "seed": seed,
-                       "samples": stream.examples, "steps": stream.steps, "validation": val is not None, "verbose": verbose})
+    history = History(
+        {
+            "epochs": epochs,
+            "initial_epoch": initial_epoch,
+            "batch_size": stream.batch_size,
+            "seed": seed,
+            "samples": stream.examples,
+            "steps": stream.steps,
+            "validation": val is not None,
+            "verbose": verbose,
+        }
+    )
     calls = [ProgressBar(verbose, epochs, stream.examples), *ours]
     with _class_weights(java, probe, class_weight), _listeners_added(java, listeners):
+
         def start(listener):
-            run = training_run(java, probe, epochs=epochs - initial_epoch, batch_size=stream.batch_size, seed=seed,
-                               validation=val, listener=listener.proxy, initial_epoch=initial_epoch)
+            run = training_run(
+                java,
+                probe,
+                epochs=epochs - initial_epoch,
+                batch_size=stream.batch_size,
+                seed=seed,
+                validation=val,
+                listener=listener.proxy,
+                initial_epoch=initial_epoch,
+            )
             run.transform = _transform(augmentation, model)
             run.stream = stream.queue(run, epochs - initial_epoch, seed)
             return run, lambda: jclass(_TRAINER).fit(run), None
+
         return run_training(model, calls, history, start)
 
 
@@ -280,9 +436,11 @@ def evaluate(net, x, y, batch_size: int = 1024):
     positive_int(batch_size, "batch_size")
     data = prepared(net, x, y)
     if TARGETS in data.kinds:
-        raise DataError("evaluate() reports classification metrics (DL4J's Evaluation) and needs class indices or "
-                        "one-hot rows; these targets are float values (regression, multi-label or soft labels): "
-                        "compare bridge.predict(net, x) with them using the metric you need.")
+        raise DataError(
+            "evaluate() reports classification metrics (DL4J's Evaluation) and needs class indices or "
+            "one-hot rows; these targets are float values (regression, multi-label or soft labels): "
+            "compare bridge.predict(net, x) with them using the metric you need."
+        )
     with java_errors("evaluate"):
         summaries = jclass(_TRAINER).evaluate(training_run(java, data, batch_size=batch_size))
         results = [_evaluation_result(s) for s in summaries]
@@ -305,5 +463,11 @@ def predict(net, x, batch_size: int = 1024):
 
 
 def _evaluation_result(s) -> EvaluationResult:
-    return EvaluationResult(float(s.accuracy), np.array(s.precision[:]), np.array(s.recall[:]), np.array(s.f1[:]),
-                            np.array([row[:] for row in s.confusion], dtype=np.int64), str(s.report))
+    return EvaluationResult(
+        float(s.accuracy),
+        np.array(s.precision[:]),
+        np.array(s.recall[:]),
+        np.array(s.f1[:]),
+        np.array([row[:] for row in s.confusion], dtype=np.int64),
+        str(s.report),
+    )

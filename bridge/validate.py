@@ -2,6 +2,7 @@
 
 Array inputs (shapes, dtypes, layouts) are checked in bridge.inputs and bridge.arrays.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -17,8 +18,9 @@ def integer_at_least(value, name: str, lowest: int, highest: int = JAVA_INT_MAX)
     naming the argument otherwise (bools and floats are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lowest <= value <= highest:
         expected = "a positive integer" if lowest == 1 else f"an integer >= {lowest}"
-        raise DataError(f"Received an invalid value for `{name}`, expected {expected} up to {highest}. "
-                        f"Received: {name}={value!r}")
+        raise DataError(
+            f"Received an invalid value for `{name}`, expected {expected} up to {highest}. Received: {name}={value!r}"
+        )
     return int(value)
 
 
@@ -38,7 +40,9 @@ def fraction(value, name: str, low_open: bool = True, high_open: bool = True) ->
         ok = (0 < value if low_open else 0 <= value) and (value < 1 if high_open else value <= 1)
     if not ok:
         lo, hi = ("0 <" if low_open else "0 <="), ("< 1" if high_open else "<= 1")
-        raise DataError(f"Received an invalid value for `{name}`, expected {lo} {name} {hi}. Received: {name}={value!r}")
+        raise DataError(
+            f"Received an invalid value for `{name}`, expected {lo} {name} {hi}. Received: {name}={value!r}"
+        )
     return float(value)
 
 
@@ -50,6 +54,8 @@ def boolean(value, name: str) -> bool:
 
 def choice(value, name: str, choices) -> object:
     if value not in choices:
-        raise DataError(f"Received an invalid value for `{name}`, expected one of {', '.join(map(str, choices))}. "
-                        f"Received: {name}={value!r}")
+        raise DataError(
+            f"Received an invalid value for `{name}`, expected one of {', '.join(map(str, choices))}. "
+            f"Received: {name}={value!r}"
+        )
     return value

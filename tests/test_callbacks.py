@@ -1,4 +1,5 @@
 """Keras-shaped callbacks and fit() keywords, on real DL4J training of real digits / Fashion-MNIST."""
+
 from __future__ import annotations
 
 import csv
@@ -29,13 +30,14 @@ def test_early_stopping_stops_when_val_loss_stalls_and_restores_the_best_epoch(f
     net = nets.lenet(seed=3, learning_rate=3e-3)
     stop = callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
     every = callbacks.ModelCheckpoint(tmp_path / "ckpt-{epoch:02d}.zip", monitor="val_loss")
-    history = bridge.fit(net, x, y, epochs=30, batch_size=32, validation_data=(xv, yv), verbose=0,
-                         callbacks=[every, stop])
+    history = bridge.fit(
+        net, x, y, epochs=30, batch_size=32, validation_data=(xv, yv), verbose=0, callbacks=[every, stop]
+    )
     val_loss = history.history["val_loss"]
     assert stop.stopped_epoch is not None and len(history) < 30, "no early stop within 30 epochs"
     best = int(np.argmin(val_loss))
     assert stop.best_epoch == best and len(history) == best + 1 + 2  # patience 2 after the best epoch
-    assert min(val_loss[best + 1:]) >= val_loss[best]
+    assert min(val_loss[best + 1 :]) >= val_loss[best]
     best_checkpoint = bridge.load(tmp_path / f"ckpt-{best + 1:02d}.zip")
     np.testing.assert_array_equal(_params(net), _params(best_checkpoint))
     assert not np.array_equal(_params(net), _params(bridge.load(tmp_path / f"ckpt-{len(history):02d}.zip")))
@@ -43,11 +45,19 @@ def test_early_stopping_stops_when_val_loss_stalls_and_restores_the_best_epoch(f
 
 def test_model_checkpoint_best_only_every_n_and_pattern(mnist, tmp_path):
     x, y, xt, yt = mnist
-    best = callbacks.ModelCheckpoint(tmp_path / "best-{epoch}-{val_accuracy:.2f}.zip", monitor="val_accuracy",
-                                     save_best_only=True)
+    best = callbacks.ModelCheckpoint(
+        tmp_path / "best-{epoch}-{val_accuracy:.2f}.zip", monitor="val_accuracy", save_best_only=True
+    )
     second = callbacks.ModelCheckpoint(tmp_path / "every2-{epoch}.zip", every_n_epochs=2)
-    history = bridge.fit(nets.mlp(hidden=(32,), seed=2), x[:512], y[:512], epochs=4, validation_data=(xt[:200], yt[:200]),
-                         verbose=0, callbacks=[best, second])
+    history = bridge.fit(
+        nets.mlp(hidden=(32,), seed=2),
+        x[:512],
+        y[:512],
+        epochs=4,
+        validation_data=(xt[:200], yt[:200]),
+        verbose=0,
+        callbacks=[best, second],
+    )
     accuracy = history.history["val_accuracy"]
     improved = [e for e in range(4) if accuracy[e] > max(accuracy[:e], default=-1)]
     assert [p.name for p in best.saved] == [f"best-{e + 1}-{accuracy[e]:.2f}.zip" for e in improved]
@@ -59,8 +69,15 @@ def test_model_checkpoint_best_only_every_n_and_pattern(mnist, tmp_path):
 def test_csv_logger_writes_the_history(mnist, tmp_path):
     x, y, xt, yt = mnist
     path = tmp_path / "log.csv"
-    history = bridge.fit(nets.mlp(seed=2), x[:256], y[:256], epochs=3, validation_data=(xt[:100], yt[:100]),
-                         verbose=0, callbacks=[callbacks.CSVLogger(path)])
+    history = bridge.fit(
+        nets.mlp(seed=2),
+        x[:256],
+        y[:256],
+        epochs=3,
+        validation_data=(xt[:100], yt[:100]),
+        verbose=0,
+        callbacks=[callbacks.CSVLogger(path)],
+    )
     rows = list(csv.DictReader(path.open()))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2] == history.epoch
     for key in ("loss", "val_loss", "val_accuracy"):
@@ -98,11 +115,15 @@ def test_stop_training_from_a_batch_callback_and_errors_from_callbacks(mnist):
         bridge.fit(nets.mlp(seed=1), x[:128], y[:128], epochs=3, verbose=0, callbacks=[Broken()])
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("EarlyStopping", "callbacks must be a list|`callbacks` must be a list"),
-    ([callbacks.EarlyStopping], "the class EarlyStopping, not an instance"),
-    ([lambda epoch: None], r"callbacks\[0\] is a function: expected a bridge.callbacks.Callback"),
-], ids=["string", "class", "function"])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("EarlyStopping", "callbacks must be a list|`callbacks` must be a list"),
+        ([callbacks.EarlyStopping], "the class EarlyStopping, not an instance"),
+        ([lambda epoch: None], r"callbacks\[0\] is a function: expected a bridge.callbacks.Callback"),
+    ],
+    ids=["string", "class", "function"],
+)
 def test_wrong_callback_types_raise_type_error(mnist, bad, message):
     with pytest.raises(TypeError, match=message):
         bridge.fit(nets.mlp(seed=1), mnist[0][:64], mnist[1][:64], verbose=0, callbacks=bad)
@@ -110,8 +131,9 @@ def test_wrong_callback_types_raise_type_error(mnist, bad, message):
 
 def test_monitoring_what_is_not_measured_is_a_clear_error(mnist):
     with pytest.raises(DataError, match="monitors 'val_loss'.*validation_data="):
-        bridge.fit(nets.mlp(seed=1), mnist[0][:64], mnist[1][:64], epochs=2, verbose=0,
-                   callbacks=[callbacks.EarlyStopping()])
+        bridge.fit(
+            nets.mlp(seed=1), mnist[0][:64], mnist[1][:64], epochs=2, verbose=0, callbacks=[callbacks.EarlyStopping()]
+        )
 
 
 def test_validation_split_holds_out_the_last_rows(mnist):

@@ -15,8 +15,21 @@ def _cli(*args, timeout=600):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    result = _cli("train", "--model", "mlp", "--data", "mnist", "--epochs", "2", "--batch-size", "32",
-                  "--seed", "3", "--out", str(out))
+    result = _cli(
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "mnist",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -54,11 +67,15 @@ def test_doctor_reports_versions():
         assert expected in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--model", "mlp", "--data", "no-such-data", "--out", "/tmp/x"], "Unknown dataset"),
-    (["train", "--model", "mlp", "--data", "mnist", "--epochs", "0", "--out", "/tmp/x"], "epochs"),
-    (["train", "--model", "resnet50", "--data", "mnist", "--out", "/tmp/x"], "invalid choice"),
-], ids=["unknown-data", "zero-epochs", "unknown-model"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--model", "mlp", "--data", "no-such-data", "--out", "/tmp/x"], "Unknown dataset"),
+        (["train", "--model", "mlp", "--data", "mnist", "--epochs", "0", "--out", "/tmp/x"], "epochs"),
+        (["train", "--model", "resnet50", "--data", "mnist", "--out", "/tmp/x"], "invalid choice"),
+    ],
+    ids=["unknown-data", "zero-epochs", "unknown-model"],
+)
 def test_bad_arguments_exit_nonzero_with_a_message(args, message):
     result = _cli(*args)
     assert result.returncode != 0
@@ -70,8 +87,22 @@ def test_bad_arguments_exit_nonzero_with_a_message(args, message):
 def residual_run(tmp_path_factory):
     """`train --model resnet_small` (a ComputationGraph taking (n, 1, 28, 28) digits), then `export`."""
     out = tmp_path_factory.mktemp("resnet")
-    result = _cli("train", "--model", "resnet_small", "--data", "mnist", "--epochs", "1", "--batch-size", "32",
-                  "--seed", "5", "--no-progress", "--out", str(out))
+    result = _cli(
+        "train",
+        "--model",
+        "resnet_small",
+        "--data",
+        "mnist",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--seed",
+        "5",
+        "--no-progress",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     exported = _cli("export", str(out / "model.zip"), str(out / "model.onnx"))
     assert exported.returncode == 0, exported.stderr[-3000:]

@@ -1,6 +1,7 @@
 """Ctrl-C during training: KeyboardInterrupt within 2 s at a minibatch boundary, the process and the network
 still usable; the CLI exits 130 with its last checkpoint loadable. Real SIGINTs sent to child processes (a
 background job of a non-interactive shell ignores SIGINT, so the children are started from Python)."""
+
 from __future__ import annotations
 
 import select
@@ -55,8 +56,9 @@ def _wait_for(proc, prefix: str, timeout: float) -> str:
 
 @pytest.mark.slow
 def test_ctrl_c_in_fit_raises_keyboard_interrupt_quickly_and_the_network_still_predicts():
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
         _wait_for(proc, "TRAINING", 120)
         sent = time.monotonic()
@@ -73,8 +75,19 @@ def test_ctrl_c_in_fit_raises_keyboard_interrupt_quickly_and_the_network_still_p
 @pytest.mark.slow
 def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_path, mnist):
     out = tmp_path / "run"
-    cmd = [str(Path(sys.executable).with_name("dl4j-bridge")), "train", "--model", "mlp", "--data", "mnist",
-           "--epochs", "200", "--out", str(out), "--no-progress"]
+    cmd = [
+        str(Path(sys.executable).with_name("dl4j-bridge")),
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "mnist",
+        "--epochs",
+        "200",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         checkpoint = out / "checkpoint.zip"

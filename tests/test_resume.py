@@ -1,4 +1,5 @@
 """Exact resume: 1 epoch + checkpoint + load + 1 epoch == 2 epochs, bit for bit (parameters and updater state)."""
+
 from __future__ import annotations
 
 import json
@@ -12,18 +13,24 @@ from bridge import callbacks, nets
 
 
 def _state(net):
-    return (bridge.to_numpy(net.java.params()).copy(), bridge.to_numpy(net.java.getUpdater().getStateViewArray()).copy())
+    return (
+        bridge.to_numpy(net.java.params()).copy(),
+        bridge.to_numpy(net.java.getUpdater().getStateViewArray()).copy(),
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [lambda: nets.mlp(seed=3, dropout=0.3), lambda: nets.lenet(seed=3)],
-                         ids=["mlp-dropout", "lenet"])
+@pytest.mark.parametrize(
+    "make", [lambda: nets.mlp(seed=3, dropout=0.3), lambda: nets.lenet(seed=3)], ids=["mlp-dropout", "lenet"]
+)
 def test_one_epoch_checkpoint_resume_equals_two_epochs(mnist, tmp_path, make):
     x, y = mnist[0][:640], mnist[1][:640]
     straight = make()
     bridge.fit(straight, x, y, epochs=2, seed=5, verbose=0)
     first = make()
-    bridge.fit(first, x, y, epochs=1, seed=5, verbose=0, callbacks=[callbacks.ModelCheckpoint(tmp_path / "ckpt-{epoch}.zip")])
+    bridge.fit(
+        first, x, y, epochs=1, seed=5, verbose=0, callbacks=[callbacks.ModelCheckpoint(tmp_path / "ckpt-{epoch}.zip")]
+    )
     resumed = bridge.load(tmp_path / "ckpt-1.zip")
     assert resumed.java.getEpochCount() == 1 and resumed.java.getIterationCount() == 10
     bridge.fit(resumed, x, y, epochs=2, initial_epoch=1, seed=5, verbose=0)

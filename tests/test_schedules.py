@@ -1,4 +1,5 @@
 """Learning-rate schedules over ND4J's ISchedule: the rate DL4J actually applies, measured from an SGD step."""
+
 from __future__ import annotations
 
 import math
@@ -35,13 +36,20 @@ def _net(updater):
     return nets.sequential([nets.Dense(16), nets.Output(10)], 784, updater=updater, seed=2)
 
 
-@pytest.mark.parametrize("schedule, expected", [
-    (schedules.Step(0.1, decay_rate=0.5, step=1), lambda it, ep: 0.1 * 0.5 ** ep),
-    (schedules.Exponential(0.2, gamma=0.9, unit="iteration"), lambda it, ep: 0.2 * 0.9 ** it),
-    (schedules.Cosine(0.1, total=4, minimum=0.01), lambda it, ep: 0.01 + 0.045 * (1 + math.cos(math.pi * min(ep, 4) / 4))),
-    (schedules.WarmUp(0.1, iterations=10), lambda it, ep: 0.1 * min(1.0, (it + 1) / 10)),
-    (schedules.Piecewise({0: 0.1, 2: 0.01}), lambda it, ep: 0.1 if ep < 2 else 0.01),
-], ids=["step-epoch", "exponential-iteration", "cosine", "warmup", "piecewise"])
+@pytest.mark.parametrize(
+    "schedule, expected",
+    [
+        (schedules.Step(0.1, decay_rate=0.5, step=1), lambda it, ep: 0.1 * 0.5**ep),
+        (schedules.Exponential(0.2, gamma=0.9, unit="iteration"), lambda it, ep: 0.2 * 0.9**it),
+        (
+            schedules.Cosine(0.1, total=4, minimum=0.01),
+            lambda it, ep: 0.01 + 0.045 * (1 + math.cos(math.pi * min(ep, 4) / 4)),
+        ),
+        (schedules.WarmUp(0.1, iterations=10), lambda it, ep: 0.1 * min(1.0, (it + 1) / 10)),
+        (schedules.Piecewise({0: 0.1, 2: 0.01}), lambda it, ep: 0.1 if ep < 2 else 0.01),
+    ],
+    ids=["step-epoch", "exponential-iteration", "cosine", "warmup", "piecewise"],
+)
 def test_dl4j_applies_the_scheduled_rate_as_epochs_pass_and_across_resume(mnist, tmp_path, schedule, expected):
     x, y = mnist[0][:128], mnist[1][:128]
     net = _net(nets.Sgd(learning_rate=schedule))
@@ -84,5 +92,10 @@ def test_schedules_on_updaters_that_cannot_take_them_are_clear_errors(mnist):
         _net(nets.Adam(learning_rate=schedules.Step(0.1, unit="batch")))
     net = _net(nets.AdaDelta())
     with pytest.raises(DataError, match="LearningRateScheduler: this network's updater has no learning rate"):
-        bridge.fit(net, mnist[0][:64], mnist[1][:64], verbose=0,
-                   callbacks=[callbacks.LearningRateScheduler(lambda epoch, lr: lr)])
+        bridge.fit(
+            net,
+            mnist[0][:64],
+            mnist[1][:64],
+            verbose=0,
+            callbacks=[callbacks.LearningRateScheduler(lambda epoch, lr: lr)],
+        )
