@@ -42,7 +42,7 @@ $(JAVA_STAMP): $(JAVA_INPUTS)
 train: setup
 	$(BIN)/dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet-mnist
 
-test: setup lint test-java test-python
+test: setup lint format-java-check test-java test-python
 
 # Every Python test but those marked slow (training for more than a few seconds): under 3 minutes.
 test-fast: setup

@@ -3,7 +3,6 @@ package ai.dl4jbridge.runtime;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnknownFieldSet;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,8 +35,7 @@ final class ExternalData {
     private static final int ENTRY_KEY = 1;
     private static final int ENTRY_VALUE = 2;
 
-    private ExternalData() {
-    }
+    private ExternalData() {}
 
     /** Every external-data location the model names (empty for a self-contained model). */
     static Set<String> locations(byte[] model) {
@@ -117,10 +115,14 @@ final class ExternalData {
         for (String location : locations) {
             Path named = Path.of(location);
             Path resolved = folder.resolve(named).normalize();
-            if (named.isAbsolute() || location.startsWith("/") || location.startsWith("\\") || location.contains(":")
+            if (named.isAbsolute()
+                    || location.startsWith("/")
+                    || location.startsWith("\\")
+                    || location.contains(":")
                     || !resolved.startsWith(folder)) {
-                throw new ModelLoadException("model " + model + " names external data '" + location + "' outside its own"
-                        + " folder " + folder + "; external data must be a relative path inside the model's folder");
+                throw new ModelLoadException(
+                        "model " + model + " names external data '" + location + "' outside its own" + " folder "
+                                + folder + "; external data must be a relative path inside the model's folder");
             }
             try {
                 if (!Files.isRegularFile(resolved)) {
@@ -132,7 +134,8 @@ final class ExternalData {
                             + "', a link that leads outside its folder " + folder);
                 }
             } catch (IOException e) {
-                throw new ModelLoadException("cannot read external data '" + location + "' of model " + model + ": " + e, e);
+                throw new ModelLoadException(
+                        "cannot read external data '" + location + "' of model " + model + ": " + e, e);
             }
         }
     }

@@ -10,8 +10,7 @@ public final class InputChecks {
     /** Larger batches are refused rather than risking an out-of-memory error in native code. */
     public static final int MAX_ROWS = 1 << 20;
 
-    private InputChecks() {
-    }
+    private InputChecks() {}
 
     /** Packs rows [n][size] into one direct, native-order buffer, checking every row's length. */
     public static FloatBuffer pack(float[][] rows, int size) {
@@ -20,7 +19,8 @@ public final class InputChecks {
         }
         checkCount(rows.length, size);
         FloatBuffer buffer = ByteBuffer.allocateDirect(rows.length * size * Float.BYTES)
-                .order(ByteOrder.nativeOrder()).asFloatBuffer();
+                .order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
         for (int r = 0; r < rows.length; r++) {
             float[] row = rows[r];
             if (row == null || row.length != size) {
@@ -48,8 +48,8 @@ public final class InputChecks {
         }
         checkCount(n, size);
         if (rows.remaining() < (long) n * size) {
-            throw new InvalidInputException("buffer has " + rows.remaining() + " floats remaining, expected n * "
-                    + size + " = " + (long) n * size + " for n=" + n);
+            throw new InvalidInputException("buffer has " + rows.remaining() + " floats remaining, expected n * " + size
+                    + " = " + (long) n * size + " for n=" + n);
         }
     }
 
@@ -89,14 +89,14 @@ public final class InputChecks {
                     + describe(declared) + layoutOf(info) + channelHint(shape, declared));
         }
         if (shape[0] < 1 || shape[0] > Integer.MAX_VALUE) {
-            throw new InvalidInputException("input shape " + Arrays.toString(shape) + " has batch size " + shape[0]
-                    + ", expected at least 1");
+            throw new InvalidInputException(
+                    "input shape " + Arrays.toString(shape) + " has batch size " + shape[0] + ", expected at least 1");
         }
         int n = (int) shape[0];
         checkCount(n, info.inputSize());
         if (values.length != (long) n * info.inputSize()) {
-            throw new InvalidInputException("values has " + values.length + " floats, expected " + (long) n
-                    * info.inputSize() + " for shape " + Arrays.toString(shape));
+            throw new InvalidInputException("values has " + values.length + " floats, expected "
+                    + (long) n * info.inputSize() + " for shape " + Arrays.toString(shape));
         }
         return n;
     }
@@ -133,8 +133,8 @@ public final class InputChecks {
         // One tensor must fit a Java buffer: n * size floats addressable with an int byte offset.
         long limit = Math.min(MAX_ROWS, (Integer.MAX_VALUE / Float.BYTES) / Math.max(1, size));
         if (n < 1 || n > limit) {
-            throw new InvalidInputException("batch has " + n + " rows, expected 1 to " + limit
-                    + " rows of " + size + " floats; split larger batches");
+            throw new InvalidInputException("batch has " + n + " rows, expected 1 to " + limit + " rows of " + size
+                    + " floats; split larger batches");
         }
     }
 }

@@ -3,7 +3,6 @@ package ai.dl4jbridge.runtime;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -14,8 +13,7 @@ public final class Labels {
     private static final String[] KEYS = {"labels", "class_labels", "classes"};
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private Labels() {
-    }
+    private Labels() {}
 
     /** The labels under the first key present; IllegalArgumentException names the key when its value is malformed. */
     public static List<String> from(Map<String, String> metadata) {
@@ -50,9 +48,9 @@ public final class Labels {
         List<String> out = new ArrayList<>();
         for (JsonNode label : array) {
             if (!label.isTextual() && !label.isNumber()) {
-                throw new IllegalArgumentException("must be a JSON array of strings or numbers; found " + label.getNodeType()
-                        .name().toLowerCase(java.util.Locale.ROOT) + " " + (label.toString().length() > 40
-                        ? label.toString().substring(0, 40) + "..." : label));
+                throw new IllegalArgumentException("must be a JSON array of strings or numbers; found "
+                        + label.getNodeType().name().toLowerCase(java.util.Locale.ROOT) + " "
+                        + (label.toString().length() > 40 ? label.toString().substring(0, 40) + "..." : label));
             }
             out.add(label.asText());
         }

@@ -24,8 +24,16 @@ public final class ModelInfo {
     private final Map<String, String> metadata;
 
     /** A classifier: output [N, numClasses]. */
-    public ModelInfo(String name, String engine, ExecutionProvider provider, String inputName, long[] inputShape,
-                     String outputName, int numClasses, List<String> labels, Map<String, String> metadata) {
+    public ModelInfo(
+            String name,
+            String engine,
+            ExecutionProvider provider,
+            String inputName,
+            long[] inputShape,
+            String outputName,
+            int numClasses,
+            List<String> labels,
+            Map<String, String> metadata) {
         this(name, engine, provider, inputName, inputShape, outputName, new long[] {-1, numClasses}, labels, metadata);
     }
 
@@ -35,8 +43,16 @@ public final class ModelInfo {
      * @param inputShape  the input's shape with -1 for the batch dimension, e.g. [-1, 3, 48, 48]
      * @param outputShape the output's shape with -1 for the batch dimension, e.g. [-1, 10] or [-1, 1, 48, 48]
      */
-    public ModelInfo(String name, String engine, ExecutionProvider provider, String inputName, long[] inputShape,
-                     String outputName, long[] outputShape, List<String> labels, Map<String, String> metadata) {
+    public ModelInfo(
+            String name,
+            String engine,
+            ExecutionProvider provider,
+            String inputName,
+            long[] inputShape,
+            String outputName,
+            long[] outputShape,
+            List<String> labels,
+            Map<String, String> metadata) {
         this.name = name;
         this.engine = engine;
         this.provider = provider;
@@ -148,6 +164,7 @@ public final class ModelInfo {
     @Override
     public String toString() {
         return "ModelInfo[name=" + name + ", engine=" + engine + ", provider=" + provider + ", input=" + inputName
-                + java.util.Arrays.toString(inputShape) + ", output=" + outputName + java.util.Arrays.toString(outputShape) + "]";
+                + java.util.Arrays.toString(inputShape) + ", output=" + outputName
+                + java.util.Arrays.toString(outputShape) + "]";
     }
 }

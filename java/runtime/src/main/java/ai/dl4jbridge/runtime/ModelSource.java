@@ -34,7 +34,10 @@ public final class ModelSource {
 
     /** How error messages name the source. */
     public static String describe(Path path, byte[] bytes, String resource) {
-        return path != null ? path.toString() : resource != null ? "classpath:" + resource
-                : bytes != null ? "(" + bytes.length + " bytes)" : "(none)";
+        return path != null
+                ? path.toString()
+                : resource != null
+                        ? "classpath:" + resource
+                        : bytes != null ? "(" + bytes.length + " bytes)" : "(none)";
     }
 }

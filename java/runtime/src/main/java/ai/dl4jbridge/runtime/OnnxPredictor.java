@@ -7,7 +7,6 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
-
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -29,10 +28,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class OnnxPredictor extends AbstractPredictor {
     /** The largest example accepted (floats): 256 MiB of float32. */
     static final long MAX_ROW_FLOATS = 1L << 26;
+
     private final OrtSession session;
     private final long[] rowShape;
     /** Readers: predict calls in flight. Writer: close, which waits for them. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+
     private volatile boolean closed;
 
     private OnnxPredictor(OrtSession session, ModelInfo info, NanPolicy nanPolicy) {
@@ -55,9 +56,10 @@ public final class OnnxPredictor extends AbstractPredictor {
                 throw new IllegalStateException("predictor for model '" + info.name() + "' is closed");
             }
             try (OnnxTensor input = OnnxTensor.createTensor(Ort.env(), rows, shape);
-                 OrtSession.Result result = session.run(Collections.singletonMap(info.inputName(), input))) {
+                    OrtSession.Result result = session.run(Collections.singletonMap(info.inputName(), input))) {
                 OnnxValue value = result.get(info.outputName())
-                        .orElseThrow(() -> new PredictorException("model returned no output '" + info.outputName() + "'"));
+                        .orElseThrow(
+                                () -> new PredictorException("model returned no output '" + info.outputName() + "'"));
                 return prediction((OnnxTensor) value, n);
             } catch (OrtException e) {
                 throw new PredictorException("ONNX Runtime failed on a batch of " + n + " rows: " + e.getMessage(), e);
@@ -110,8 +112,7 @@ public final class OnnxPredictor extends AbstractPredictor {
         private int intraOpThreads;
         private String name;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** The model file (ONNX). */
         public Builder setModel(Path path) {
@@ -183,13 +184,17 @@ public final class OnnxPredictor extends AbstractPredictor {
         public OnnxPredictor build() {
             OnnxPredictor[] built = new OnnxPredictor[1];
             RuntimeException[] failed = new RuntimeException[1];
-            Thread loader = new Thread(null, () -> {
-                try {
-                    built[0] = load();
-                } catch (RuntimeException e) {
-                    failed[0] = e;
-                }
-            }, "dl4jbridge-model-loader", LOADER_STACK_BYTES);
+            Thread loader = new Thread(
+                    null,
+                    () -> {
+                        try {
+                            built[0] = load();
+                        } catch (RuntimeException e) {
+                            failed[0] = e;
+                        }
+                    },
+                    "dl4jbridge-model-loader",
+                    LOADER_STACK_BYTES);
             loader.start();
             boolean interrupted = false;
             while (true) {
@@ -223,8 +228,8 @@ public final class OnnxPredictor extends AbstractPredictor {
                 addProvider(options);
                 java.util.Set<String> external = ExternalData.locations(model);
                 if (!external.isEmpty() && path == null) {
-                    throw new ModelLoadException("model " + source() + " keeps weights in external data files " + external
-                            + "; load it with setModel(Path) so that they are found beside it");
+                    throw new ModelLoadException("model " + source() + " keeps weights in external data files "
+                            + external + "; load it with setModel(Path) so that they are found beside it");
                 }
                 if (!external.isEmpty()) {
                     ExternalData.check(path, external);
@@ -259,9 +264,13 @@ public final class OnnxPredictor extends AbstractPredictor {
             try {
                 options.addCUDA(deviceId);
             } catch (OrtException e) {
-                throw new ProviderUnavailableException("CUDA was requested (device " + deviceId + ") but its provider"
-                        + " failed to load: " + e.getMessage() + ". Check the GPU, the driver and the CUDA/cuDNN "
-                        + "libraries this ONNX Runtime (" + Ort.version() + ") needs. Not falling back to the CPU.", e);
+                throw new ProviderUnavailableException(
+                        "CUDA was requested (device " + deviceId + ") but its provider"
+                                + " failed to load: " + e.getMessage()
+                                + ". Check the GPU, the driver and the CUDA/cuDNN "
+                                + "libraries this ONNX Runtime (" + Ort.version()
+                                + ") needs. Not falling back to the CPU.",
+                        e);
             }
         }
 
@@ -308,8 +317,16 @@ public final class OnnxPredictor extends AbstractPredictor {
                 throw new ModelLoadException("model " + source() + ": " + e.getMessage(), e);
             }
             String modelName = name != null ? name : metadata.getOrDefault("model_name", defaultName(session));
-            return new ModelInfo(modelName, "onnxruntime " + Ort.version(), provider, input.getName(), inShape,
-                    output.getName(), outShape, labels, metadata);
+            return new ModelInfo(
+                    modelName,
+                    "onnxruntime " + Ort.version(),
+                    provider,
+                    input.getName(),
+                    inShape,
+                    output.getName(),
+                    outShape,
+                    labels,
+                    metadata);
         }
 
         /**
@@ -326,7 +343,7 @@ public final class OnnxPredictor extends AbstractPredictor {
             }
             FloatBuffer zeros = FloatBuffer.allocate((int) size);
             try (OnnxTensor in = OnnxTensor.createTensor(Ort.env(), zeros, one);
-                 OrtSession.Result result = session.run(Collections.singletonMap(inputName, in))) {
+                    OrtSession.Result result = session.run(Collections.singletonMap(inputName, in))) {
                 long[] shape = ((OnnxTensor) result.get(0)).getInfo().getShape();
                 if (shape.length < 1 || shape[0] != 1) {
                     throw new ModelLoadException("model " + source() + " output '" + outputName + "' has shape "

@@ -23,19 +23,21 @@ import java.util.Locale;
  * comparison ran (the caller judges the numbers), 2 on bad arguments or files, 1 when prediction failed.
  */
 public final class ParityCheck {
-    private ParityCheck() {
-    }
+    private ParityCheck() {}
 
     public static void main(String[] args) {
         if (args.length != 4) {
-            fail(2, "usage: ParityCheck MODEL.onnx INPUT.f32 N,D1,D2,... EXPECTED.f32 (received "
-                    + args.length + " arguments)");
+            fail(
+                    2,
+                    "usage: ParityCheck MODEL.onnx INPUT.f32 N,D1,D2,... EXPECTED.f32 (received " + args.length
+                            + " arguments)");
         }
         try {
             long[] shape = parseShape(args[2]);
             float[] input = readFloats(Path.of(args[1]), "input");
             float[] expected = readFloats(Path.of(args[3]), "expected output");
-            try (Predictor predictor = OnnxPredictor.builder().setModel(Path.of(args[0])).build()) {
+            try (Predictor predictor =
+                    OnnxPredictor.builder().setModel(Path.of(args[0])).build()) {
                 Prediction prediction = predictor.predict(input, shape);
                 System.out.println(report(prediction, expected));
             }
@@ -48,7 +50,9 @@ public final class ParityCheck {
 
     static long[] parseShape(String text) {
         try {
-            long[] shape = Arrays.stream(text.split(",")).mapToLong(s -> Long.parseLong(s.trim())).toArray();
+            long[] shape = Arrays.stream(text.split(","))
+                    .mapToLong(s -> Long.parseLong(s.trim()))
+                    .toArray();
             if (shape.length < 2 || Arrays.stream(shape).anyMatch(d -> d <= 0)) {
                 throw new NumberFormatException();
             }
@@ -65,8 +69,8 @@ public final class ParityCheck {
         }
         byte[] bytes = Files.readAllBytes(path);
         if (bytes.length % Float.BYTES != 0) {
-            throw new IllegalArgumentException(what + " file " + path + " has " + bytes.length
-                    + " bytes, not a whole number of float32 values");
+            throw new IllegalArgumentException(
+                    what + " file " + path + " has " + bytes.length + " bytes, not a whole number of float32 values");
         }
         float[] values = new float[bytes.length / Float.BYTES];
         ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
@@ -87,8 +91,12 @@ public final class ParityCheck {
         }
         long[] rowShape = prediction.rowShape();
         int last = (int) rowShape[rowShape.length - 1];
-        return String.format(Locale.ROOT, "{\"rows\":%d,\"row_shape\":%s,\"max_abs_diff\":%.9g,\"argmax_agreement\":%.9g}",
-                prediction.rows(), Arrays.toString(rowShape).replace(" ", ""), worst,
+        return String.format(
+                Locale.ROOT,
+                "{\"rows\":%d,\"row_shape\":%s,\"max_abs_diff\":%.9g,\"argmax_agreement\":%.9g}",
+                prediction.rows(),
+                Arrays.toString(rowShape).replace(" ", ""),
+                worst,
                 argmaxAgreement(actual, expected, last));
     }
 

@@ -18,12 +18,14 @@ public final class ImageModel {
     public static final int OUT = H * W;
     private static final double[] WC = {0.5, -0.25, 1.0};
 
-    private ImageModel() {
-    }
+    private ImageModel() {}
 
     public static Path resource(String name) {
         try {
-            return Paths.get(ImageModel.class.getClassLoader().getResource("ai/dl4jbridge/runtime/" + name).toURI());
+            return Paths.get(ImageModel.class
+                    .getClassLoader()
+                    .getResource("ai/dl4jbridge/runtime/" + name)
+                    .toURI());
         } catch (java.net.URISyntaxException | NullPointerException e) {
             throw new AssertionError("test resource " + name + " is missing: run make_tiny_model.py", e);
         }

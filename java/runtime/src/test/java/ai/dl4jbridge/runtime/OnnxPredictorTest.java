@@ -1,10 +1,9 @@
 package ai.dl4jbridge.runtime;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -15,12 +14,11 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Supplier;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The library's API on a tiny model whose outputs are computed independently (TinyModel). */
 class OnnxPredictorTest {
@@ -64,7 +62,8 @@ class OnnxPredictorTest {
         float[][] x = TinyModel.inputs(5, 11);
         assertMatches(new float[][] {x[2]}, predictor.predict(x[2]), "float[]");
         FloatBuffer direct = ByteBuffer.allocateDirect((x.length + 1) * TinyModel.IN * 4)
-                .order(ByteOrder.nativeOrder()).asFloatBuffer();
+                .order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
         direct.position(TinyModel.IN); // one row of padding: the buffer's position is honoured
         for (float[] row : x) {
             direct.put(row);
@@ -82,8 +81,12 @@ class OnnxPredictorTest {
     @Test
     void loadsFromBytesAndClasspath() throws Exception {
         float[][] x = TinyModel.inputs(3, 5);
-        try (Predictor fromBytes = OnnxPredictor.builder().setModel(Files.readAllBytes(TinyModel.path())).build();
-             Predictor fromResource = OnnxPredictor.builder().setModelResource(TinyModel.RESOURCE).build()) {
+        try (Predictor fromBytes = OnnxPredictor.builder()
+                        .setModel(Files.readAllBytes(TinyModel.path()))
+                        .build();
+                Predictor fromResource = OnnxPredictor.builder()
+                        .setModelResource(TinyModel.RESOURCE)
+                        .build()) {
             assertMatches(x, fromBytes.predict(x), "from bytes");
             assertMatches(x, fromResource.predict(x), "from classpath");
         }
@@ -98,8 +101,8 @@ class OnnxPredictorTest {
         assertArrayEquals(new long[] {-1, 784}, info.inputShape());
         assertEquals(784, info.inputSize());
         assertEquals(10, info.numClasses());
-        assertEquals(List.of("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
-                info.labels());
+        assertEquals(
+                List.of("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), info.labels());
         assertEquals("uint8 / 255", info.inputScaling().orElse(null));
         assertTrue(info.inputLayout().orElse("").startsWith("NCHW"));
         assertEquals(ExecutionProvider.CPU, info.provider());
@@ -126,8 +129,10 @@ class OnnxPredictorTest {
 
     @Test
     void nanPolicyAllowPassesValuesThrough() {
-        try (Predictor lenient = OnnxPredictor.builder().setModelResource(TinyModel.RESOURCE)
-                .optNanPolicy(NanPolicy.ALLOW).build()) {
+        try (Predictor lenient = OnnxPredictor.builder()
+                .setModelResource(TinyModel.RESOURCE)
+                .optNanPolicy(NanPolicy.ALLOW)
+                .build()) {
             float[] row = new float[784];
             row[0] = Float.NaN;
             assertTrue(Float.isNaN(lenient.predict(row).probabilities(0)[0]));
@@ -137,19 +142,29 @@ class OnnxPredictorTest {
     @Test
     void cudaNeverFallsBackSilently() {
         // This build is the CPU artifact: asking for CUDA must fail and say why, not run on the CPU.
-        ProviderUnavailableException e = assertThrows(ProviderUnavailableException.class, () ->
-                OnnxPredictor.builder().setModel(TinyModel.path()).optExecutionProvider(ExecutionProvider.CUDA).build());
+        ProviderUnavailableException e = assertThrows(ProviderUnavailableException.class, () -> OnnxPredictor.builder()
+                .setModel(TinyModel.path())
+                .optExecutionProvider(ExecutionProvider.CUDA)
+                .build());
         assertTrue(e.getMessage().contains("CUDA") && e.getMessage().contains("Not falling back"), e.getMessage());
     }
 
     @Test
     void badModelsFailToLoadClearly() {
-        assertMessage(ModelLoadException.class, () -> OnnxPredictor.builder().setModel(new byte[] {1, 2, 3}).build(),
+        assertMessage(
+                ModelLoadException.class,
+                () -> OnnxPredictor.builder().setModel(new byte[] {1, 2, 3}).build(),
                 "cannot load model (3 bytes)");
-        assertMessage(ModelLoadException.class, () -> OnnxPredictor.builder().setModelResource("nope.onnx").build(),
+        assertMessage(
+                ModelLoadException.class,
+                () -> OnnxPredictor.builder().setModelResource("nope.onnx").build(),
                 "'nope.onnx' not found");
-        assertMessage(ModelLoadException.class, () -> OnnxPredictor.builder()
-                .setModel(java.nio.file.Path.of("/no/such/model.onnx")).build(), "/no/such/model.onnx");
+        assertMessage(
+                ModelLoadException.class,
+                () -> OnnxPredictor.builder()
+                        .setModel(java.nio.file.Path.of("/no/such/model.onnx"))
+                        .build(),
+                "/no/such/model.onnx");
     }
 
     @Test

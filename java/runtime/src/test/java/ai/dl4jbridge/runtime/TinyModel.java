@@ -14,12 +14,12 @@ public final class TinyModel {
     public static final int IN = 784;
     public static final int OUT = 10;
 
-    private TinyModel() {
-    }
+    private TinyModel() {}
 
     public static Path path() {
         try {
-            return Paths.get(TinyModel.class.getClassLoader().getResource(RESOURCE).toURI());
+            return Paths.get(
+                    TinyModel.class.getClassLoader().getResource(RESOURCE).toURI());
         } catch (java.net.URISyntaxException | NullPointerException e) {
             throw new AssertionError("test resource " + RESOURCE + " is missing: run make_tiny_model.py", e);
         }

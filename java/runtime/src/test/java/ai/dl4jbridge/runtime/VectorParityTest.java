@@ -1,14 +1,13 @@
 package ai.dl4jbridge.runtime;
 
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
-import java.nio.file.Files;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * ONNX Runtime Java on the exported model.onnx vs DL4J's own outputs (outputs.f32), on the 1,000 shared
@@ -30,7 +29,9 @@ class VectorParityTest {
     void onnxRuntimeJavaMatchesDl4j(String model) throws Exception {
         float[] expected = Vectors.dl4jOutputs(model);
         long[] shape = Vectors.inputShape(model);
-        try (Predictor predictor = OnnxPredictor.builder().setModel(Vectors.model(model, "model.onnx")).build()) {
+        try (Predictor predictor = OnnxPredictor.builder()
+                .setModel(Vectors.model(model, "model.onnx"))
+                .build()) {
             ModelInfo info = predictor.info();
             String context = model + " (" + info.engine() + ", model.onnx metadata " + info.metadata() + ")";
             assertArrayEquals(shape, info.inputShape(), context + ": input shape (meta.json)");
@@ -42,13 +43,19 @@ class VectorParityTest {
             if (shape.length > 2) {
                 long[] batch = shape.clone();
                 batch[0] = Vectors.ROWS;
-                assertClose(expected, predictor.predict(Vectors.flatImages(), batch).flatProbabilities(),
+                assertClose(
+                        expected,
+                        predictor.predict(Vectors.flatImages(), batch).flatProbabilities(),
                         context + ", one tensor of shape " + java.util.Arrays.toString(batch));
             }
 
             float[] oneByOne = new float[expected.length];
             for (int r = 0; r < Vectors.ROWS; r++) {
-                System.arraycopy(predictor.predict(images[r]).flatProbabilities(), 0, oneByOne, r * Vectors.CLASSES,
+                System.arraycopy(
+                        predictor.predict(images[r]).flatProbabilities(),
+                        0,
+                        oneByOne,
+                        r * Vectors.CLASSES,
                         Vectors.CLASSES);
             }
             assertClose(expected, oneByOne, context + ", batch size 1");
@@ -60,9 +67,10 @@ class VectorParityTest {
                 correct += whole.classOf(r) == labels[r] ? 1 : 0;
             }
             assertEquals(Vectors.ROWS, agree, context + ": arg-max agreement with DL4J");
-            assertTrue(correct > Vectors.ROWS / 2, context + ": accuracy " + correct + "/1000 means the inputs are wrong");
+            assertTrue(
+                    correct > Vectors.ROWS / 2, context + ": accuracy " + correct + "/1000 means the inputs are wrong");
             String meta = Files.readString(Vectors.model(model, "meta.json"));
-            assertTrue(meta.contains("\"" + "tolerance") , model + "/meta.json has no tolerance: " + meta);
+            assertTrue(meta.contains("\"" + "tolerance"), model + "/meta.json has no tolerance: " + meta);
         }
     }
 
@@ -79,8 +87,10 @@ class VectorParityTest {
         }
         double max = worst;
         int where = at;
-        assertTrue(max <= Vectors.TOLERANCE, () -> context + ": max abs diff " + max + " > " + Vectors.TOLERANCE
-                + " at row " + where / Vectors.CLASSES + ", class " + where % Vectors.CLASSES + " (DL4J "
-                + expected[where] + ", ONNX Runtime " + actual[where] + ")");
+        assertTrue(
+                max <= Vectors.TOLERANCE,
+                () -> context + ": max abs diff " + max + " > " + Vectors.TOLERANCE
+                        + " at row " + where / Vectors.CLASSES + ", class " + where % Vectors.CLASSES + " (DL4J "
+                        + expected[where] + ", ONNX Runtime " + actual[where] + ")");
     }
 }

@@ -21,8 +21,7 @@ public final class Vectors {
     /** DL4J vs ONNX Runtime, float32 on both sides (models/README.md, meta.json "tolerance"). */
     public static final double TOLERANCE = 1e-5;
 
-    private Vectors() {
-    }
+    private Vectors() {}
 
     /** models/vectors, from the system property dl4jbridge.vectors (set by the pom) or the repository layout. */
     public static Path dir() {
@@ -83,7 +82,10 @@ public final class Vectors {
         if (!m.find()) {
             throw new AssertionError(meta + " has no \"input_shape\": " + text);
         }
-        long[] shape = Arrays.stream(m.group(1).split(",")).map(String::trim).mapToLong(Long::parseLong).toArray();
+        long[] shape = Arrays.stream(m.group(1).split(","))
+                .map(String::trim)
+                .mapToLong(Long::parseLong)
+                .toArray();
         if (shape[0] != ROWS || Arrays.stream(shape).skip(1).reduce(1, (a, b) -> a * b) != FEATURES) {
             throw new AssertionError(meta + ": input_shape " + Arrays.toString(shape) + " is not " + ROWS + " rows of "
                     + FEATURES + " values");

@@ -47,27 +47,34 @@ abstract class SparkNetwork {
             this.spark = spark;
         }
 
-        @Override void fit(JavaRDD<DataSet> data) {
+        @Override
+        void fit(JavaRDD<DataSet> data) {
             spark.fit(data);
         }
 
-        @Override void fitMultiDataSet(JavaRDD<MultiDataSet> data) {
-            throw new IllegalArgumentException("a MultiLayerNetwork has one input and one output: train it on DataSets");
+        @Override
+        void fitMultiDataSet(JavaRDD<MultiDataSet> data) {
+            throw new IllegalArgumentException(
+                    "a MultiLayerNetwork has one input and one output: train it on DataSets");
         }
 
-        @Override void fitPaths(JavaRDD<String> paths) {
+        @Override
+        void fitPaths(JavaRDD<String> paths) {
             spark.fitPaths(paths);
         }
 
-        @Override Model trained() {
+        @Override
+        Model trained() {
             return spark.getNetwork();
         }
 
-        @Override double score() {
+        @Override
+        double score() {
             return spark.getScore();
         }
 
-        @Override SparkTrainingStats stats() {
+        @Override
+        SparkTrainingStats stats() {
             return spark.getSparkTrainingStats();
         }
     }
@@ -79,27 +86,33 @@ abstract class SparkNetwork {
             this.spark = spark;
         }
 
-        @Override void fit(JavaRDD<DataSet> data) {
+        @Override
+        void fit(JavaRDD<DataSet> data) {
             spark.fit(data);
         }
 
-        @Override void fitMultiDataSet(JavaRDD<MultiDataSet> data) {
+        @Override
+        void fitMultiDataSet(JavaRDD<MultiDataSet> data) {
             spark.fitMultiDataSet(data);
         }
 
-        @Override void fitPaths(JavaRDD<String> paths) {
+        @Override
+        void fitPaths(JavaRDD<String> paths) {
             spark.fitPaths(paths);
         }
 
-        @Override Model trained() {
+        @Override
+        Model trained() {
             return spark.getNetwork();
         }
 
-        @Override double score() {
+        @Override
+        double score() {
             return spark.getScore();
         }
 
-        @Override SparkTrainingStats stats() {
+        @Override
+        SparkTrainingStats stats() {
             return spark.getSparkTrainingStats();
         }
     }

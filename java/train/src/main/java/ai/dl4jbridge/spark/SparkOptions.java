@@ -12,6 +12,7 @@ public final class SparkOptions {
     public int averagingFrequency = 20;
     /** Partitions of the training RDD: the number of workers (executor cores) that train at once. */
     public int workers = 2;
+
     public int prefetchBatches = 2;
     public Repartition repartition = Repartition.Always;
     public RepartitionStrategy repartitionStrategy = RepartitionStrategy.Balanced;

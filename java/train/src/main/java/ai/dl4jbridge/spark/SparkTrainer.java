@@ -63,7 +63,8 @@ public final class SparkTrainer {
      * are not used). */
     public List<EpochStats> fitFiles(TrainingRun run) {
         List<String> paths = new ArrayList<>();
-        File[] files = run.dataFiles == null ? null : new File(run.dataFiles).listFiles((dir, name) -> name.endsWith(".bin"));
+        File[] files =
+                run.dataFiles == null ? null : new File(run.dataFiles).listFiles((dir, name) -> name.endsWith(".bin"));
         if (files == null || files.length == 0) {
             throw new IllegalArgumentException("no DataSet files (*.bin) in " + run.dataFiles);
         }
@@ -75,8 +76,8 @@ public final class SparkTrainer {
     }
 
     /** Write features/labels as DataSet files of batchSize rows into directory; returns the file count. */
-    public static int exportDataSets(INDArray features, INDArray labels, int numClasses, int batchSize, String directory)
-            throws IOException {
+    public static int exportDataSets(
+            INDArray features, INDArray labels, int numClasses, int batchSize, String directory) throws IOException {
         File folder = new File(directory);
         if (!folder.isDirectory() && !folder.mkdirs()) {
             throw new IOException("cannot create " + directory);
@@ -86,7 +87,9 @@ public final class SparkTrainer {
         int count = 0;
         for (long from = 0; from < n; from += batchSize, count++) {
             long to = Math.min(n, from + batchSize);
-            DataSet part = new DataSet(Rows.range(features, from, to).dup(), Rows.range(oneHot, from, to).dup());
+            DataSet part = new DataSet(
+                    Rows.range(features, from, to).dup(),
+                    Rows.range(oneHot, from, to).dup());
             File tmp = new File(folder, String.format(".part-%06d.bin.tmp", count));
             part.save(tmp);
             if (!tmp.renameTo(new File(folder, String.format("part-%06d.bin", count)))) {
@@ -111,7 +114,8 @@ public final class SparkTrainer {
         if (run.transform != null) {
             hooks.add(0, new TransformHook(run.transform, run.seed));
         }
-        ParameterAveragingTrainingMaster master = new ParameterAveragingTrainingMaster.Builder(options.batchSizePerWorker)
+        ParameterAveragingTrainingMaster master = new ParameterAveragingTrainingMaster.Builder(
+                        options.batchSizePerWorker)
                 .batchSizePerWorker(options.batchSizePerWorker)
                 .averagingFrequency(options.averagingFrequency)
                 .workerPrefetchNumBatches(options.prefetchBatches)
@@ -142,22 +146,30 @@ public final class SparkTrainer {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             run.network.setParams(spark.trained().params());
-            if (Networks.epochCount(run.network) == epochCount) {  // the Spark wrapper counts the driver's copy
+            if (Networks.epochCount(run.network) == epochCount) { // the Spark wrapper counts the driver's copy
                 Networks.incrementEpochCount(run.network);
             }
             double[] validation = Trainer.validate(run);
             if (validation == null) {
-                break;  // stopped during validation
+                break; // stopped during validation
             }
-            EpochStats stats = new EpochStats(epoch, scores.mean(), validation[0], validation[1], seconds,
-                    examples / seconds, scores.values(), Networks.iterationCount(run.network),
-                    Networks.epochCount(run.network), Networks.learningRate(run.network));
+            EpochStats stats = new EpochStats(
+                    epoch,
+                    scores.mean(),
+                    validation[0],
+                    validation[1],
+                    seconds,
+                    examples / seconds,
+                    scores.values(),
+                    Networks.iterationCount(run.network),
+                    Networks.epochCount(run.network),
+                    Networks.learningRate(run.network));
             history.add(stats);
             if (run.listener != null) {
                 run.listener.onEpochEnd(stats);
             }
         }
-        collect(spark.stats());  // cumulative over the epochs of this fit
+        collect(spark.stats()); // cumulative over the epochs of this fit
         exportHtml(spark.stats());
         return history;
     }
@@ -179,12 +191,15 @@ public final class SparkTrainer {
         private transient long counter;
 
         TransformHook(BatchTransform transform, long seed) {
-            try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(java.io.OutputStream.nullOutputStream())) {
-                out.writeObject(transform);  // what Spark will do; a proxy of a Python object claims Serializable
+            try (java.io.ObjectOutputStream out =
+                    new java.io.ObjectOutputStream(java.io.OutputStream.nullOutputStream())) {
+                out.writeObject(transform); // what Spark will do; a proxy of a Python object claims Serializable
             } catch (IOException e) {
-                throw new IllegalArgumentException("augmentation on Spark needs a Serializable BatchTransform (it runs on"
-                        + " the workers); " + transform.getClass().getName() + " is not (" + e + "): train locally,"
-                        + " or use a Java transform such as bridge.augment's");
+                throw new IllegalArgumentException(
+                        "augmentation on Spark needs a Serializable BatchTransform (it runs on"
+                                + " the workers); " + transform.getClass().getName() + " is not (" + e
+                                + "): train locally,"
+                                + " or use a Java transform such as bridge.augment's");
             }
             this.transform = transform;
             this.seed = seed;
@@ -194,17 +209,21 @@ public final class SparkTrainer {
             return Trainer.mix(Trainer.epochSeed(seed, Networks.epochCount(model)), counter++);
         }
 
-        @Override public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
+        @Override
+        public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
             minibatch.setFeatures(transform.apply(new INDArray[] {minibatch.getFeatures()}, nextSeed(model))[0]);
         }
 
-        @Override public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
+        @Override
+        public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
 
-        @Override public void preUpdate(MultiDataSet minibatch, Model model) {
+        @Override
+        public void preUpdate(MultiDataSet minibatch, Model model) {
             minibatch.setFeatures(transform.apply(minibatch.getFeatures(), nextSeed(model)));
         }
 
-        @Override public void postUpdate(MultiDataSet minibatch, Model model) {}
+        @Override
+        public void postUpdate(MultiDataSet minibatch, Model model) {}
     }
 
     /**
@@ -240,15 +259,19 @@ public final class SparkTrainer {
             return out;
         }
 
-        @Override public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
+        @Override
+        public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
 
-        @Override public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
+        @Override
+        public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
             record(model.score());
         }
 
-        @Override public void preUpdate(MultiDataSet minibatch, Model model) {}
+        @Override
+        public void preUpdate(MultiDataSet minibatch, Model model) {}
 
-        @Override public void postUpdate(MultiDataSet minibatch, Model model) {
+        @Override
+        public void postUpdate(MultiDataSet minibatch, Model model) {
             record(model.score());
         }
 
@@ -290,7 +313,9 @@ public final class SparkTrainer {
         long n = features.size(0);
         for (long from = 0; from < n; from += options.batchSizePerWorker) {
             long to = Math.min(n, from + options.batchSizePerWorker);
-            parts.add(new DataSet(Rows.range(features, from, to).dup(), Rows.range(oneHot, from, to).dup()));
+            parts.add(new DataSet(
+                    Rows.range(features, from, to).dup(),
+                    Rows.range(oneHot, from, to).dup()));
         }
         return parts;
     }
@@ -300,8 +325,8 @@ public final class SparkTrainer {
         long n = features[0].size(0);
         for (long from = 0; from < n; from += options.batchSizePerWorker) {
             long to = Math.min(n, from + options.batchSizePerWorker);
-            parts.add(new org.nd4j.linalg.dataset.MultiDataSet(dup(Rows.range(features, from, to)),
-                    dup(Rows.range(oneHot, from, to))));
+            parts.add(new org.nd4j.linalg.dataset.MultiDataSet(
+                    dup(Rows.range(features, from, to)), dup(Rows.range(oneHot, from, to))));
         }
         return parts;
     }

@@ -26,43 +26,61 @@ public final class Augmentation implements BatchTransform, Serializable {
         private static final long serialVersionUID = 1L;
         /** Largest shift in pixels, drawn uniformly from [-max, max] (integers) per axis. */
         public int maxShiftY;
+
         public int maxShiftX;
         /** Rotation in degrees, drawn uniformly from [low, high]; positive turns counter-clockwise. */
         public double rotationLow;
+
         public double rotationHigh;
         /** Each applied with probability 1/2. */
         public boolean flipHorizontal;
+
         public boolean flipVertical;
         /** A random window of this size (0: no crop), resized back to the image size. */
         public int cropHeight;
+
         public int cropWidth;
         /** Zoom factor drawn uniformly from [low, high]. */
         public double scaleLow = 1.0;
+
         public double scaleHigh = 1.0;
         /** Added offset drawn from [-brightness, brightness]; contrast factor from [1 - contrast, 1 + contrast]. */
         public double brightness;
+
         public double contrast;
         /** Standard deviation of added Gaussian noise. */
         public double noise;
         /** Clip the result to [clipLow, clipHigh] when clip is set. */
         public boolean clip;
+
         public double clipLow;
         public double clipHigh = 1.0;
         /** Mixed into every batch's seed. */
         public long seed;
 
         boolean geometric() {
-            return maxShiftY != 0 || maxShiftX != 0 || rotationLow != 0 || rotationHigh != 0 || flipHorizontal
-                    || flipVertical || cropHeight != 0 || cropWidth != 0 || scaleLow != 1.0 || scaleHigh != 1.0;
+            return maxShiftY != 0
+                    || maxShiftX != 0
+                    || rotationLow != 0
+                    || rotationHigh != 0
+                    || flipHorizontal
+                    || flipVertical
+                    || cropHeight != 0
+                    || cropWidth != 0
+                    || scaleLow != 1.0
+                    || scaleHigh != 1.0;
         }
 
         void check() {
             require(maxShiftY >= 0 && maxShiftX >= 0, "shift must be >= 0");
-            require(rotationLow <= rotationHigh && Double.isFinite(rotationLow) && Double.isFinite(rotationHigh),
+            require(
+                    rotationLow <= rotationHigh && Double.isFinite(rotationLow) && Double.isFinite(rotationHigh),
                     "rotation must be a finite range low <= high");
-            require(cropHeight >= 0 && cropWidth >= 0 && (cropHeight == 0) == (cropWidth == 0),
+            require(
+                    cropHeight >= 0 && cropWidth >= 0 && (cropHeight == 0) == (cropWidth == 0),
                     "crop must be both sizes > 0, or none");
-            require(scaleLow > 0 && scaleLow <= scaleHigh && Double.isFinite(scaleHigh),
+            require(
+                    scaleLow > 0 && scaleLow <= scaleHigh && Double.isFinite(scaleHigh),
                     "scale must be a finite range 0 < low <= high");
             require(brightness >= 0 && Double.isFinite(brightness), "brightness must be >= 0");
             require(contrast >= 0 && contrast < 1, "contrast must be in [0, 1)");
@@ -229,19 +247,25 @@ public final class Augmentation implements BatchTransform, Serializable {
             long[] s = batch.shape();
             if (layout.flat) {
                 long width = (long) layout.channels * layout.height * layout.width;
-                require(s.length == 2 && s[1] == width, "expected flat image rows [n, " + width + "] ("
-                        + layout.channels + "x" + layout.height + "x" + layout.width + "), received "
-                        + java.util.Arrays.toString(s));
+                require(
+                        s.length == 2 && s[1] == width,
+                        "expected flat image rows [n, " + width + "] ("
+                                + layout.channels + "x" + layout.height + "x" + layout.width + "), received "
+                                + java.util.Arrays.toString(s));
                 return new Shape((int) s[0], layout.channels, layout.height, layout.width, false);
             }
             String order = layout.channelsLast ? "[n, H, W, C]" : "[n, C, H, W]";
-            require(s.length == 4, "expected a rank-4 batch of images " + order + ", received rank " + s.length
-                    + " " + java.util.Arrays.toString(s));
+            require(
+                    s.length == 4,
+                    "expected a rank-4 batch of images " + order + ", received rank " + s.length + " "
+                            + java.util.Arrays.toString(s));
             int c = (int) (layout.channelsLast ? s[3] : s[1]);
             int h = (int) (layout.channelsLast ? s[1] : s[2]);
             int w = (int) (layout.channelsLast ? s[2] : s[3]);
-            require(layout.channels == 0 || layout.channels == c, "expected " + layout.channels + " channels "
-                    + order + ", received " + java.util.Arrays.toString(s));
+            require(
+                    layout.channels == 0 || layout.channels == c,
+                    "expected " + layout.channels + " channels " + order + ", received "
+                            + java.util.Arrays.toString(s));
             return new Shape((int) s[0], c, h, w, layout.channelsLast);
         }
 

@@ -36,7 +36,8 @@ public final class ChannelsLastHelpers {
 
     /** Drops the helpers of the network's channels-last layers; returns how many were dropped. */
     public static int drop(Model net) {
-        Layer[] layers = net instanceof ComputationGraph ? ((ComputationGraph) net).getLayers()
+        Layer[] layers = net instanceof ComputationGraph
+                ? ((ComputationGraph) net).getLayers()
                 : net instanceof MultiLayerNetwork ? ((MultiLayerNetwork) net).getLayers() : new Layer[0];
         int dropped = 0;
         for (Layer layer : layers) {

@@ -17,10 +17,11 @@ public final class CosineSchedule implements ISchedule {
     private final double minValue;
     private final int totalSteps;
 
-    public CosineSchedule(@JsonProperty("scheduleType") ScheduleType scheduleType,
-                          @JsonProperty("initialValue") double initialValue,
-                          @JsonProperty("minValue") double minValue,
-                          @JsonProperty("totalSteps") int totalSteps) {
+    public CosineSchedule(
+            @JsonProperty("scheduleType") ScheduleType scheduleType,
+            @JsonProperty("initialValue") double initialValue,
+            @JsonProperty("minValue") double minValue,
+            @JsonProperty("totalSteps") int totalSteps) {
         if (totalSteps <= 0) {
             throw new IllegalArgumentException("CosineSchedule needs totalSteps > 0, received " + totalSteps);
         }
@@ -63,7 +64,9 @@ public final class CosineSchedule implements ISchedule {
             return false;
         }
         CosineSchedule o = (CosineSchedule) other;
-        return scheduleType == o.scheduleType && initialValue == o.initialValue && minValue == o.minValue
+        return scheduleType == o.scheduleType
+                && initialValue == o.initialValue
+                && minValue == o.minValue
                 && totalSteps == o.totalSteps;
     }
 

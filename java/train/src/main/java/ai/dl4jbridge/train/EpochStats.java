@@ -8,6 +8,7 @@ public final class EpochStats {
     /** Mean minibatch score (loss plus regularisation) over the epoch's minibatches, as DL4J computed each during
      * its training step (locally and, through a training hook, on Spark workers). */
     public final double meanLoss;
+
     public final double validationLoss;
     public final double validationAccuracy;
     public final double seconds;
@@ -16,13 +17,22 @@ public final class EpochStats {
     public final double[] iterationLosses;
     /** The network's iteration and epoch counters after this epoch. */
     public final int iterationCount;
+
     public final int epochCount;
     /** The learning rate the updater of the first layer with one gives at those counters (NaN if none). */
     public final double learningRate;
 
-    public EpochStats(int epoch, double meanLoss, double validationLoss, double validationAccuracy, double seconds,
-                      double samplesPerSecond, double[] iterationLosses, int iterationCount, int epochCount,
-                      double learningRate) {
+    public EpochStats(
+            int epoch,
+            double meanLoss,
+            double validationLoss,
+            double validationAccuracy,
+            double seconds,
+            double samplesPerSecond,
+            double[] iterationLosses,
+            int iterationCount,
+            int epochCount,
+            double learningRate) {
         this.epoch = epoch;
         this.meanLoss = meanLoss;
         this.validationLoss = validationLoss;

@@ -11,6 +11,7 @@ public final class EvaluationSummary {
     public final double[] f1;
     /** confusion[actual][predicted] */
     public final int[][] confusion;
+
     public final String report;
 
     EvaluationSummary(Evaluation evaluation, int numClasses) {

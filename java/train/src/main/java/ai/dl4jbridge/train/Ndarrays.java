@@ -24,7 +24,8 @@ public final class Ndarrays {
         }
         long bytes = length * type.width();
         if (src.capacity() != bytes) {
-            throw new IllegalArgumentException("buffer holds " + src.capacity() + " bytes, shape and dtype need " + bytes);
+            throw new IllegalArgumentException(
+                    "buffer holds " + src.capacity() + " bytes, shape and dtype need " + bytes);
         }
         if (length == 0) {
             return Nd4j.create(type, shape);
@@ -50,7 +51,9 @@ public final class Ndarrays {
     /** Its memory is the array in C order. A permuted array reports order 'c', no view and a full
      *  buffer, but its strides give it away. */
     private static boolean isPlainCOrder(INDArray a) {
-        return !a.isView() && a.ordering() == 'c' && a.data().length() == a.length()
+        return !a.isView()
+                && a.ordering() == 'c'
+                && a.data().length() == a.length()
                 && Shape.hasDefaultStridesForShape(a);
     }
 }

@@ -55,14 +55,16 @@ public final class Networks {
 
     /** DL4J's epoch counter (kept in the configuration, saved in the model zip). */
     public static int epochCount(Model net) {
-        return requireKnown(net) instanceof MultiLayerNetwork ? ((MultiLayerNetwork) net).getEpochCount()
+        return requireKnown(net) instanceof MultiLayerNetwork
+                ? ((MultiLayerNetwork) net).getEpochCount()
                 : ((ComputationGraph) net).getEpochCount();
     }
 
     /** DL4J's iteration counter: minibatch steps so far (it drives Adam's bias correction and per-iteration
      * learning-rate schedules). */
     public static int iterationCount(Model net) {
-        return requireKnown(net) instanceof MultiLayerNetwork ? ((MultiLayerNetwork) net).getIterationCount()
+        return requireKnown(net) instanceof MultiLayerNetwork
+                ? ((MultiLayerNetwork) net).getIterationCount()
                 : ((ComputationGraph) net).getIterationCount();
     }
 
@@ -78,7 +80,8 @@ public final class Networks {
     /** The network's DL4J TrainingListeners (fit(DataSet) calls their per-iteration methods itself). */
     public static Collection<TrainingListener> listeners(Model net) {
         Collection<TrainingListener> listeners = requireKnown(net) instanceof MultiLayerNetwork
-                ? ((MultiLayerNetwork) net).getListeners() : ((ComputationGraph) net).getListeners();
+                ? ((MultiLayerNetwork) net).getListeners()
+                : ((ComputationGraph) net).getListeners();
         return listeners == null ? Collections.emptyList() : listeners;
     }
 
@@ -107,7 +110,8 @@ public final class Networks {
     /** The learning rate of the first layer that has one, at the network's current counters (schedules
      * included); NaN when no layer has one. */
     public static double learningRate(Model net) {
-        Layer[] layers = requireKnown(net) instanceof MultiLayerNetwork ? ((MultiLayerNetwork) net).getLayers()
+        Layer[] layers = requireKnown(net) instanceof MultiLayerNetwork
+                ? ((MultiLayerNetwork) net).getLayers()
                 : ((ComputationGraph) net).getLayers();
         for (Layer layer : layers) {
             Object conf = layer.conf().getLayer();
@@ -124,7 +128,8 @@ public final class Networks {
 
     /** The output layer's configuration (where its loss function lives); output: 0 for a MultiLayerNetwork. */
     static BaseOutputLayer outputLayerConf(Model net, int output) {
-        Layer layer = requireKnown(net) instanceof MultiLayerNetwork ? ((MultiLayerNetwork) net).getOutputLayer()
+        Layer layer = requireKnown(net) instanceof MultiLayerNetwork
+                ? ((MultiLayerNetwork) net).getOutputLayer()
                 : ((ComputationGraph) net).getOutputLayer(output);
         Object conf = layer.conf().getLayer();
         if (!(conf instanceof BaseOutputLayer)) {
@@ -143,11 +148,15 @@ public final class Networks {
         ILossFunction previous = conf.getLossFn();
         ILossFunction weighted;
         try {
-            weighted = previous.getClass().getConstructor(INDArray.class).newInstance(weights.reshape(1, weights.length()));
+            weighted = previous.getClass()
+                    .getConstructor(INDArray.class)
+                    .newInstance(weights.reshape(1, weights.length()));
         } catch (ReflectiveOperationException e) {
-            throw new IllegalArgumentException("class_weight: the loss " + previous.getClass().getSimpleName()
-                    + " of output " + output + " takes no per-class weights; DL4J weights MCXENT, NEGATIVELOGLIKELIHOOD,"
-                    + " XENT, MSE, L1, L2, MAE and similar losses. Drop class_weight or change the loss.");
+            throw new IllegalArgumentException(
+                    "class_weight: the loss " + previous.getClass().getSimpleName()
+                            + " of output " + output
+                            + " takes no per-class weights; DL4J weights MCXENT, NEGATIVELOGLIKELIHOOD,"
+                            + " XENT, MSE, L1, L2, MAE and similar losses. Drop class_weight or change the loss.");
         }
         conf.setLossFn(weighted);
         return previous;

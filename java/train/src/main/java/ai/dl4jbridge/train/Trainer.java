@@ -1,7 +1,6 @@
 package ai.dl4jbridge.train;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.deeplearning4j.nn.api.Model;
@@ -32,7 +31,7 @@ public final class Trainer {
         List<EpochStats> history = new ArrayList<>();
         try {
             fitEpochs(run, history);
-        } catch (InterruptedException e) {  // the thread was interrupted: stop as for run.stop
+        } catch (InterruptedException e) { // the thread was interrupted: stop as for run.stop
             Thread.currentThread().interrupt();
             run.stoppedMidEpoch = true;
         }
@@ -69,7 +68,7 @@ public final class Trainer {
     private static EpochStats runEpoch(TrainingRun run, BatchLoader loader, int epoch) throws InterruptedException {
         Model net = run.network;
         long seed = epochSeed(run.seed, Networks.epochCount(net));
-        Nd4j.getRandom().setSeed(seed);  // thread-local: this is the thread DL4J trains on
+        Nd4j.getRandom().setSeed(seed); // thread-local: this is the thread DL4J trains on
         if (run.listener != null) {
             run.listener.onEpochBegin(epoch);
         }
@@ -92,7 +91,7 @@ public final class Trainer {
                 if (run.stop.get()) {
                     return null;
                 }
-                break;  // the stream's end of epoch
+                break; // the stream's end of epoch
             }
             Networks.fitBatch(net, batch.features, batch.labels);
             double score = net.score();
@@ -101,7 +100,8 @@ public final class Trainer {
             done += batch.features[0].size(0);
             long now = System.nanoTime();
             if (run.listener != null && now - lastReport > PROGRESS_INTERVAL_NANOS) {
-                run.listener.onBatchEnd(epoch, b, done, Math.max(n, done), lossSum / losses.size(), done / seconds(start, now));
+                run.listener.onBatchEnd(
+                        epoch, b, done, Math.max(n, done), lossSum / losses.size(), done / seconds(start, now));
                 lastReport = now;
             }
         }
@@ -110,10 +110,18 @@ public final class Trainer {
         Networks.epochEnded(net);
         double[] validation = validate(run);
         if (validation == null) {
-            return null;  // stopped during validation: the epoch trained, but is not reported
+            return null; // stopped during validation: the epoch trained, but is not reported
         }
-        EpochStats stats = new EpochStats(epoch, lossSum / Math.max(1, losses.size()), validation[0], validation[1],
-                trainSeconds, done / trainSeconds, unbox(losses), Networks.iterationCount(net), Networks.epochCount(net),
+        EpochStats stats = new EpochStats(
+                epoch,
+                lossSum / Math.max(1, losses.size()),
+                validation[0],
+                validation[1],
+                trainSeconds,
+                done / trainSeconds,
+                unbox(losses),
+                Networks.iterationCount(net),
+                Networks.epochCount(net),
                 Networks.learningRate(net));
         if (run.listener != null) {
             run.listener.onEpochEnd(stats);
@@ -126,7 +134,8 @@ public final class Trainer {
         if (batch == null) {
             return null;
         }
-        INDArray[] features = run.transform != null ? run.transform.apply(batch.features, mix(epochSeed, b)) : batch.features;
+        INDArray[] features =
+                run.transform != null ? run.transform.apply(batch.features, mix(epochSeed, b)) : batch.features;
         return new BatchQueue.Batch(features, targets(batch.labels, run.numClasses));
     }
 
@@ -145,7 +154,8 @@ public final class Trainer {
         if (!run.hasValidation()) {
             return new double[] {Double.NaN, Double.NaN};
         }
-        double loss = loss(run.network, run.validationFeatures, targets(run.validationLabels, run.numClasses), run.stop);
+        double loss =
+                loss(run.network, run.validationFeatures, targets(run.validationLabels, run.numClasses), run.stop);
         double accuracy = run.stop.get() ? Double.NaN : validationAccuracy(run);
         return run.stop.get() ? null : new double[] {loss, accuracy};
     }
@@ -156,7 +166,8 @@ public final class Trainer {
         return loss(net, features, targets, new java.util.concurrent.atomic.AtomicBoolean());
     }
 
-    static double loss(Model net, INDArray[] features, INDArray[] targets, java.util.concurrent.atomic.AtomicBoolean stop) {
+    static double loss(
+            Model net, INDArray[] features, INDArray[] targets, java.util.concurrent.atomic.AtomicBoolean stop) {
         long n = features[0].size(0);
         double sum = 0;
         for (long from = 0; from < n && !stop.get(); from += VALIDATION_BATCH) {
@@ -178,8 +189,15 @@ public final class Trainer {
             if (run.validationLabels[o].rank() != 1) {
                 continue;
             }
-            sum += evaluate(run.network, run.validationFeatures, new INDArray[] {run.validationLabels[o]},
-                    new int[] {run.numClasses[o]}, VALIDATION_BATCH, o, run.stop)[0].accuracy;
+            sum += evaluate(
+                            run.network,
+                            run.validationFeatures,
+                            new INDArray[] {run.validationLabels[o]},
+                            new int[] {run.numClasses[o]},
+                            VALIDATION_BATCH,
+                            o,
+                            run.stop)[0]
+                    .accuracy;
             count++;
         }
         return count == 0 ? Double.NaN : sum / count;
@@ -191,8 +209,14 @@ public final class Trainer {
     }
 
     /** labels[o] belongs to network output firstOutput + o. */
-    static EvaluationSummary[] evaluate(Model net, INDArray[] features, INDArray[] labels, int[] numClasses,
-                                        int batchSize, int firstOutput, java.util.concurrent.atomic.AtomicBoolean stop) {
+    static EvaluationSummary[] evaluate(
+            Model net,
+            INDArray[] features,
+            INDArray[] labels,
+            int[] numClasses,
+            int batchSize,
+            int firstOutput,
+            java.util.concurrent.atomic.AtomicBoolean stop) {
         Evaluation[] evaluations = new Evaluation[labels.length];
         for (int o = 0; o < labels.length; o++) {
             evaluations[o] = new Evaluation(numClasses[o]);

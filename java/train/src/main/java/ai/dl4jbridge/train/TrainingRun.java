@@ -25,12 +25,14 @@ public final class TrainingRun {
     /** Number of the first epoch run here minus one (Keras' initial_epoch): epochs are reported as
      * initialEpoch + 1, initialEpoch + 2, ... */
     public int initialEpoch = 0;
+
     public int batchSize = 64;
     public long seed = 42;
     /** Shuffle the rows each epoch; the order is a pure function of (seed, the network's epoch counter). */
     public boolean shuffle = true;
     /** Optional, same layout as features / labels: evaluated after every epoch. */
     public INDArray[] validationFeatures;
+
     public INDArray[] validationLabels;
     /** Optional progress and callback listener (per epoch, and every few hundred milliseconds). */
     public ProgressListener listener;
@@ -41,6 +43,7 @@ public final class TrainingRun {
     /** Spark only: a folder of DataSet files (part-*.bin) every worker can read, instead of features / labels, and
      * how many examples they hold (for the reported rate). */
     public String dataFiles;
+
     public long dataFileExamples;
     /** Set (from Python's Ctrl-C handler or a callback's stop_training) to stop at the next minibatch boundary. */
     public final AtomicBoolean stop = new AtomicBoolean();

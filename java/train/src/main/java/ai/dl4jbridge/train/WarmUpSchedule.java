@@ -14,8 +14,8 @@ public final class WarmUpSchedule implements ISchedule {
     private final ISchedule baseSchedule;
     private final int iterations;
 
-    public WarmUpSchedule(@JsonProperty("baseSchedule") ISchedule baseSchedule,
-                          @JsonProperty("iterations") int iterations) {
+    public WarmUpSchedule(
+            @JsonProperty("baseSchedule") ISchedule baseSchedule, @JsonProperty("iterations") int iterations) {
         if (baseSchedule == null || iterations <= 0) {
             throw new IllegalArgumentException("WarmUpSchedule needs a base schedule and iterations > 0, received "
                     + baseSchedule + ", " + iterations);
@@ -45,7 +45,8 @@ public final class WarmUpSchedule implements ISchedule {
 
     @Override
     public boolean equals(Object other) {
-        return other instanceof WarmUpSchedule && ((WarmUpSchedule) other).iterations == iterations
+        return other instanceof WarmUpSchedule
+                && ((WarmUpSchedule) other).iterations == iterations
                 && ((WarmUpSchedule) other).baseSchedule.equals(baseSchedule);
     }
 

@@ -8,14 +8,12 @@ package org.nd4j.nativeblas;
  * answers the old question with the new binding, so nothing else in DL4J or ND4J is changed.
  */
 public final class Nd4jCpu {
-    private Nd4jCpu() {
-    }
+    private Nd4jCpu() {}
 
     public static final class Environment {
         private static final Environment INSTANCE = new Environment();
 
-        private Environment() {
-        }
+        private Environment() {}
 
         public static Environment getInstance() {
             return INSTANCE;
@@ -23,7 +21,8 @@ public final class Nd4jCpu {
 
         /** libnd4j's own flag (true on M2.1's builds; only the -onednn builds have oneDNN kernels behind it). */
         public boolean isUseMKLDNN() {
-            return org.nd4j.linalg.cpu.nativecpu.bindings.Nd4jCpu.Environment.getInstance().isUseONEDNN();
+            return org.nd4j.linalg.cpu.nativecpu.bindings.Nd4jCpu.Environment.getInstance()
+                    .isUseONEDNN();
         }
     }
 }

@@ -63,8 +63,8 @@ class AugmentationTest {
         INDArray table = Nd4j.rand(DataType.FLOAT, 2, 7);
         INDArray[] out = augmentation.apply(new INDArray[] {Nd4j.rand(DataType.FLOAT, 2, 1, 6, 6), table}, 3);
         assertTrue(out[1] == table);
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> augmentation.apply(new INDArray[] {table, table}, 3));
+        IllegalArgumentException error = assertThrows(
+                IllegalArgumentException.class, () -> augmentation.apply(new INDArray[] {table, table}, 3));
         assertTrue(error.getMessage().contains("rank-4"), error.getMessage());
         assertThrows(IllegalArgumentException.class, () -> augmentation.apply(new INDArray[] {table}, 3));
     }

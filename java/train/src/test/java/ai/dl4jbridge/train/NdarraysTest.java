@@ -37,7 +37,8 @@ class NdarraysTest {
 
     @Test
     void refusesABufferOfTheWrongSize() {
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException error = assertThrows(
+                IllegalArgumentException.class,
                 () -> Ndarrays.fromBuffer(floats(1, 2, 3), "FLOAT", new long[] {2, 2}, 'c'));
         assertEquals("buffer holds 12 bytes, shape and dtype need 16", error.getMessage());
     }

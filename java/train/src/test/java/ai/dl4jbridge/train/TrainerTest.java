@@ -34,9 +34,20 @@ class TrainerTest {
     }
 
     private static MultiLayerNetwork network() {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1).updater(new Adam(0.05))
-                .list(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.RELU).build(),
-                      new OutputLayer.Builder().nIn(8).nOut(3).activation(Activation.SOFTMAX).build())
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(1)
+                .updater(new Adam(0.05))
+                .list(
+                        new DenseLayer.Builder()
+                                .nIn(4)
+                                .nOut(8)
+                                .activation(Activation.RELU)
+                                .build(),
+                        new OutputLayer.Builder()
+                                .nIn(8)
+                                .nOut(3)
+                                .activation(Activation.SOFTMAX)
+                                .build())
                 .build());
         net.init();
         return net;
@@ -81,11 +92,29 @@ class TrainerTest {
     /** The same blobs through a one-layer-deep ComputationGraph: the graph path learns too. */
     @Test
     void fitTrainsAComputationGraph() {
-        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(1).updater(new Adam(0.05))
-                .graphBuilder().addInputs("in")
-                .addLayer("hidden", new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.RELU).build(), "in")
-                .addLayer("out", new OutputLayer.Builder().nIn(8).nOut(3).activation(Activation.SOFTMAX).build(), "hidden")
-                .setOutputs("out").build());
+        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder()
+                .seed(1)
+                .updater(new Adam(0.05))
+                .graphBuilder()
+                .addInputs("in")
+                .addLayer(
+                        "hidden",
+                        new DenseLayer.Builder()
+                                .nIn(4)
+                                .nOut(8)
+                                .activation(Activation.RELU)
+                                .build(),
+                        "in")
+                .addLayer(
+                        "out",
+                        new OutputLayer.Builder()
+                                .nIn(8)
+                                .nOut(3)
+                                .activation(Activation.SOFTMAX)
+                                .build(),
+                        "hidden")
+                .setOutputs("out")
+                .build());
         graph.init();
         INDArray[] train = blobs(300, 1);
         List<EpochStats> history = Trainer.fit(run(graph, train, 5, 32));
@@ -117,7 +146,7 @@ class TrainerTest {
         INDArray[] train = blobs(300, 1);
         Trainer.fit(run(net, train, 2, 32));
         assertEquals(2, net.getEpochCount());
-        assertEquals(20, net.getIterationCount());  // 2 x ceil(300 / 32)
+        assertEquals(20, net.getIterationCount()); // 2 x ceil(300 / 32)
         TrainingRun stopped = run(net, train, 3, 32);
         stopped.stop.set(true);
         assertEquals(0, Trainer.fit(stopped).size());
@@ -127,14 +156,23 @@ class TrainerTest {
     /** Our schedules survive the configuration JSON a model zip stores (ND4J's RampSchedule does not in M2.1). */
     @Test
     void warmUpAndCosineSchedulesRoundTripThroughConfigurationJson() {
-        org.nd4j.linalg.schedule.ISchedule schedule = new WarmUpSchedule(
-                new CosineSchedule(org.nd4j.linalg.schedule.ScheduleType.EPOCH, 0.1, 0.01, 4), 10);
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1)
+        org.nd4j.linalg.schedule.ISchedule schedule =
+                new WarmUpSchedule(new CosineSchedule(org.nd4j.linalg.schedule.ScheduleType.EPOCH, 0.1, 0.01, 4), 10);
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(1)
                 .updater(new org.nd4j.linalg.learning.config.Sgd(schedule))
-                .list(new OutputLayer.Builder().nIn(4).nOut(3).activation(Activation.SOFTMAX).build()).build());
+                .list(new OutputLayer.Builder()
+                        .nIn(4)
+                        .nOut(3)
+                        .activation(Activation.SOFTMAX)
+                        .build())
+                .build());
         String json = net.getLayerWiseConfigurations().toJson();
         org.nd4j.linalg.learning.config.IUpdater back = ((org.deeplearning4j.nn.conf.layers.BaseLayer)
-                org.deeplearning4j.nn.conf.MultiLayerConfiguration.fromJson(json).getConf(0).getLayer()).getIUpdater();
+                        org.deeplearning4j.nn.conf.MultiLayerConfiguration.fromJson(json)
+                                .getConf(0)
+                                .getLayer())
+                .getIUpdater();
         for (int[] at : new int[][] {{0, 0}, {4, 0}, {12, 1}, {40, 3}, {80, 6}}) {
             assertEquals(schedule.valueAt(at[0], at[1]), back.getLearningRate(at[0], at[1]), 1e-15);
         }

@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 class Nd4jCpuCompatTest {
     @Test
     void answersDl4jsOneDnnCheckWithNd4jsOwnFlag() {
-        boolean binding = org.nd4j.linalg.cpu.nativecpu.bindings.Nd4jCpu.Environment.getInstance().isUseONEDNN();
+        boolean binding = org.nd4j.linalg.cpu.nativecpu.bindings.Nd4jCpu.Environment.getInstance()
+                .isUseONEDNN();
         assertEquals(binding, Nd4jCpu.Environment.getInstance().isUseMKLDNN());
         // Without this class DL4J's reflective lookup fails and the check is false whatever libnd4j offers.
         assertEquals(binding, BaseMKLDNNHelper.mklDnnEnabled());

@@ -1,6 +1,10 @@
 package ai.dl4jbridge.runtime.dl4j;
 
 import ai.dl4jbridge.runtime.ModelLoadException;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -16,11 +20,6 @@ import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.util.List;
-import java.util.Map;
-
 /**
  * A restored DL4J network of either kind, seen through what inference needs: one input of a known
  * shape, one output. A ComputationGraph with several inputs or outputs is refused by name.
@@ -30,6 +29,7 @@ final class Dl4jNetwork {
     private final ComputationGraph graph;
     /** The input shape with -1 for the batch, e.g. [-1, 784] or [-1, 3, 32, 32]; null when the zip does not say. */
     private final long[] storedInputShape;
+
     private final String layout;
 
     private Dl4jNetwork(MultiLayerNetwork multiLayer, ComputationGraph graph, long[] storedInputShape, String layout) {
@@ -44,17 +44,21 @@ final class Dl4jNetwork {
         boolean isGraph = isComputationGraph(zip.configuration(), source);
         try {
             if (isGraph) {
-                ComputationGraph graph = ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(zip.bytes()), false);
+                ComputationGraph graph =
+                        ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(zip.bytes()), false);
                 return ofGraph(graph, source);
             }
-            MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(zip.bytes()), false);
+            MultiLayerNetwork net =
+                    ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(zip.bytes()), false);
             return ofMultiLayer(net);
         } catch (IOException | RuntimeException e) {
             if (e instanceof ModelLoadException) {
                 throw (ModelLoadException) e;
             }
-            throw new ModelLoadException("DL4J cannot load model " + source + " as a "
-                    + (isGraph ? "ComputationGraph" : "MultiLayerNetwork") + " zip: " + e, e);
+            throw new ModelLoadException(
+                    "DL4J cannot load model " + source + " as a " + (isGraph ? "ComputationGraph" : "MultiLayerNetwork")
+                            + " zip: " + e,
+                    e);
         }
     }
 
@@ -81,7 +85,11 @@ final class Dl4jNetwork {
             GraphVertex vertex = conf.getVertices().get(e.getKey());
             if (e.getValue().contains(inputs.get(0)) && vertex instanceof LayerVertex) {
                 LayerVertex layer = (LayerVertex) vertex;
-                Dl4jNetwork flat = flatInput(null, graph, layer.getPreProcessor(), layer.getLayerConf().getLayer());
+                Dl4jNetwork flat = flatInput(
+                        null,
+                        graph,
+                        layer.getPreProcessor(),
+                        layer.getLayerConf().getLayer());
                 if (flat != null) {
                     return flat;
                 }
@@ -92,18 +100,23 @@ final class Dl4jNetwork {
 
     private static Dl4jNetwork ofMultiLayer(MultiLayerNetwork net) {
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
-        Dl4jNetwork flat = flatInput(net, null, conf.getInputPreProcess(0), conf.getConf(0).getLayer());
+        Dl4jNetwork flat =
+                flatInput(net, null, conf.getInputPreProcess(0), conf.getConf(0).getLayer());
         return flat != null ? flat : new Dl4jNetwork(net, null, null, null); // InputType.convolutional: no H, W stored
     }
 
     /** The flat input [-1, F] that a first layer and its preprocessor imply, or null when they imply none. */
-    private static Dl4jNetwork flatInput(MultiLayerNetwork net, ComputationGraph graph, InputPreProcessor pre,
-                                         Layer first) {
+    private static Dl4jNetwork flatInput(
+            MultiLayerNetwork net, ComputationGraph graph, InputPreProcessor pre, Layer first) {
         if (pre instanceof FeedForwardToCnnPreProcessor) {
             FeedForwardToCnnPreProcessor cnn = (FeedForwardToCnnPreProcessor) pre;
             long flat = cnn.getInputHeight() * cnn.getInputWidth() * cnn.getNumChannels();
-            return new Dl4jNetwork(net, graph, new long[] {-1, flat}, "NCHW [N," + cnn.getNumChannels() + ","
-                    + cnn.getInputHeight() + "," + cnn.getInputWidth() + "] flattened to [N," + flat + "]");
+            return new Dl4jNetwork(
+                    net,
+                    graph,
+                    new long[] {-1, flat},
+                    "NCHW [N," + cnn.getNumChannels() + "," + cnn.getInputHeight() + "," + cnn.getInputWidth()
+                            + "] flattened to [N," + flat + "]");
         }
         if (pre == null && first instanceof FeedForwardLayer && !(first instanceof ConvolutionLayer)) {
             long nIn = ((FeedForwardLayer) first).getNIn();

@@ -10,13 +10,6 @@ import ai.dl4jbridge.runtime.NanPolicy;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
 import ai.dl4jbridge.runtime.PredictorException;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.shade.jackson.databind.JsonNode;
-import org.nd4j.shade.jackson.databind.ObjectMapper;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,6 +25,12 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.shade.jackson.databind.JsonNode;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
 
 /**
  * A {@link Predictor} that runs the DL4J model zip itself (ModelSerializer format), so that a Java team
@@ -82,8 +81,8 @@ public final class Dl4jPredictor extends AbstractPredictor {
             try {
                 return prediction(net.output(Nd4j.create(flat, shape, 'c')), n);
             } catch (RuntimeException e) {
-                throw new PredictorException("DL4J failed on a batch of " + n + " inputs of shape "
-                        + Arrays.toString(shape) + ": " + e, e);
+                throw new PredictorException(
+                        "DL4J failed on a batch of " + n + " inputs of shape " + Arrays.toString(shape) + ": " + e, e);
             }
         }
     }
@@ -110,8 +109,7 @@ public final class Dl4jPredictor extends AbstractPredictor {
         private List<String> labels;
         private long[] inputShape;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** The DL4J model zip (ModelSerializer.writeModel). */
         public Builder setModel(Path path) {
@@ -166,16 +164,30 @@ public final class Dl4jPredictor extends AbstractPredictor {
             Map<String, String> metadata = new LinkedHashMap<>(metadata(zip));
             long[] shape = inputShape(net, metadata);
             long[] outShape = probeOutputShape(net, shape);
-            metadata.putIfAbsent("input_layout", net.layout() != null ? net.layout()
-                    : "[N," + Arrays.toString(Arrays.copyOfRange(shape, 1, shape.length)).replaceAll("[\\[\\] ]", "") + "]");
+            metadata.putIfAbsent(
+                    "input_layout",
+                    net.layout() != null
+                            ? net.layout()
+                            : "[N,"
+                                    + Arrays.toString(Arrays.copyOfRange(shape, 1, shape.length))
+                                            .replaceAll("[\\[\\] ]", "")
+                                    + "]");
             if (!safe.skipped().isEmpty()) {
                 metadata.put("skipped_entries", String.join(",", safe.skipped()));
             }
             List<String> labelList = labels != null ? labels : Labels.from(metadata);
             String name = metadata.getOrDefault("name", path != null ? String.valueOf(path.getFileName()) : "model");
-            ModelInfo info = new ModelInfo(name, "deeplearning4j " + dl4jVersion()
-                    + (net.isGraph() ? " (ComputationGraph)" : " (MultiLayerNetwork)"), ExecutionProvider.CPU, "input",
-                    shape, "output", outShape, labelList, metadata);
+            ModelInfo info = new ModelInfo(
+                    name,
+                    "deeplearning4j " + dl4jVersion()
+                            + (net.isGraph() ? " (ComputationGraph)" : " (MultiLayerNetwork)"),
+                    ExecutionProvider.CPU,
+                    "input",
+                    shape,
+                    "output",
+                    outShape,
+                    labelList,
+                    metadata);
             return new Dl4jPredictor(net, info, nanPolicy);
         }
 
@@ -220,7 +232,8 @@ public final class Dl4jPredictor extends AbstractPredictor {
                 }
                 return dims.size() > 0 && Arrays.stream(shape).skip(1).allMatch(d -> d > 0) ? shape : null;
             } catch (IOException e) {
-                throw new ModelLoadException("model " + source() + ": its " + METADATA_ENTRY + " is not valid JSON: " + e);
+                throw new ModelLoadException(
+                        "model " + source() + ": its " + METADATA_ENTRY + " is not valid JSON: " + e);
             }
         }
 
@@ -233,8 +246,10 @@ public final class Dl4jPredictor extends AbstractPredictor {
                 out[0] = -1;
                 return out.length == 1 ? new long[] {-1, 1} : out;
             } catch (RuntimeException e) {
-                throw new ModelLoadException("model " + source() + " does not run on an input of shape "
-                        + Arrays.toString(one) + ": " + e.getMessage() + ". Check optInputShape (C, H, W for NCHW)", e);
+                throw new ModelLoadException(
+                        "model " + source() + " does not run on an input of shape " + Arrays.toString(one) + ": "
+                                + e.getMessage() + ". Check optInputShape (C, H, W for NCHW)",
+                        e);
             }
         }
 

@@ -1,7 +1,6 @@
 package ai.dl4jbridge.runtime.dl4j;
 
 import ai.dl4jbridge.runtime.ModelLoadException;
-
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -49,7 +48,7 @@ final class SafeZip {
         String configuration = null;
         long total = 0;
         try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(original));
-             ZipOutputStream out = new ZipOutputStream(kept)) {
+                ZipOutputStream out = new ZipOutputStream(kept)) {
             for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
                 if (!KEPT.contains(e.getName())) {
                     skipped.add(e.getName());
@@ -77,8 +76,8 @@ final class SafeZip {
     private static byte[] readBounded(InputStream in, long limit, String source) throws IOException {
         byte[] content = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 64, limit + 1));
         if (content.length > limit) {
-            throw new ModelLoadException("model " + source + " unpacks to more than " + MAX_UNCOMPRESSED
-                    + " bytes; refused");
+            throw new ModelLoadException(
+                    "model " + source + " unpacks to more than " + MAX_UNCOMPRESSED + " bytes; refused");
         }
         return content;
     }

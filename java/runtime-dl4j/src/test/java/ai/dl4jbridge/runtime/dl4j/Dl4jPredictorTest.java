@@ -1,9 +1,21 @@
 package ai.dl4jbridge.runtime.dl4j;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.dl4jbridge.runtime.InvalidInputException;
 import ai.dl4jbridge.runtime.ModelLoadException;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -18,32 +30,30 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 /** Dl4jPredictor on a small network built here; expected values from MultiLayerNetwork.output itself. */
 class Dl4jPredictorTest {
     @TempDir
     static Path tmp;
+
     private static MultiLayerNetwork net;
     private static Path zip;
 
     @BeforeAll
     static void build() throws Exception {
-        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(7).dataType(DataType.FLOAT).list()
-                .layer(new DenseLayer.Builder().nIn(784).nOut(16).activation(Activation.RELU).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(16).nOut(10)
-                        .activation(Activation.SOFTMAX).build())
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(7)
+                .dataType(DataType.FLOAT)
+                .list()
+                .layer(new DenseLayer.Builder()
+                        .nIn(784)
+                        .nOut(16)
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(16)
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         net = new MultiLayerNetwork(conf);
         net.init();
@@ -69,7 +79,9 @@ class Dl4jPredictorTest {
         try (Predictor p = Dl4jPredictor.builder().setModel(zip).build()) {
             assertEquals(784, p.info().inputSize());
             assertEquals(10, p.info().numClasses());
-            assertTrue(p.info().engine().startsWith("deeplearning4j 1.0.0"), p.info().engine());
+            assertTrue(
+                    p.info().engine().startsWith("deeplearning4j 1.0.0"),
+                    p.info().engine());
             assertArrayEquals(expected, p.predict(x).flatProbabilities(), 1e-6f);
             Prediction one = p.predict(x[3]);
             assertArrayEquals(java.util.Arrays.copyOfRange(expected, 30, 40), one.flatProbabilities(), 1e-6f);
@@ -80,17 +92,24 @@ class Dl4jPredictorTest {
     void readsLabelsFromTheZipAndValidates() throws Exception {
         Path withMeta = tmp.resolve("labelled.zip");
         Files.copy(zip, withMeta);
-        ModelSerializer.addObjectToFile(withMeta.toFile(), Dl4jPredictor.METADATA_ENTRY,
+        ModelSerializer.addObjectToFile(
+                withMeta.toFile(),
+                Dl4jPredictor.METADATA_ENTRY,
                 "{\"name\": \"tinynet\", \"labels\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\", \"j\"]}");
-        try (Predictor p = Dl4jPredictor.builder().setModel(Files.readAllBytes(withMeta)).build()) {
+        try (Predictor p =
+                Dl4jPredictor.builder().setModel(Files.readAllBytes(withMeta)).build()) {
             assertEquals("tinynet", p.info().name());
-            assertEquals(List.of("a", "b", "c", "d", "e", "f", "g", "h", "i", "j"), p.info().labels());
+            assertEquals(
+                    List.of("a", "b", "c", "d", "e", "f", "g", "h", "i", "j"),
+                    p.info().labels());
             assertThrows(InvalidInputException.class, () -> p.predict(new float[5]));
             float[] nan = new float[784];
             nan[3] = Float.NaN;
             assertThrows(InvalidInputException.class, () -> p.predict(nan));
         }
-        assertThrows(ModelLoadException.class, () -> Dl4jPredictor.builder().setModel(new byte[] {1, 2}).build());
+        assertThrows(
+                ModelLoadException.class,
+                () -> Dl4jPredictor.builder().setModel(new byte[] {1, 2}).build());
     }
 
     @Test

@@ -1,11 +1,12 @@
 package ai.dl4jbridge.runtime.dl4j;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.dl4jbridge.runtime.OnnxPredictor;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -13,10 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Arrays;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The DL4J model zip, run by DL4J in Java, against outputs.f32 (DL4J's output written by the Python
@@ -47,28 +46,52 @@ class Dl4jVectorParityTest {
             flat[i] = (raw[i] & 0xff) / 255f;
             x[i / 784][i % 784] = flat[i];
         }
-        long[] shape = Arrays.stream(("-1 " + example).split(" ")).mapToLong(Long::parseLong).toArray();
+        long[] shape = Arrays.stream(("-1 " + example).split(" "))
+                .mapToLong(Long::parseLong)
+                .toArray();
         float[] expected = new float[10000];
-        ByteBuffer.wrap(Files.readAllBytes(vector(model + "/outputs.f32"))).order(ByteOrder.LITTLE_ENDIAN)
-                .asFloatBuffer().get(expected);
-        try (Predictor dl4j = Dl4jPredictor.builder().setModel(vector(model + "/model.zip")).build();
-             Predictor onnx = OnnxPredictor.builder().setModel(vector(model + "/model.onnx")).build()) {
-            assertArrayEquals(shape, dl4j.info().inputShape(), model + ": DL4J input shape " + dl4j.info().engine());
-            assertArrayEquals(shape, onnx.info().inputShape(), model + ": ONNX input shape " + onnx.info().engine());
+        ByteBuffer.wrap(Files.readAllBytes(vector(model + "/outputs.f32")))
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asFloatBuffer()
+                .get(expected);
+        try (Predictor dl4j = Dl4jPredictor.builder()
+                        .setModel(vector(model + "/model.zip"))
+                        .build();
+                Predictor onnx = OnnxPredictor.builder()
+                        .setModel(vector(model + "/model.onnx"))
+                        .build()) {
+            assertArrayEquals(
+                    shape,
+                    dl4j.info().inputShape(),
+                    model + ": DL4J input shape " + dl4j.info().engine());
+            assertArrayEquals(
+                    shape,
+                    onnx.info().inputShape(),
+                    model + ": ONNX input shape " + onnx.info().engine());
             Prediction fromDl4j = dl4j.predict(x);
             Prediction fromOnnx = onnx.predict(x);
-            assertClose(expected, fromDl4j.flatProbabilities(), model + ": DL4J Java vs outputs.f32 ("
-                    + dl4j.info().engine() + ")");
+            assertClose(
+                    expected,
+                    fromDl4j.flatProbabilities(),
+                    model + ": DL4J Java vs outputs.f32 (" + dl4j.info().engine() + ")");
             if (shape.length > 2) {
                 long[] batch = shape.clone();
                 batch[0] = 1000;
-                assertClose(expected, dl4j.predict(flat, batch).flatProbabilities(), model + ": DL4J Java on one "
-                        + "tensor of shape " + Arrays.toString(batch) + " vs outputs.f32");
-                assertClose(expected, onnx.predict(flat, batch).flatProbabilities(), model + ": ONNX Runtime Java "
-                        + "on one tensor of shape " + Arrays.toString(batch) + " vs outputs.f32");
+                assertClose(
+                        expected,
+                        dl4j.predict(flat, batch).flatProbabilities(),
+                        model + ": DL4J Java on one " + "tensor of shape " + Arrays.toString(batch)
+                                + " vs outputs.f32");
+                assertClose(
+                        expected,
+                        onnx.predict(flat, batch).flatProbabilities(),
+                        model + ": ONNX Runtime Java " + "on one tensor of shape " + Arrays.toString(batch)
+                                + " vs outputs.f32");
             }
-            assertClose(fromDl4j.flatProbabilities(), fromOnnx.flatProbabilities(), model + ": ONNX Runtime Java ("
-                    + onnx.info().engine() + ") vs DL4J Java");
+            assertClose(
+                    fromDl4j.flatProbabilities(),
+                    fromOnnx.flatProbabilities(),
+                    model + ": ONNX Runtime Java (" + onnx.info().engine() + ") vs DL4J Java");
             for (int r = 0; r < 1000; r++) {
                 assertEquals(fromDl4j.classOf(r), fromOnnx.classOf(r), model + ": arg-max of row " + r);
             }
@@ -88,7 +111,9 @@ class Dl4jVectorParityTest {
         }
         double max = worst;
         int where = at;
-        assertTrue(max <= TOLERANCE, () -> what + ": max abs diff " + max + " at row " + where / 10 + " class "
-                + where % 10 + " (" + expected[where] + " vs " + actual[where] + ")");
+        assertTrue(
+                max <= TOLERANCE,
+                () -> what + ": max abs diff " + max + " at row " + where / 10 + " class " + where % 10 + " ("
+                        + expected[where] + " vs " + actual[where] + ")");
     }
 }

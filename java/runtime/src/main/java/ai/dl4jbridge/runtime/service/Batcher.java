@@ -3,7 +3,6 @@ package ai.dl4jbridge.runtime.service;
 import ai.dl4jbridge.runtime.InvalidInputException;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
-
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -66,8 +65,8 @@ final class Batcher implements AutoCloseable {
         Item item = new Item(rows, n);
         if (!queue.offer(item)) {
             metrics.rejected();
-            item.result.completeExceptionally(new HttpError(503, "overloaded",
-                    "the batch queue of model '" + model + "' is full; retry shortly"));
+            item.result.completeExceptionally(new HttpError(
+                    503, "overloaded", "the batch queue of model '" + model + "' is full; retry shortly"));
         }
         return item.result;
     }

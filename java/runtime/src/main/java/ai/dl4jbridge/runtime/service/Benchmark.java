@@ -2,7 +2,6 @@ package ai.dl4jbridge.runtime.service;
 
 import ai.dl4jbridge.runtime.OnnxPredictor;
 import ai.dl4jbridge.runtime.Predictor;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -22,8 +21,7 @@ import java.util.Locale;
  * Prints one JSON line: {"batch1": {"p50_us", "p99_us", "mean_us"}, "batchN": {"rows_per_s", ...}}.
  */
 public final class Benchmark {
-    private Benchmark() {
-    }
+    private Benchmark() {}
 
     public static void main(String[] args) throws IOException {
         Path model = Path.of(args[0]);
@@ -38,13 +36,21 @@ public final class Benchmark {
         for (int i = 0; i < raw.length; i++) {
             digits[i / 784][i % 784] = (raw[i] & 0xff) / 255f;
         }
-        FloatBuffer batch = ByteBuffer.allocateDirect(batchSize * 784 * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        FloatBuffer batch = ByteBuffer.allocateDirect(batchSize * 784 * 4)
+                .order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
         for (int r = 0; r < batchSize; r++) {
             batch.put(digits[r % rows]);
         }
         batch.flip();
-        try (Predictor p = OnnxPredictor.builder().setModel(model).optIntraOpThreads(threads1).build();
-             Predictor pn = OnnxPredictor.builder().setModel(model).optIntraOpThreads(threadsN).build()) {
+        try (Predictor p = OnnxPredictor.builder()
+                        .setModel(model)
+                        .optIntraOpThreads(threads1)
+                        .build();
+                Predictor pn = OnnxPredictor.builder()
+                        .setModel(model)
+                        .optIntraOpThreads(threadsN)
+                        .build()) {
             for (int i = 0; i < 200; i++) { // warm-up: JIT and ONNX Runtime's arenas
                 p.predict(digits[i % rows]);
             }
@@ -67,12 +73,25 @@ public final class Benchmark {
             }
             Arrays.sort(per);
             double median = per[batches / 2] / 1e9;
-            System.out.println(String.format(Locale.ROOT, "{\"engine\": \"%s\", \"threads\": [%d, %d], "
+            System.out.println(String.format(
+                    Locale.ROOT,
+                    "{\"engine\": \"%s\", \"threads\": [%d, %d], "
                             + "\"batch1\": {\"calls\": %d, \"p50_us\": %.1f, \"p99_us\": %.1f, \"mean_us\": %.1f}, "
                             + "\"batchN\": {\"batch\": %d, \"batches\": %d, \"median_s\": %.6f, \"min_s\": %.6f, "
                             + "\"max_s\": %.6f, \"rows_per_s\": %.1f}}",
-                    p.info().engine(), threads1, threadsN, calls, lat[calls / 2] / 1e3, lat[(int) (calls * 0.99)] / 1e3, mean,
-                    batchSize, batches, median, per[0] / 1e9, per[batches - 1] / 1e9, batchSize / median));
+                    p.info().engine(),
+                    threads1,
+                    threadsN,
+                    calls,
+                    lat[calls / 2] / 1e3,
+                    lat[(int) (calls * 0.99)] / 1e3,
+                    mean,
+                    batchSize,
+                    batches,
+                    median,
+                    per[0] / 1e9,
+                    per[batches - 1] / 1e9,
+                    batchSize / median));
         }
     }
 }

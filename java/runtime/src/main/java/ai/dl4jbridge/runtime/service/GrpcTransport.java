@@ -21,7 +21,6 @@ import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -55,8 +54,8 @@ final class GrpcTransport implements AutoCloseable {
         try {
             server.start();
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot listen for gRPC on " + options.host + ":" + options.grpcPort + ": "
-                    + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "cannot listen for gRPC on " + options.host + ":" + options.grpcPort + ": " + e.getMessage(), e);
         }
     }
 
@@ -102,15 +101,20 @@ final class GrpcTransport implements AutoCloseable {
         }
 
         private void fail(String method, StreamObserver<?> observer, Throwable failure) {
-            Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+            Throwable e =
+                    failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
             Status status;
             int code;
             if (e instanceof HttpError) {
                 HttpError h = (HttpError) e;
                 router.metrics().error(h.kind);
                 code = h.status;
-                status = (h.status == 404 ? Status.NOT_FOUND : h.status == 503 ? Status.UNAVAILABLE
-                        : h.status == 413 ? Status.RESOURCE_EXHAUSTED : Status.INVALID_ARGUMENT).withDescription(h.getMessage());
+                status = (h.status == 404
+                                ? Status.NOT_FOUND
+                                : h.status == 503
+                                        ? Status.UNAVAILABLE
+                                        : h.status == 413 ? Status.RESOURCE_EXHAUSTED : Status.INVALID_ARGUMENT)
+                        .withDescription(h.getMessage());
             } else if (e instanceof InvalidInputException) {
                 router.metrics().error("invalid_input");
                 code = 400;
@@ -119,7 +123,8 @@ final class GrpcTransport implements AutoCloseable {
                 router.metrics().error("internal");
                 LOG.log(Level.WARNING, "gRPC " + method + " failed", e);
                 code = 500;
-                status = Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the service log");
+                status = Status.INTERNAL.withDescription(
+                        "internal error (" + e.getClass().getSimpleName() + "); see the service log");
             }
             router.metrics().request("grpc:" + method, "POST", code);
             observer.onError(status.asRuntimeException());
@@ -127,43 +132,57 @@ final class GrpcTransport implements AutoCloseable {
 
         @Override
         public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> observer) {
-            answer("ServerLive", observer, () -> ServerLiveResponse.newBuilder().setLive(true).build());
+            answer("ServerLive", observer, () -> ServerLiveResponse.newBuilder()
+                    .setLive(true)
+                    .build());
         }
 
         @Override
         public void serverReady(ServerReadyRequest request, StreamObserver<ServerReadyResponse> observer) {
-            answer("ServerReady", observer, () -> ServerReadyResponse.newBuilder().setReady(!router.isStopping()).build());
+            answer("ServerReady", observer, () -> ServerReadyResponse.newBuilder()
+                    .setReady(!router.isStopping())
+                    .build());
         }
 
         @Override
         public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> observer) {
             answer("ModelReady", observer, () -> {
                 ServedModel m = router.models().get(request.getName());
-                boolean ready = m != null && !router.isStopping()
-                        && (request.getVersion().isEmpty() || request.getVersion().equals(m.version));
+                boolean ready = m != null
+                        && !router.isStopping()
+                        && (request.getVersion().isEmpty()
+                                || request.getVersion().equals(m.version));
                 return ModelReadyResponse.newBuilder().setReady(ready).build();
             });
         }
 
         @Override
         public void serverMetadata(ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> observer) {
-            answer("ServerMetadata", observer, () -> ServerMetadataResponse.newBuilder().setName(OpenInference.SERVER)
-                    .setVersion(ServiceOptions.VERSION).addExtensions("model_repository").build());
+            answer("ServerMetadata", observer, () -> ServerMetadataResponse.newBuilder()
+                    .setName(OpenInference.SERVER)
+                    .setVersion(ServiceOptions.VERSION)
+                    .addExtensions("model_repository")
+                    .build());
         }
 
         @Override
         public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer) {
             answer("ModelMetadata", observer, () -> {
                 ServedModel m = router.model(request.getName(), request.getVersion());
-                return ModelMetadataResponse.newBuilder().setName(m.name).addVersions(m.version).setPlatform("onnxruntime_onnx")
+                return ModelMetadataResponse.newBuilder()
+                        .setName(m.name)
+                        .addVersions(m.version)
+                        .setPlatform("onnxruntime_onnx")
                         .addInputs(tensor(m.info.inputName(), m.info.inputShape()))
-                        .addOutputs(tensor(m.info.outputName(), m.info.outputShape())).build();
+                        .addOutputs(tensor(m.info.outputName(), m.info.outputShape()))
+                        .build();
             });
         }
 
         private static ModelMetadataResponse.TensorMetadata tensor(String name, long[] shape) {
             ModelMetadataResponse.TensorMetadata.Builder t = ModelMetadataResponse.TensorMetadata.newBuilder()
-                    .setName(name).setDatatype("FP32");
+                    .setName(name)
+                    .setDatatype("FP32");
             Arrays.stream(shape).forEach(t::addShape);
             return t.build();
         }
@@ -173,7 +192,9 @@ final class GrpcTransport implements AutoCloseable {
             answer("RepositoryIndex", observer, () -> {
                 RepositoryIndexResponse.Builder r = RepositoryIndexResponse.newBuilder();
                 for (ServedModel m : router.models().values()) {
-                    r.addModels(RepositoryIndexResponse.ModelIndex.newBuilder().setName(m.name).setVersion(m.version)
+                    r.addModels(RepositoryIndexResponse.ModelIndex.newBuilder()
+                            .setName(m.name)
+                            .setVersion(m.version)
                             .setState("READY"));
                 }
                 return r.build();
@@ -192,7 +213,8 @@ final class GrpcTransport implements AutoCloseable {
                             + m.info.inputName() + "'");
                 }
                 ModelInferRequest.InferInputTensor input = request.getInputs(0);
-                long[] shape = input.getShapeList().stream().mapToLong(Long::longValue).toArray();
+                long[] shape =
+                        input.getShapeList().stream().mapToLong(Long::longValue).toArray();
                 n = OpenInference.checkInput(m, input.getName(), input.getDatatype(), shape, router.maxRows());
                 int count = n * m.info.inputSize();
                 rows = new float[count];
@@ -202,11 +224,15 @@ final class GrpcTransport implements AutoCloseable {
                         throw JsonCodec.bad("input '" + input.getName() + "' has " + raw.size() + " raw bytes; shape "
                                 + Arrays.toString(shape) + " of FP32 needs " + count * Float.BYTES);
                     }
-                    raw.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(rows);
+                    raw.asReadOnlyByteBuffer()
+                            .order(ByteOrder.LITTLE_ENDIAN)
+                            .asFloatBuffer()
+                            .get(rows);
                 } else {
                     if (input.getContents().getFp32ContentsCount() != count) {
-                        throw JsonCodec.bad("input '" + input.getName() + "' has " + input.getContents().getFp32ContentsCount()
-                                + " fp32_contents; shape " + Arrays.toString(shape) + " needs " + count);
+                        throw JsonCodec.bad("input '" + input.getName() + "' has "
+                                + input.getContents().getFp32ContentsCount() + " fp32_contents; shape "
+                                + Arrays.toString(shape) + " needs " + count);
                     }
                     for (int i = 0; i < count; i++) {
                         rows[i] = input.getContents().getFp32Contents(i);
@@ -214,8 +240,8 @@ final class GrpcTransport implements AutoCloseable {
                 }
                 for (ModelInferRequest.InferRequestedOutputTensor out : request.getOutputsList()) {
                     if (!out.getName().equals(m.info.outputName())) {
-                        throw JsonCodec.bad("unknown output '" + out.getName() + "': model '" + m.name + "' has output '"
-                                + m.info.outputName() + "'");
+                        throw JsonCodec.bad("unknown output '" + out.getName() + "': model '" + m.name
+                                + "' has output '" + m.info.outputName() + "'");
                     }
                 }
             } catch (RuntimeException e) {
@@ -230,14 +256,22 @@ final class GrpcTransport implements AutoCloseable {
                         return;
                     }
                     float[] values = out.flatProbabilities();
-                    ByteBuffer raw = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                    ByteBuffer raw =
+                            ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
                     raw.asFloatBuffer().put(values);
-                    ModelInferResponse.InferOutputTensor.Builder tensor = ModelInferResponse.InferOutputTensor.newBuilder()
-                            .setName(model.info.outputName()).setDatatype("FP32").addShape(out.rows());
+                    ModelInferResponse.InferOutputTensor.Builder tensor =
+                            ModelInferResponse.InferOutputTensor.newBuilder()
+                                    .setName(model.info.outputName())
+                                    .setDatatype("FP32")
+                                    .addShape(out.rows());
                     Arrays.stream(out.rowShape()).forEach(tensor::addShape);
                     router.metrics().request("grpc:ModelInfer", "POST", 200);
-                    observer.onNext(ModelInferResponse.newBuilder().setModelName(model.name).setModelVersion(model.version)
-                            .setId(request.getId()).addOutputs(tensor).addRawOutputContents(ByteString.copyFrom(raw.array()))
+                    observer.onNext(ModelInferResponse.newBuilder()
+                            .setModelName(model.name)
+                            .setModelVersion(model.version)
+                            .setId(request.getId())
+                            .addOutputs(tensor)
+                            .addRawOutputContents(ByteString.copyFrom(raw.array()))
                             .build());
                     observer.onCompleted();
                 });

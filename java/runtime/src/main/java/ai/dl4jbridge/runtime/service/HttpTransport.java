@@ -12,14 +12,14 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -47,7 +47,6 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
-
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Map;
@@ -93,8 +92,11 @@ final class HttpTransport implements AutoCloseable {
         IoHandlerFactory handlers = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("dl4jbridge-accept", true), handlers);
-        io = new MultiThreadIoEventLoopGroup(options.ioThreads, new DefaultThreadFactory("dl4jbridge-io", true), handlers);
-        ServerBootstrap bootstrap = new ServerBootstrap().group(boss, io).channel(channel)
+        io = new MultiThreadIoEventLoopGroup(
+                options.ioThreads, new DefaultThreadFactory("dl4jbridge-io", true), handlers);
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(boss, io)
+                .channel(channel)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -104,10 +106,14 @@ final class HttpTransport implements AutoCloseable {
                     }
                 });
         try {
-            server = bootstrap.bind(new InetSocketAddress(options.host, options.port)).syncUninterruptibly().channel();
+            server = bootstrap
+                    .bind(new InetSocketAddress(options.host, options.port))
+                    .syncUninterruptibly()
+                    .channel();
         } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
             shutdownGroups(0);
-            throw new IllegalArgumentException("cannot listen on " + options.host + ":" + options.port + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "cannot listen on " + options.host + ":" + options.port + ": " + e.getMessage(), e);
         }
     }
 
@@ -146,10 +152,12 @@ final class HttpTransport implements AutoCloseable {
         ChannelPipeline p = ch.pipeline();
         p.addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutSeconds, TimeUnit.SECONDS));
         p.addLast("first-byte", new FirstByte(state));
-        p.addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
-                .setMaxInitialLineLength(options.maxUri)
-                .setMaxHeaderSize(options.maxHeaderSize)
-                .setMaxChunkSize(64 * 1024)));
+        p.addLast(
+                "codec",
+                new HttpServerCodec(new HttpDecoderConfig()
+                        .setMaxInitialLineLength(options.maxUri)
+                        .setMaxHeaderSize(options.maxHeaderSize)
+                        .setMaxChunkSize(64 * 1024)));
         p.addLast("guard", new Guard(state));
         p.addLast("aggregate", new Aggregator(state));
         p.addLast("dispatch", new Dispatch(state));
@@ -170,14 +178,24 @@ final class HttpTransport implements AutoCloseable {
                 return;
             }
             if (state.requestTimer == null && !state.busy && msg instanceof ByteBuf && ((ByteBuf) msg).isReadable()) {
-                state.requestTimer = ctx.executor().schedule(() -> {
-                    state.requestTimer = null;
-                    if (!state.busy && !state.closing) {
-                        refuse(ctx, state, 408, "request_timeout", "the request did not arrive whole within "
-                                + options.requestTimeoutSeconds + " s (--request-timeout): a Content-Length longer than"
-                                + " the body, or a client that stopped sending");
-                    }
-                }, options.requestTimeoutSeconds, TimeUnit.SECONDS);
+                state.requestTimer = ctx.executor()
+                        .schedule(
+                                () -> {
+                                    state.requestTimer = null;
+                                    if (!state.busy && !state.closing) {
+                                        refuse(
+                                                ctx,
+                                                state,
+                                                408,
+                                                "request_timeout",
+                                                "the request did not arrive whole within "
+                                                        + options.requestTimeoutSeconds
+                                                        + " s (--request-timeout): a Content-Length longer than"
+                                                        + " the body, or a client that stopped sending");
+                                    }
+                                },
+                                options.requestTimeoutSeconds,
+                                TimeUnit.SECONDS);
             }
             ctx.fireChannelRead(msg);
         }
@@ -241,15 +259,18 @@ final class HttpTransport implements AutoCloseable {
                         problem = "the request line is longer than " + options.maxUri + " bytes (--max-uri)";
                     } else if (cause instanceof TooLongHttpHeaderException) {
                         status = 431;
-                        problem = "the request headers are larger than " + options.maxHeaderSize + " bytes (--max-header-size)";
+                        problem = "the request headers are larger than " + options.maxHeaderSize
+                                + " bytes (--max-header-size)";
                     } else {
-                        problem = "malformed HTTP request: " + (cause instanceof TooLongFrameException ? "too long"
-                                : String.valueOf(cause.getMessage()));
+                        problem = "malformed HTTP request: "
+                                + (cause instanceof TooLongFrameException
+                                        ? "too long"
+                                        : String.valueOf(cause.getMessage()));
                     }
                 } else if (request.headers().size() > options.maxHeaders) {
                     status = 431;
-                    problem = "the request has " + request.headers().size() + " headers, more than " + options.maxHeaders
-                            + " (--max-headers)";
+                    problem = "the request has " + request.headers().size() + " headers, more than "
+                            + options.maxHeaders + " (--max-headers)";
                 } else if (request.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)
                         && request.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
                     problem = "a request may not carry both Transfer-Encoding and Content-Length";
@@ -264,11 +285,16 @@ final class HttpTransport implements AutoCloseable {
                     refuse(ctx, state, status, "bad_request", problem);
                     return;
                 }
-            } else if (msg instanceof HttpContent && ((HttpContent) msg).decoderResult().isFailure()) {
+            } else if (msg instanceof HttpContent
+                    && ((HttpContent) msg).decoderResult().isFailure()) {
                 Throwable cause = ((HttpContent) msg).decoderResult().cause();
                 ReferenceCountUtil.release(msg);
-                refuse(ctx, state, 400, "bad_request", "malformed request body framing (chunked encoding or Content-Length): "
-                        + cause.getMessage());
+                refuse(
+                        ctx,
+                        state,
+                        400,
+                        "bad_request",
+                        "malformed request body framing (chunked encoding or Content-Length): " + cause.getMessage());
                 return;
             }
             if (msg instanceof LastHttpContent) {
@@ -289,8 +315,12 @@ final class HttpTransport implements AutoCloseable {
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            refuse(ctx, state, 413, "body_too_large", "request body is larger than " + options.maxBody
-                    + " bytes (--max-body); split the batch");
+            refuse(
+                    ctx,
+                    state,
+                    413,
+                    "body_too_large",
+                    "request body is larger than " + options.maxBody + " bytes (--max-body); split the batch");
         }
     }
 
@@ -315,21 +345,32 @@ final class HttpTransport implements AutoCloseable {
             }
             if (full.decoderResult().isFailure()) {
                 full.release();
-                refuse(ctx, state, 400, "bad_request", "malformed request: " + full.decoderResult().cause().getMessage());
+                refuse(
+                        ctx,
+                        state,
+                        400,
+                        "bad_request",
+                        "malformed request: " + full.decoderResult().cause().getMessage());
                 return;
             }
             boolean keepAlive = HttpUtil.isKeepAlive(full);
             Request request;
             try {
-                request = new Request(full.method().name(), full.uri(), full.headers()::get, ByteBufUtil.getBytes(full.content()));
+                request = new Request(
+                        full.method().name(), full.uri(), full.headers()::get, ByteBufUtil.getBytes(full.content()));
             } finally {
                 full.release();
             }
             Runnable handle = () -> handle(ctx, state, request, keepAlive);
             if (state.busy) {
                 if (state.waiting.size() >= MAX_PIPELINED) {
-                    refuse(ctx, state, 429, "too_many_pipelined", "more than " + MAX_PIPELINED
-                            + " pipelined requests on one connection; wait for the answers");
+                    refuse(
+                            ctx,
+                            state,
+                            429,
+                            "too_many_pipelined",
+                            "more than " + MAX_PIPELINED
+                                    + " pipelined requests on one connection; wait for the answers");
                     return;
                 }
                 state.waiting.add(handle);
@@ -352,11 +393,13 @@ final class HttpTransport implements AutoCloseable {
                 return;
             }
             try {
-                workers.execute(() -> router.handle(request).thenAccept(reply -> answer(ctx, state, request, reply, keepAlive)));
+                workers.execute(() ->
+                        router.handle(request).thenAccept(reply -> answer(ctx, state, request, reply, keepAlive)));
             } catch (RejectedExecutionException e) {
                 metrics.rejected();
                 metrics.error("overloaded");
-                Reply reply = Reply.error(503, "the service is at capacity (all workers busy, queue full); retry shortly")
+                Reply reply = Reply.error(
+                                503, "the service is at capacity (all workers busy, queue full); retry shortly")
                         .header("Retry-After", "1");
                 answer(ctx, state, request, reply, keepAlive);
             }
@@ -397,8 +440,8 @@ final class HttpTransport implements AutoCloseable {
     }
 
     private static FullHttpResponse response(Reply reply, boolean close) {
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(reply.status),
-                Unpooled.wrappedBuffer(reply.body));
+        FullHttpResponse response = new DefaultFullHttpResponse(
+                HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(reply.status), Unpooled.wrappedBuffer(reply.body));
         String type = Reply.JSON.equals(reply.contentType) ? Reply.JSON + "; charset=utf-8" : reply.contentType;
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
         response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, reply.body.length);

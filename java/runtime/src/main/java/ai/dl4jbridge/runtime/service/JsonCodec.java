@@ -8,7 +8,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,11 +23,12 @@ import java.util.Map;
 final class JsonCodec {
     static final JsonFactory FACTORY = JsonFactory.builder()
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
-            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder().maxNestingDepth(64).build())
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .maxNestingDepth(64)
+                    .build())
             .build();
 
-    private JsonCodec() {
-    }
+    private JsonCodec() {}
 
     /**
      * Parses {"inputs": [row, ...]} (or one flat row: {"inputs": [f, ...]}) into rows of {@code size}
@@ -62,7 +62,8 @@ final class JsonCodec {
             throw bad("malformed JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
             // e.g. CharConversionException: bytes that are no JSON text in any encoding (a binary body)
-            throw bad("the body is not JSON text (" + e.getMessage() + "); binary rows need Content-Type: application/octet-stream");
+            throw bad("the body is not JSON text (" + e.getMessage()
+                    + "); binary rows need Content-Type: application/octet-stream");
         }
     }
 
@@ -78,12 +79,16 @@ final class JsonCodec {
         } else {
             while (t == JsonToken.START_ARRAY) {
                 if (rows.size() >= maxRows) {
-                    throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request;"
-                            + " split the batch (--max-rows)");
+                    throw new HttpError(
+                            413,
+                            "too_many_rows",
+                            "more than " + maxRows + " rows in one request;" + " split the batch (--max-rows)");
                 }
                 p.nextToken();
-                rows.add(p.currentToken() == JsonToken.START_ARRAY && rowShape.length > 1
-                        ? readNested(p, rowShape, rows.size()) : readRow(p, size, rows.size(), false));
+                rows.add(
+                        p.currentToken() == JsonToken.START_ARRAY && rowShape.length > 1
+                                ? readNested(p, rowShape, rows.size())
+                                : readRow(p, size, rows.size(), false));
                 t = p.nextToken();
             }
             if (t != JsonToken.END_ARRAY) {
@@ -173,8 +178,9 @@ final class JsonCodec {
         if (t == null) {
             return "end of input";
         }
-        return t == JsonToken.VALUE_STRING ? "the string \"" + truncate(p.getText()) + "\"" : t.asString() != null
-                ? t.asString() : t.name();
+        return t == JsonToken.VALUE_STRING
+                ? "the string \"" + truncate(p.getText()) + "\""
+                : t.asString() != null ? t.asString() : t.name();
     }
 
     private static String truncate(String s) {

@@ -6,7 +6,6 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,35 +22,64 @@ final class Metrics {
     static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
     private static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH");
     /** Latency buckets (seconds): batch-1 CPU inference is well under a millisecond. */
-    private static final double[] BUCKETS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+    private static final double[] BUCKETS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10
+    };
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
-    private final Counter requests = Counter.builder().name("dl4jbridge_requests_total")
+    private final Counter requests = Counter.builder()
+            .name("dl4jbridge_requests_total")
             .help("HTTP requests by route, method and status code (499: the client went away first).")
-            .labelNames("route", "method", "code").register(registry);
-    private final Counter errors = Counter.builder().name("dl4jbridge_request_errors_total")
-            .help("Requests answered with an error, by kind.").labelNames("kind").register(registry);
-    private final Histogram latency = Histogram.builder().name("dl4jbridge_predict_duration_seconds")
+            .labelNames("route", "method", "code")
+            .register(registry);
+    private final Counter errors = Counter.builder()
+            .name("dl4jbridge_request_errors_total")
+            .help("Requests answered with an error, by kind.")
+            .labelNames("kind")
+            .register(registry);
+    private final Histogram latency = Histogram.builder()
+            .name("dl4jbridge_predict_duration_seconds")
             .help("Time to answer a prediction (any protocol): read, validate, queue, infer, encode.")
-            .classicOnly().classicUpperBounds(BUCKETS).labelNames("model").register(registry);
-    private final Counter rows = Counter.builder().name("dl4jbridge_predicted_rows_total")
-            .help("Input rows predicted.").labelNames("model").register(registry);
-    private final Histogram batchRows = Histogram.builder().name("dl4jbridge_batch_rows")
-            .help("Rows per ONNX Runtime run of the dynamic batcher.").classicOnly()
-            .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128, 256, 512).labelNames("model").register(registry);
-    private final Counter rejected = Counter.builder().name("dl4jbridge_rejected_requests_total")
-            .help("Requests answered 503 because the worker queue was full.").register(registry);
-    private final Counter aborts = Counter.builder().name("dl4jbridge_client_aborts_total")
-            .help("Requests whose client closed the connection before the answer was sent.").register(registry);
-    private final Counter refusedConnections = Counter.builder().name("dl4jbridge_refused_connections_total")
-            .help("Connections closed at once because --max-connections were open.").register(registry);
-    private final Gauge inFlight = Gauge.builder().name("dl4jbridge_requests_in_flight")
-            .help("Requests being handled now.").register(registry);
-    private final Gauge connections = Gauge.builder().name("dl4jbridge_open_connections")
-            .help("HTTP connections open now.").register(registry);
-    private final Gauge modelInfo = Gauge.builder().name("dl4jbridge_model_info")
-            .help("The models being served (value 1).").labelNames("name", "version", "engine", "provider")
+            .classicOnly()
+            .classicUpperBounds(BUCKETS)
+            .labelNames("model")
+            .register(registry);
+    private final Counter rows = Counter.builder()
+            .name("dl4jbridge_predicted_rows_total")
+            .help("Input rows predicted.")
+            .labelNames("model")
+            .register(registry);
+    private final Histogram batchRows = Histogram.builder()
+            .name("dl4jbridge_batch_rows")
+            .help("Rows per ONNX Runtime run of the dynamic batcher.")
+            .classicOnly()
+            .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+            .labelNames("model")
+            .register(registry);
+    private final Counter rejected = Counter.builder()
+            .name("dl4jbridge_rejected_requests_total")
+            .help("Requests answered 503 because the worker queue was full.")
+            .register(registry);
+    private final Counter aborts = Counter.builder()
+            .name("dl4jbridge_client_aborts_total")
+            .help("Requests whose client closed the connection before the answer was sent.")
+            .register(registry);
+    private final Counter refusedConnections = Counter.builder()
+            .name("dl4jbridge_refused_connections_total")
+            .help("Connections closed at once because --max-connections were open.")
+            .register(registry);
+    private final Gauge inFlight = Gauge.builder()
+            .name("dl4jbridge_requests_in_flight")
+            .help("Requests being handled now.")
+            .register(registry);
+    private final Gauge connections = Gauge.builder()
+            .name("dl4jbridge_open_connections")
+            .help("HTTP connections open now.")
+            .register(registry);
+    private final Gauge modelInfo = Gauge.builder()
+            .name("dl4jbridge_model_info")
+            .help("The models being served (value 1).")
+            .labelNames("name", "version", "engine", "provider")
             .register(registry);
 
     Metrics() {
@@ -69,7 +97,8 @@ final class Metrics {
     }
 
     void request(String route, String method, int status) {
-        requests.labelValues(route, methodLabel(method), Integer.toString(status)).inc();
+        requests.labelValues(route, methodLabel(method), Integer.toString(status))
+                .inc();
     }
 
     void prediction(String model, int n, long nanos) {

@@ -4,7 +4,6 @@ import ai.dl4jbridge.runtime.OnnxPredictor;
 import ai.dl4jbridge.runtime.Predictor;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,8 +24,7 @@ final class ModelRepository {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private ModelRepository() {
-    }
+    private ModelRepository() {}
 
     /** Loads every model; on any failure closes the ones loaded and throws with a one-line message. */
     static List<ServedModel> load(ServiceOptions options) {
@@ -50,8 +48,13 @@ final class ModelRepository {
         return new ArrayList<>(models.values());
     }
 
-    private static void add(Map<String, ServedModel> models, String name, String version, Path path,
-                            BatchSettings batching, ServiceOptions options) {
+    private static void add(
+            Map<String, ServedModel> models,
+            String name,
+            String version,
+            Path path,
+            BatchSettings batching,
+            ServiceOptions options) {
         if (name != null) {
             checkName(name, path);
         }
@@ -61,17 +64,23 @@ final class ModelRepository {
         if (!Files.isRegularFile(path)) {
             throw new IllegalArgumentException("model file " + path + " does not exist or is not a file");
         }
-        Predictor predictor = OnnxPredictor.builder().setModel(path).optExecutionProvider(options.provider)
-                .optNanPolicy(options.nanPolicy).optIntraOpThreads(options.intraOpThreads).build();
+        Predictor predictor = OnnxPredictor.builder()
+                .setModel(path)
+                .optExecutionProvider(options.provider)
+                .optNanPolicy(options.nanPolicy)
+                .optIntraOpThreads(options.intraOpThreads)
+                .build();
         String served = name != null ? name : predictor.info().name();
         if (!NAME.matcher(served).matches() || models.containsKey(served)) {
             predictor.close();
-            throw new IllegalArgumentException(models.containsKey(served)
-                    ? "two models are named '" + served + "'; name them: --model NAME=" + path
-                    : "model " + path + " is named '" + served + "', which cannot be a URL path segment; name it: --model NAME=" + path);
+            throw new IllegalArgumentException(
+                    models.containsKey(served)
+                            ? "two models are named '" + served + "'; name them: --model NAME=" + path
+                            : "model " + path + " is named '" + served
+                                    + "', which cannot be a URL path segment; name it: --model NAME=" + path);
         }
-        BatchSettings settings = options.modelBatch.containsKey(served) || batching == null
-                ? options.batchFor(served) : batching;
+        BatchSettings settings =
+                options.modelBatch.containsKey(served) || batching == null ? options.batchFor(served) : batching;
         models.put(served, new ServedModel(served, version, predictor, settings, options.nanPolicy));
     }
 
@@ -114,7 +123,8 @@ final class ModelRepository {
             throw new IllegalArgumentException("cannot read --model-repository " + root + ": " + e.getMessage(), e);
         }
         if (entries.isEmpty()) {
-            throw new IllegalArgumentException("--model-repository " + root + " has no model folders (expected NAME/1/model.onnx)");
+            throw new IllegalArgumentException(
+                    "--model-repository " + root + " has no model folders (expected NAME/1/model.onnx)");
         }
         return entries;
     }
@@ -124,7 +134,9 @@ final class ModelRepository {
         try (Stream<Path> children = Files.list(dir)) {
             for (Path child : (Iterable<Path>) children::iterator) {
                 String v = child.getFileName().toString();
-                if (Files.isDirectory(child) && v.matches("[0-9]{1,18}") && Files.isRegularFile(child.resolve("model.onnx"))) {
+                if (Files.isDirectory(child)
+                        && v.matches("[0-9]{1,18}")
+                        && Files.isRegularFile(child.resolve("model.onnx"))) {
                     best = Math.max(best, Long.parseLong(v));
                 }
             }
@@ -159,7 +171,12 @@ final class ModelRepository {
             int delay = intField(config, "max_queue_delay_microseconds", 200, 1_000_000, file);
             return new BatchSettings(rows, delay);
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + " is not valid JSON: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException ? ((com.fasterxml.jackson.core.JsonProcessingException) e).getOriginalMessage() : e.getMessage()), e);
+            throw new IllegalArgumentException(
+                    file + " is not valid JSON: "
+                            + (e instanceof com.fasterxml.jackson.core.JsonProcessingException
+                                    ? ((com.fasterxml.jackson.core.JsonProcessingException) e).getOriginalMessage()
+                                    : e.getMessage()),
+                    e);
         }
     }
 
@@ -169,9 +186,9 @@ final class ModelRepository {
             return fallback;
         }
         if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0 || v.asInt() > max) {
-            throw new IllegalArgumentException(file + ": \"" + field + "\" must be an integer in [0, " + max + "], got " + v);
+            throw new IllegalArgumentException(
+                    file + ": \"" + field + "\" must be an integer in [0, " + max + "], got " + v);
         }
         return v.asInt();
     }
-
 }

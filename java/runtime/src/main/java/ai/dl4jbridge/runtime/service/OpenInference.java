@@ -4,7 +4,6 @@ import ai.dl4jbridge.runtime.Prediction;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -22,8 +21,7 @@ final class OpenInference {
     static final String HEADER_LENGTH = "Inference-Header-Content-Length";
     static final String SERVER = "dl4j-bridge";
 
-    private OpenInference() {
-    }
+    private OpenInference() {}
 
     static CompletableFuture<Reply> dispatch(Router router, Request r, String[] route) {
         String[] parts = r.path.substring(1).split("/", -1);
@@ -40,8 +38,10 @@ final class OpenInference {
                     return Router.done(Reply.json(200, JsonCodec.object("live", "true")));
                 }
                 if (parts.length == 3 && parts[2].equals("ready")) {
-                    return Router.done(router.isStopping() ? Reply.error(503, "the service is shutting down")
-                            : Reply.json(200, JsonCodec.object("ready", "true")));
+                    return Router.done(
+                            router.isStopping()
+                                    ? Reply.error(503, "the service is shutting down")
+                                    : Reply.json(200, JsonCodec.object("ready", "true")));
                 }
                 break;
             case "repository":
@@ -57,8 +57,11 @@ final class OpenInference {
                 break;
         }
         route[0] = "/v2";
-        throw new HttpError(404, "not_found", "no Open Inference Protocol route " + (r.path.length() > 200
-                ? r.path.substring(0, 200) + "..." : r.path));
+        throw new HttpError(
+                404,
+                "not_found",
+                "no Open Inference Protocol route "
+                        + (r.path.length() > 200 ? r.path.substring(0, 200) + "..." : r.path));
     }
 
     /** /v2/models/NAME[/versions/V][/ready|/infer] */
@@ -87,8 +90,10 @@ final class OpenInference {
                 route[0] = "/v2/models/ready";
                 Router.requireMethod(r, "GET");
                 ServedModel m = router.model(name, version);
-                return Router.done(router.isStopping() ? Reply.error(503, "the service is shutting down")
-                        : Reply.json(200, JsonCodec.object("name", m.name, "ready", "true")));
+                return Router.done(
+                        router.isStopping()
+                                ? Reply.error(503, "the service is shutting down")
+                                : Reply.json(200, JsonCodec.object("name", m.name, "ready", "true")));
             }
             case "infer": {
                 route[0] = "/v2/models/infer";
@@ -111,7 +116,11 @@ final class OpenInference {
     static byte[] index(Router router) {
         ArrayNode a = Tensors.NODES.arrayNode();
         for (ServedModel m : router.models().values()) {
-            a.addObject().put("name", m.name).put("version", m.version).put("state", "READY").put("reason", "");
+            a.addObject()
+                    .put("name", m.name)
+                    .put("version", m.version)
+                    .put("state", "READY")
+                    .put("reason", "");
         }
         return Tensors.write(a);
     }
@@ -154,7 +163,8 @@ final class OpenInference {
                 jsonLength = -1;
             }
             if (jsonLength < 0 || jsonLength > body.length) {
-                throw JsonCodec.bad(HEADER_LENGTH + " must be an integer in [0, " + body.length + "] (the body's length)");
+                throw JsonCodec.bad(
+                        HEADER_LENGTH + " must be an integer in [0, " + body.length + "] (the body's length)");
             }
         }
         JsonNode header = Tensors.object(body, 0, jsonLength, "the inference request");
@@ -163,7 +173,8 @@ final class OpenInference {
         req.id = id != null && id.isTextual() ? id.asText() : null;
         JsonNode inputs = header.get("inputs");
         if (inputs == null || !inputs.isArray() || inputs.size() != 1) {
-            throw JsonCodec.bad("\"inputs\" must be an array of exactly one tensor: this model's input '" + m.info.inputName() + "'");
+            throw JsonCodec.bad("\"inputs\" must be an array of exactly one tensor: this model's input '"
+                    + m.info.inputName() + "'");
         }
         JsonNode input = inputs.get(0);
         String name = input.path("name").asText("");
@@ -173,12 +184,18 @@ final class OpenInference {
         JsonNode binarySize = input.path("parameters").get("binary_data_size");
         if (binarySize != null) {
             long expected = (long) count * Float.BYTES;
-            if (!binarySize.canConvertToLong() || binarySize.asLong() != expected || body.length - jsonLength != expected) {
-                throw JsonCodec.bad("input '" + name + "': binary_data_size " + binarySize + " and the " + (body.length - jsonLength)
-                        + " bytes after the JSON header must both be " + expected + " (shape " + Arrays.toString(shape) + " of FP32)");
+            if (!binarySize.canConvertToLong()
+                    || binarySize.asLong() != expected
+                    || body.length - jsonLength != expected) {
+                throw JsonCodec.bad("input '" + name + "': binary_data_size " + binarySize + " and the "
+                        + (body.length - jsonLength) + " bytes after the JSON header must both be " + expected
+                        + " (shape " + Arrays.toString(shape) + " of FP32)");
             }
             req.rows = new float[count];
-            ByteBuffer.wrap(body, jsonLength, (int) expected).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(req.rows);
+            ByteBuffer.wrap(body, jsonLength, (int) expected)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .asFloatBuffer()
+                    .get(req.rows);
         } else {
             JsonNode data = input.get("data");
             if (data == null) {
@@ -215,19 +232,25 @@ final class OpenInference {
     /** Checks one input tensor's name, datatype and shape against the model; returns its rows n. */
     static int checkInput(ServedModel m, String name, String datatype, long[] shape, int maxRows) {
         if (!name.equals(m.info.inputName())) {
-            throw JsonCodec.bad("unknown input '" + truncate(name) + "': model '" + m.name + "' has input '" + m.info.inputName() + "'");
+            throw JsonCodec.bad("unknown input '" + truncate(name) + "': model '" + m.name + "' has input '"
+                    + m.info.inputName() + "'");
         }
         if (!datatype.equals("FP32")) {
-            throw JsonCodec.bad("input '" + name + "' has datatype '" + truncate(datatype) + "'; this model takes FP32");
+            throw JsonCodec.bad(
+                    "input '" + name + "' has datatype '" + truncate(datatype) + "'; this model takes FP32");
         }
         long[] rowShape = m.rowShape();
-        if (shape.length != rowShape.length + 1 || !Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), rowShape)
+        if (shape.length != rowShape.length + 1
+                || !Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), rowShape)
                 || shape[0] < 1) {
             throw JsonCodec.bad("input '" + name + "' has shape " + Arrays.toString(shape) + "; model '" + m.name
                     + "' takes [n, " + Arrays.toString(rowShape).replaceAll("[\\[\\]]", "") + "] with n >= 1");
         }
         if (shape[0] > maxRows) {
-            throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
+            throw new HttpError(
+                    413,
+                    "too_many_rows",
+                    "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
         }
         return (int) shape[0];
     }
@@ -273,7 +296,8 @@ final class OpenInference {
         }
         tensor.putObject("parameters").put("binary_data_size", values.length * Float.BYTES);
         byte[] json = Tensors.write(o);
-        ByteBuffer body = ByteBuffer.allocate(json.length + values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer body =
+                ByteBuffer.allocate(json.length + values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         body.put(json);
         body.asFloatBuffer().put(values);
         return new Reply(200, Reply.BINARY, body.array()).header(HEADER_LENGTH, Integer.toString(json.length));

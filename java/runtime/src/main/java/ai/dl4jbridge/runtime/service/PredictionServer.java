@@ -1,7 +1,6 @@
 package ai.dl4jbridge.runtime.service;
 
 import ai.dl4jbridge.runtime.Predictor;
-
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -74,8 +73,8 @@ public final class PredictionServer implements AutoCloseable {
         }
         this.router = new Router(models, metrics, options);
         AtomicInteger n = new AtomicInteger();
-        this.workers = new ThreadPoolExecutor(options.threads, options.threads, 60, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(options.queue), r -> {
+        this.workers = new ThreadPoolExecutor(
+                options.threads, options.threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(options.queue), r -> {
                     // A large stack: ONNX Runtime recurses in native code on the calling thread.
                     Thread t = new Thread(null, r, "dl4jbridge-worker-" + n.incrementAndGet(), 16L << 20);
                     t.setDaemon(true);
@@ -173,7 +172,8 @@ public final class PredictionServer implements AutoCloseable {
                 + " model=" + first.name + " models=" + String.join(",", modelNames())
                 + " engine=\"" + first.info.engine() + "\" provider=" + first.provider()
                 + " threads=" + options.threads
-                + " batching=" + models.stream().map(m -> m.name + ":" + m.batching).collect(Collectors.joining(","));
+                + " batching="
+                + models.stream().map(m -> m.name + ":" + m.batching).collect(Collectors.joining(","));
     }
 
     public static void main(String[] args) {
@@ -192,10 +192,13 @@ public final class PredictionServer implements AutoCloseable {
             System.exit(1);
             return;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            System.out.println("dl4j-bridge service stopped");
-        }, "dl4jbridge-shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            server.close();
+                            System.out.println("dl4j-bridge service stopped");
+                        },
+                        "dl4jbridge-shutdown"));
         System.out.println(server.listeningLine(options));
         System.out.flush();
         try {

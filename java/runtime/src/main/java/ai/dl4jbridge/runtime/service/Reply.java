@@ -14,6 +14,7 @@ final class Reply {
     final Map<String, String> headers = new LinkedHashMap<>();
     /** The route template, for the metrics' route label (never the raw path). */
     String route = "other";
+
     boolean close;
 
     Reply(int status, String contentType, byte[] body) {

@@ -2,7 +2,6 @@ package ai.dl4jbridge.runtime.service;
 
 import ai.dl4jbridge.runtime.InvalidInputException;
 import ai.dl4jbridge.runtime.Prediction;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
@@ -94,7 +93,8 @@ final class Router {
     }
 
     private Reply failed(Request request, Throwable failure) {
-        Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        Throwable e =
+                failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (e instanceof HttpError) {
             HttpError h = (HttpError) e;
             metrics.error(h.kind);
@@ -112,7 +112,10 @@ final class Router {
             return Reply.error(400, e.getMessage());
         }
         metrics.error("internal");
-        LOG.log(Level.WARNING, "request " + Metrics.methodLabel(request.method) + " " + truncate(request.path) + " failed", e);
+        LOG.log(
+                Level.WARNING,
+                "request " + Metrics.methodLabel(request.method) + " " + truncate(request.path) + " failed",
+                e);
         return Reply.error(500, "internal error (" + e.getClass().getSimpleName() + "); see the service log");
     }
 
@@ -134,8 +137,10 @@ final class Router {
             case "/health":
                 route[0] = path;
                 requireMethod(r, "GET");
-                return done(stopping ? Reply.json(503, JsonCodec.object("status", "stopping"))
-                        : Reply.json(200, JsonCodec.object("status", "ok", "model", defaultModel.name)));
+                return done(
+                        stopping
+                                ? Reply.json(503, JsonCodec.object("status", "stopping"))
+                                : Reply.json(200, JsonCodec.object("status", "ok", "model", defaultModel.name)));
             case "/metrics":
                 route[0] = path;
                 requireMethod(r, "GET");
@@ -158,8 +163,12 @@ final class Router {
 
     static void requireMethod(Request r, String allowed) {
         if (!allowed.equals(r.method)) {
-            throw new HttpError(405, "method_not_allowed", "method " + (r.method.length() > 16
-                    ? r.method.substring(0, 16) + "..." : r.method) + " is not allowed here; use " + allowed).allow(allowed);
+            throw new HttpError(
+                            405,
+                            "method_not_allowed",
+                            "method " + (r.method.length() > 16 ? r.method.substring(0, 16) + "..." : r.method)
+                                    + " is not allowed here; use " + allowed)
+                    .allow(allowed);
         }
     }
 
@@ -170,8 +179,10 @@ final class Router {
             throw new HttpError(404, "unknown_model", "no model '" + truncate(name) + "'; serving " + models.keySet());
         }
         if (version != null && !version.isEmpty() && !version.equals(m.version)) {
-            throw new HttpError(404, "unknown_version", "model '" + name + "' has no version '" + truncate(version)
-                    + "'; it serves version " + m.version);
+            throw new HttpError(
+                    404,
+                    "unknown_version",
+                    "model '" + name + "' has no version '" + truncate(version) + "'; it serves version " + m.version);
         }
         return m;
     }
@@ -186,7 +197,10 @@ final class Router {
     CompletableFuture<Prediction> predict(ServedModel model, float[] rows, int n) {
         checkNotStopping();
         if (n > maxRows) {
-            throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
+            throw new HttpError(
+                    413,
+                    "too_many_rows",
+                    "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
         }
         long start = System.nanoTime();
         return model.predict(rows, n).thenApply(out -> {
@@ -201,9 +215,12 @@ final class Router {
         String type = r.mediaType();
         int size = model.info.inputSize();
         if (!Reply.JSON.equals(type) && !Reply.BINARY.equals(type)) {
-            throw new HttpError(415, "unsupported_media_type", "Content-Type " + (type == null ? "(none)" : truncate(type))
-                    + " is not supported; send " + Reply.JSON + " {\"inputs\": [[...]]} or " + Reply.BINARY
-                    + " (little-endian float32 rows of " + size + ")");
+            throw new HttpError(
+                    415,
+                    "unsupported_media_type",
+                    "Content-Type " + (type == null ? "(none)" : truncate(type))
+                            + " is not supported; send " + Reply.JSON + " {\"inputs\": [[...]]} or " + Reply.BINARY
+                            + " (little-endian float32 rows of " + size + ")");
         }
         float[] rows;
         int n;
@@ -217,26 +234,40 @@ final class Router {
         } else {
             int rowBytes = size * Float.BYTES;
             if (r.body.length == 0 || r.body.length % rowBytes != 0) {
-                throw new HttpError(400, "bad_request", "binary body has " + r.body.length + " bytes, expected a positive"
-                        + " multiple of " + rowBytes + " (rows of " + size + " little-endian float32, shape "
-                        + java.util.Arrays.toString(model.rowShape())
-                        + model.info.inputLayout().map(l -> ", layout " + l).orElse("") + " in C order)");
+                throw new HttpError(
+                        400,
+                        "bad_request",
+                        "binary body has " + r.body.length + " bytes, expected a positive"
+                                + " multiple of " + rowBytes + " (rows of " + size + " little-endian float32, shape "
+                                + java.util.Arrays.toString(model.rowShape())
+                                + model.info
+                                        .inputLayout()
+                                        .map(l -> ", layout " + l)
+                                        .orElse("") + " in C order)");
             }
             n = r.body.length / rowBytes;
             if (n > maxRows) {
-                throw new HttpError(413, "too_many_rows", "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
+                throw new HttpError(
+                        413,
+                        "too_many_rows",
+                        "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
             }
             rows = new float[n * size];
-            ByteBuffer.wrap(r.body).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(rows);
+            ByteBuffer.wrap(r.body)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .asFloatBuffer()
+                    .get(rows);
         }
         String accept = r.header("Accept");
         boolean binary = accept != null && accept.toLowerCase(Locale.ROOT).contains(Reply.BINARY);
-        return predict(model, rows, n).thenApply(out -> binary ? binaryV1(out) : Reply.json(200, JsonCodec.prediction(out, model.info)));
+        return predict(model, rows, n)
+                .thenApply(out -> binary ? binaryV1(out) : Reply.json(200, JsonCodec.prediction(out, model.info)));
     }
 
     private static Reply binaryV1(Prediction out) {
         float[] probs = out.flatProbabilities();
-        ByteBuffer buf = ByteBuffer.allocate(probs.length * Float.BYTES + out.rows() * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer buf = ByteBuffer.allocate(probs.length * Float.BYTES + out.rows() * Integer.BYTES)
+                .order(ByteOrder.LITTLE_ENDIAN);
         buf.asFloatBuffer().put(probs);
         buf.position(probs.length * Float.BYTES);
         buf.asIntBuffer().put(out.classes());
@@ -244,7 +275,9 @@ final class Router {
         for (long d : out.rowShape()) {
             shape.append(shape.length() == 0 ? "" : ",").append(d);
         }
-        return new Reply(200, Reply.BINARY, buf.array()).header("X-Rows", Integer.toString(out.rows()))
-                .header("X-Classes", Integer.toString(out.numClasses())).header("X-Output-Shape", shape.toString());
+        return new Reply(200, Reply.BINARY, buf.array())
+                .header("X-Rows", Integer.toString(out.rows()))
+                .header("X-Classes", Integer.toString(out.numClasses()))
+                .header("X-Output-Shape", shape.toString());
     }
 }

@@ -5,7 +5,6 @@ import ai.dl4jbridge.runtime.ModelInfo;
 import ai.dl4jbridge.runtime.NanPolicy;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
-
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Locale;

@@ -2,10 +2,6 @@ package ai.dl4jbridge.runtime.service;
 
 import ai.dl4jbridge.runtime.ExecutionProvider;
 import ai.dl4jbridge.runtime.NanPolicy;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -13,25 +9,37 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * The service's settings: its command line (picocli: {@code --help}, {@code --version}, {@code --opt value}
  * and {@code --opt=value}) and, for an embedded server, the same settings through fluent setters. Every
  * option has a safe default except the model(s).
  */
-@Command(name = "dl4j-bridge-service", mixinStandardHelpOptions = true, versionProvider = ServiceOptions.Version.class,
-        sortOptions = false, usageHelpAutoWidth = true,
+@Command(
+        name = "dl4j-bridge-service",
+        mixinStandardHelpOptions = true,
+        versionProvider = ServiceOptions.Version.class,
+        sortOptions = false,
+        usageHelpAutoWidth = true,
         description = "Serves ONNX models over HTTP (dl4j-bridge's /v1 API, Open Inference Protocol v2 REST, "
                 + "TensorFlow Serving's REST predict) and gRPC (Open Inference Protocol v2).")
 public final class ServiceOptions {
     static final String VERSION = "0.1.0";
 
-    @Option(names = "--model", paramLabel = "[NAME=]PATH",
-            description = "an ONNX model file to serve; repeat for several models (the first is the default of /v1/predict)."
-                    + " NAME defaults to the model's own name")
+    @Option(
+            names = "--model",
+            paramLabel = "[NAME=]PATH",
+            description =
+                    "an ONNX model file to serve; repeat for several models (the first is the default of /v1/predict)."
+                            + " NAME defaults to the model's own name")
     List<String> models = new ArrayList<>();
 
-    @Option(names = "--model-repository", paramLabel = "DIR",
+    @Option(
+            names = "--model-repository",
+            paramLabel = "DIR",
             description = "a folder with one sub-folder per model, each holding version folders (1/model.onnx, 2/...;"
                     + " the highest is served) or model.onnx, and optionally config.json with max_batch_size and"
                     + " max_queue_delay_microseconds")
@@ -43,69 +51,120 @@ public final class ServiceOptions {
     @Option(names = "--port", description = "HTTP port (default ${DEFAULT-VALUE}; 0 picks a free one and prints it)")
     int port = 8080;
 
-    @Option(names = "--grpc-port", description = "gRPC port for the Open Inference Protocol (default ${DEFAULT-VALUE}: off; 0 picks a free one)")
+    @Option(
+            names = "--grpc-port",
+            description =
+                    "gRPC port for the Open Inference Protocol (default ${DEFAULT-VALUE}: off; 0 picks a free one)")
     int grpcPort = -1;
 
-    @Option(names = "--threads", description = "request worker threads (default: the number of cores, ${DEFAULT-VALUE})")
+    @Option(
+            names = "--threads",
+            description = "request worker threads (default: the number of cores, ${DEFAULT-VALUE})")
     int threads = Runtime.getRuntime().availableProcessors();
 
     @Option(names = "--io-threads", description = "network (event loop) threads (default ${DEFAULT-VALUE})")
     int ioThreads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
 
-    @Option(names = "--queue", description = "requests waiting for a worker; beyond it they get 503 at once (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--queue",
+            description = "requests waiting for a worker; beyond it they get 503 at once (default ${DEFAULT-VALUE})")
     int queue = 256;
 
-    @Option(names = "--max-connections", description = "open connections; beyond it new ones are closed at once (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--max-connections",
+            description = "open connections; beyond it new ones are closed at once (default ${DEFAULT-VALUE})")
     int maxConnections = 10_000;
 
-    @Option(names = "--max-body", paramLabel = "BYTES", description = "largest request body; larger gets 413 (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--max-body",
+            paramLabel = "BYTES",
+            description = "largest request body; larger gets 413 (default ${DEFAULT-VALUE})")
     long maxBody = 16L << 20;
 
     @Option(names = "--max-rows", description = "largest batch per request (default ${DEFAULT-VALUE})")
     int maxRows = 4096;
 
-    @Option(names = "--max-header-size", paramLabel = "BYTES", description = "all request headers together; larger gets 431 (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--max-header-size",
+            paramLabel = "BYTES",
+            description = "all request headers together; larger gets 431 (default ${DEFAULT-VALUE})")
     int maxHeaderSize = 8192;
 
     @Option(names = "--max-headers", description = "request header count; more gets 431 (default ${DEFAULT-VALUE})")
     int maxHeaders = 64;
 
-    @Option(names = "--max-uri", paramLabel = "BYTES", description = "request line (method, URI, version); longer gets 414 (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--max-uri",
+            paramLabel = "BYTES",
+            description = "request line (method, URI, version); longer gets 414 (default ${DEFAULT-VALUE})")
     int maxUri = 4096;
 
-    @Option(names = "--request-timeout", paramLabel = "SECONDS", description = "a request must arrive whole within this time, else 408 and close (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--request-timeout",
+            paramLabel = "SECONDS",
+            description = "a request must arrive whole within this time, else 408 and close (default ${DEFAULT-VALUE})")
     int requestTimeoutSeconds = 30;
 
-    @Option(names = "--idle-timeout", paramLabel = "SECONDS", description = "a kept-alive connection with no request is closed after this (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--idle-timeout",
+            paramLabel = "SECONDS",
+            description = "a kept-alive connection with no request is closed after this (default ${DEFAULT-VALUE})")
     int idleTimeoutSeconds = 60;
 
-    @Option(names = "--batch-max-size", paramLabel = "ROWS", description = "dynamic batching: rows per ONNX Runtime run, across requests (default ${DEFAULT-VALUE}: off)")
+    @Option(
+            names = "--batch-max-size",
+            paramLabel = "ROWS",
+            description =
+                    "dynamic batching: rows per ONNX Runtime run, across requests (default ${DEFAULT-VALUE}: off)")
     int batchMaxSize = 0;
 
-    @Option(names = "--batch-max-delay-us", paramLabel = "MICROS", description = "dynamic batching: how long a batch waits to fill once its first request is in (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--batch-max-delay-us",
+            paramLabel = "MICROS",
+            description =
+                    "dynamic batching: how long a batch waits to fill once its first request is in (default ${DEFAULT-VALUE})")
     int batchMaxDelayMicros = 200;
 
-    @Option(names = "--model-batch", paramLabel = "NAME=ROWS[,MICROS]", description = "per-model batching, overriding --batch-max-size / --batch-max-delay-us; repeatable")
+    @Option(
+            names = "--model-batch",
+            paramLabel = "NAME=ROWS[,MICROS]",
+            description = "per-model batching, overriding --batch-max-size / --batch-max-delay-us; repeatable")
     Map<String, String> modelBatch = new LinkedHashMap<>();
 
-    @Option(names = "--intra-op-threads", description = "ONNX Runtime threads per run (default ${DEFAULT-VALUE}: the workers already run in parallel)")
+    @Option(
+            names = "--intra-op-threads",
+            description =
+                    "ONNX Runtime threads per run (default ${DEFAULT-VALUE}: the workers already run in parallel)")
     int intraOpThreads = 1;
 
-    @Option(names = "--provider", description = "execution provider: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}; cuda refuses to start when unavailable)")
+    @Option(
+            names = "--provider",
+            description =
+                    "execution provider: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}; cuda refuses to start when unavailable)")
     ExecutionProvider provider = ExecutionProvider.CPU;
 
     @Option(names = "--nan", description = "NaN / Inf inputs: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}: 400)")
     NanPolicy nanPolicy = NanPolicy.REFUSE;
 
-    @Option(names = "--grace", paramLabel = "SECONDS", description = "shutdown waits this long for requests in flight (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--grace",
+            paramLabel = "SECONDS",
+            description = "shutdown waits this long for requests in flight (default ${DEFAULT-VALUE})")
     int graceSeconds = 5;
 
     /** Prints the version. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[] {"dl4j-bridge service " + VERSION + " (ONNX Runtime " + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()
-                    + ", Netty " + io.netty.util.Version.identify().values().iterator().next().artifactVersion() + ")"};
+            return new String[] {
+                "dl4j-bridge service " + VERSION + " (ONNX Runtime "
+                        + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion() + ", Netty "
+                        + io.netty.util.Version.identify()
+                                .values()
+                                .iterator()
+                                .next()
+                                .artifactVersion() + ")"
+            };
         }
     }
 
@@ -162,7 +221,8 @@ public final class ServiceOptions {
 
     void validate() {
         if (models.isEmpty() && repository == null) {
-            throw new IllegalArgumentException("no model: give --model [NAME=]PATH (repeatable) or --model-repository DIR");
+            throw new IllegalArgumentException(
+                    "no model: give --model [NAME=]PATH (repeatable) or --model-repository DIR");
         }
         range("--port", port, 0, 65535);
         range("--grpc-port", grpcPort, -1, 65535);
@@ -188,8 +248,8 @@ public final class ServiceOptions {
 
     private static void range(String flag, long value, long min, long max) {
         if (value < min || value > max) {
-            throw new IllegalArgumentException("invalid value for " + flag + ": " + value + ", expected an integer in ["
-                    + min + ", " + max + "]");
+            throw new IllegalArgumentException(
+                    "invalid value for " + flag + ": " + value + ", expected an integer in [" + min + ", " + max + "]");
         }
     }
 

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,8 +15,7 @@ final class Tensors {
     static final ObjectMapper JSON = new ObjectMapper(JsonCodec.FACTORY);
     static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
-    private Tensors() {
-    }
+    private Tensors() {}
 
     /** Parses {@code length} bytes of {@code body} from {@code offset} as a JSON object. */
     static JsonNode object(byte[] body, int offset, int length, String what) {
@@ -64,7 +62,9 @@ final class Tensors {
         if (axis == dims.size()) {
             if (!node.isNumber()) {
                 throw JsonCodec.bad(what + ": expected a number at flat position " + pos[0] + ", found "
-                        + (node.isTextual() ? "a string" : node.getNodeType().name().toLowerCase(java.util.Locale.ROOT)));
+                        + (node.isTextual()
+                                ? "a string"
+                                : node.getNodeType().name().toLowerCase(java.util.Locale.ROOT)));
             }
             out[pos[0]++] = node.floatValue();
             return;

@@ -3,7 +3,6 @@ package ai.dl4jbridge.runtime.service;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -15,8 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * {@code GET /v1/models/NAME[/versions/V]} gives the model's status.
  */
 final class TfServing {
-    private TfServing() {
-    }
+    private TfServing() {}
 
     static CompletableFuture<Reply> dispatch(Router router, Request r, String[] route) {
         String rest = r.path.substring("/v1/models/".length());
@@ -54,7 +52,8 @@ final class TfServing {
         JsonNode instances = body.get("instances");
         JsonNode inputs = body.get("inputs");
         if ((instances == null) == (inputs == null)) {
-            throw JsonCodec.bad("give exactly one of \"instances\" (a list of examples) or \"inputs\" (a batch tensor)");
+            throw JsonCodec.bad(
+                    "give exactly one of \"instances\" (a list of examples) or \"inputs\" (a batch tensor)");
         }
         int size = m.info.inputSize();
         float[] rows;
@@ -65,7 +64,10 @@ final class TfServing {
             }
             n = instances.size();
             if (n > router.maxRows()) {
-                throw new HttpError(413, "too_many_rows", "more than " + router.maxRows() + " instances in one request; split the batch");
+                throw new HttpError(
+                        413,
+                        "too_many_rows",
+                        "more than " + router.maxRows() + " instances in one request; split the batch");
             }
             rows = new float[n * size];
             List<Long> dims = new ArrayList<>();
@@ -89,7 +91,8 @@ final class TfServing {
         boolean columnar = inputs != null;
         return router.predict(m, rows, n).thenApply(out -> {
             ObjectNode answer = Tensors.NODES.objectNode();
-            ArrayNode tensor = Tensors.nested(out.flatProbabilities(), 0, Tensors.withBatch(out.rows(), out.rowShape()), 0);
+            ArrayNode tensor =
+                    Tensors.nested(out.flatProbabilities(), 0, Tensors.withBatch(out.rows(), out.rowShape()), 0);
             answer.set(columnar ? "outputs" : "predictions", tensor);
             return Reply.json(200, Tensors.write(answer));
         });

@@ -1,11 +1,10 @@
 package ai.dl4jbridge.runtime.service;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.dl4jbridge.runtime.ImageModel;
 import ai.dl4jbridge.runtime.OnnxPredictor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,9 +12,9 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** The service with an image-shaped model: [N, 3, 8, 8] in (flat or nested JSON rows, binary), [N, 1, 8, 8] out. */
 class ImageServiceTest {
@@ -25,7 +24,8 @@ class ImageServiceTest {
 
     @BeforeAll
     static void start() {
-        server = PredictionServer.start(OnnxPredictor.builder().setModel(ImageModel.path()).build(),
+        server = PredictionServer.start(
+                OnnxPredictor.builder().setModel(ImageModel.path()).build(),
                 ServiceOptions.defaults().threads(2).maxRows(16));
         base = "http://127.0.0.1:" + server.port();
         client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -38,7 +38,8 @@ class ImageServiceTest {
 
     static HttpResponse<byte[]> post(String type, byte[] body, String accept) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/predict"))
-                .header("Content-Type", type).POST(HttpRequest.BodyPublishers.ofByteArray(body));
+                .header("Content-Type", type)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
         if (accept != null) {
             b.header("Accept", accept);
         }
@@ -74,7 +75,8 @@ class ImageServiceTest {
     static double[] outputs(String body) {
         String inner = body.substring(body.indexOf("\"outputs\":[") + 11, body.indexOf(",\"shape\""));
         return Arrays.stream(inner.replace("[", "").replace("]", "").split(","))
-                .mapToDouble(Double::parseDouble).toArray();
+                .mapToDouble(Double::parseDouble)
+                .toArray();
     }
 
     static void assertClose(double[] expected, double[] actual, String what) {
@@ -89,7 +91,8 @@ class ImageServiceTest {
         float[] x = ImageModel.images(2, 5);
         double[] expected = ImageModel.expected(x, 2);
         for (boolean nested : new boolean[] {true, false}) {
-            HttpResponse<byte[]> r = post("application/json", json(x, 2, nested, false).getBytes(), null);
+            HttpResponse<byte[]> r =
+                    post("application/json", json(x, 2, nested, false).getBytes(), null);
             String body = new String(r.body());
             assertEquals(200, r.statusCode(), body);
             assertTrue(body.startsWith("{\"outputs\":[[[["), body.substring(0, 40));
@@ -100,7 +103,8 @@ class ImageServiceTest {
 
     @Test
     void channelsLastRowsGet400NamingTheShape() throws Exception {
-        HttpResponse<byte[]> r = post("application/json", json(ImageModel.images(1, 2), 1, true, true).getBytes(), null);
+        HttpResponse<byte[]> r = post(
+                "application/json", json(ImageModel.images(1, 2), 1, true, true).getBytes(), null);
         String body = new String(r.body());
         assertEquals(400, r.statusCode(), body);
         assertTrue(body.contains("axis 3 has 3 entries, expected 8") && body.contains("[3][8][8]"), body);
@@ -124,14 +128,17 @@ class ImageServiceTest {
         assertClose(ImageModel.expected(x, 3), actual, "binary");
         HttpResponse<byte[]> wrong = post("application/octet-stream", new byte[4 * 100], null);
         assertEquals(400, wrong.statusCode());
-        assertTrue(new String(wrong.body()).contains("rows of 192 little-endian float32, shape [3, 8, 8]"),
+        assertTrue(
+                new String(wrong.body()).contains("rows of 192 little-endian float32, shape [3, 8, 8]"),
                 new String(wrong.body()));
     }
 
     @Test
     void modelReportsInputAndOutputShapes() throws Exception {
-        String body = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/model")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        String body = client.send(
+                        HttpRequest.newBuilder(URI.create(base + "/v1/model")).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
         assertTrue(body.contains("\"input\":{\"name\":\"input\",\"shape\":[-1,3,8,8],\"size\":192"), body);
         assertTrue(body.contains("\"layout\":\"NCHW [N,3,8,8]\""), body);
         assertTrue(body.contains("\"output\":{\"name\":\"output\",\"shape\":[-1,1,8,8],\"size\":64}"), body);

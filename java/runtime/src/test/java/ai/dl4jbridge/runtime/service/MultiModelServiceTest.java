@@ -1,15 +1,14 @@
 package ai.dl4jbridge.runtime.service;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.dl4jbridge.runtime.ImageModel;
 import ai.dl4jbridge.runtime.OnnxPredictor;
 import ai.dl4jbridge.runtime.Predictor;
 import ai.dl4jbridge.runtime.TinyModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -21,9 +20,9 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** Two models embedded in one server, with dynamic batching: the v2 API, the repository index, batched answers. */
 class MultiModelServiceTest {
@@ -37,7 +36,8 @@ class MultiModelServiceTest {
         Map<String, Predictor> models = new LinkedHashMap<>();
         models.put("tiny", OnnxPredictor.builder().setModel(TinyModel.path()).build());
         models.put("image", OnnxPredictor.builder().setModel(ImageModel.path()).build());
-        server = PredictionServer.start(models, ServiceOptions.defaults().threads(2).batching(8, 2000));
+        server = PredictionServer.start(
+                models, ServiceOptions.defaults().threads(2).batching(8, 2000));
         base = "http://127.0.0.1:" + server.port();
         client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     }
@@ -49,8 +49,10 @@ class MultiModelServiceTest {
 
     private static JsonNode call(String method, String path, String body, int status) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path));
-        b = body == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
-                : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+        b = body == null
+                ? b.method(method, HttpRequest.BodyPublishers.noBody())
+                : b.header("Content-Type", "application/json")
+                        .method(method, HttpRequest.BodyPublishers.ofString(body));
         HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(status, r.statusCode(), r.body());
         return r.body().isEmpty() ? null : JSON.readTree(r.body());
@@ -101,15 +103,21 @@ class MultiModelServiceTest {
         } finally {
             pool.shutdownNow();
         }
-        String metrics = client.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        String metrics = client.send(
+                        HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
         assertTrue(metrics.contains("dl4jbridge_batch_rows_count{model=\"tiny\"}"), metrics);
     }
 
     @Test
     void badV2RequestsAre4xx() throws Exception {
-        call("POST", "/v2/models/tiny/infer", "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 3], \"datatype\": \"FP32\","
-                + " \"data\": [1, 2, 3]}]}", 400);
+        call(
+                "POST",
+                "/v2/models/tiny/infer",
+                "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 3], \"datatype\": \"FP32\","
+                        + " \"data\": [1, 2, 3]}]}",
+                400);
         call("POST", "/v2/models/tiny/infer", "{\"inputs\": [", 400);
         call("POST", "/v2/models/tiny/versions/2/infer", inferBody(new float[784]), 404);
         call("GET", "/v2/models/tiny/infer", null, 405);

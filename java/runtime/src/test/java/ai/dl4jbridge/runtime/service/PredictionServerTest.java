@@ -1,14 +1,11 @@
 package ai.dl4jbridge.runtime.service;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.dl4jbridge.runtime.OnnxPredictor;
 import ai.dl4jbridge.runtime.TinyModel;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -19,10 +16,12 @@ import java.util.Arrays;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** The service over real HTTP on 127.0.0.1 (ephemeral port), with the tiny model. */
 class PredictionServerTest {
@@ -33,7 +32,8 @@ class PredictionServerTest {
 
     @BeforeAll
     static void start() {
-        server = PredictionServer.start(OnnxPredictor.builder().setModel(TinyModel.path()).build(),
+        server = PredictionServer.start(
+                OnnxPredictor.builder().setModel(TinyModel.path()).build(),
                 ServiceOptions.defaults().threads(4).maxBody(MAX_BODY).maxRows(16));
         base = "http://127.0.0.1:" + server.port();
         client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -45,13 +45,17 @@ class PredictionServerTest {
     }
 
     static String json(float[][] rows) {
-        return "{\"inputs\": [" + Arrays.stream(rows).map(r -> {
-            StringBuilder sb = new StringBuilder("[");
-            for (int i = 0; i < r.length; i++) {
-                sb.append(i == 0 ? "" : ",").append(r[i]);
-            }
-            return sb.append(']').toString();
-        }).collect(Collectors.joining(",")) + "]}";
+        return "{\"inputs\": ["
+                + Arrays.stream(rows)
+                        .map(r -> {
+                            StringBuilder sb = new StringBuilder("[");
+                            for (int i = 0; i < r.length; i++) {
+                                sb.append(i == 0 ? "" : ",").append(r[i]);
+                            }
+                            return sb.append(']').toString();
+                        })
+                        .collect(Collectors.joining(","))
+                + "]}";
     }
 
     static HttpResponse<byte[]> post(String type, byte[] body, String accept) throws Exception {
@@ -67,14 +71,16 @@ class PredictionServerTest {
     }
 
     static HttpResponse<String> get(String path) throws Exception {
-        return client.send(HttpRequest.newBuilder(URI.create(base + path)).build(), HttpResponse.BodyHandlers.ofString());
+        return client.send(
+                HttpRequest.newBuilder(URI.create(base + path)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** Probabilities parsed from the JSON response without a JSON library: the numbers after "probabilities". */
     static double[] probabilities(String body) {
         String inner = body.substring(body.indexOf("\"probabilities\":[") + 17, body.indexOf("],\"classes\""));
         return Arrays.stream(inner.replace("[", "").replace("]", "").split(","))
-                .mapToDouble(Double::parseDouble).toArray();
+                .mapToDouble(Double::parseDouble)
+                .toArray();
     }
 
     @Test
@@ -124,17 +130,24 @@ class PredictionServerTest {
     void modelHealthAndMetrics() throws Exception {
         HttpResponse<String> model = get("/v1/model");
         assertEquals(200, model.statusCode());
-        assertTrue(model.body().contains("\"name\":\"tiny\"") && model.body().contains("\"shape\":[-1,784]")
-                && model.body().contains("\"provider\":\"cpu\""), model.body());
+        assertTrue(
+                model.body().contains("\"name\":\"tiny\"")
+                        && model.body().contains("\"shape\":[-1,784]")
+                        && model.body().contains("\"provider\":\"cpu\""),
+                model.body());
         assertEquals(200, get("/health").statusCode());
         post("application/json", json(TinyModel.inputs(1, 1)).getBytes(), null);
         HttpResponse<String> metrics = get("/metrics");
         assertEquals(200, metrics.statusCode());
         assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
-        for (String name : new String[] {"dl4jbridge_requests_total{code=\"200\",method=\"POST\",route=\"/v1/predict\"}",
-                "dl4jbridge_predict_duration_seconds_bucket{model=\"tiny\",le=\"+Inf\"}",
-                "dl4jbridge_predict_duration_seconds_count{model=\"tiny\"}", "dl4jbridge_model_info{engine=\"onnxruntime",
-                "jvm_memory_used_bytes{area=\"heap\"}", "process_open_fds "}) {
+        for (String name : new String[] {
+            "dl4jbridge_requests_total{code=\"200\",method=\"POST\",route=\"/v1/predict\"}",
+            "dl4jbridge_predict_duration_seconds_bucket{model=\"tiny\",le=\"+Inf\"}",
+            "dl4jbridge_predict_duration_seconds_count{model=\"tiny\"}",
+            "dl4jbridge_model_info{engine=\"onnxruntime",
+            "jvm_memory_used_bytes{area=\"heap\"}",
+            "process_open_fds "
+        }) {
             assertTrue(metrics.body().contains(name), name + " missing from\n" + metrics.body());
         }
     }
@@ -176,37 +189,47 @@ class PredictionServerTest {
         assertEquals("POST", r.headers().firstValue("Allow").orElse(null));
         r = get("/nope");
         assertJsonError(r.statusCode(), r.body(), 404);
-        r = client.send(HttpRequest.newBuilder(URI.create(base + "/health")).DELETE().build(),
+        r = client.send(
+                HttpRequest.newBuilder(URI.create(base + "/health")).DELETE().build(),
                 HttpResponse.BodyHandlers.ofString());
         assertJsonError(r.statusCode(), r.body(), 405);
     }
 
     @Test
     void closeDrainsThenStopsListeningAndFreesTheModel() throws Exception {
-        OnnxPredictor predictor = OnnxPredictor.builder().setModel(TinyModel.path()).build();
-        PredictionServer other = PredictionServer.start(predictor, ServiceOptions.defaults().threads(2));
+        OnnxPredictor predictor =
+                OnnxPredictor.builder().setModel(TinyModel.path()).build();
+        PredictionServer other =
+                PredictionServer.start(predictor, ServiceOptions.defaults().threads(2));
         URI health = URI.create("http://127.0.0.1:" + other.port() + "/health");
-        assertEquals(200, client.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.ofString())
-                .statusCode());
+        assertEquals(
+                200,
+                client.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.ofString())
+                        .statusCode());
         long t0 = System.nanoTime();
         other.close();
         other.close(); // idempotent
         assertTrue(System.nanoTime() - t0 < 3_000_000_000L, "close() of an idle server must not wait out the grace");
         HttpClient fresh = HttpClient.newHttpClient();
         assertThrowsIo(() -> fresh.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.ofString()));
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> predictor.predict(new float[784]));
+        org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalStateException.class, () -> predictor.predict(new float[784]));
     }
 
     @Test
     void overloadGets503NotADroppedConnection() throws Exception {
-        try (PredictionServer small = PredictionServer.start(OnnxPredictor.builder().setModel(TinyModel.path()).build(),
+        try (PredictionServer small = PredictionServer.start(
+                OnnxPredictor.builder().setModel(TinyModel.path()).build(),
                 ServiceOptions.defaults().threads(1).queue(1))) {
             // One row per request: a body the server can discard unread (bodies over 64 KiB that are refused
             // unread get "Connection: close", and a client still uploading may see a reset instead).
             byte[] body = json(TinyModel.inputs(1, 9)).getBytes();
             HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + small.port() + "/v1/predict"))
-                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
-            java.util.List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> calls = new java.util.ArrayList<>();
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                    .build();
+            java.util.List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> calls =
+                    new java.util.ArrayList<>();
             for (int i = 0; i < 48; i++) {
                 calls.add(client.sendAsync(request, HttpResponse.BodyHandlers.ofString()));
             }
@@ -242,7 +265,8 @@ class PredictionServerTest {
     private static void assertJsonError(int actual, String body, int expected) {
         assertEquals(expected, actual, body);
         assertTrue(body.startsWith("{\"error\":\""), body);
-        assertFalse(body.contains("Exception") || body.contains("\tat ") || body.contains(".java:"),
+        assertFalse(
+                body.contains("Exception") || body.contains("\tat ") || body.contains(".java:"),
                 "no stack trace may reach a client: " + body);
     }
 }
