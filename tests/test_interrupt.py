@@ -63,7 +63,7 @@ def test_ctrl_c_in_fit_raises_keyboard_interrupt_quickly_and_the_network_still_p
         _wait_for(proc, "TRAINING", 120)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        line = _wait_for(proc, "INTERRUPTED", 30)
+        line = _wait_for(proc, "INTERRUPTED", 60)
         assert float(line.split()[1]) - sent < 2.0, "KeyboardInterrupt came more than 2 s after SIGINT"
         predicted = _wait_for(proc, "PREDICTED", 60).split()
         assert predicted[1:] == ["100", "True", "True"], predicted
@@ -91,14 +91,15 @@ def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_pat
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         checkpoint = out / "checkpoint.zip"
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while not checkpoint.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            assert proc.poll() is None and time.monotonic() < deadline, ("no checkpoint", proc.poll(), proc.stderr.read()[-3000:])
             time.sleep(0.2)
         time.sleep(1.0)  # into a later epoch: the interrupt must leave the checkpoint of a completed epoch intact
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 130
-        assert "interrupted" in proc.stderr.read()
+        rc = proc.wait(90)  # generous: this machine's load can slow the JVM's shutdown
+        stderr = proc.stderr.read()
+        assert rc == 130 and "interrupted" in stderr, (rc, stderr[-3000:])
     finally:
         proc.kill()
     net = bridge.load(checkpoint)
