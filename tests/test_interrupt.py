@@ -93,7 +93,11 @@ def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_pat
         checkpoint = out / "checkpoint.zip"
         deadline = time.monotonic() + 300
         while not checkpoint.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, ("no checkpoint", proc.poll(), proc.stderr.read()[-3000:])
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                "no checkpoint",
+                proc.poll(),
+                proc.stderr.read()[-3000:],
+            )
             time.sleep(0.2)
         time.sleep(1.0)  # into a later epoch: the interrupt must leave the checkpoint of a completed epoch intact
         proc.send_signal(signal.SIGINT)
