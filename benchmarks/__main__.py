@@ -2,6 +2,7 @@
 
 Each benchmark runs in its own process (its own JVM: JPype cannot restart one, and Spark wants its own).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,20 @@ from pathlib import Path
 
 from .common import machine, write_section
 
-BENCHMARKS = ["bench_boundary", "bench_training", "profiles", "bench_inference", "bench_export", "bench_service", "bench_spark", "bench_graph_training", "bench_gpu"]
+BENCHMARKS = [
+    "bench_boundary",
+    "bench_training",
+    "profiles",
+    "bench_inference",
+    "bench_export",
+    "bench_service",
+    "bench_spark",
+    "bench_graph_training",
+    "bench_early_stopping",
+    "bench_transfer",
+    "bench_augment",
+    "bench_gpu",
+]
 
 
 def main(argv=None) -> int:
@@ -24,17 +38,23 @@ def main(argv=None) -> int:
     failed = []
     for name in args.only:
         if not (here / f"{name}.py").exists():
-            write_section(name.removeprefix("bench_"), f"## {name}\n\nNot measured: benchmarks/{name}.py does not exist yet.")
+            write_section(
+                name.removeprefix("bench_"), f"## {name}\n\nNot measured: benchmarks/{name}.py does not exist yet."
+            )
             continue
         start = time.perf_counter()
         print(f"== {name}", flush=True)
-        result = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if args.quick else [])],
-                                cwd=here.parent)
+        result = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if args.quick else [])], cwd=here.parent
+        )
         print(f"== {name}: exit {result.returncode} in {time.perf_counter() - start:.0f} s", flush=True)
         if result.returncode != 0:
             failed.append(name)
-    write_section("machine", f"Machine: {machine()}\n\nCommand: `.venv/bin/python -m benchmarks"
-                             f"{' --quick' if args.quick else ''}` (or `make benchmarks`).")
+    write_section(
+        "machine",
+        f"Machine: {machine()}\n\nCommand: `.venv/bin/python -m benchmarks"
+        f"{' --quick' if args.quick else ''}` (or `make benchmarks`).",
+    )
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

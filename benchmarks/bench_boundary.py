@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python -m benchmarks.bench_boundary [--quick]
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -64,11 +65,12 @@ def run(quick: bool = False) -> str:
         ("INDArray → numpy into a reused array (`to_numpy(ind, out=a)`)", to_np_out, copy.median / to_np_out.median),
         ("`numpy.copy` (allocation + copy, for comparison)", fresh_copy, copy.median / fresh_copy.median),
     ]
-    table = "\n".join(f"| {name} | {t.fmt(1e3, 'ms')} | {mb / t.median / 1024:.2f} GiB/s | {ratio:.2f}x |"
-                      for name, t, ratio in rows)
+    table = "\n".join(
+        f"| {name} | {t.fmt(1e3, 'ms')} | {mb / t.median / 1024:.2f} GiB/s | {ratio:.2f}x |" for name, t, ratio in rows
+    )
     return f"""## Boundary: Python ↔ JVM
 
-Command: `.venv/bin/python -m benchmarks.bench_boundary{' --quick' if quick else ''}` — {machine()}
+Command: `.venv/bin/python -m benchmarks.bench_boundary{" --quick" if quick else ""}` — {machine()}
 
 60000×784 float32 ({mb:.0f} MiB), median (min–max) of {repeats} runs, same process:
 
@@ -77,7 +79,7 @@ Command: `.venv/bin/python -m benchmarks.bench_boundary{' --quick' if quick else
 {table}
 
 - Zero-copy paths, independent of size: `jpype.nio.convertToDirectBuffer` (the view `to_indarray` hands to Java)
-  {view.fmt(1e6, 'µs')}; `to_numpy(ind, copy=False)` (numpy view of ND4J's memory) {to_np_view.fmt(1e6, 'µs')}.
+  {view.fmt(1e6, "µs")}; `to_numpy(ind, copy=False)` (numpy view of ND4J's memory) {to_np_view.fmt(1e6, "µs")}.
 - Fresh targets pay for 179 MiB of new pages that `copyto` into a warm target does not. `to_numpy` copies
   through numpy from a view of ND4J's memory, as fast as `numpy.copy` (the ceiling for a new array; a
   Java-side memcpy into fresh numpy pages measured 8x slower). `to_indarray` is bound by ND4J's allocation:

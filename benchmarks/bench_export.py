@@ -6,6 +6,7 @@ output() vs ONNX Runtime (Python, CPU) on the exported file at batch 1 and batch
 Run: .venv/bin/python -m benchmarks.bench_export [--quick]
 Goals: export under 10 s, peak Python memory under 3x the parameter bytes.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,12 +74,22 @@ def _export_figures(net, path: Path, repeats: int) -> dict:
         _, python_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     plain = measure(lambda: export_onnx(net, path, input_shape=SHAPE, verify=False), repeats=repeats, warmup=0)
-    verified = measure(lambda: export_onnx(net, path, input_shape=SHAPE, tolerance=VERIFY_TOLERANCE),
-                       repeats=max(1, repeats - 1), warmup=0)
+    verified = measure(
+        lambda: export_onnx(net, path, input_shape=SHAPE, tolerance=VERIFY_TOLERANCE),
+        repeats=max(1, repeats - 1),
+        warmup=0,
+    )
     report = export_onnx(net, path, input_shape=SHAPE, tolerance=VERIFY_TOLERANCE)
-    return {"params": params, "param_bytes": params * 4, "plain": plain, "verified": verified,
-            "diff": report.max_abs_diff, "python_peak": python_peak, "rss_growth": rss.peak - rss.before,
-            "file_bytes": path.stat().st_size}
+    return {
+        "params": params,
+        "param_bytes": params * 4,
+        "plain": plain,
+        "verified": verified,
+        "diff": report.max_abs_diff,
+        "python_peak": python_peak,
+        "rss_growth": rss.peak - rss.before,
+        "file_bytes": path.stat().st_size,
+    }
 
 
 def _multiply_adds(path: Path) -> int:
@@ -86,8 +97,10 @@ def _multiply_adds(path: Path) -> int:
     import onnx
 
     model = onnx.shape_inference.infer_shapes(onnx.load(path))
-    dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim][1:]
-            for v in (*model.graph.value_info, *model.graph.output)}
+    dims = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim][1:]
+        for v in (*model.graph.value_info, *model.graph.output)
+    }
     weights = {i.name: list(i.dims) for i in model.graph.initializer}
     total = 0
     for node in model.graph.node:
@@ -101,17 +114,21 @@ def _multiply_adds(path: Path) -> int:
 def _latency(net, path: Path, images, batches: dict[int, int]) -> list[tuple]:
     """Per batch size and engine: its Timing after 3 warm-up calls (one engine's block, then the other's),
     and DL4J's median time / its median."""
-    import bridge
     import onnxruntime as ort
 
+    import bridge
+
     onnx_model = bridge.OnnxModel(path, providers="cpu")
-    engines = {"DL4J `output()` via dl4j-bridge": lambda x: bridge.predict(net, x),
-               f"ONNX Runtime {ort.__version__} (Python, CPU)": onnx_model.predict}
+    engines = {
+        "DL4J `output()` via dl4j-bridge": lambda x: bridge.predict(net, x),
+        f"ONNX Runtime {ort.__version__} (Python, CPU)": onnx_model.predict,
+    }
     rows = []
     for batch, repeats in batches.items():
         x = images(batch, SHAPE, seed=7)
-        timings = {name: measure(lambda call=call: call(x), repeats=repeats, warmup=3)
-                   for name, call in engines.items()}
+        timings = {
+            name: measure(lambda call=call: call(x), repeats=repeats, warmup=3) for name, call in engines.items()
+        }
         dl4j = next(iter(timings.values()))
         for name, timing in timings.items():
             rows.append((batch, name, timing, batch / timing.median, dl4j.median / timing.median, repeats))
@@ -131,26 +148,28 @@ def run(quick: bool) -> str:
         macs = _multiply_adds(path)
         rows = _latency(net, path, images, {1: 5, 32: 2} if quick else {1: 15, 32: 5})
     f, mib = figures, 2**20
-    table = "\n".join(f"| {batch} | {name} | {t.fmt(1e3, 'ms')} | {rate:.1f} | {rate * macs / 1e9:.0f} | "
-                      f"{speedup:.2f}x | {n} |" for batch, name, t, rate, speedup, n in rows)
+    table = "\n".join(
+        f"| {batch} | {name} | {t.fmt(1e3, 'ms')} | {rate:.1f} | {rate * macs / 1e9:.0f} | {speedup:.2f}x | {n} |"
+        for batch, name, t, rate, speedup, n in rows
+    )
     return f"""## Export of a 25 M-parameter graph: DL4J's zoo ResNet-50
 
-Command: `.venv/bin/python -m benchmarks.bench_export{' --quick' if quick else ''}` — {machine()}
+Command: `.venv/bin/python -m benchmarks.bench_export{" --quick" if quick else ""}` — {machine()}
 
 DL4J's `org.deeplearning4j.zoo.model.ResNet50` (built with DL4J's Java builder through JPype, random weights,
-batch-norm statistics calibrated), {f['params']:,} parameters ({f['param_bytes'] / mib:.0f} MiB as float32), input
+batch-norm statistics calibrated), {f["params"]:,} parameters ({f["param_bytes"] / mib:.0f} MiB as float32), input
 3x224x224, opset 17; the JVM already up and the network built ({built:.0f} s, not counted). ONNX file
-{f['file_bytes'] / mib:.0f} MiB. Median (min–max) of the runs.
+{f["file_bytes"] / mib:.0f} MiB. Median (min–max) of the runs.
 
 | export | time | goal |
 | --- | --- | --- |
-| `export_onnx(verify=False)`: scan, convert, serialise, write | {f['plain'].fmt()} | < 10 s |
-| `export_onnx()` with the DL4J-vs-ONNX Runtime check (2 random images, tolerance {VERIFY_TOLERANCE:g}; max abs diff {f['diff']:.2g}) | {f['verified'].fmt()} | |
+| `export_onnx(verify=False)`: scan, convert, serialise, write | {f["plain"].fmt()} | < 10 s |
+| `export_onnx()` with the DL4J-vs-ONNX Runtime check (2 random images, tolerance {VERIFY_TOLERANCE:g}; max abs diff {f["diff"]:.2g}) | {f["verified"].fmt()} | |
 
 | memory during `export_onnx(verify=False)` | bytes | / parameter bytes | goal |
 | --- | --- | --- | --- |
-| peak Python allocations (tracemalloc: Python objects and numpy arrays; not protobuf's C++ buffers) | {f['python_peak'] / mib:.0f} MiB | {f['python_peak'] / f['param_bytes']:.2f}x | < 3x |
-| process RSS growth (peak, polled every 5 ms; protobuf, JVM and native memory included; first export of the process) | {f['rss_growth'] / mib:.0f} MiB | {f['rss_growth'] / f['param_bytes']:.2f}x | |
+| peak Python allocations (tracemalloc: Python objects and numpy arrays; not protobuf's C++ buffers) | {f["python_peak"] / mib:.0f} MiB | {f["python_peak"] / f["param_bytes"]:.2f}x | < 3x |
+| process RSS growth (peak, polled every 5 ms; protobuf, JVM and native memory included; first export of the process) | {f["rss_growth"] / mib:.0f} MiB | {f["rss_growth"] / f["param_bytes"]:.2f}x | |
 
 Inference on the exported file, random images, default threads (ONNX Runtime's and ND4J's pools both
 size themselves to the cores), each engine's calls in one block after 3 warm-up calls; speed-up: DL4J's

@@ -12,6 +12,7 @@ folder ignored through .git/info/exclude and carried by one `run`, concatenated 
 unpacks it into /tmp/site with pytest's wheels, sets PYTHONPATH=/tmp/site:$PWD, and runs
 `python -m pytest tests/test_gpu.py` and `python -m benchmarks.bench_gpu --out $OUT/gpu.md`.
 """
+
 from __future__ import annotations
 
 import sys
@@ -48,8 +49,12 @@ def _gpu_name() -> str:
     import subprocess
 
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30).stdout.strip()
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
         return out or "unknown GPU"
     except (OSError, subprocess.SubprocessError):
         return "unknown GPU"
@@ -90,18 +95,22 @@ def run(quick: bool) -> tuple[str, bool]:
                 continue
             diff = float(np.max(np.abs(engine.predict(digits[:1000]) - reference)))
             latency = _latency(engine, digits[:1000], calls)
-            rates = [batch / measure(lambda b=batch: engine.predict(digits[:b], batch_size=b), repeats, warmup=3).median
-                     for batch in BATCHES[1:]]
+            rates = [
+                batch / measure(lambda b=batch: engine.predict(digits[:b], batch_size=b), repeats, warmup=3).median
+                for batch in BATCHES[1:]
+            ]
             if name == "CPU":
                 cpu_latency, cpu_rate = latency[50], rates
-            rows.append(f"| {model_name} | {name} ({engine.providers[0]}) | {latency[50] * 1e3:.3f} | {latency[99] * 1e3:.3f} | "
-                        + " | ".join(f"{r:,.0f}" for r in rates)
-                        + f" | {cpu_latency / latency[50]:.2f}x | {rates[-1] / cpu_rate[-1]:.1f}x | {diff:.1e} |")
+            rows.append(
+                f"| {model_name} | {name} ({engine.providers[0]}) | {latency[50] * 1e3:.3f} | {latency[99] * 1e3:.3f} | "
+                + " | ".join(f"{r:,.0f}" for r in rates)
+                + f" | {cpu_latency / latency[50]:.2f}x | {rates[-1] / cpu_rate[-1]:.1f}x | {diff:.1e} |"
+            )
     table = "\n".join(rows)
     extra = "\n".join(f"- {n}" for n in notes)
     section = f"""## GPU inference: ONNX Runtime CUDA / TensorRT vs CPU
 
-Command (on the GPU machine, no JVM needed): `python -m benchmarks.bench_gpu{' --quick' if quick else ''}`.
+Command (on the GPU machine, no JVM needed): `python -m benchmarks.bench_gpu{" --quick" if quick else ""}`.
 Machine: {machine()}; GPU: {_gpu_name()}; onnxruntime-gpu {ort.__version__}. Shared-vector models
 (models/vectors), real MNIST digits (repeated to fill batch 4096); batch-1 latency over {calls} calls after
 warm-up, throughput median of {repeats} runs; ratios against the CPU provider of the same machine in the same run.

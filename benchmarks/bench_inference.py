@@ -4,6 +4,7 @@ batch-1 latency (p50, p99) and batch-256 throughput, measured in the same run; p
 Run: .venv/bin/python -m benchmarks.bench_inference [--quick]
 (ONNX Runtime Java and the HTTP service are in benchmarks/bench_service.py.)
 """
+
 from __future__ import annotations
 
 import sys
@@ -48,27 +49,33 @@ def run(quick: bool) -> str:
     import bridge
 
     bridge.start_jvm()
-    digits = np.fromfile(VECTORS / "mnist_test_1000.u8", np.uint8).reshape(1000, 784).astype(np.float32) / np.float32(255)
+    digits = np.fromfile(VECTORS / "mnist_test_1000.u8", np.uint8).reshape(1000, 784).astype(np.float32) / np.float32(
+        255
+    )
     calls, repeats = (500, 5) if quick else (3000, 15)
     rows = []
     for model in ("mlp", "lenet"):
         net = bridge.load(VECTORS / model / "model.zip")
         onnx_model = bridge.OnnxModel(VECTORS / model / "model.onnx", providers="cpu")
-        engines = {"DL4J `output()` via dl4j-bridge": lambda x: bridge.predict(net, x),
-                   "ONNX Runtime (Python, CPU)": onnx_model.predict}
+        engines = {
+            "DL4J `output()` via dl4j-bridge": lambda x: bridge.predict(net, x),
+            "ONNX Runtime (Python, CPU)": onnx_model.predict,
+        }
         results = {}
         for name, call in engines.items():
             p = percentiles(_latencies(call, digits, calls))
             results[name] = (p[50], p[99], _throughput(call, digits[:256], repeats))
         dl4j = results["DL4J `output()` via dl4j-bridge"]
         for name, (p50, p99, rate) in results.items():
-            rows.append(f"| {model} | {name} | {p50 * 1e3:.3f} | {p99 * 1e3:.3f} | {rate:,.0f} | "
-                        f"{dl4j[0] / p50:.1f}x | {rate / dl4j[2]:.1f}x |")
+            rows.append(
+                f"| {model} | {name} | {p50 * 1e3:.3f} | {p99 * 1e3:.3f} | {rate:,.0f} | "
+                f"{dl4j[0] / p50:.1f}x | {rate / dl4j[2]:.1f}x |"
+            )
     verified, unverified = _export_seconds(3 if quick else 5)
     table = "\n".join(rows)
     return f"""## Inference in Python: DL4J vs ONNX Runtime
 
-Command: `.venv/bin/python -m benchmarks.bench_inference{' --quick' if quick else ''}`. Shared-vector models
+Command: `.venv/bin/python -m benchmarks.bench_inference{" --quick" if quick else ""}`. Shared-vector models
 (models/vectors), real MNIST digits, CPU, default threads; batch-1 latency over {calls} calls after warm-up,
 batch-256 throughput median of {repeats} runs. Ratios are against DL4J in the same run.
 

@@ -11,6 +11,7 @@ connection per thread, a fixed number of requests) that checks every answer agai
 and wrk (C, one epoll thread; `make benchmarks` installs Debian's package) for the throughput and
 latency figures: the Python client's threads take most of a 2-core machine's CPU from the service.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,15 +47,26 @@ def _inputs(vectors: Path, model: str) -> tuple[Path, np.ndarray, np.ndarray]:
     return paths[0], digits, np.fromfile(paths[2], "<f4").reshape(-1, 10)
 
 
-def java_ort(model: Path, digits_u8: Path, threads1: int, threads_n: int, calls: int, batch: int,
-             batches: int) -> dict:
-    cmd = [str(java_home() / "bin" / "java"), "-cp", str(service_jar()), "ai.dl4jbridge.runtime.service.Benchmark",
-           str(model), str(digits_u8), str(threads1), str(threads_n), str(calls), str(batch), str(batches)]
+def java_ort(model: Path, digits_u8: Path, threads1: int, threads_n: int, calls: int, batch: int, batches: int) -> dict:
+    cmd = [
+        str(java_home() / "bin" / "java"),
+        "-cp",
+        str(service_jar()),
+        "ai.dl4jbridge.runtime.service.Benchmark",
+        str(model),
+        str(digits_u8),
+        str(threads1),
+        str(threads_n),
+        str(calls),
+        str(batch),
+        str(batches),
+    ]
     return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
 
 
-def python_ort(model: Path, digits: np.ndarray, threads1: int, threads_n: int, calls: int, batch: int,
-               batches: int) -> dict:
+def python_ort(
+    model: Path, digits: np.ndarray, threads1: int, threads_n: int, calls: int, batch: int, batches: int
+) -> dict:
     def session(threads: int) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -80,9 +92,11 @@ def python_ort(model: Path, digits: np.ndarray, threads1: int, threads_n: int, c
         per.append(time.perf_counter() - t0)
     p = percentiles(lat)
     median = sorted(per)[batches // 2]
-    return {"engine": f"onnxruntime {ort.__version__} (Python)",
-            "batch1": {"p50_us": p[50] * 1e6, "p99_us": p[99] * 1e6, "mean_us": sum(lat) / len(lat) * 1e6},
-            "batchN": {"median_s": median, "min_s": min(per), "max_s": max(per), "rows_per_s": batch / median}}
+    return {
+        "engine": f"onnxruntime {ort.__version__} (Python)",
+        "batch1": {"p50_us": p[50] * 1e6, "p99_us": p[99] * 1e6, "mean_us": sum(lat) / len(lat) * 1e6},
+        "batchN": {"median_s": median, "min_s": min(per), "max_s": max(per), "rows_per_s": batch / median},
+    }
 
 
 def interleaved(model: Path, vectors: Path, digits: np.ndarray, rounds: int, calls: int, batches: int) -> list[dict]:
@@ -97,9 +111,16 @@ def interleaved(model: Path, vectors: Path, digits: np.ndarray, rounds: int, cal
         p50s = sorted(r["batch1"]["p50_us"] for r in engine_runs)
         rates = sorted(r["batchN"]["rows_per_s"] for r in engine_runs)
         engine = engine_runs[0]["engine"] + (" (Java)" if lang == "java" else "")
-        out.append({"engine": engine, "p50": p50s[len(p50s) // 2], "p50_range": (p50s[0], p50s[-1]),
-                    "p99": sorted(r["batch1"]["p99_us"] for r in engine_runs)[len(p50s) // 2],
-                    "rate": rates[len(rates) // 2], "rate_range": (rates[0], rates[-1])})
+        out.append(
+            {
+                "engine": engine,
+                "p50": p50s[len(p50s) // 2],
+                "p50_range": (p50s[0], p50s[-1]),
+                "p99": sorted(r["batch1"]["p99_us"] for r in engine_runs)[len(p50s) // 2],
+                "rate": rates[len(rates) // 2],
+                "rate_range": (rates[0], rates[-1]),
+            }
+        )
     return out
 
 
@@ -141,8 +162,14 @@ def load(url: str, concurrency: int, requests: int, make_request, check) -> dict
         t.join()
     wall = time.perf_counter() - start
     p = percentiles(latencies)
-    return {"concurrency": concurrency, "requests": requests, "rps": requests / wall,
-            "p50_ms": p[50] * 1e3, "p99_ms": p[99] * 1e3, **outcome}
+    return {
+        "concurrency": concurrency,
+        "requests": requests,
+        "rps": requests / wall,
+        "p50_ms": p[50] * 1e3,
+        "p99_ms": p[99] * 1e3,
+        **outcome,
+    }
 
 
 WRK_SCRIPT = """
@@ -170,19 +197,33 @@ def wrk_runs(url: str, row: bytes, seconds: int) -> list[dict] | str:
         script.write_text(WRK_SCRIPT)
         body.write_bytes(row)
         for concurrency in (8, 32):
-            out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), f"{url}/v1/predict"],
-                                 capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "WRK_BODY": str(body)})
+            out = subprocess.run(
+                ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), f"{url}/v1/predict"],
+                capture_output=True,
+                text=True,
+                timeout=seconds + 60,
+                env={**os.environ, "WRK_BODY": str(body)},
+            )
             found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out.stdout)
             if not found:
                 return f"not measured: wrk failed ({(out.stderr or out.stdout)[-300:]!r})"
             requests, micros, p50, p99, bad_status, socket_errors = map(int, found.groups())
-            results.append({"concurrency": concurrency, "requests": requests, "rps": requests / (micros / 1e6),
-                            "p50_ms": p50 / 1e3, "p99_ms": p99 / 1e3, "errors": bad_status + socket_errors})
+            results.append(
+                {
+                    "concurrency": concurrency,
+                    "requests": requests,
+                    "rps": requests / (micros / 1e6),
+                    "p50_ms": p50 / 1e3,
+                    "p99_ms": p99 / 1e3,
+                    "errors": bad_status + socket_errors,
+                }
+            )
     return results
 
 
-def service_runs(model: Path, digits: np.ndarray, expected: np.ndarray, requests: int,
-                 wrk_seconds: int) -> tuple[list, dict, dict, list | str]:
+def service_runs(
+    model: Path, digits: np.ndarray, expected: np.ndarray, requests: int, wrk_seconds: int
+) -> tuple[list, dict, dict, list | str]:
     rows = [digits[i].astype("<f4").tobytes() for i in range(len(digits))]
     n = len(rows)
 
@@ -200,13 +241,20 @@ def service_runs(model: Path, digits: np.ndarray, expected: np.ndarray, requests
         probs = np.asarray(json.loads(payload)["probabilities"][0], np.float32)
         return np.abs(probs - expected[i % n]).max() <= TOLERANCE
 
-    bad = [("POST", "/v1/predict", b'{"inputs": [[1, 2', {"Content-Type": "application/json"}, 400),
-           ("POST", "/v1/predict", rows[0][:-4], BINARY, 400),
-           ("POST", "/v1/predict", json.dumps({"inputs": [[float("nan")] * 784]}).encode(),
-            {"Content-Type": "application/json"}, 400),
-           ("POST", "/v1/predict", rows[0], {"Content-Type": "text/plain"}, 415),
-           ("GET", "/v1/predict", None, {}, 405),
-           ("GET", "/nope", None, {}, 404)]
+    bad = [
+        ("POST", "/v1/predict", b'{"inputs": [[1, 2', {"Content-Type": "application/json"}, 400),
+        ("POST", "/v1/predict", rows[0][:-4], BINARY, 400),
+        (
+            "POST",
+            "/v1/predict",
+            json.dumps({"inputs": [[float("nan")] * 784]}).encode(),
+            {"Content-Type": "application/json"},
+            400,
+        ),
+        ("POST", "/v1/predict", rows[0], {"Content-Type": "text/plain"}, 415),
+        ("GET", "/v1/predict", None, {}, 405),
+        ("GET", "/nope", None, {}, 404),
+    ]
 
     def mixed(i):
         return bad[(i // 4) % len(bad)] if i % 4 == 3 else good(i)
@@ -230,23 +278,31 @@ def run(quick: bool = False, vectors: Path = VECTORS) -> str:
     java, python = engines
     ort_rows = "\n".join(
         f"| {e['engine']} | {e['p50']:.0f} µs ({e['p50_range'][0]:.0f}–{e['p50_range'][1]:.0f}) | {e['p99']:.0f} µs | "
-        f"{e['rate']:,.0f} rows/s ({e['rate_range'][0]:,.0f}–{e['rate_range'][1]:,.0f}) |" for e in engines)
+        f"{e['rate']:,.0f} rows/s ({e['rate_range'][0]:,.0f}–{e['rate_range'][1]:,.0f}) |"
+        for e in engines
+    )
     load_rows = "\n".join(
         f"| {r['concurrency']} | {label} | {r['requests']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
         f"{r['4xx'] + r['5xx'] + r['failed'] + r['wrong']} |"
-        for label, r in [("binary", loads[0]), ("binary", loads[1]), ("binary", loads[2]), ("JSON", json8)])
-    wrk_rows = wrk if isinstance(wrk, str) else "\n".join(
-        f"| {r['concurrency']} | binary | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
-        for r in wrk)
+        for label, r in [("binary", loads[0]), ("binary", loads[1]), ("binary", loads[2]), ("JSON", json8)]
+    )
+    wrk_rows = (
+        wrk
+        if isinstance(wrk, str)
+        else "\n".join(
+            f"| {r['concurrency']} | binary | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+            for r in wrk
+        )
+    )
     return f"""## Java: ONNX Runtime Java vs Python, and the reference service
 
-Command: `.venv/bin/python -m benchmarks.bench_service{' --quick' if quick else ''}` — {machine()}
+Command: `.venv/bin/python -m benchmarks.bench_service{" --quick" if quick else ""}` — {machine()}
 
 LeNet (models/vectors/lenet/model.onnx), CPU provider, in process. Batch 1: one ONNX Runtime thread
 (as the service runs it), {calls} calls on the 1,000 shared digits after 200 warm-up calls. Batch 256:
 {threads} threads, median of {batches} batches. Java and Python alternate {rounds} time(s) in the same run;
 the table gives the median round (min–max over rounds). Java/Python batch-1 p50 ratio:
-{java['p50'] / python['p50']:.2f}; batch-256 throughput ratio: {java['rate'] / python['rate']:.2f}.
+{java["p50"] / python["p50"]:.2f}; batch-256 throughput ratio: {java["rate"] / python["rate"]:.2f}.
 
 | engine | batch 1 p50 | batch 1 p99 | batch 256 throughput |
 | --- | --- | --- | --- |
@@ -268,20 +324,30 @@ answers and socket errors counted). Goal at concurrency 8: above 5,000 req/s wit
 {wrk_rows}
 
 Mixed run (concurrency 8, 1 request in 4 bad: malformed JSON, short binary, NaN, wrong content type,
-wrong method, unknown path): {mix['ok']} good answered 200, {mix['4xx']} bad answered 4xx, {mix['5xx']} 5xx,
-{mix['wrong']} wrong answers or statuses, {mix['failed']} connection failures; {mix['rps']:,.0f} req/s, p99 {mix['p99_ms']:.2f} ms.
+wrong method, unknown path): {mix["ok"]} good answered 200, {mix["4xx"]} bad answered 4xx, {mix["5xx"]} 5xx,
+{mix["wrong"]} wrong answers or statuses, {mix["failed"]} connection failures; {mix["rps"]:,.0f} req/s, p99 {mix["p99_ms"]:.2f} ms.
 """
 
 
 def _wrk_once(url: str, script: Path, body: Path, concurrency: int, seconds: int) -> dict:
-    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), f"{url}/v1/predict"],
-                         capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "WRK_BODY": str(body)})
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), f"{url}/v1/predict"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        env={**os.environ, "WRK_BODY": str(body)},
+    )
     found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out.stdout)
     if not found:
         raise SystemExit(f"wrk failed: {(out.stderr or out.stdout)[-300:]!r}")
     requests, micros, p50, p99, bad_status, socket_errors = map(int, found.groups())
-    return {"requests": requests, "rps": requests / (micros / 1e6), "p50_ms": p50 / 1e3, "p99_ms": p99 / 1e3,
-            "errors": bad_status + socket_errors}
+    return {
+        "requests": requests,
+        "rps": requests / (micros / 1e6),
+        "p50_ms": p50 / 1e3,
+        "p99_ms": p99 / 1e3,
+        "errors": bad_status + socket_errors,
+    }
 
 
 def _served(jar: Path, model: Path, extra: list[str]):
@@ -292,16 +358,22 @@ def _served(jar: Path, model: Path, extra: list[str]):
     return service
 
 
-def batching_runs(model: Path, digits: np.ndarray, expected: np.ndarray, reference_jar: Path | None,
-                  seconds: int, rounds: int) -> list[dict]:
+def batching_runs(
+    model: Path, digits: np.ndarray, expected: np.ndarray, reference_jar: Path | None, seconds: int, rounds: int
+) -> list[dict]:
     """wrk -c32, one LeNet row per request: this build with batching off and on (and the reference jar),
     alternating `rounds` times; per configuration the median round. Each service is checked for correct
     answers (the Python client, 1e-5 against DL4J) before it is measured."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (`make benchmarks` installs Debian's wrk)")
-    configs = [("batching off", service_jar(), []),
-               ("batching on (--batch-max-size 64 --batch-max-delay-us 0)", service_jar(),
-                ["--batch-max-size", "64", "--batch-max-delay-us", "0"])]
+    configs = [
+        ("batching off", service_jar(), []),
+        (
+            "batching on (--batch-max-size 64 --batch-max-delay-us 0)",
+            service_jar(),
+            ["--batch-max-size", "64", "--batch-max-delay-us", "0"],
+        ),
+    ]
     if reference_jar is not None:
         configs.insert(0, ("reference: " + reference_jar.name + " (previous service)", reference_jar, []))
     rows = [digits[i].astype("<f4").tobytes() for i in range(len(digits))]
@@ -337,12 +409,15 @@ def run_batching(reference_jar: Path | None, seconds: int, rounds: int, vectors:
     model, digits, expected = _inputs(vectors, "lenet")
     results = batching_runs(model, digits, expected, reference_jar, seconds, rounds)
     base = results[0]["rps"]
-    rows = "\n".join(f"| {r['label']} | {r['rps']:,.0f} ({r['rps_range'][0]:,.0f}–{r['rps_range'][1]:,.0f}) | "
-                     f"{r['rps'] / base:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |" for r in results)
+    rows = "\n".join(
+        f"| {r['label']} | {r['rps']:,.0f} ({r['rps_range'][0]:,.0f}–{r['rps_range'][1]:,.0f}) | "
+        f"{r['rps'] / base:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+        for r in results
+    )
     load_avg = os.getloadavg()
     return f"""## Java service: dynamic batching on vs off (wrk, concurrency 32)
 
-Command: `.venv/bin/python -m benchmarks.bench_service --batching{' --reference-jar ' + str(reference_jar) if reference_jar else ''} --seconds {seconds} --rounds {rounds}`
+Command: `.venv/bin/python -m benchmarks.bench_service --batching{" --reference-jar " + str(reference_jar) if reference_jar else ""} --seconds {seconds} --rounds {rounds}`
 — {machine()}; load average at the end {load_avg[0]:.1f} / {load_avg[1]:.1f} / {load_avg[2]:.1f} (the machine is shared:
 with a load above its 2 cores every figure here is depressed and noisy; compare the ratios, measured in the same run).
 

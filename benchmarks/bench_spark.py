@@ -4,6 +4,7 @@ from DL4J's Spark training stats. `--accuracy`: the issue's bar (2 full epochs e
 
 Run: .venv/bin/python -m benchmarks.bench_spark [--quick] [--accuracy]
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,19 @@ PHASES = [  # DL4J stat key -> what it is
 ]
 
 
-def _train(mode: str, cluster, x, y, xt, yt, epochs: int, seed: int = 7, model: str = "lenet", batch_size: int = 32,
-           averaging_frequency: int = 20):
+def _train(
+    mode: str,
+    cluster,
+    x,
+    y,
+    xt,
+    yt,
+    epochs: int,
+    seed: int = 7,
+    model: str = "lenet",
+    batch_size: int = 32,
+    averaging_frequency: int = 20,
+):
     """(history, test accuracy, Spark timings, the trained network) for one mode; batch_size is per worker."""
     import bridge
     from bridge import nets, spark
@@ -60,14 +72,19 @@ def run(quick: bool, accuracy_mode: bool) -> str:
             results[mode] = (history, acc, timings, time.perf_counter() - start)
             print(f"{mode}: {history[-1].samples_per_sec:.0f} samples/s, accuracy {acc:.4f}", flush=True)
     base = results["local"][0][-1].samples_per_sec
-    rows = "\n".join(f"| {mode} | {h[-1].samples_per_sec:.0f} | {h[-1].samples_per_sec / base:.2f}x | {acc:.4f} | {wall:.0f} s |"
-                     for mode, (h, acc, _, wall) in results.items())
-    title = (f"LeNet, Fashion-MNIST, {epochs} epochs on all {n} training images (accuracy on the 10,000 test images)"
-             if accuracy_mode else f"LeNet, Fashion-MNIST, 2 epochs of {n} images (samples/s of the second: the first "
-             "also starts the executors' JVMs; the time split below covers both)")
-    section = f"""## Distributed training: local vs Spark{' (accuracy)' if accuracy_mode else ''}
+    rows = "\n".join(
+        f"| {mode} | {h[-1].samples_per_sec:.0f} | {h[-1].samples_per_sec / base:.2f}x | {acc:.4f} | {wall:.0f} s |"
+        for mode, (h, acc, _, wall) in results.items()
+    )
+    title = (
+        f"LeNet, Fashion-MNIST, {epochs} epochs on all {n} training images (accuracy on the 10,000 test images)"
+        if accuracy_mode
+        else f"LeNet, Fashion-MNIST, 2 epochs of {n} images (samples/s of the second: the first "
+        "also starts the executors' JVMs; the time split below covers both)"
+    )
+    section = f"""## Distributed training: local vs Spark{" (accuracy)" if accuracy_mode else ""}
 
-Command: `.venv/bin/python -m benchmarks.bench_spark{' --quick' if quick else ''}{' --accuracy' if accuracy_mode else ''}`.
+Command: `.venv/bin/python -m benchmarks.bench_spark{" --quick" if quick else ""}{" --accuracy" if accuracy_mode else ""}`.
 {title}; batch 32 (per worker on Spark), parameters and Adam's moments averaged every 20 minibatches, the
 standalone cluster is a master and 2 workers (1 core each) as separate JVMs on 127.0.0.1, all in the same run.
 
@@ -88,9 +105,11 @@ def _overhead(results) -> str:
             if key in timings:
                 t = timings[key]
                 lines.append(f"| {mode} | {label} | {t['total_ms']:,} | {t['total_ms'] / fit:.0%} | {t['events']} |")
-    return ("\nWhere the time goes (DL4J's Spark training stats, driver side; the workers' own fit timings are left\n"
-            "out: DL4J's nested stats count them more than once):\n\n| mode | phase | total ms | share of fit | events |\n"
-            "| --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n")
+    return (
+        "\nWhere the time goes (DL4J's Spark training stats, driver side; the workers' own fit timings are left\n"
+        "out: DL4J's nested stats count them more than once):\n\n| mode | phase | total ms | share of fit | events |\n"
+        "| --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n"
+    )
 
 
 def _scaling(results) -> str:
@@ -102,8 +121,10 @@ def _scaling(results) -> str:
     if not fit or not distributed:
         return ""
     overhead = fit - distributed
-    rows = "\n".join(f"| {w} | {overhead + distributed * 2 / w:,.0f} | {(overhead + distributed * 2) / (overhead + distributed * 2 / w):.2f}x |"
-                      for w in (1, 2, 4, 8, 16))
+    rows = "\n".join(
+        f"| {w} | {overhead + distributed * 2 / w:,.0f} | {(overhead + distributed * 2) / (overhead + distributed * 2 / w):.2f}x |"
+        for w in (1, 2, 4, 8, 16)
+    )
     return f"""
 Scaling on paper, from the cluster's split: of {fit:,} ms of fitting, {distributed:,} ms is the driver waiting
 for each averaging round's job (the workers' minibatches and the sum of their parameters), which divides

@@ -4,6 +4,7 @@ same architecture, batch size, optimizer (Adam 1e-3) and thread count, in the sa
 Run: .venv/bin/python -m benchmarks.bench_training [--quick]
 Each measurement runs in a fresh process (its own JVM / torch runtime) and reports samples/s and peak RSS.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,15 +80,25 @@ def _torch_epoch(n: int, batch: int) -> dict:
     features = torch.from_numpy(x[:n].reshape(-1, 1, 28, 28))
     labels = torch.from_numpy(y[:n].astype(np.int64))
     nn = torch.nn
-    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+    net = nn.Sequential(
+        nn.Conv2d(1, 20, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(20, 50, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(800, 500),
+        nn.ReLU(),
+        nn.Linear(500, 10),
+    )
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     loss_fn = nn.CrossEntropyLoss()
 
     def epoch(count):
         order = torch.randperm(count)
         for start in range(0, count, batch):
-            rows = order[start:start + batch]
+            rows = order[start : start + batch]
             optimizer.zero_grad()
             loss_fn(net(features[rows]), labels[rows]).backward()
             optimizer.step()
@@ -129,18 +140,23 @@ def _torch_stacks(n: int, batch: int) -> dict:
     torch.set_num_threads(THREADS)
     nn = torch.nn
     features, labels = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
-    blocks = {"conv20": [nn.Conv2d(1, 20, 5), nn.ReLU()], "pool": [nn.MaxPool2d(2)],
-              "conv50": [nn.Conv2d(20, 50, 5), nn.ReLU()]}
+    blocks = {
+        "conv20": [nn.Conv2d(1, 20, 5), nn.ReLU()],
+        "pool": [nn.MaxPool2d(2)],
+        "conv50": [nn.Conv2d(20, 50, 5), nn.ReLU()],
+    }
     flat = {"conv20": 20 * 24 * 24, "conv20+pool": 20 * 12 * 12, "conv20+pool+conv50+pool": 800}
     result = {}
     for stack in STACKS:
-        net = nn.Sequential(*[m for part in stack.split("+") for m in blocks[part]], nn.Flatten(), nn.Linear(flat[stack], 10))
+        net = nn.Sequential(
+            *[m for part in stack.split("+") for m in blocks[part]], nn.Flatten(), nn.Linear(flat[stack], 10)
+        )
         optimizer, loss_fn = torch.optim.Adam(net.parameters()), nn.CrossEntropyLoss()
 
         def epoch():
             for i in range(0, n, batch):
                 optimizer.zero_grad()
-                loss_fn(net(features[i:i + batch]), labels[i:i + batch]).backward()
+                loss_fn(net(features[i : i + batch]), labels[i : i + batch]).backward()
                 optimizer.step()
 
         epoch()
@@ -150,28 +166,33 @@ def _torch_stacks(n: int, batch: int) -> dict:
         with torch.no_grad():
             start = time.perf_counter()
             for i in range(0, n, batch):
-                net(features[i:i + batch])
+                net(features[i : i + batch])
         result[stack] = (train, n / (time.perf_counter() - start))
     return result
 
 
 def worker(kind: str, n: int) -> None:
     batch = int(os.environ.get("BENCH_BATCH", BATCH))
-    result = {"torch": _torch_epoch, "dl4j": _dl4j_epoch, "torch-stacks": _torch_stacks,
-              "dl4j-stacks": _dl4j_stacks}[kind](n, batch)
+    result = {"torch": _torch_epoch, "dl4j": _dl4j_epoch, "torch-stacks": _torch_stacks, "dl4j-stacks": _dl4j_stacks}[
+        kind
+    ](n, batch)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(result))
 
 
 def _spawn(kind: str, n: int, env: dict) -> dict | str:
     full_env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), **env}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_training", "--worker", kind, "--n", str(n)],
-                          env=full_env, capture_output=True, text=True)
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_training", "--worker", kind, "--n", str(n)],
+        env=full_env,
+        capture_output=True,
+        text=True,
+    )
+    line = next((row for row in proc.stdout.splitlines() if row.startswith("RESULT ")), None)
     if line is None:
         reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return f"not measured: {reason[:160]}"
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def run(quick: bool) -> str:
@@ -191,16 +212,21 @@ def run(quick: bool) -> str:
         reference = reference or (median if kind == "torch" else None)
         ratio = f"{median / reference:.2f}x" if reference else "n/a (no PyTorch)"
         memory = f"{max(r['peak_rss_mb'] for r in results):.0f} MiB"
-        off_heap = (f"{max(r['off_heap_peak_mb'] for r in results):.0f} MiB" if kind == "dl4j"
-                    else "n/a (no separate native pool)")
+        off_heap = (
+            f"{max(r['off_heap_peak_mb'] for r in results):.0f} MiB"
+            if kind == "dl4j"
+            else "n/a (no separate native pool)"
+        )
         print(f"{label}: {median:.0f} samples/s", flush=True)
-        rows.append(f"| {label} | {median:.0f} ({min(rates):.0f}–{max(rates):.0f}) | {ratio} | {memory} | {off_heap} | {repeats} |")
+        rows.append(
+            f"| {label} | {median:.0f} ({min(rates):.0f}–{max(rates):.0f}) | {ratio} | {memory} | {off_heap} | {repeats} |"
+        )
     table = "\n".join(rows)
     return f"""{_stacks_section(1024 if quick else 4096)}
 
 ## Training: DL4J vs PyTorch, LeNet on Fashion-MNIST
 
-Command: `.venv/bin/python -m benchmarks.bench_training{' --quick' if quick else ''}`. One epoch of {n} samples,
+Command: `.venv/bin/python -m benchmarks.bench_training{" --quick" if quick else ""}`. One epoch of {n} samples,
 batch {BATCH}, Adam 1e-3, {THREADS} threads (OMP_NUM_THREADS / torch.set_num_threads), after a 1,024-sample warm-up,
 each in a fresh process. Goal: DL4J/PyTorch >= 1.0.
 
@@ -222,8 +248,11 @@ def _findings(medians: dict, reference: float | None) -> str:
         return "Findings: not written (a run above was not measured)."
     ratio = default / reference
     verdict = "met" if ratio >= 1.0 else f"not met: dl4j-bridge trains LeNet at {ratio:.2f}x PyTorch"
-    extra = "".join(f" {name}: {value:.0f} samples/s ({value / reference:.2f}x)." for name, value in
-                    (("One OMP thread instead of two", one_thread), ("Batch 256", big_batch)) if value)
+    extra = "".join(
+        f" {name}: {value:.0f} samples/s ({value / reference:.2f}x)."
+        for name, value in (("One OMP thread instead of two", one_thread), ("Batch 256", big_batch))
+        if value
+    )
     return f"""What was found: the goal (ratio >= 1.0) is {verdict} ({generic / reference:.2f}x with DL4J's defaults).
 Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its layer helpers ship disabled
 (`org.eclipse.deeplearning4j.helpers.disable` defaults to true), and when enabled, their check looks up
@@ -245,7 +274,8 @@ def _stacks_section(n: int) -> str:
     rows = "\n".join(
         f"| {stack} | {dl4j[stack][0]:.0f} | {torch_[stack][0]:.0f} | {dl4j[stack][0] / torch_[stack][0]:.2f}x "
         f"| {dl4j[stack][1]:.0f} | {torch_[stack][1]:.0f} | {dl4j[stack][1] / torch_[stack][1]:.2f}x |"
-        for stack in STACKS)
+        for stack in STACKS
+    )
     return f"""Where the gap is: the same layer stacks in both frameworks, {n} samples, batch {BATCH}, samples/s:
 
 | stack (+ softmax output) | DL4J train | PyTorch train | ratio | DL4J forward | PyTorch forward | ratio |

@@ -3,6 +3,7 @@
 Every figure is the median of several runs with min and max, and every comparison is a ratio
 measured in the same run: these machines are shared and noisy.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ Workloads: LeNet training (slowest training ratio: DL4J vs PyTorch), LeNet batch
 inference ratio: DL4J vs ONNX Runtime), and `to_indarray` of 60000x784 float32 (slowest transfer ratio).
 Run: .venv/bin/python -m benchmarks.profiles [--quick]
 """
+
 from __future__ import annotations
 
 import collections
@@ -54,8 +55,12 @@ def profile(code: str) -> tuple[collections.Counter, collections.Counter, int]:
         subprocess.run([sys.executable, "-c", PRELUDE + code + DUMP, str(recording)], check=True, capture_output=True)
         by_method, by_kind, total = collections.Counter(), collections.Counter(), 0
         for event in EVENTS:
-            text = subprocess.run([str(java_home() / "bin" / "jfr"), "print", "--stack-depth", "64", "--events", event,
-                                   str(recording)], check=True, capture_output=True, text=True).stdout
+            text = subprocess.run(
+                [str(java_home() / "bin" / "jfr"), "print", "--stack-depth", "64", "--events", event, str(recording)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             for sample in text.split(event + " {")[1:]:
                 frames = re.findall(r"^\s+([\w.$<>]+)\(", sample, re.M)
                 if not any("deeplearning4j" in f or "nd4j" in f or "dl4jbridge" in f for f in frames):
@@ -67,17 +72,24 @@ def profile(code: str) -> tuple[collections.Counter, collections.Counter, int]:
 
 
 def run(quick: bool) -> str:
-    sizes = {"LeNet training (fit)": 2000 if quick else 6000, "LeNet batch-1 output()": 1000 if quick else 4000,
-             "to_indarray, 60000x784 float32": 4000 if quick else 12000}
+    sizes = {
+        "LeNet training (fit)": 2000 if quick else 6000,
+        "LeNet batch-1 output()": 1000 if quick else 4000,
+        "to_indarray, 60000x784 float32": 4000 if quick else 12000,
+    }
     parts = []
     for name, code in WORKLOADS.items():
         by_method, by_kind, total = profile(code.format(n=sizes[name]))
         rows = "\n".join(f"| {method} | {count / max(total, 1):.1%} |" for method, count in by_method.most_common(8))
         kinds = ", ".join(f"{kind} {count / max(total, 1):.0%}" for kind, count in by_kind.most_common())
-        parts.append(f"### {name}\n\n{total} samples of DL4J/ND4J threads; {kinds}.\n\n"
-                     f"| innermost DL4J method (or first ND4J / dl4j-bridge frame) | share |\n| --- | --- |\n{rows}\n")
-    return (f"## Profiles: where the time goes\n\nCommand: `.venv/bin/python -m benchmarks.profiles{' --quick' if quick else ''}`: "
-            "Java Flight Recorder (`settings=profile`), Java and native-method samples.\n\n" + "\n".join(parts))
+        parts.append(
+            f"### {name}\n\n{total} samples of DL4J/ND4J threads; {kinds}.\n\n"
+            f"| innermost DL4J method (or first ND4J / dl4j-bridge frame) | share |\n| --- | --- |\n{rows}\n"
+        )
+    return (
+        f"## Profiles: where the time goes\n\nCommand: `.venv/bin/python -m benchmarks.profiles{' --quick' if quick else ''}`: "
+        "Java Flight Recorder (`settings=profile`), Java and native-method samples.\n\n" + "\n".join(parts)
+    )
 
 
 def main(argv=None) -> None:

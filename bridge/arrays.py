@@ -1,12 +1,18 @@
 """numpy <-> INDArray in bulk: one native memcpy each way, no per-element Python work."""
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import DataError, java_errors
 from .jvm import jclass
 
-__all__ = ["to_indarray", "to_numpy", "is_indarray", "require_float_array", "require_finite"]
+__all__ = ["to_indarray", "to_numpy", "is_indarray", "require_float_array", "require_finite", "as_float32"]
+
+if TYPE_CHECKING:
+    INDArray = Any  # org.nd4j.linalg.api.ndarray.INDArray, a JPype proxy
 
 # numpy dtype -> ND4J DataType name. Both sides use the same bit layout for each pair.
 _ND4J_TYPES = {
@@ -26,7 +32,7 @@ _ND4J_TYPES = {
 _NUMPY_TYPES = {name: dtype for dtype, name in _ND4J_TYPES.items()}
 
 
-def to_indarray(array, out=None) -> "INDArray":
+def to_indarray(array, out=None) -> INDArray:
     """Copy a numpy array (any shape, C/F order or strided) into a new INDArray of the same dtype.
 
     out: an existing C-ordered INDArray (not a view) of the same shape and dtype to copy into;
@@ -37,8 +43,10 @@ def to_indarray(array, out=None) -> "INDArray":
     """
     array = np.asarray(array)
     if array.dtype.newbyteorder("=") not in _ND4J_TYPES:
-        raise DataError(f"Received an array of dtype {array.dtype}, which ND4J has no type for. "
-                        f"Supported: {', '.join(sorted(str(d) for d in _ND4J_TYPES))}.")
+        raise DataError(
+            f"Received an array of dtype {array.dtype}, which ND4J has no type for. "
+            f"Supported: {', '.join(sorted(str(d) for d in _ND4J_TYPES))}."
+        )
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     if array.flags.f_contiguous and not array.flags.c_contiguous:
@@ -52,8 +60,9 @@ def to_indarray(array, out=None) -> "INDArray":
     ndarrays = jclass("ai.dl4jbridge.train.Ndarrays")  # starts the JVM if needed, before any JPype call
     # convertToDirectBuffer needs a writable, non-empty buffer; an empty array crosses as 0 bytes.
     source = array if array.flags.writeable else array.copy(order="K")
-    buffer = jpype.nio.convertToDirectBuffer(source.reshape(-1, order="A").view(np.uint8) if source.size
-                                             else np.zeros(0, np.uint8))
+    buffer = jpype.nio.convertToDirectBuffer(
+        source.reshape(-1, order="A").view(np.uint8) if source.size else np.zeros(0, np.uint8)
+    )
     shape = jpype.JArray(jpype.JLong)(list(array.shape))
     with java_errors("to_indarray"):
         if out is not None:
@@ -90,10 +99,14 @@ def to_numpy(indarray, copy: bool = True, out: np.ndarray | None = None) -> np.n
         if out is None:
             out = np.empty(shape, dtype=dtype)
         elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
-            raise DataError(f"`out` must be a writable C-contiguous {dtype} array of shape {shape}; "
-                            f"received {out.dtype} {out.shape} (C-contiguous: {out.flags.c_contiguous}).")
+            raise DataError(
+                f"`out` must be a writable C-contiguous {dtype} array of shape {shape}; "
+                f"received {out.dtype} {out.shape} (C-contiguous: {out.flags.c_contiguous})."
+            )
         if out.size:
-            jclass("ai.dl4jbridge.train.Ndarrays").copyInto(indarray, jpype.nio.convertToDirectBuffer(out.reshape(-1).view(np.uint8)))
+            jclass("ai.dl4jbridge.train.Ndarrays").copyInto(
+                indarray, jpype.nio.convertToDirectBuffer(out.reshape(-1).view(np.uint8))
+            )
     return out
 
 
@@ -103,8 +116,10 @@ def _copy_into_indarray(buffer, array: np.ndarray, out):
     shape = tuple(int(d) for d in out.shape())
     plain = not out.isView() and str(out.ordering()) == "c" and int(out.data().length()) == array.size
     if shape != array.shape or str(out.dataType().name()) != _ND4J_TYPES[array.dtype] or not plain:
-        raise DataError(f"`out` must be a C-ordered, non-view {_ND4J_TYPES[array.dtype]} INDArray of shape "
-                        f"{array.shape}; received {out.dataType().name()} {shape}.")
+        raise DataError(
+            f"`out` must be a C-ordered, non-view {_ND4J_TYPES[array.dtype]} INDArray of shape "
+            f"{array.shape}; received {out.dataType().name()} {shape}."
+        )
     if array.size:
         if not array.flags.c_contiguous:
             raise DataError("to_indarray(out=...) needs C-ordered input; pass np.ascontiguousarray(a).")
@@ -126,8 +141,10 @@ def _view(indarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
     if length == 0:
         return np.empty(shape, dtype=dtype)
     if not _is_plain(indarray, length):
-        raise DataError("to_numpy(copy=False) needs a C-ordered INDArray that is not a view "
-                        f"(this one: order {indarray.ordering()}, view {bool(indarray.isView())}); use copy=True.")
+        raise DataError(
+            "to_numpy(copy=False) needs a C-ordered INDArray that is not a view "
+            f"(this one: order {indarray.ordering()}, view {bool(indarray.isView())}); use copy=True."
+        )
     return _memory_view(indarray, shape, dtype)
 
 
@@ -141,8 +158,13 @@ def _is_plain(indarray, length: int) -> bool:
     """C-ordered, not a view, its buffer holding exactly its elements, with C strides: its memory is the array.
     The strides matter: a permuted INDArray (DL4J's NHWC outputs) reports order 'c', no view and a full
     buffer, yet its memory holds the elements in the order before the permute."""
-    return (length > 0 and not indarray.isView() and str(indarray.ordering()) == "c"
-            and int(indarray.data().length()) == length and _has_c_strides(indarray))
+    return (
+        length > 0
+        and not indarray.isView()
+        and str(indarray.ordering()) == "c"
+        and int(indarray.data().length()) == length
+        and _has_c_strides(indarray)
+    )
 
 
 def _has_c_strides(indarray) -> bool:
@@ -167,15 +189,36 @@ def require_float_array(x, name: str = "x") -> np.ndarray:
     if not isinstance(x, np.ndarray):
         raise DataError(f"Expected {name} as a numpy array, received {type(x).__name__}.")
     if x.dtype not in (np.float32, np.float64):
-        raise DataError(f"Expected {name} of dtype float32 (float64 is converted), received {x.dtype}. "
-                        f"Images in 0..255 should be scaled first: {name}.astype(np.float32) / 255.")
+        raise DataError(
+            f"Expected {name} of dtype float32 (float64 is converted), received {x.dtype}. "
+            f"Images in 0..255 should be scaled first: {name}.astype(np.float32) / 255."
+        )
     return x
 
 
-def require_finite(x: np.ndarray, name: str = "x") -> np.ndarray:
+def require_finite(x: np.ndarray, name: str = "x", original: np.ndarray | None = None) -> np.ndarray:
+    """x itself when every value is finite; DataError naming `name` and the first bad index otherwise.
+
+    Check the array in the dtype that will be used: a float64 1e300 is finite, and inf once cast to float32.
+    original: the array before that cast, to say when a value overflowed rather than was NaN/inf already."""
     finite = np.isfinite(x)
     if not finite.all():
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise DataError(f"{name} holds {int((~finite).sum())} NaN or infinite value(s), the first at index {first}; "
-                        "they are refused.")
+        why = ""
+        if original is not None and np.isfinite(original[first]):
+            why = (
+                f" after the cast to float32 (values beyond +-3.4e38 overflow to infinity; e.g. {float(original[first]):g} "
+                f"at {first})"
+            )
+        raise DataError(
+            f"{name} holds {int((~finite).sum())} NaN or infinite value(s){why}, the first at index "
+            f"{first}; they are refused."
+        )
     return x
+
+
+def as_float32(x: np.ndarray, name: str = "x") -> np.ndarray:
+    """x as a C-contiguous float32 array whose values are all finite (checked after the cast); DataError if not."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.ascontiguousarray(x, dtype=np.float32)
+    return require_finite(cast, name, original=x if x.dtype != np.float32 else None)

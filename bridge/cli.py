@@ -1,16 +1,41 @@
-"""The `dl4j-bridge` command (also `python -m bridge`)."""
+"""The `dl4j-bridge` command (also `python -m bridge`).
+
+examples:
+  dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet
+  dl4j-bridge train --model mlp --data mnist --epochs 3 --out runs/mlp --ui        # watch it in DL4J's UI
+  dl4j-bridge export runs/lenet/model.zip lenet.onnx
+  dl4j-bridge predict lenet.onnx digits/ --output predictions.csv                # a folder of images
+  dl4j-bridge predict lenet.onnx --data mnist --benchmark                        # accuracy and latency
+  dl4j-bridge doctor
+"""
+
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from .errors import BridgeError
+from .errors import BridgeError, DataError
 
 MODELS = ("mlp", "lenet", "resnet_small")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown after each option's help (unless it states its own), examples kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or action.required:
+            return text
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,44 +49,52 @@ def main(argv: list[str] | None = None) -> int:
     except BridgeError as exc:
         print(f"dl4j-bridge {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"dl4j-bridge {args.command}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
+
+
+def version_text() -> str:
+    from .doctor import _version
+
+    return f"dl4j-bridge {_version()} (DL4J 1.0.0-M2.1)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dl4j-bridge", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
+    parser = _Parser(prog="dl4j-bridge", description=__doc__)
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    _train_parser(sub)
+    _export_parser(sub)
+    _predict_parser(sub)
 
-    p = sub.add_parser("train", help="train a reference model and write model.zip, metrics.json, training.png")
-    p.add_argument("--model", choices=MODELS, required=True)
-    p.add_argument("--data", required=True, help="mnist, fashion-mnist, or a folder of IDX files")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--spark", default=None, help="train on Spark: local[N] or spark://HOST:PORT")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(handler=cmd_train)
-
-    p = sub.add_parser("export", help="export a DL4J model zip to ONNX, checking parity against DL4J")
-    p.add_argument("model", type=Path, help="DL4J model zip (model.zip from `train`)")
-    p.add_argument("out", type=Path, help="the .onnx file to write")
-    p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--tolerance", type=float, default=1e-5)
-    p.add_argument("--no-verify", action="store_true", help="skip the DL4J vs ONNX Runtime parity check")
-    p.set_defaults(handler=cmd_export)
-
-    p = sub.add_parser("predict", help="run an ONNX model on a dataset: accuracy, provider, latency, throughput")
-    p.add_argument("model", type=Path)
-    p.add_argument("--data", required=True, help="mnist, fashion-mnist, or a folder of IDX files (test split)")
-    p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=cmd_predict)
-
-    p = sub.add_parser("doctor", help="print Java, DL4J/ND4J, Spark and ONNX Runtime versions and the machine")
+    p = sub.add_parser(
+        "doctor",
+        help="what can run here: Java, DL4J/ND4J, Spark, ONNX Runtime providers (each tried), datasets, jars",
+        description="Checks, not assumptions: each execution provider "
+        "runs a tiny session, and is listed as usable only if the session ran on it.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     p.set_defaults(handler=cmd_doctor)
 
-    p = sub.add_parser("setup", help="build the JVM side with Maven (needed once after pip install)")
+    p = sub.add_parser(
+        "setup",
+        help="build the JVM side with Maven (needed once after pip install)",
+        description="Builds the jars into ~/.cache/dl4j-bridge (or $DL4J_BRIDGE_CACHE) with the "
+        "Maven wrapper; one progress line, Maven's log in maven.log there (shown on failure).",
+    )
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(handler=cmd_setup)
+
+    p = sub.add_parser(
+        "ui",
+        help="replay a training's stats file in DL4J's training UI",
+        description="Serves DL4J's training UI over a stats file written by `train --ui` "
+        "(FileStatsStorage), until Ctrl-C.\n\nexample:\n  dl4j-bridge ui runs/mlp/ui-stats.bin",
+    )
+    p.add_argument("stats", type=Path, help="stats file (ui-stats.bin from `train --ui`)")
+    p.add_argument("--port", type=int, default=9000, help="TCP port of the UI")
+    p.set_defaults(handler=cmd_ui)
 
     p = sub.add_parser("serve", help="serve an ONNX model over HTTP with the Java reference service (docs/java.md)")
     p.add_argument("model", type=Path, help="model.onnx")
@@ -72,63 +105,187 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_train(args) -> int:
-    from . import data, nets, training
+def _train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a reference model and write model.zip, metrics.json, training.png",
+        description="Trains one of the reference networks and writes OUT/model.zip, "
+        "OUT/metrics.json and OUT/training.png (per-iteration loss, per-epoch accuracy).\n\n"
+        "examples:\n  dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet\n"
+        "  dl4j-bridge train --model mlp --data fashion-mnist --spark local[2] --out runs/spark\n"
+        "  dl4j-bridge train --model mlp --data mnist --out runs/mlp --ui --ui-port 9001",
+    )
+    p.add_argument("--model", choices=MODELS, required=True, help="reference network")
+    p.add_argument("--data", required=True, help="mnist, fashion-mnist, or a folder of IDX files")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the training data")
+    p.add_argument("--batch-size", type=int, default=64, help="minibatch size")
+    p.add_argument("--seed", type=int, default=42, help="seed of the weights and the shuffling")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--spark", default=None, help="train on Spark: local[N] or spark://HOST:PORT (default: locally)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ui",
+        action="store_true",
+        help="serve DL4J's training UI while training; stats saved to OUT/ui-stats.bin for `dl4j-bridge ui`",
+    )
+    p.add_argument("--ui-port", type=int, default=9000, help="TCP port of the training UI (with --ui)")
+    p.set_defaults(handler=cmd_train)
 
+
+def _export_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a DL4J model zip to ONNX, checking parity against DL4J",
+        description="Converts a DL4J model zip to ONNX and checks, on seeded random inputs, that "
+        "ONNX Runtime computes what DL4J computes.\n\nexample:\n"
+        "  dl4j-bridge export runs/lenet/model.zip lenet.onnx --opset 17",
+    )
+    p.add_argument("model", type=Path, help="DL4J model zip (model.zip from `train`)")
+    p.add_argument("out", type=Path, help="the .onnx file to write")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset")
+    p.add_argument("--tolerance", type=float, default=1e-5, help="largest absolute difference allowed vs DL4J")
+    p.add_argument("--no-verify", action="store_true", help="skip the DL4J vs ONNX Runtime parity check")
+    p.set_defaults(handler=cmd_export)
+
+
+def _predict_parser(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="run an ONNX model on your inputs: per-row classes and probabilities",
+        description="Runs an ONNX model with ONNX Runtime on INPUTS and writes one row per "
+        "example: the class, its label and every probability. Images are converted to the "
+        "model's channels, resized to its height x width, scaled to [0, 1].\n\nexamples:\n"
+        "  dl4j-bridge predict lenet.onnx digit.png\n"
+        "  dl4j-bridge predict lenet.onnx digits/ --output predictions.csv\n"
+        "  dl4j-bridge predict lenet.onnx x.npz --key x_test --output out.json\n"
+        "  dl4j-bridge predict lenet.onnx --data mnist --benchmark --json",
+    )
+    p.add_argument("model", type=Path, help="the .onnx model")
+    p.add_argument(
+        "inputs",
+        type=Path,
+        nargs="?",
+        help="a .npy/.npz array (n, ...), an image file, or a folder of images (default: the test split of --data)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="mnist, fashion-mnist, or a folder of IDX files: predict on its "
+        "test split and report accuracy (default: none)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write the predictions there, .json or .csv (default: standard output)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default=None,
+        help="output format (default: from --output's suffix, else json)",
+    )
+    p.add_argument(
+        "--key", default=None, help="the array to use in a .npz holding several (default: its only array, or 'x')"
+    )
+    p.add_argument(
+        "--invert",
+        action="store_true",
+        help="invert image pixels (dark digits on white paper, for models trained on MNIST's white on black)",
+    )
+    p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt, or a comma-separated list")
+    p.add_argument("--batch-size", type=int, default=1024, help="rows per ONNX Runtime call")
+    p.add_argument(
+        "--benchmark",
+        action="store_true",
+        help="instead of predictions: accuracy (with --data), batch-1 latency p50/p99 and batch-256 throughput",
+    )
+    p.add_argument("--json", action="store_true", help="with --benchmark: print one JSON object")
+    p.set_defaults(handler=cmd_predict)
+
+
+def cmd_train(args) -> int:
+    import contextlib
+
+    from . import callbacks, data, nets, plots, training
+
+    _check_port(args.ui_port, "--ui-port")
     x_train, y_train, x_test, y_test = data.load(args.data)
     labels = data.labels_for(args.data)
     net = getattr(nets, args.model)(seed=args.seed, learning_rate=args.learning_rate, labels=labels)
-    print(f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
-          f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}", flush=True)
-    start = time.perf_counter()
-    history = training.fit(net, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                           validation=(x_test, y_test), progress=not args.no_progress, spark=args.spark)
-    wall = time.perf_counter() - start
-    evaluation = training.evaluate(net, x_test, y_test)
+    print(
+        f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
+        f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}",
+        flush=True,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = callbacks.ModelCheckpoint(args.out / "checkpoint.zip")  # the last completed epoch, written atomically
+    with contextlib.ExitStack() as stack:
+        if args.ui:
+            from .ui import training_ui
+
+            ui = stack.enter_context(training_ui(net, port=args.ui_port, stats_file=args.out / "ui-stats.bin"))
+            print(
+                f"training UI: {ui.url}  (stats: {ui.stats_file}; replay: dl4j-bridge ui {ui.stats_file})", flush=True
+            )
+        losses = stack.enter_context(plots.iteration_losses(net)) if args.spark is None else []
+        start = time.perf_counter()
+        try:
+            history = training.fit(
+                net,
+                x_train,
+                y_train,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                validation=(x_test, y_test),
+                progress=not args.no_progress,
+                spark=args.spark,
+                callbacks=[checkpoint],
+            )
+        except KeyboardInterrupt:
+            kept = f"; the last completed epoch is in {args.out / 'checkpoint.zip'}" if checkpoint.saved else ""
+            print(f"dl4j-bridge train: interrupted{kept}", file=sys.stderr)
+            return 130
+        wall = time.perf_counter() - start
+    evaluation = training.evaluate(net, x_test, y_test)
     training.save(net, args.out / "model.zip")
     train_seconds = sum(e.seconds for e in history)
     metrics = {
-        "model": args.model, "data": str(args.data), "epochs": args.epochs, "batch_size": args.batch_size,
-        "seed": args.seed, "spark": args.spark, "n_train": len(x_train), "n_test": len(x_test),
-        "test_accuracy": evaluation.accuracy, "wall_seconds": wall,
+        "model": args.model,
+        "data": str(args.data),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "spark": args.spark,
+        "n_train": len(x_train),
+        "n_test": len(x_test),
+        "test_accuracy": evaluation.accuracy,
+        "wall_seconds": wall,
         "samples_per_sec": len(x_train) * args.epochs / train_seconds,
-        "history": [e.__dict__ for e in history], "evaluation": evaluation.as_dict(), "labels": list(labels),
+        "history": [e.__dict__ for e in history],
+        "evaluation": evaluation.as_dict(),
+        "labels": list(labels),
     }
     _write_atomic(args.out / "metrics.json", json.dumps(metrics, indent=2).encode())
-    _plot(history, args.out / "training.png", f"{args.model} on {args.data}")
-    print(f"test accuracy {evaluation.accuracy:.4f}  time {wall:.1f} s  "
-          f"{metrics['samples_per_sec']:.0f} samples/s  -> {args.out}")
+    plots.plot_history(history, args.out / "training.png", iterations=losses, title=f"{args.model} on {args.data}")
+    print(
+        f"test accuracy {evaluation.accuracy:.4f}  time {wall:.1f} s  "
+        f"{metrics['samples_per_sec']:.0f} samples/s  -> {args.out}"
+    )
     return 0
 
 
+def _check_port(port: int, name: str) -> None:
+    if not 0 <= port <= 65535:
+        raise DataError(f"Received an invalid value for `{name}`, expected a TCP port 0..65535. Received: {port}")
+
+
 def _write_atomic(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    from .files import write_atomic
 
-
-def _plot(history, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [e.epoch for e in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax_loss.plot(epochs, [e.loss for e in history], marker="o")
-    ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
-    ax_acc.plot(epochs, [e.val_accuracy for e in history], marker="o", color="tab:green")
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.set_xticks(epochs)
-    fig.suptitle(title)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    write_atomic(path, payload)
 
 
 def cmd_export(args) -> int:
@@ -141,26 +298,115 @@ def cmd_export(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    import numpy as np
-
     from . import data
     from .runtime import OnnxModel
+    from .userinputs import read_inputs
 
-    _, _, x_test, y_test = data.load(args.data)
-    model = OnnxModel(args.model, providers=args.provider.split(",") if "," in args.provider else args.provider)
-    accuracy = float((model.predict_classes(x_test) == y_test).mean())
-    latencies = _latencies(lambda: model.predict(x_test[:1]), repeats=500)
-    batch = x_test[:256]
-    rate = 256 * 20 / _total_seconds(lambda: model.predict(batch), repeats=20)
-    result = {"model": str(args.model), "data": str(args.data), "n": len(x_test), "accuracy": accuracy,
-              "providers": model.providers, "latency_ms_p50": float(np.percentile(latencies, 50) * 1e3),
-              "latency_ms_p99": float(np.percentile(latencies, 99) * 1e3), "throughput_batch256_per_s": rate}
+    if args.inputs is None and args.data is None:
+        raise DataError(
+            "Nothing to predict on: pass INPUTS (a .npy/.npz file, an image or a folder of images) "
+            "or --data mnist|fashion-mnist|FOLDER."
+        )
+    if args.inputs is not None and args.data is not None:
+        raise DataError("Pass INPUTS or --data, not both.")
+    if args.json and not args.benchmark:
+        raise DataError(
+            "--json goes with --benchmark (the latency report); predictions are JSON already, or CSV "
+            "with --format csv / --output FILE.csv."
+        )
+    providers = args.provider.split(",") if "," in args.provider else args.provider
+    model = OnnxModel(args.model, providers=providers, batch_size=_positive(args.batch_size, "--batch-size"))
+    if args.data is not None:
+        _, _, x, y = data.load(args.data)
+        sources = [f"{args.data}[{i}]" for i in range(len(x))]
+    else:
+        (x, sources), y = read_inputs(args.inputs, model, key=args.key, invert=args.invert), None
+    if args.benchmark:
+        return _benchmark(model, x, y, args)
+    probabilities = model.predict(x)
+    if probabilities.ndim != 2:
+        raise DataError(
+            f"This model's output is (n, {', '.join(map(str, probabilities.shape[1:]))}), not class "
+            "probabilities (n, classes): use bridge.OnnxModel(...).predict in Python."
+        )
+    fmt = args.format or ("csv" if args.output is not None and args.output.suffix.lower() == ".csv" else "json")
+    labels = list(model.labels) if model.labels else [str(i) for i in range(probabilities.shape[1])]
+    payload = (
+        _predictions_csv(sources, probabilities, labels)
+        if fmt == "csv"
+        else _predictions_json(args.model, model.providers, sources, probabilities, labels)
+    )
+    if y is not None:
+        accuracy = float((probabilities.argmax(1) == y).mean())
+        print(f"accuracy {accuracy:.4f} on {len(y)} ({args.data})", file=sys.stderr)
+    if args.output is None:
+        sys.stdout.write(payload)
+    else:
+        _write_atomic(args.output, payload.encode())
+        print(f"wrote {len(sources)} prediction(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _positive(value: int, name: str) -> int:
+    if value <= 0:
+        raise DataError(f"Received an invalid value for `{name}`, expected a positive integer. Received: {value}")
+    return value
+
+
+def _predictions_json(path, providers, sources, probabilities, labels) -> str:
+    classes = probabilities.argmax(1)
+    rows = [
+        {
+            "source": s,
+            "class": int(c),
+            "label": labels[c] if c < len(labels) else str(c),
+            "probabilities": [round(float(p), 7) for p in row],
+        }
+        for s, c, row in zip(sources, classes, probabilities)
+    ]
+    return (
+        json.dumps({"model": str(path), "providers": providers, "labels": labels, "predictions": rows}, indent=1) + "\n"
+    )
+
+
+def _predictions_csv(sources, probabilities, labels) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["source", "class", "label", *(f"p_{label}" for label in labels)])
+    for source, row in zip(sources, probabilities):
+        c = int(row.argmax())
+        writer.writerow([source, c, labels[c] if c < len(labels) else c, *(f"{float(p):.7g}" for p in row)])
+    return out.getvalue()
+
+
+def _benchmark(model, x, y, args) -> int:
+    import numpy as np
+
+    accuracy = float((model.predict_classes(x) == y).mean()) if y is not None else None
+    latencies = _latencies(lambda: model.predict(x[:1]), repeats=500)
+    batch = x[:256]
+    rate = len(batch) * 20 / _total_seconds(lambda: model.predict(batch), repeats=20)
+    result = {
+        "model": str(args.model),
+        "data": str(args.data or args.inputs),
+        "n": len(x),
+        "accuracy": accuracy,
+        "providers": model.providers,
+        "latency_ms_p50": float(np.percentile(latencies, 50) * 1e3),
+        "latency_ms_p99": float(np.percentile(latencies, 99) * 1e3),
+        f"throughput_batch{len(batch)}_per_s": rate,
+    }
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"accuracy {accuracy:.4f} on {len(x_test)}  provider {model.providers[0]}  "
-              f"batch-1 latency p50 {result['latency_ms_p50']:.3f} ms p99 {result['latency_ms_p99']:.3f} ms  "
-              f"batch-256 {rate:.0f} samples/s")
+        shown = f"accuracy {accuracy:.4f} on {len(x)}  " if accuracy is not None else f"{len(x)} rows  "
+        print(
+            f"{shown}provider {model.providers[0]}  batch-1 latency p50 {result['latency_ms_p50']:.3f} ms "
+            f"p99 {result['latency_ms_p99']:.3f} ms  batch-{len(batch)} {rate:.0f} samples/s"
+        )
     return 0
 
 
@@ -184,43 +430,23 @@ def _total_seconds(call, repeats: int) -> float:
 
 
 def cmd_doctor(args) -> int:
-    for key, value in doctor_report().items():
-        print(f"{key:>22}: {value}")
+    from .doctor import doctor_report
+
+    report = doctor_report()
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:>{width}}: {value}")
     return 0
 
 
 def doctor_report() -> dict:
-    import onnxruntime
+    """Kept for callers of bridge.cli.doctor_report: see bridge.doctor."""
+    from .doctor import doctor_report as report
 
-    from .jvm import jclass, java_home
-
-    report = {"python": sys.version.split()[0], "java_home": str(java_home())}
-    System = jclass("java.lang.System")
-    report["java"] = f"{System.getProperty('java.version')} ({System.getProperty('java.vendor')})"
-    Nd4j = jclass("org.nd4j.linalg.factory.Nd4j")
-    env = Nd4j.getExecutioner().getEnvironmentInformation()
-    report["dl4j / nd4j"] = f"{_jar_version('deeplearning4j-nn')} / {_jar_version('nd4j-native')}"
-    report["nd4j backend"] = f"{Nd4j.getBackend().getClass().getSimpleName()} ({env.get('blas.vendor')}, {env.get('omp.threads')} OMP threads)"
-    extension = System.getProperty("org.bytedeco.javacpp.platform.extension")
-    helpers = jclass("org.deeplearning4j.nn.layers.mkldnn.BaseMKLDNNHelper").mklDnnEnabled()
-    report["nd4j build"] = f"linux-x86_64{extension or ''} (DL4J oneDNN layer helpers {'on' if helpers else 'off'})"
-    report["spark"] = str(getattr(jclass("org.apache.spark.package$"), "MODULE$").SPARK_VERSION())
-    report["onnxruntime"] = onnxruntime.__version__
-    report["execution providers"] = ", ".join(onnxruntime.get_available_providers())
-    report["cpus"] = os.cpu_count()
-    report["memory"] = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB"
-    return report
-
-
-def _jar_version(artifact: str) -> str:
-    """The version of a Maven artifact on the running JVM's classpath, read from its jar name."""
-    from .jvm import jvm_options
-
-    for entry in jvm_options().classpath:
-        name = Path(entry).name
-        if name.startswith(artifact + "-") and name[len(artifact) + 1:][:1].isdigit():
-            return name[len(artifact) + 1:].split(".jar")[0].split("-linux")[0]
-    return "unknown"
+    return report()
 
 
 def cmd_serve(args) -> int:
@@ -246,7 +472,17 @@ def cmd_serve(args) -> int:
 def cmd_setup(args) -> int:
     from .build import setup
 
-    print(f"classpath ready in {setup()}")
+    location = setup(quiet=args.quiet)
+    if not args.quiet:
+        print(f"classpath ready in {location}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    from .ui import replay
+
+    _check_port(args.port, "--port")
+    replay(args.stats, port=args.port)
     return 0
 
 

@@ -1,8 +1,9 @@
 """The project's exceptions, and the one place where Java exceptions become Python ones."""
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class BridgeError(Exception):

@@ -18,16 +18,29 @@ is an image input of DL4J's InputType.convolutional: arrays (n, C, H, W) in NCHW
 flat-row preprocessor (unlike `nets.sequential`, whose image networks take flat rows). The graph
 checks names, arities, cycles and reachability in Python, before any call into the JVM.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from .errors import DataError, java_errors
 from .jvm import jclass
 
-__all__ = ["graph", "residual_block", "Add", "Subtract", "Product", "Average", "Max", "Concat", "Scale", "Shift",
-           "L2Normalize", "Subset"]
+__all__ = [
+    "graph",
+    "residual_block",
+    "Add",
+    "Subtract",
+    "Product",
+    "Average",
+    "Max",
+    "Concat",
+    "Scale",
+    "Shift",
+    "L2Normalize",
+    "Subset",
+]
 
 _CONF = "org.deeplearning4j.nn.conf."
 _UNBOUNDED = 1 << 30
@@ -149,13 +162,24 @@ class Subset(_Vertex):
     def to_java(self):
         ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.start, self.stop))
         if not ok or not 0 <= self.start < self.stop:
-            raise DataError(f"Received an invalid Subset(start={self.start!r}, stop={self.stop!r}): expected "
-                            "integers with 0 <= start < stop (Python slice bounds, stop excluded).")
+            raise DataError(
+                f"Received an invalid Subset(start={self.start!r}, stop={self.stop!r}): expected "
+                "integers with 0 <= start < stop (Python slice bounds, stop excluded)."
+            )
         return jclass(_CONF + "graph.SubsetVertex")(self.start, self.stop - 1)
 
 
-def graph(inputs: Mapping[str, object], nodes, outputs, updater=None, seed: int = 42, weight_init: str = "xavier",
-          l2: float = 0.0, name: str = "graph", labels: Sequence[str] | None = None):
+def graph(
+    inputs: Mapping[str, object],
+    nodes,
+    outputs,
+    updater=None,
+    seed: int = 42,
+    weight_init: str = "xavier",
+    l2: float = 0.0,
+    name: str = "graph",
+    labels: Sequence[str] | None = None,
+):
     """A ComputationGraph from named nodes, initialised with `seed`; returns a bridge `Network`.
 
     inputs: {name: n_features or (channels, height, width)}, in the order DL4J takes the arrays.
@@ -172,8 +196,12 @@ def graph(inputs: Mapping[str, object], nodes, outputs, updater=None, seed: int 
     _check_graph(input_shapes, node_list, outputs)
     nets.check_weight_init(weight_init)
     with java_errors(f"building graph {name!r}"):
-        builder = (nets.base_configuration(updater, seed, weight_init, l2).graphBuilder()
-                   .addInputs(*input_shapes).setInputTypes(*[_input_type(s) for s in input_shapes.values()]))
+        builder = (
+            nets.base_configuration(updater, seed, weight_init, l2)
+            .graphBuilder()
+            .addInputs(*input_shapes)
+            .setInputTypes(*[_input_type(s) for s in input_shapes.values()])
+        )
         for node, spec, sources in node_list:
             builder = _add_node(builder, node, spec, sources)
         conf = builder.setOutputs(*outputs).build()
@@ -203,8 +231,10 @@ def residual_block(name: str, source: str, filters: int, stride: int = 1, projec
     }
     shortcut = source
     if project:
-        block[f"{name}_proj"] = (Conv2D(filters, 1, stride=stride, mode="same", activation="identity", bias=False),
-                                 source)
+        block[f"{name}_proj"] = (
+            Conv2D(filters, 1, stride=stride, mode="same", activation="identity", bias=False),
+            source,
+        )
         block[f"{name}_proj_bn"] = (BatchNorm(), f"{name}_proj")
         shortcut = f"{name}_proj_bn"
     block[f"{name}_add"] = (Add(), f"{name}_bn2", shortcut)
@@ -214,16 +244,23 @@ def residual_block(name: str, source: str, filters: int, stride: int = 1, projec
 
 def _input_shapes(inputs) -> dict[str, tuple[int, ...]]:
     if not isinstance(inputs, Mapping) or not inputs:
-        raise DataError("Received an invalid value for `inputs`, expected a non-empty dict {name: n_features or "
-                        f"(channels, height, width)}}. Received: inputs={inputs!r}")
+        raise DataError(
+            "Received an invalid value for `inputs`, expected a non-empty dict {name: n_features or "
+            f"(channels, height, width)}}. Received: inputs={inputs!r}"
+        )
     shapes = {}
     for input_name, shape in inputs.items():
         _check_name(input_name, "input")
         shape = (shape,) if isinstance(shape, int) else tuple(shape) if isinstance(shape, (tuple, list)) else None
-        if shape is None or len(shape) not in (1, 3) or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-            raise DataError(f"Received an invalid shape for input {input_name!r}: {inputs[input_name]!r}. Expected "
-                            "n_features (a positive int) or (channels, height, width) of positive ints.")
+        if (
+            shape is None
+            or len(shape) not in (1, 3)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+        ):
+            raise DataError(
+                f"Received an invalid shape for input {input_name!r}: {inputs[input_name]!r}. Expected "
+                "n_features (a positive int) or (channels, height, width) of positive ints."
+            )
         shapes[input_name] = shape
     return shapes
 
@@ -245,14 +282,18 @@ def _node_list(nodes) -> list[tuple[str, object, tuple[str, ...]]]:
     else:
         entries = None
     if not entries:
-        raise DataError("Received an invalid value for `nodes`, expected a non-empty dict {name: (spec, input, ...)} "
-                        f"or list [(name, spec, input, ...)]. Received: nodes={nodes!r}")
+        raise DataError(
+            "Received an invalid value for `nodes`, expected a non-empty dict {name: (spec, input, ...)} "
+            f"or list [(name, spec, input, ...)]. Received: nodes={nodes!r}"
+        )
     result = []
     for node, value in entries:
         _check_name(node, "node")
         if not isinstance(value, tuple) or len(value) < 2 or not all(isinstance(s, str) for s in value[1:]):
-            raise DataError(f"Received an invalid definition for node {node!r}: {value!r}. Expected "
-                            "(spec, input_name, ...) with at least one input name, e.g. (nets.Dense(64), 'features').")
+            raise DataError(
+                f"Received an invalid definition for node {node!r}: {value!r}. Expected "
+                "(spec, input_name, ...) with at least one input name, e.g. (nets.Dense(64), 'features')."
+            )
         result.append((node, value[0], tuple(value[1:])))
     return result
 
@@ -274,21 +315,25 @@ def _check_graph(input_shapes: dict, node_list: list, outputs: list[str]) -> Non
     for node, _, _ in node_list:
         if node in names:
             kind = "an input" if node in input_shapes else "another node"
-            raise DataError(f"Duplicate name {node!r}: a node has the same name as {kind}. Give each node and input "
-                            "a unique name.")
+            raise DataError(
+                f"Duplicate name {node!r}: a node has the same name as {kind}. Give each node and input a unique name."
+            )
         names.add(node)
     for node, spec, sources in node_list:
         for source in sources:
             if source not in names:
-                raise DataError(f"Node {node!r} reads {source!r}, which is neither an input nor a node. Known names: "
-                                f"{', '.join(sorted(names))}.")
+                raise DataError(
+                    f"Node {node!r} reads {source!r}, which is neither an input nor a node. Known names: "
+                    f"{', '.join(sorted(names))}."
+                )
         _check_arity(node, spec, len(sources))
     if not outputs:
         raise DataError("Received an empty `outputs`: name at least one node whose activations the network returns.")
     for output in outputs:
         if output not in names or output in input_shapes:
-            raise DataError(f"Output {output!r} is not a node of the graph. Nodes: "
-                            f"{', '.join(node for node, _, _ in node_list)}.")
+            raise DataError(
+                f"Output {output!r} is not a node of the graph. Nodes: {', '.join(node for node, _, _ in node_list)}."
+            )
     _check_acyclic(node_list)
     _check_reachability(input_shapes, node_list, outputs)
 
@@ -310,8 +355,10 @@ def _arity(node: str, spec) -> tuple[int, int]:
         return 1, 1
     if _is_java(spec, _CONF + "graph.GraphVertex"):
         return int(spec.minVertexInputs()), int(spec.maxVertexInputs())
-    raise DataError(f"Node {node!r} has an unknown spec {spec!r}: expected a layer of bridge.nets (Dense, Conv2D, "
-                    "...), a vertex (Add, Concat, ...), or a DL4J Layer or GraphVertex configuration.")
+    raise DataError(
+        f"Node {node!r} has an unknown spec {spec!r}: expected a layer of bridge.nets (Dense, Conv2D, "
+        "...), a vertex (Add, Concat, ...), or a DL4J Layer or GraphVertex configuration."
+    )
 
 
 def _spec_name(spec) -> str:
@@ -340,8 +387,10 @@ def _check_acyclic(node_list: list) -> None:
             done.add(node)
             del pending[node]
     if pending:
-        raise DataError(f"The graph has a cycle through node(s) {', '.join(sorted(pending))}: a node may only read "
-                        "inputs and nodes that do not depend on it.")
+        raise DataError(
+            f"The graph has a cycle through node(s) {', '.join(sorted(pending))}: a node may only read "
+            "inputs and nodes that do not depend on it."
+        )
 
 
 def _check_reachability(input_shapes: dict, node_list: list, outputs: list[str]) -> None:
@@ -355,12 +404,16 @@ def _check_reachability(input_shapes: dict, node_list: list, outputs: list[str])
             stack.extend(sources.get(name, ()))
     for node, _, _ in node_list:
         if node not in used:
-            raise DataError(f"Node {node!r} does not lead to any output ({', '.join(outputs)}): connect it, list it "
-                            "in `outputs`, or remove it.")
+            raise DataError(
+                f"Node {node!r} does not lead to any output ({', '.join(outputs)}): connect it, list it "
+                "in `outputs`, or remove it."
+            )
     for input_name in input_shapes:
         if input_name not in used:
-            raise DataError(f"Input {input_name!r} is not read by any node on the way to the outputs: connect it or "
-                            "remove it from `inputs`.")
+            raise DataError(
+                f"Input {input_name!r} is not read by any node on the way to the outputs: connect it or "
+                "remove it from `inputs`."
+            )
 
 
 def _add_node(builder, node: str, spec, sources: tuple[str, ...]):

@@ -13,6 +13,7 @@ first layer (or preprocessor) that consumes each input:
     specs = input_specs(net)      # [InputSpec(name="input", layout="flat", shape=(784,), ...)]
     names = output_names(net)     # ["output"] for a MultiLayerNetwork
 """
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import require_finite, require_float_array
+from .arrays import as_float32, require_float_array
 from .errors import DataError, ShapeError, java_errors
 
-__all__ = ["InputSpec", "input_specs", "input_types", "output_names", "output_sizes", "prepare_features",
-           "MULTI_LAYER_INPUT", "MULTI_LAYER_OUTPUT"]
+__all__ = [
+    "InputSpec",
+    "input_specs",
+    "input_types",
+    "output_names",
+    "output_sizes",
+    "prepare_features",
+    "MULTI_LAYER_INPUT",
+    "MULTI_LAYER_OUTPUT",
+]
 
 MULTI_LAYER_INPUT = "input"  # the one input of a MultiLayerNetwork
 MULTI_LAYER_OUTPUT = "output"  # and its one output
@@ -33,14 +42,23 @@ _FF_TO_CNN = "org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcess
 _LAYER_VERTEX = "org.deeplearning4j.nn.conf.graph.LayerVertex"
 _PREPROCESSOR_VERTEX = "org.deeplearning4j.nn.conf.graph.PreprocessorVertex"
 # Vertices whose per-example output has the shape of their input: the layout is decided further down.
-_SHAPE_PRESERVING = {"ElementWiseVertex", "ScaleVertex", "ShiftVertex", "L2NormalizeVertex", "DuplicateToTimeSeriesVertex",
-                     "StackVertex", "UnstackVertex"}
+_SHAPE_PRESERVING = {
+    "ElementWiseVertex",
+    "ScaleVertex",
+    "ShiftVertex",
+    "L2NormalizeVertex",
+    "DuplicateToTimeSeriesVertex",
+    "StackVertex",
+    "UnstackVertex",
+}
 _RESHAPE_VERTEX = "org.deeplearning4j.nn.conf.graph.ReshapeVertex"
 # Wrappers that keep the wrapped layer's (or vertex's) input: the configuration key that holds it
 # (the exporter's frozen converters read the same table).
-WRAPPER_KEYS = {"org.deeplearning4j.nn.conf.layers.misc.FrozenLayer": "layer",
-            "org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop": "underlying",
-            "org.deeplearning4j.nn.conf.graph.FrozenVertex": "underlying"}
+WRAPPER_KEYS = {
+    "org.deeplearning4j.nn.conf.layers.misc.FrozenLayer": "layer",
+    "org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop": "underlying",
+    "org.deeplearning4j.nn.conf.graph.FrozenVertex": "underlying",
+}
 # Layer JSON keys that hold a CNN2DFormat (DL4J spells the field differently per layer class).
 FORMAT_KEYS = ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format")
 LAYOUTS = ("flat", "NCHW", "NHWC")
@@ -88,8 +106,10 @@ def input_types(net) -> list:
     types = []
     for spec in input_specs(net):
         if spec.shape is None:
-            raise DataError(f"The shape of input {spec.name!r} ({spec.layout}) is unknown: build the Network with "
-                            f"input_shapes={{{spec.name!r}: ...}}.")
+            raise DataError(
+                f"The shape of input {spec.name!r} ({spec.layout}) is unknown: build the Network with "
+                f"input_shapes={{{spec.name!r}: ...}}."
+            )
         if spec.layout == "flat":
             types.append(InputType.feedForward(spec.shape[0]))
         elif spec.layout == "NCHW":
@@ -275,12 +295,16 @@ def _arrays_by_input(specs: list[InputSpec], x, name: str) -> list:
     names = [spec.name for spec in specs]
     if isinstance(x, dict):
         if set(x) != set(names):
-            raise DataError(f"Received `{name}` with keys {sorted(map(str, x))}; this network's inputs are "
-                            f"{names}. Pass a dict with exactly those keys.")
+            raise DataError(
+                f"Received `{name}` with keys {sorted(map(str, x))}; this network's inputs are "
+                f"{names}. Pass a dict with exactly those keys."
+            )
         return [x[n] for n in names]
     if len(specs) > 1:
-        raise DataError(f"This network has {len(specs)} inputs {names}: pass `{name}` as a dict "
-                        f"{{input name: array}}, received {type(x).__name__}.")
+        raise DataError(
+            f"This network has {len(specs)} inputs {names}: pass `{name}` as a dict "
+            f"{{input name: array}}, received {type(x).__name__}."
+        )
     return [x]
 
 
@@ -294,8 +318,7 @@ def _prepare_one(spec: InputSpec, x, name: str) -> np.ndarray:
         x = x.reshape(len(x), *spec.shape)  # flat C-order rows of the network's own layout
     else:
         _check_image(spec, x, name)
-    require_finite(x, name)
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return as_float32(x, name)  # finite checked after the cast: a float64 1e300 is inf in float32
 
 
 def _flat(spec: InputSpec, x: np.ndarray, name: str) -> np.ndarray:
@@ -303,8 +326,15 @@ def _flat(spec: InputSpec, x: np.ndarray, name: str) -> np.ndarray:
     if spec.image is not None and x.ndim == 4:
         c, h, w = spec.image
         if tuple(x.shape[1:]) != spec.image:
-            raise ShapeError(_image_message(name, x.shape, f"(n, {c}, {h}, {w}) or (n, {c * h * w})",
-                                            channels_last=tuple(x.shape[1:]) == (h, w, c), takes="NCHW"))
+            raise ShapeError(
+                _image_message(
+                    name,
+                    x.shape,
+                    f"(n, {c}, {h}, {w}) or (n, {c * h * w})",
+                    channels_last=tuple(x.shape[1:]) == (h, w, c),
+                    takes="NCHW",
+                )
+            )
         return x.reshape(len(x), -1)
     if width is not None and spec.image is None and x.ndim == 4 and int(np.prod(x.shape[1:])) == width:
         return x.reshape(len(x), width)  # e.g. (n, 1, 28, 28) digits into a 784-input MLP
@@ -325,8 +355,16 @@ def _check_image(spec: InputSpec, x: np.ndarray, name: str) -> None:
     wrong_channels = c is not None and x.shape[channel_axis] != c
     if wrong_channels or (spec.shape is not None and tuple(x.shape[1:]) != spec.shape):
         swapped = wrong_channels and x.shape[other_axis] == c
-        raise ShapeError(_image_message(name, x.shape, expected, channels_last=swapped and spec.layout == "NCHW",
-                                        channels_first=swapped and spec.layout == "NHWC", takes=spec.layout))
+        raise ShapeError(
+            _image_message(
+                name,
+                x.shape,
+                expected,
+                channels_last=swapped and spec.layout == "NCHW",
+                channels_first=swapped and spec.layout == "NHWC",
+                takes=spec.layout,
+            )
+        )
 
 
 def _expected_image_shape(spec: InputSpec) -> str:
@@ -336,14 +374,19 @@ def _expected_image_shape(spec: InputSpec) -> str:
     return f"(n, {c}, H, W)" if spec.layout == "NCHW" else f"(n, H, W, {c})"
 
 
-def _image_message(name: str, shape, expected: str, takes: str, channels_last: bool = False,
-                   channels_first: bool = False) -> str:
+def _image_message(
+    name: str, shape, expected: str, takes: str, channels_last: bool = False, channels_first: bool = False
+) -> str:
     """The shape error, and when the array is the right image in the other channel order, the transpose."""
     message = f"Expected `{name}` of shape {expected}, received {shape}."
     if channels_last:
-        message += (f" It looks channels-last (n, H, W, C); this network takes {takes} images (n, C, H, W): "
-                    f"pass np.transpose({name}, (0, 3, 1, 2)).")
+        message += (
+            f" It looks channels-last (n, H, W, C); this network takes {takes} images (n, C, H, W): "
+            f"pass np.transpose({name}, (0, 3, 1, 2))."
+        )
     elif channels_first:
-        message += (f" It looks channels-first (n, C, H, W); this network takes {takes} images (n, H, W, C): "
-                    f"pass np.transpose({name}, (0, 2, 3, 1)).")
+        message += (
+            f" It looks channels-first (n, C, H, W); this network takes {takes} images (n, H, W, C): "
+            f"pass np.transpose({name}, (0, 2, 3, 1))."
+        )
     return message

@@ -2,13 +2,14 @@
 
 JPype can neither restart a JVM nor survive fork(): start it once, and use "spawn" for workers.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import JvmConfigError, SetupError
@@ -23,10 +24,25 @@ CACHE_DIR = Path(os.environ.get("DL4J_BRIDGE_CACHE", Path.home() / ".cache" / "d
 # What spark-submit adds on Java 17 (Spark's launcher JavaModuleOptions); a JPype JVM gets none of it.
 JAVA17_MODULE_FLAGS = [
     "-XX:+IgnoreUnrecognizedVMOptions",
-    *(f"--add-opens=java.base/{pkg}=ALL-UNNAMED" for pkg in (
-        "java.lang", "java.lang.invoke", "java.lang.reflect", "java.io", "java.net", "java.nio",
-        "java.util", "java.util.concurrent", "java.util.concurrent.atomic", "jdk.internal.ref",
-        "sun.nio.ch", "sun.nio.cs", "sun.security.action", "sun.util.calendar")),
+    *(
+        f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
+        for pkg in (
+            "java.lang",
+            "java.lang.invoke",
+            "java.lang.reflect",
+            "java.io",
+            "java.net",
+            "java.nio",
+            "java.util",
+            "java.util.concurrent",
+            "java.util.concurrent.atomic",
+            "jdk.internal.ref",
+            "sun.nio.ch",
+            "sun.nio.cs",
+            "sun.security.action",
+            "sun.util.calendar",
+        )
+    ),
     "-Djdk.reflect.useDirectMethodHandle=false",
     "-Dio.netty.tryReflectionSetAccessible=true",
 ]
@@ -82,9 +98,14 @@ _lock = threading.Lock()
 _started_with: JvmOptions | None = None
 
 
-def start_jvm(heap: str = "2g", off_heap: str = "6g", max_physical: str = "10g", threads: int | None = None,
-              extra_classpath: list[str] | tuple[str, ...] = (), extra_flags: list[str] | tuple[str, ...] = ()
-              ) -> JvmOptions:
+def start_jvm(
+    heap: str = "2g",
+    off_heap: str = "6g",
+    max_physical: str = "10g",
+    threads: int | None = None,
+    extra_classpath: list[str] | tuple[str, ...] = (),
+    extra_flags: list[str] | tuple[str, ...] = (),
+) -> JvmOptions:
     """Start the in-process JVM once; later calls with the same options return at once.
 
     A later call with different options raises JvmConfigError naming how the JVM was started,
@@ -97,7 +118,8 @@ def start_jvm(heap: str = "2g", off_heap: str = "6g", max_physical: str = "10g",
             if wanted != _started_with:
                 raise JvmConfigError(
                     f"The JVM is already running with {_describe(_started_with)}; it cannot be restarted "
-                    f"with {_describe(wanted)}. Call start_jvm() with the same options, or start a new process.")
+                    f"with {_describe(wanted)}. Call start_jvm() with the same options, or start a new process."
+                )
             return _started_with
         import jpype
 
@@ -108,12 +130,20 @@ def start_jvm(heap: str = "2g", off_heap: str = "6g", max_physical: str = "10g",
         if threads is not None:
             os.environ["OMP_NUM_THREADS"] = str(threads)  # read by ND4J's native code at load time
         jvm_path = _libjvm(java_home())
-        args = [f"-Xmx{heap}", f"-Dorg.bytedeco.javacpp.maxbytes={off_heap}",
-                f"-Dorg.bytedeco.javacpp.maxphysicalbytes={max_physical}", *JAVA17_MODULE_FLAGS, *nd4j_flags(cp),
-                *extra_flags]
-        jpype.startJVM(jvm_path, *args, classpath=cp, convertStrings=False)
-        _started_with = JvmOptions(heap, off_heap, max_physical, threads, tuple(extra_classpath),
-                                   tuple(extra_flags), tuple(cp))
+        args = [
+            f"-Xmx{heap}",
+            f"-Dorg.bytedeco.javacpp.maxbytes={off_heap}",
+            f"-Dorg.bytedeco.javacpp.maxphysicalbytes={max_physical}",
+            *JAVA17_MODULE_FLAGS,
+            *nd4j_flags(cp),
+            *extra_flags,
+        ]
+        # interrupt=False: Ctrl-C stays Python's (KeyboardInterrupt; bridge.fit stops its Java loop at a minibatch
+        # boundary). With JPype's default for scripts the JVM owns SIGINT and ends the whole process.
+        jpype.startJVM(jvm_path, *args, classpath=cp, convertStrings=False, interrupt=False)
+        _started_with = JvmOptions(
+            heap, off_heap, max_physical, threads, tuple(extra_classpath), tuple(extra_flags), tuple(cp)
+        )
         return _started_with
 
 
@@ -149,11 +179,15 @@ def java_home() -> Path:
         if version is None:
             continue
         if version < MIN_JAVA:
-            raise SetupError(f"Java {version} at {home} is too old: dl4j-bridge needs Java {MIN_JAVA}+ (17 tested). "
-                             "Install it (apt-get install openjdk-17-jdk-headless) and set JAVA_HOME.")
+            raise SetupError(
+                f"Java {version} at {home} is too old: dl4j-bridge needs Java {MIN_JAVA}+ (17 tested). "
+                "Install it (apt-get install openjdk-17-jdk-headless) and set JAVA_HOME."
+            )
         return home
-    raise SetupError("No JDK found (looked at $JAVA_HOME and `java` on PATH). Install OpenJDK 17 "
-                     "(apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to a JDK 11+.")
+    raise SetupError(
+        "No JDK found (looked at $JAVA_HOME and `java` on PATH). Install OpenJDK 17 "
+        "(apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to a JDK 11+."
+    )
 
 
 def _java_major_version(home: Path) -> int | None:
@@ -197,7 +231,9 @@ def classpath() -> list[str]:
             entries = [e for e in listing.read_text().strip().split(os.pathsep) if e]
             missing = [e for e in entries if not Path(e).exists()]
             if missing:
-                raise SetupError(f"{len(missing)} jar(s) listed in {listing} are gone (first: {missing[0]}). "
-                                 "Run `dl4j-bridge setup` again.")
+                raise SetupError(
+                    f"{len(missing)} jar(s) listed in {listing} are gone (first: {missing[0]}). "
+                    "Run `dl4j-bridge setup` again."
+                )
             return [str(jar), *entries]
     raise SetupError("The JVM classpath is not built yet. Run `dl4j-bridge setup` (in a checkout: `make setup`).")

@@ -1,10 +1,11 @@
 """ONNX inference in Python: the exported model on ONNX Runtime (TensorRT > CUDA > CPU).
 
-    model = OnnxModel("model.onnx")           # providers="auto"
-    model.providers                           # what actually runs, e.g. ['CPUExecutionProvider']
-    probabilities = model.predict(x)          # x: float32 (n, *model.input_shape), or flat rows
-    model.input_shape, model.input_layout     # e.g. (3, 48, 48), "NCHW [N,3,48,48]"
+model = OnnxModel("model.onnx")           # providers="auto"
+model.providers                           # what actually runs, e.g. ['CPUExecutionProvider']
+probabilities = model.predict(x)          # x: float32 (n, *model.input_shape), or flat rows
+model.input_shape, model.input_layout     # e.g. (3, 48, 48), "NCHW [N,3,48,48]"
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrays import require_finite, require_float_array
+from .arrays import as_float32, require_float_array
 from .errors import DataError, ModelFileError, ProviderError, ShapeError
+from .validate import positive_int
 
 __all__ = ["OnnxModel", "PROVIDER_ALIASES"]
 
@@ -53,8 +55,10 @@ def _requested(providers) -> tuple[list[str], bool]:
         if providers == "auto":
             return list(PROVIDER_ALIASES.values()), False
         if providers not in PROVIDER_ALIASES:
-            raise DataError(f"Received an invalid value for `providers`. Received: providers={providers!r}. "
-                            "Expected 'auto', 'cpu', 'cuda', 'tensorrt' or a list of ONNX Runtime provider names.")
+            raise DataError(
+                f"Received an invalid value for `providers`. Received: providers={providers!r}. "
+                "Expected 'auto', 'cpu', 'cuda', 'tensorrt' or a list of ONNX Runtime provider names."
+            )
         return [PROVIDER_ALIASES[providers]], True
     return [PROVIDER_ALIASES.get(p, p) for p in providers], True
 
@@ -87,9 +91,7 @@ class OnnxModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelFileError(f"No ONNX model at {self.path}.")
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise DataError(f"Received an invalid value for `batch_size`, expected a positive integer. Received: batch_size={batch_size!r}")
-        self.batch_size = batch_size
+        self.batch_size = positive_int(batch_size, "batch_size")
         wanted, explicit = _requested(providers)
         options = ort.SessionOptions()
         if threads:
@@ -97,13 +99,17 @@ class OnnxModel:
         options.log_severity_level = 3  # we report provider failures ourselves, with the reason
         candidates, self.skipped = self._usable(wanted, explicit, ort)
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=[
-                (p, PROVIDER_OPTIONS[p]) if p in PROVIDER_OPTIONS else p for p in candidates])
+            self.session = ort.InferenceSession(
+                str(self.path),
+                options,
+                providers=[(p, PROVIDER_OPTIONS[p]) if p in PROVIDER_OPTIONS else p for p in candidates],
+            )
         except Exception as exc:  # onnxruntime raises its own pybind exception types
             raise ModelFileError(f"{self.path} is not a loadable ONNX model: {exc}") from exc
         self.providers = list(self.session.get_providers())
         self._check_fallback(candidates, explicit, providers)
         single_input, single_output = _one_input_one_output(self.session, self.path)
+        _check_input(single_input, self.path)
         self.input_name = single_input.name
         #: Per-example input shape, e.g. (784,) or (3, 48, 48); None where the model leaves a dimension open.
         self.input_shape = tuple(_dim(d) for d in single_input.shape[1:])
@@ -111,7 +117,7 @@ class OnnxModel:
         #: Per-example output shape, e.g. (10,) or (1, 48, 48); None where the model leaves it open.
         self.output_shape = tuple(_dim(d) for d in single_output.shape[1:])
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.labels = tuple(json.loads(self.metadata["labels"])) if self.metadata.get("labels") else None
+        self.labels = _labels(self.metadata.get("labels"), self.path)
 
     @staticmethod
     def _usable(wanted: list[str], explicit: bool, ort) -> tuple[list[str], dict[str, str]]:
@@ -153,30 +159,42 @@ class OnnxModel:
         (n, 1, H, W) for a per-pixel model. x: (n, *input_shape) or flat rows (class docstring)."""
         x = self._validate(x)
         step = batch_size or self.batch_size
-        parts = [self.session.run([self.output_name], {self.input_name: x[i:i + step]})[0]
-                 for i in range(0, len(x), step)]
+        try:
+            parts = [
+                self.session.run([self.output_name], {self.input_name: x[i : i + step]})[0]
+                for i in range(0, len(x), step)
+            ]
+        except Exception as exc:  # onnxruntime's own exception types: e.g. a width its open dimension cannot take
+            raise ShapeError(
+                f"ONNX Runtime refused input of shape {x.shape} for {self.path} (input "
+                f"'{self.input_name}' {self.input_layout}): {exc}"
+            ) from exc
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def predict_classes(self, x, batch_size: int | None = None) -> np.ndarray:
         """Arg-max over axis 1: (n,) for an (n, classes) output, (n, H, W) per-pixel for (n, K, H, W)."""
         if len(self.output_shape) < 1 or self.output_shape[0] == 1:
-            raise ShapeError(f"predict_classes needs an output with a class axis of more than one value; this "
-                             f"model's output '{self.output_name}' is (n, {_dims(self.output_shape)}). "
-                             "Use predict() and threshold the values instead.")
+            raise ShapeError(
+                f"predict_classes needs an output with a class axis of more than one value; this "
+                f"model's output '{self.output_name}' is (n, {_dims(self.output_shape)}). "
+                "Use predict() and threshold the values instead."
+            )
         return self.predict(x, batch_size).argmax(axis=1)
 
     @property
     def input_layout(self) -> str:
         """How the input is laid out: the exporter's metadata "input_layout" (e.g. "NCHW [N,3,48,48]"),
         else the declared shape (e.g. "[N,3,48,48]")."""
-        return self.metadata.get("input_layout") or f"[N,{','.join('?' if d is None else str(d) for d in self.input_shape)}]"
+        return (
+            self.metadata.get("input_layout")
+            or f"[N,{','.join('?' if d is None else str(d) for d in self.input_shape)}]"
+        )
 
     def _validate(self, x) -> np.ndarray:
         x = require_float_array(x)
         if x.ndim < 2 or len(x) == 0:
             raise ShapeError(f"Expected input of shape (n, {_dims(self.input_shape)}) with n >= 1, received {x.shape}.")
-        x = np.ascontiguousarray(self._reshaped(x), dtype=np.float32)
-        return require_finite(x)
+        return as_float32(self._reshaped(x))  # finite checked after the cast: 1e300 is inf in float32
 
     def _reshaped(self, x: np.ndarray) -> np.ndarray:
         """x as (n, *input_shape): as declared, or flat rows in C order; refuses other channel orders by name."""
@@ -184,20 +202,25 @@ class OnnxModel:
         if len(got) == len(declared) and all(d is None or d == g for d, g in zip(declared, got)):
             return x
         if None in declared:
-            raise ShapeError(f"Expected input of shape (n, {_dims(declared)}) (layout {self.input_layout}; ? is any "
-                             f"size), received {x.shape}.")
+            raise ShapeError(
+                f"Expected input of shape (n, {_dims(declared)}) (layout {self.input_layout}; ? is any "
+                f"size), received {x.shape}."
+            )
         per_row = int(np.prod(declared))
         flat_model = len(declared) == 1
         if int(np.prod(got)) == per_row and (flat_model or got == (per_row,)):
             return x.reshape(len(x), *declared)
         fix = _transpose_fix(declared, got)
         if fix:
-            raise ShapeError(f"Received input of shape {x.shape}, but the model takes (n, {_dims(declared)}) "
-                             f"(layout {self.input_layout}): the channels are on the wrong axis. The values would be "
-                             f"misread, not reordered: pass np.transpose(x, {fix}).")
+            raise ShapeError(
+                f"Received input of shape {x.shape}, but the model takes (n, {_dims(declared)}) "
+                f"(layout {self.input_layout}): the channels are on the wrong axis. The values would be "
+                f"misread, not reordered: pass np.transpose(x, {fix})."
+            )
         accepted = f"(n, {_dims(declared)})" + ("" if flat_model else f" or flat rows (n, {per_row})")
-        raise ShapeError(f"Expected input of shape {accepted} with n >= 1 (layout {self.input_layout}), "
-                         f"received {x.shape}.")
+        raise ShapeError(
+            f"Expected input of shape {accepted} with n >= 1 (layout {self.input_layout}), received {x.shape}."
+        )
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, providers={self.providers})"
@@ -210,8 +233,39 @@ def _one_input_one_output(session, path: Path):
         raise ModelFileError(
             f"{path} has inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}; OnnxModel runs "
             "models with exactly one input and one output. Export a single-input, single-output graph, or run this "
-            "one with onnxruntime.InferenceSession directly, feeding every input by name.")
+            "one with onnxruntime.InferenceSession directly, feeding every input by name."
+        )
     return inputs[0], outputs[0]
+
+
+def _check_input(value, path: Path) -> None:
+    """OnnxModel feeds float32 (n, ...): refuse, by name, models that take another type or have no batch axis."""
+    if value.type != "tensor(float)":
+        raise ModelFileError(
+            f"{path}: input '{value.name}' is {value.type}; OnnxModel feeds float32 "
+            "(tensor(float)) inputs only. Run it with onnxruntime.InferenceSession directly."
+        )
+    if len(value.shape) < 2:
+        raise ModelFileError(
+            f"{path}: input '{value.name}' has shape {value.shape}; OnnxModel needs a batch axis "
+            "and at least one feature axis, (N, features) or (N, C, H, W)."
+        )
+
+
+def _labels(text: str | None, path: Path) -> tuple[str, ...] | None:
+    """The class names of the model's "labels" metadata (a JSON list of strings); ModelFileError when malformed."""
+    if not text:
+        return None
+    try:
+        labels = json.loads(text)
+    except ValueError as exc:
+        raise ModelFileError(
+            f'{path}: metadata "labels" is not JSON ({exc}); expected a JSON list of class '
+            f'names, e.g. ["zero", "one"]. Received: {text[:80]!r}'
+        ) from exc
+    if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+        raise ModelFileError(f'{path}: metadata "labels" must be a JSON list of strings, received {text[:80]!r}.')
+    return tuple(labels)
 
 
 def _dim(d) -> int | None:

@@ -4,6 +4,7 @@ The service itself is Java (ai.dl4jbridge.runtime.service.PredictionServer); thi
 starts it, waits until it listens and stops it. `dl4j-bridge serve MODEL.onnx --port P` uses it, and so
 do tests/test_service.py and benchmarks/bench_service.py.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -37,13 +38,20 @@ def service_jar() -> Path:
     for candidate in (REPO_JAVA_DIR / "runtime" / "target" / SERVICE_JAR, CACHE_DIR / SERVICE_JAR):
         if candidate.is_file():
             return candidate
-    raise SetupError(f"{SERVICE_JAR} not found in {REPO_JAVA_DIR / 'runtime' / 'target'} nor {CACHE_DIR}. "
-                     "Build it: cd java && ./mvnw -B package -pl runtime -DskipTests")
+    raise SetupError(
+        f"{SERVICE_JAR} not found in {REPO_JAVA_DIR / 'runtime' / 'target'} nor {CACHE_DIR}. "
+        "Build it: cd java && ./mvnw -B package -pl runtime -DskipTests"
+    )
 
 
-def service_command(model: str | Path, port: int = 8080, host: str = "127.0.0.1",
-                    threads: int | None = None, extra: list[str] | None = None,
-                    jvm_options: list[str] | None = None) -> list[str]:
+def service_command(
+    model: str | Path,
+    port: int = 8080,
+    host: str = "127.0.0.1",
+    threads: int | None = None,
+    extra: list[str] | None = None,
+    jvm_options: list[str] | None = None,
+) -> list[str]:
     """The `java -jar ... --model ... --port ...` command line (port 0 picks a free port).
 
     `model` is an ONNX file, or NAME=PATH; more models, `--model-repository DIR` and every other option of the
@@ -52,8 +60,18 @@ def service_command(model: str | Path, port: int = 8080, host: str = "127.0.0.1"
     name, sep, path = str(model).rpartition("=")
     if not Path(path).is_file():
         raise ServiceError(f"model file {path} does not exist")
-    cmd = [str(java_home() / "bin" / "java"), *(jvm_options or []), "-jar", str(service_jar()),
-           "--model", str(model), "--port", str(port), "--host", host]
+    cmd = [
+        str(java_home() / "bin" / "java"),
+        *(jvm_options or []),
+        "-jar",
+        str(service_jar()),
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--host",
+        host,
+    ]
     if threads:
         cmd += ["--threads", str(threads)]
     return cmd + list(extra or [])
@@ -66,8 +84,16 @@ class JavaService:
     ...     requests.post(svc.url + "/v1/predict", ...)
     """
 
-    def __init__(self, model: str | Path, port: int = 0, host: str = "127.0.0.1", threads: int | None = None,
-                 extra: list[str] | None = None, startup_timeout: float = 60.0, jvm_options: list[str] | None = None):
+    def __init__(
+        self,
+        model: str | Path,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        threads: int | None = None,
+        extra: list[str] | None = None,
+        startup_timeout: float = 60.0,
+        jvm_options: list[str] | None = None,
+    ):
         self.command = service_command(model, port, host, threads, extra, jvm_options)
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
@@ -75,9 +101,10 @@ class JavaService:
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
 
-    def start(self) -> "JavaService":
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        bufsize=1)
+    def start(self) -> JavaService:
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
         threading.Thread(target=self._pump, daemon=True).start()
         deadline = time.monotonic() + self.startup_timeout
         while self.url is None:
@@ -85,8 +112,10 @@ class JavaService:
                 line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 self.stop()
-                raise ServiceError(f"the service did not start within {self.startup_timeout:.0f} s: "
-                                   f"{' '.join(self.command)}\n{''.join(self.output)}") from None
+                raise ServiceError(
+                    f"the service did not start within {self.startup_timeout:.0f} s: "
+                    f"{' '.join(self.command)}\n{''.join(self.output)}"
+                ) from None
             if line is None:
                 code = self.process.wait()
                 raise ServiceError(f"the service exited with code {code}: {''.join(self.output).strip()}")
@@ -113,7 +142,7 @@ class JavaService:
             self.process.kill()
             return self.process.wait()
 
-    def __enter__(self) -> "JavaService":
+    def __enter__(self) -> JavaService:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -128,8 +157,9 @@ class ServiceClient:
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
         self._conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body); reconnects once if the server closed the kept-alive connection."""
         for attempt in (0, 1):
             if self._conn is None:
@@ -152,8 +182,11 @@ class ServiceClient:
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), -1)
         if binary:
             status, headers, payload = self.request(
-                "POST", "/v1/predict", x.astype("<f4").tobytes(),
-                {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"})
+                "POST",
+                "/v1/predict",
+                x.astype("<f4").tobytes(),
+                {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"},
+            )
             if status != 200:
                 raise ServiceError(f"HTTP {status}: {payload.decode(errors='replace')}")
             rows, classes = int(headers["x-rows"]), int(headers["x-classes"])

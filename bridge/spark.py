@@ -7,6 +7,7 @@
 The Spark driver lives in this process's JVM (JPype); executors get the same jars and the Java 17
 flags. The trained network is an ordinary DL4J network: evaluate, save and export it as any other.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,6 +22,8 @@ import numpy as np
 from .arrays import to_indarray
 from .errors import DataError, JavaError, SparkError, java_errors
 from .jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, start_jvm
+from .prepared import PreparedData, prepared, training_run
+from .validate import boolean, choice, integer_at_least, positive_int
 
 __all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
 
@@ -47,25 +50,26 @@ class SparkOptions:
     stats_json: str | None = None  # write the phase timings (fit, aggregation, broadcast, data) here
     stats_html: str | None = None  # DL4J's HTML training-stats report
 
-    _CHOICES = {"repartition": ("Always", "NumPartitionsWorkersDiffers", "Never"),
-                "repartition_strategy": ("Balanced", "ApproximateBalanced", "SparkDefault"),
-                "rdd_training_approach": ("Direct", "Export")}
+    _CHOICES = {
+        "repartition": ("Always", "NumPartitionsWorkersDiffers", "Never"),
+        "repartition_strategy": ("Balanced", "ApproximateBalanced", "SparkDefault"),
+        "rdd_training_approach": ("Direct", "Export"),
+    }
 
     def __post_init__(self):
         """Refuse bad settings by name here, before they reach DL4J's builder as Java exceptions."""
-        for name, lowest in (("batch_size_per_worker", 1), ("averaging_frequency", 1), ("prefetch_batches", 0), ("workers", 1)):
-            value = getattr(self, name)
-            if name == "workers" and value is None:
-                continue
-            if type(value) is not int or value < lowest:
-                raise DataError(f"Received an invalid value for `{name}`, expected an integer >= {lowest}. Received: {name}={value!r}")
+        for name, lowest in (
+            ("batch_size_per_worker", 1),
+            ("averaging_frequency", 1),
+            ("prefetch_batches", 0),
+            ("workers", 1),
+        ):
+            if not (name == "workers" and self.workers is None):
+                integer_at_least(getattr(self, name), name, lowest)
         for name in ("collect_stats", "save_updater"):
-            if not isinstance(getattr(self, name), bool):
-                raise DataError(f"Received an invalid value for `{name}`, expected True or False. Received: {name}={getattr(self, name)!r}")
+            boolean(getattr(self, name), name)
         for name, choices in self._CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise DataError(f"Received an invalid value for `{name}`, expected one of {', '.join(choices)}. "
-                                f"Received: {name}={getattr(self, name)!r}")
+            choice(getattr(self, name), name, choices)
 
 
 @dataclass
@@ -107,18 +111,27 @@ def _spark_errors(context: str):
 
 def _check_master(master: str) -> None:
     if not isinstance(master, str) or not _MASTER.match(master):
-        raise DataError(f"Received an invalid value for `master`. Received: master={master!r}. "
-                        "Expected local, local[N], local[*] or spark://HOST:PORT.")
+        raise DataError(
+            f"Received an invalid value for `master`. Received: master={master!r}. "
+            "Expected local, local[N], local[*] or spark://HOST:PORT."
+        )
     if master.startswith("spark://"):
-        host, port = master[len("spark://"):].rsplit(":", 1)
+        host, port = master[len("spark://") :].rsplit(":", 1)
         try:
             socket.create_connection((host, int(port)), timeout=MASTER_PROBE_SECONDS).close()
         except OSError as exc:
-            raise SparkError(f"Spark master {master} is unreachable ({exc}); is it running, and is the port right?") from exc
+            raise SparkError(
+                f"Spark master {master} is unreachable ({exc}); is it running, and is the port right?"
+            ) from exc
 
 
-def session(master: str = "local[*]", conf: dict | None = None, app_name: str = "dl4j-bridge",
-            executor_memory: str = "2g", executor_off_heap: str = "3g") -> SparkSession:
+def session(
+    master: str = "local[*]",
+    conf: dict | None = None,
+    app_name: str = "dl4j-bridge",
+    executor_memory: str = "2g",
+    executor_off_heap: str = "3g",
+) -> SparkSession:
     """Start Spark in this JVM with what DL4J needs: Kryo with ND4J's registrator, Java 17 flags for
     executors, ND4J off-heap limits, the driver on 127.0.0.1, and this project's jars for executors."""
     _check_master(master)
@@ -132,8 +145,14 @@ def session(master: str = "local[*]", conf: dict | None = None, app_name: str = 
         "spark.ui.enabled": "false",
         "spark.executor.memory": executor_memory,
         "spark.executor.extraJavaOptions": " ".join(
-            [*JAVA17_MODULE_FLAGS, *_driver_nd4j_flags(), f"-D{TIME_SOURCE[0]}={TIME_SOURCE[1]}", f"-Dorg.bytedeco.javacpp.maxbytes={executor_off_heap}",
-             f"-Dorg.bytedeco.javacpp.maxphysicalbytes={_plus(executor_memory, executor_off_heap)}"]),
+            [
+                *JAVA17_MODULE_FLAGS,
+                *_driver_nd4j_flags(),
+                f"-D{TIME_SOURCE[0]}={TIME_SOURCE[1]}",
+                f"-Dorg.bytedeco.javacpp.maxbytes={executor_off_heap}",
+                f"-Dorg.bytedeco.javacpp.maxphysicalbytes={_plus(executor_memory, executor_off_heap)}",
+            ]
+        ),
         "spark.task.maxFailures": "4",
     }
     if master.startswith("spark://"):
@@ -177,7 +196,9 @@ def _java_options(options: SparkOptions, parallelism: int):
     java.workers = options.workers or parallelism
     java.prefetchBatches = options.prefetch_batches
     java.repartition = jclass("org.deeplearning4j.spark.api.Repartition").valueOf(options.repartition)
-    java.repartitionStrategy = jclass("org.deeplearning4j.spark.api.RepartitionStrategy").valueOf(options.repartition_strategy)
+    java.repartitionStrategy = jclass("org.deeplearning4j.spark.api.RepartitionStrategy").valueOf(
+        options.repartition_strategy
+    )
     java.collectStats = options.collect_stats
     java.saveUpdater = options.save_updater
     java.approach = jclass("org.deeplearning4j.spark.api.RDDTrainingApproach").valueOf(options.rdd_training_approach)
@@ -185,45 +206,104 @@ def _java_options(options: SparkOptions, parallelism: int):
     return java
 
 
-def fit(java_net, data, epochs, batch_size, seed, validation, progress, spark, **options):
-    """bridge.fit(..., spark=...) lands here, with inputs already checked (bridge.training.PreparedData):
-    SparkDl4jMultiLayer or SparkComputationGraph, the same parameter and updater-state averaging."""
-    from .training import training_run
+def fit(java_net, data, settings, validation, spark, options, model, callbacks, history, transform=None):
+    """bridge.fit(..., spark=...) lands here, with inputs already checked (bridge.prepared.PreparedData):
+    SparkDl4jMultiLayer or SparkComputationGraph, the same parameter and updater-state averaging. `options`: a
+    SparkOptions, or its fields as a dict (the per-worker batch then defaults to fit's batch_size)."""
+    opts = (
+        options
+        if isinstance(options, SparkOptions)
+        else SparkOptions(**{"batch_size_per_worker": settings.batch_size, **(options or {})})
+    )
 
-    opts = SparkOptions(**{"batch_size_per_worker": batch_size, **options})
-    return _run(spark, opts, java_net, progress, epochs,
-                lambda trainer, listener: trainer.fit(training_run(java_net, data, epochs=epochs, seed=seed,
-                                                                   validation=validation, listener=listener)),
-                data.examples)
+    def start(trainer, listener):
+        run = training_run(
+            java_net,
+            data,
+            epochs=settings.epochs,
+            seed=settings.seed,
+            validation=validation,
+            listener=listener.proxy,
+            initial_epoch=settings.initial_epoch,
+        )
+        run.transform = transform
+        return run, lambda: trainer.fit(run)
+
+    return _run(spark, opts, model, callbacks, history, start)
 
 
-def fit_files(net, directory, n_classes: int, epochs: int = 1, seed: int = 42, validation=None, progress: bool = True,
-              spark="local[*]", **options):
+def fit_files(
+    net,
+    directory,
+    n_classes: int,
+    epochs: int = 1,
+    seed: int = 42,
+    validation=None,
+    progress: bool = True,
+    spark="local[*]",
+    callbacks=None,
+    initial_epoch: int = 0,
+    verbose: int | None = None,
+    spark_options: SparkOptions | None = None,
+    **options,
+):
     """Train from DataSet files (see export_datasets) that every worker can read: nothing is collected
     through Python or the driver. net: a MultiLayerNetwork or a ComputationGraph with one input and one
-    output. validation: optional (x, y) evaluated on the driver after each epoch."""
+    output. validation: optional (x, y) evaluated on the driver after each epoch. callbacks, initial_epoch and
+    verbose as in bridge.fit (callbacks run once per epoch)."""
+    from .callbacks import History, ProgressBar, split_callbacks
     from .inputs import input_specs, output_names
-    from .nets import as_java
-    from .training import PreparedData, _prepared, training_run
+    from .nets import Network, as_java
 
     java = as_java(net)
     if len(input_specs(net)) != 1 or len(output_names(net)) != 1:
-        raise DataError("fit_files trains networks with one input and one output (DataSet files); this graph has "
-                        f"inputs {[s.name for s in input_specs(net)]} and outputs {output_names(net)}: use bridge.fit(..., spark=...).")
+        raise DataError(
+            "fit_files trains networks with one input and one output (DataSet files); this graph has "
+            f"inputs {[s.name for s in input_specs(net)]} and outputs {output_names(net)}: use bridge.fit(..., spark=...)."
+        )
     folder = Path(directory)
     files = sorted(folder.glob("part-*.bin"))
     if not files:
-        raise DataError(f"{folder} holds no DataSet files (part-*.bin): write them with bridge.spark.export_datasets().")
+        raise DataError(
+            f"{folder} holds no DataSet files (part-*.bin): write them with bridge.spark.export_datasets()."
+        )
+    positive_int(epochs, "epochs")
     meta = json.loads((folder / "datasets.json").read_text()) if (folder / "datasets.json").exists() else {}
-    val = _prepared(net, *validation, names=("validation x", "validation y")) if validation is not None else None
-    opts = SparkOptions(**{"batch_size_per_worker": int(meta.get("batch_size", 32)), **options})
+    val = prepared(net, *validation, names=("validation x", "validation y")) if validation is not None else None
+    opts = spark_options or SparkOptions(**{"batch_size_per_worker": int(meta.get("batch_size", 32)), **options})
     examples = int(meta.get("examples", 0))
     # The run carries the network, classes and validation; the training data are the files.
-    classes = PreparedData([], [], [int(n_classes)], output_names(net))
-    return _run(spark, opts, java, progress, epochs,
-                lambda trainer, listener: trainer.fitFiles(
-                    training_run(java, classes, epochs=epochs, seed=seed, validation=val, listener=listener),
-                    str(folder.resolve()), examples), examples)
+    classes = PreparedData([], [], [int(n_classes)], output_names(net), ("classes",))
+    ours, listeners = split_callbacks(callbacks)
+    if listeners:
+        raise TypeError("fit_files runs DL4J's TrainingListeners on the workers' copies only: pass bridge callbacks.")
+    verbose = 0 if not progress else (1 if verbose is None else verbose)
+    model = net if isinstance(net, Network) else Network(java)
+    history = History(
+        {
+            "epochs": initial_epoch + epochs,
+            "initial_epoch": initial_epoch,
+            "seed": seed,
+            "samples": examples,
+            "validation": val is not None,
+            "verbose": verbose,
+        }
+    )
+
+    def start(trainer, listener):
+        run = training_run(
+            java,
+            classes,
+            epochs=epochs,
+            seed=seed,
+            validation=val,
+            listener=listener.proxy,
+            initial_epoch=initial_epoch,
+        )
+        run.dataFiles, run.dataFileExamples = str(folder.resolve()), examples
+        return run, lambda: trainer.fitFiles(run)
+
+    return _run(spark, opts, model, [ProgressBar(verbose, initial_epoch + epochs, examples), *ours], history, start)
 
 
 def export_datasets(x: np.ndarray, y: np.ndarray, directory, n_classes: int = 10, batch_size: int = 32) -> int:
@@ -231,24 +311,56 @@ def export_datasets(x: np.ndarray, y: np.ndarray, directory, n_classes: int = 10
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.int32)
     if x.ndim < 2 or len(x) != len(y) or len(x) == 0:
-        raise DataError(f"Expected x (n, features) or images (n, C, H, W) / (n, H, W, C) and y (n,) with n >= 1, "
-                        f"received {x.shape} and {y.shape}.")
+        raise DataError(
+            f"Expected x (n, features) or images (n, C, H, W) / (n, H, W, C) and y (n,) with n >= 1, "
+            f"received {x.shape} and {y.shape}."
+        )
     with java_errors(f"writing DataSet files to {directory}"):
-        count = int(jclass("ai.dl4jbridge.spark.SparkTrainer").exportDataSets(
-            to_indarray(x), to_indarray(y), n_classes, batch_size, str(directory)))
-    (Path(directory) / "datasets.json").write_text(json.dumps(
-        {"examples": len(x), "features": list(x.shape[1:]), "classes": n_classes, "batch_size": batch_size, "files": count}))
+        count = int(
+            jclass("ai.dl4jbridge.spark.SparkTrainer").exportDataSets(
+                to_indarray(x), to_indarray(y), n_classes, batch_size, str(directory)
+            )
+        )
+    (Path(directory) / "datasets.json").write_text(
+        json.dumps(
+            {
+                "examples": len(x),
+                "features": list(x.shape[1:]),
+                "classes": n_classes,
+                "batch_size": batch_size,
+                "files": count,
+            }
+        )
+    )
     return count
 
 
-def _run(spark, options: SparkOptions, java_net, progress: bool, epochs: int, call, examples: int):
-    from .training import _ProgressBar, _epoch_result
+def _run(spark, options: SparkOptions, model, callbacks, history, start):
+    """Train on Spark through bridge.callbacks.run_training: per-epoch callbacks, and Ctrl-C cancels the running
+    jobs (the network keeps its last averaged parameters)."""
+    from .callbacks import run_training
 
     with _session_for(spark) as active:
         trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")(active.context, _java_options(options, active.parallelism))
-        with _ProgressBar(epochs, max(examples, 1), progress) as listener, _spark_errors(f"Spark training on {active.master}"):
-            history = call(trainer, listener.proxy)
-        active.last_timings = {str(k): {"events": int(v[0]), "total_ms": int(v[1])} for k, v in dict(trainer.timings()).items()}
+
+        def begin(listener):
+            run, call = start(trainer, listener)
+            return run, _in_spark_errors(call, f"Spark training on {active.master}"), trainer.cancel
+
+        try:
+            run_training(model, callbacks, history, begin)
+        finally:
+            active.last_timings = {
+                str(k): {"events": int(v[0]), "total_ms": int(v[1])} for k, v in dict(trainer.timings()).items()
+            }
     if options.stats_json:
         Path(options.stats_json).write_text(json.dumps(active.last_timings, indent=2))
-    return [_epoch_result(stats) for stats in history]
+    return history
+
+
+def _in_spark_errors(call, context: str):
+    def wrapped():
+        with _spark_errors(context):
+            return call()
+
+    return wrapped

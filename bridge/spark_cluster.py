@@ -7,6 +7,7 @@ tests, benchmarks and trying the cluster path without a real cluster.
 A standalone worker launches executors with the classpath Spark's launcher builds from
 $SPARK_HOME/jars, so the cluster gets a SPARK_HOME whose jars/ links to the Maven-built jars.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,15 @@ def free_port() -> int:
 
 
 class StandaloneCluster:
-    def __init__(self, workers: int = 2, cores_per_worker: int = 1, worker_memory: str = "3g",
-                 start_timeout: float = 90.0):
-        self.workers, self.cores, self.memory, self.start_timeout = workers, cores_per_worker, worker_memory, start_timeout
+    def __init__(
+        self, workers: int = 2, cores_per_worker: int = 1, worker_memory: str = "3g", start_timeout: float = 90.0
+    ):
+        self.workers, self.cores, self.memory, self.start_timeout = (
+            workers,
+            cores_per_worker,
+            worker_memory,
+            start_timeout,
+        )
         self.port, self.ui_port = free_port(), free_port()
         self.master_url = f"spark://127.0.0.1:{self.port}"
         self.home = Path(tempfile.mkdtemp(prefix="dl4j-bridge-spark-"))
@@ -57,16 +64,37 @@ class StandaloneCluster:
         self.stop()
         return False
 
-    def start(self) -> "StandaloneCluster":
+    def start(self) -> StandaloneCluster:
         self._make_spark_home()
         try:
-            self.master = self._launch("master", "org.apache.spark.deploy.master.Master",
-                                       "--host", "127.0.0.1", "--port", str(self.port), "--webui-port", str(self.ui_port))
+            self.master = self._launch(
+                "master",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--webui-port",
+                str(self.ui_port),
+            )
             for index in range(self.workers):
-                self.worker_processes.append(self._launch(
-                    f"worker-{index}", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                    "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(free_port()),
-                    "--work-dir", str(self.home / "work"), self.master_url))
+                self.worker_processes.append(
+                    self._launch(
+                        f"worker-{index}",
+                        "org.apache.spark.deploy.worker.Worker",
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        str(self.cores),
+                        "--memory",
+                        self.memory,
+                        "--webui-port",
+                        str(free_port()),
+                        "--work-dir",
+                        str(self.home / "work"),
+                        self.master_url,
+                    )
+                )
             self._wait_for_workers(self.workers)
         except BaseException:
             self.stop()
@@ -85,9 +113,22 @@ class StandaloneCluster:
 
     def _launch(self, name: str, main_class: str, *args: str) -> subprocess.Popen:
         java = java_home() / "bin" / "java"
-        cmd = [str(java), "-Xmx512m", *JAVA17_MODULE_FLAGS, "-cp", f"{self.home}/conf:{self.home}/jars/*", main_class, *args]
-        env = {**os.environ, "SPARK_HOME": str(self.home), "SPARK_SCALA_VERSION": "2.12",
-               "SPARK_LOCAL_IP": "127.0.0.1", "OMP_NUM_THREADS": "1"}
+        cmd = [
+            str(java),
+            "-Xmx512m",
+            *JAVA17_MODULE_FLAGS,
+            "-cp",
+            f"{self.home}/conf:{self.home}/jars/*",
+            main_class,
+            *args,
+        ]
+        env = {
+            **os.environ,
+            "SPARK_HOME": str(self.home),
+            "SPARK_SCALA_VERSION": "2.12",
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "OMP_NUM_THREADS": "1",
+        }
         log = open(self.home / f"{name}.log", "wb")
         # Its own process group: stopping a worker also stops the executors it launched.
         return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -107,7 +148,9 @@ class StandaloneCluster:
             if self.alive_workers() >= count:
                 return
             time.sleep(0.5)
-        raise SparkError(f"{count} Spark workers did not register within {self.start_timeout:.0f} s: see the logs in {self.home}")
+        raise SparkError(
+            f"{count} Spark workers did not register within {self.start_timeout:.0f} s: see the logs in {self.home}"
+        )
 
     def kill_worker(self, index: int = 0) -> None:
         """Kill a worker and its executors at once (SIGKILL), as a crashed machine would vanish."""

@@ -1,4 +1,5 @@
 """Shared fixtures: one JVM for the whole test session (JPype cannot restart it), real data."""
+
 from __future__ import annotations
 
 import numpy as np

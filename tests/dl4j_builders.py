@@ -1,9 +1,10 @@
 """DL4J's own Java builders, called through JPype: the networks users build in Java, not with bridge.nets.
 
-    g = GraphSpec(seed=1).input("in", conv_input(12, 12, 3))
-    g.layer("c1", conv(4, 3, mode="Same"), "in").vertex("sum", add(), "c1", "in")...
-    net = g.output("out").build()        # an initialised ComputationGraph (JPype proxy)
+g = GraphSpec(seed=1).input("in", conv_input(12, 12, 3))
+g.layer("c1", conv(4, 3, mode="Same"), "in").vertex("sum", add(), "c1", "in")...
+net = g.output("out").build()        # an initialised ComputationGraph (JPype proxy)
 """
+
 from __future__ import annotations
 
 import jpype
@@ -45,10 +46,23 @@ def mode(name: str):
     return jclass(C + "ConvolutionMode").valueOf(name)
 
 
-def conv(n_out: int, k: int = 3, stride: int = 1, padding: int = 0, conv_mode: str = "Truncate",
-         act: str = "relu", nhwc: bool = False, bias: bool = True):
-    b = (jclass(L + "ConvolutionLayer$Builder")(ints(k, k), ints(stride, stride), ints(padding, padding))
-         .nOut(n_out).convolutionMode(mode(conv_mode)).activation(activation(act)).hasBias(bias))
+def conv(
+    n_out: int,
+    k: int = 3,
+    stride: int = 1,
+    padding: int = 0,
+    conv_mode: str = "Truncate",
+    act: str = "relu",
+    nhwc: bool = False,
+    bias: bool = True,
+):
+    b = (
+        jclass(L + "ConvolutionLayer$Builder")(ints(k, k), ints(stride, stride), ints(padding, padding))
+        .nOut(n_out)
+        .convolutionMode(mode(conv_mode))
+        .activation(activation(act))
+        .hasBias(bias)
+    )
     if nhwc:
         b = b.dataFormat(jclass(C + "CNN2DFormat").NHWC)
     return b.build()
@@ -60,7 +74,11 @@ def batch_norm():
 
 def max_pool(k: int = 2, stride: int = 2, conv_mode: str = "Truncate"):
     pooling = jclass(L + "SubsamplingLayer$PoolingType").MAX
-    return jclass(L + "SubsamplingLayer$Builder")(pooling, ints(k, k), ints(stride, stride)).convolutionMode(mode(conv_mode)).build()
+    return (
+        jclass(L + "SubsamplingLayer$Builder")(pooling, ints(k, k), ints(stride, stride))
+        .convolutionMode(mode(conv_mode))
+        .build()
+    )
 
 
 def global_avg_pool():
@@ -98,16 +116,16 @@ class GraphSpec:
         self.builder = builder.graphBuilder()
         self.types = []
 
-    def input(self, name: str, kind) -> "GraphSpec":
+    def input(self, name: str, kind) -> GraphSpec:
         self.builder = self.builder.addInputs(name)
         self.types.append(kind)
         return self
 
-    def layer(self, name: str, layer_conf, *inputs: str) -> "GraphSpec":
+    def layer(self, name: str, layer_conf, *inputs: str) -> GraphSpec:
         self.builder = self.builder.addLayer(name, layer_conf, *inputs)
         return self
 
-    def vertex(self, name: str, vertex_conf, *inputs: str) -> "GraphSpec":
+    def vertex(self, name: str, vertex_conf, *inputs: str) -> GraphSpec:
         self.builder = self.builder.addVertex(name, vertex_conf, *inputs)
         return self
 
@@ -133,24 +151,59 @@ def cnn_format(nhwc: bool):
 
 
 def _conv_options(b, stride: int, dilation: int, conv_mode: str, act: str, nhwc: bool, bias: bool, padding: int = 0):
-    return (b.stride(ints(stride, stride)).dilation(ints(dilation, dilation)).padding(ints(padding, padding))
-            .convolutionMode(mode(conv_mode)).activation(activation(act)).hasBias(bias).dataFormat(cnn_format(nhwc)))
+    return (
+        b.stride(ints(stride, stride))
+        .dilation(ints(dilation, dilation))
+        .padding(ints(padding, padding))
+        .convolutionMode(mode(conv_mode))
+        .activation(activation(act))
+        .hasBias(bias)
+        .dataFormat(cnn_format(nhwc))
+    )
 
 
-def separable_conv(n_out: int, k: int = 3, stride: int = 1, dilation: int = 1, conv_mode: str = "Truncate",
-                   multiplier: int = 1, act: str = "relu", nhwc: bool = False, bias: bool = True, padding: int = 0):
+def separable_conv(
+    n_out: int,
+    k: int = 3,
+    stride: int = 1,
+    dilation: int = 1,
+    conv_mode: str = "Truncate",
+    multiplier: int = 1,
+    act: str = "relu",
+    nhwc: bool = False,
+    bias: bool = True,
+    padding: int = 0,
+):
     b = jclass(L + "SeparableConvolution2D$Builder")(ints(k, k)).nOut(n_out).depthMultiplier(multiplier)
     return _conv_options(b, stride, dilation, conv_mode, act, nhwc, bias, padding).build()
 
 
-def depthwise_conv(k: int = 3, stride: int = 1, dilation: int = 1, conv_mode: str = "Truncate", multiplier: int = 1,
-                   act: str = "relu", nhwc: bool = False, bias: bool = True, padding: int = 0):
+def depthwise_conv(
+    k: int = 3,
+    stride: int = 1,
+    dilation: int = 1,
+    conv_mode: str = "Truncate",
+    multiplier: int = 1,
+    act: str = "relu",
+    nhwc: bool = False,
+    bias: bool = True,
+    padding: int = 0,
+):
     b = jclass(L + "DepthwiseConvolution2D$Builder")(ints(k, k)).depthMultiplier(multiplier)
     return _conv_options(b, stride, dilation, conv_mode, act, nhwc, bias, padding).build()
 
 
-def deconv(n_out: int, k: int = 3, stride: int = 1, dilation: int = 1, conv_mode: str = "Truncate",
-           act: str = "relu", nhwc: bool = False, bias: bool = True, padding: int = 0):
+def deconv(
+    n_out: int,
+    k: int = 3,
+    stride: int = 1,
+    dilation: int = 1,
+    conv_mode: str = "Truncate",
+    act: str = "relu",
+    nhwc: bool = False,
+    bias: bool = True,
+    padding: int = 0,
+):
     b = jclass(L + "Deconvolution2D$Builder")(ints(k, k)).nOut(n_out)
     return _conv_options(b, stride, dilation, conv_mode, act, nhwc, bias, padding).build()
 
@@ -172,10 +225,22 @@ def space_to_depth(block: int, nhwc: bool = False):
     return jclass(L + "SpaceToDepthLayer$Builder")(block, fmt.NHWC if nhwc else fmt.NCHW).build()
 
 
-def pooling(kind: str, k: int = 2, stride: int = 2, conv_mode: str = "Truncate", pnorm: int = 2, nhwc: bool = False,
-            padding: int = 0, dilation: int = 1):
-    b = jclass(L + "SubsamplingLayer$Builder")(jclass(L + "SubsamplingLayer$PoolingType").valueOf(kind),
-                                               ints(k, k), ints(stride, stride), ints(padding, padding))
+def pooling(
+    kind: str,
+    k: int = 2,
+    stride: int = 2,
+    conv_mode: str = "Truncate",
+    pnorm: int = 2,
+    nhwc: bool = False,
+    padding: int = 0,
+    dilation: int = 1,
+):
+    b = jclass(L + "SubsamplingLayer$Builder")(
+        jclass(L + "SubsamplingLayer$PoolingType").valueOf(kind),
+        ints(k, k),
+        ints(stride, stride),
+        ints(padding, padding),
+    )
     b = b.convolutionMode(mode(conv_mode)).dataFormat(cnn_format(nhwc)).dilation(ints(dilation, dilation))
     return (b.pnorm(pnorm) if kind == "PNORM" else b).build()
 

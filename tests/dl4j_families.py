@@ -5,14 +5,28 @@ Weights: the zoo's (or DL4J's default) initialisation for convolution and dense 
 activations O(1) through deep stacks; batch-norm statistics and affine parameters set to mild random
 values (`perturb_batch_norm`) so that exporting them wrongly (ignored, swapped, log-std misread) shows.
 """
+
 from __future__ import annotations
 
 import numpy as np
+from dl4j_builders import (
+    C,
+    GraphSpec,
+    L,
+    activation,
+    batch_norm,
+    concat,
+    conv,
+    conv_input,
+    global_avg_pool,
+    ints,
+    max_pool,
+    mode,
+    output,
+)
 
 import bridge
 from bridge.jvm import jclass
-from dl4j_builders import (C, GraphSpec, L, activation, batch_norm, concat, conv, conv_input, global_avg_pool, ints,
-                           max_pool, mode, output)
 
 ZOO = "org.deeplearning4j.zoo.model."
 _BATCH_NORM_PARAMS = {"gamma", "beta", "mean", "var", "log10stdev"}
@@ -89,8 +103,9 @@ def calibrate_head(net, batch: np.ndarray, spread: float = 2.0, pooled: bool = F
     params = {str(k): v for k, v in dict(net.paramTable()).items()}
     name = next(n for n in reversed(order) if f"{n}_W" in params and f"{n}_b" in params)
     w, b = (bridge.to_numpy(params[f"{name}_{p}"]).astype(np.float64) for p in ("W", "b"))
-    x = bridge.to_numpy(net.feedForward(bridge.to_indarray(np.ascontiguousarray(batch, np.float32)), False)
-                        .get(inputs[name][0])).astype(np.float64)
+    x = bridge.to_numpy(
+        net.feedForward(bridge.to_indarray(np.ascontiguousarray(batch, np.float32)), False).get(inputs[name][0])
+    ).astype(np.float64)
     b = b.reshape(-1)
     if w.ndim == 2:  # dense / output layer: x [N, nIn] (c-order flatten of an image input), W [nIn, nOut]
         z, axes = x.reshape(len(x), -1) @ w + b, (0,)
@@ -180,7 +195,9 @@ def _act_layer(name: str):
 
 
 def _leaky(alpha: float = 0.1):
-    return _layer("ActivationLayer").activation(jclass("org.nd4j.linalg.activations.impl.ActivationLReLU")(alpha)).build()
+    return (
+        _layer("ActivationLayer").activation(jclass("org.nd4j.linalg.activations.impl.ActivationLReLU")(alpha)).build()
+    )
 
 
 def _conv(n_out: int, k: int, stride: int = 1, act: str = "identity", bias: bool = True):
@@ -189,11 +206,18 @@ def _conv(n_out: int, k: int, stride: int = 1, act: str = "identity", bias: bool
 
 # --- Inception (GoogLeNet v1 layout: 1x1, 1x1->3x3, 1x1->5x5 and pool->1x1 branches concatenated) ---
 
+
 def _inception(spec: GraphSpec, name: str, x: str, c1: int, r3: int, c3: int, r5: int, c5: int, pool: int) -> str:
     spec.layer(f"{name}-1x1", _conv(c1, 1, act="relu"), x)
-    spec.layer(f"{name}-3x3r", _conv(r3, 1, act="relu"), x).layer(f"{name}-3x3", _conv(c3, 3, act="relu"), f"{name}-3x3r")
-    spec.layer(f"{name}-5x5r", _conv(r5, 1, act="relu"), x).layer(f"{name}-5x5", _conv(c5, 5, act="relu"), f"{name}-5x5r")
-    spec.layer(f"{name}-pool", max_pool(3, 1, conv_mode="Same"), x).layer(f"{name}-poolproj", _conv(pool, 1, act="relu"), f"{name}-pool")
+    spec.layer(f"{name}-3x3r", _conv(r3, 1, act="relu"), x).layer(
+        f"{name}-3x3", _conv(c3, 3, act="relu"), f"{name}-3x3r"
+    )
+    spec.layer(f"{name}-5x5r", _conv(r5, 1, act="relu"), x).layer(
+        f"{name}-5x5", _conv(c5, 5, act="relu"), f"{name}-5x5r"
+    )
+    spec.layer(f"{name}-pool", max_pool(3, 1, conv_mode="Same"), x).layer(
+        f"{name}-poolproj", _conv(pool, 1, act="relu"), f"{name}-pool"
+    )
     spec.vertex(name, concat(), f"{name}-1x1", f"{name}-3x3", f"{name}-5x5", f"{name}-poolproj")
     return name
 
@@ -201,9 +225,13 @@ def _inception(spec: GraphSpec, name: str, x: str, c1: int, r3: int, c3: int, r5
 def inception(size: int = 96, classes: int = 1000):
     """GoogLeNet's stem (with local response normalisation) and inception modules 3a, 3b, 4a, 4b."""
     spec = HeGraphSpec(seed=11).input("image", conv_input(size, size, 3))
-    spec.layer("stem-conv", _conv(64, 7, 2, act="relu"), "image").layer("stem-pool", max_pool(3, 2, conv_mode="Same"), "stem-conv")
+    spec.layer("stem-conv", _conv(64, 7, 2, act="relu"), "image").layer(
+        "stem-pool", max_pool(3, 2, conv_mode="Same"), "stem-conv"
+    )
     spec.layer("stem-lrn", _layer("LocalResponseNormalization").build(), "stem-pool")
-    spec.layer("stem-1x1", _conv(64, 1, act="relu"), "stem-lrn").layer("stem-3x3", _conv(192, 3, act="relu"), "stem-1x1")
+    spec.layer("stem-1x1", _conv(64, 1, act="relu"), "stem-lrn").layer(
+        "stem-3x3", _conv(192, 3, act="relu"), "stem-1x1"
+    )
     spec.layer("stem-pool2", max_pool(3, 2, conv_mode="Same"), "stem-3x3")
     x = _inception(spec, "3a", "stem-pool2", 64, 96, 128, 16, 32, 32)
     x = _inception(spec, "3b", x, 128, 128, 192, 32, 96, 64)
@@ -220,8 +248,14 @@ _MOBILENET_BLOCKS = [(1, 32), (2, 64), (1, 64), (2, 128), (1, 128), (2, 256), (1
 
 
 def _depthwise(stride: int):
-    return (_layer("DepthwiseConvolution2D", ints(3, 3), ints(stride, stride)).depthMultiplier(1)
-            .convolutionMode(mode("Same")).activation(activation("identity")).hasBias(False).build())
+    return (
+        _layer("DepthwiseConvolution2D", ints(3, 3), ints(stride, stride))
+        .depthMultiplier(1)
+        .convolutionMode(mode("Same"))
+        .activation(activation("identity"))
+        .hasBias(False)
+        .build()
+    )
 
 
 def _bn_relu6(spec: GraphSpec, name: str, x: str) -> str:
@@ -243,6 +277,7 @@ def mobilenet(size: int = 128, classes: int = 1000):
 
 
 # --- Darknet with a space-to-depth passthrough (YOLOv2's reorg), classifier head ---
+
 
 def _dark(spec: GraphSpec, name: str, x: str, n_out: int, k: int) -> str:
     spec.layer(name, _conv(n_out, k, bias=False), x).layer(f"{name}-bn", batch_norm(), name)
@@ -272,6 +307,7 @@ def darknet_passthrough(size: int = 128, classes: int = 1000):
 
 # --- U-Net with transposed convolutions (the zoo's U-Net upsamples with Upsampling2D + conv) ---
 
+
 def _double_conv(spec: GraphSpec, name: str, x: str, n_out: int) -> str:
     spec.layer(f"{name}-1", _conv(n_out, 3, act="relu"), x).layer(f"{name}-bn", batch_norm(), f"{name}-1")
     spec.layer(f"{name}-2", _conv(n_out, 3, act="relu"), f"{name}-bn")
@@ -279,8 +315,13 @@ def _double_conv(spec: GraphSpec, name: str, x: str, n_out: int) -> str:
 
 
 def _deconv(n_out: int):
-    return (_layer("Deconvolution2D", ints(2, 2), ints(2, 2)).nOut(n_out)
-            .convolutionMode(mode("Same")).activation(activation("relu")).build())
+    return (
+        _layer("Deconvolution2D", ints(2, 2), ints(2, 2))
+        .nOut(n_out)
+        .convolutionMode(mode("Same"))
+        .activation(activation("relu"))
+        .build()
+    )
 
 
 def unet_deconv(size: int = 64, base: int = 32):
@@ -319,5 +360,14 @@ def images(n: int, shape, seed: int = 0) -> np.ndarray:
     return ((blobs + 0.3 * rng.random((n, *shape))) * contrast + brightness).astype(np.float32)
 
 
-__all__ = ["zoo", "perturb_batch_norm", "calibrate_convolutions", "calibrate_head", "inception", "mobilenet",
-           "darknet_passthrough", "unet_deconv", "images"]
+__all__ = [
+    "zoo",
+    "perturb_batch_norm",
+    "calibrate_convolutions",
+    "calibrate_head",
+    "inception",
+    "mobilenet",
+    "darknet_passthrough",
+    "unet_deconv",
+    "images",
+]

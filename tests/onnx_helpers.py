@@ -1,4 +1,5 @@
 """Parity checking shared by the ONNX tests: DL4J's output() vs ONNX Runtime, value, dtype and shape."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,9 @@ def randomize(net, seed: int) -> None:
         java.setParam(str(key), bridge.to_indarray(array.astype(np.float32)))
 
 
-def assert_parity(net, x, opset: int = 17, tolerance: float = TOLERANCE, input_shape=None,
-                  argmax: bool = False) -> float:
+def assert_parity(
+    net, x, opset: int = 17, tolerance: float = TOLERANCE, input_shape=None, argmax: bool = False
+) -> float:
     """Check two batch sizes (the first row, then all); return the max abs difference seen.
 
     x: one array (rows in the ONNX input's shape, or flat rows) or a dict by ONNX input name.

@@ -4,8 +4,20 @@ import pytest
 import bridge
 from bridge.errors import DataError
 
-DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
-          np.uint64, np.uint32, np.uint16, np.uint8, np.bool_]
+DTYPES = [
+    np.float64,
+    np.float32,
+    np.float16,
+    np.int64,
+    np.int32,
+    np.int16,
+    np.int8,
+    np.uint64,
+    np.uint32,
+    np.uint16,
+    np.uint8,
+    np.bool_,
+]
 SHAPES = [(), (0,), (0, 784), (7,), (3, 5), (2, 3, 4), (2, 1, 3, 2, 2)]
 
 
@@ -74,8 +86,9 @@ def test_large_array_round_trip():
     np.testing.assert_array_equal(bridge.to_numpy(bridge.to_indarray(array)), array)
 
 
-@pytest.mark.parametrize("bad", [np.zeros(3, np.complex64), np.array(["a", "b"]), np.array([object()])],
-                         ids=["complex", "str", "object"])
+@pytest.mark.parametrize(
+    "bad", [np.zeros(3, np.complex64), np.array(["a", "b"]), np.array([object()])], ids=["complex", "str", "object"]
+)
 def test_unsupported_dtype_is_refused_clearly(bad):
     with pytest.raises(DataError, match="no type for"):
         bridge.to_indarray(bad)

@@ -5,6 +5,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # the fixtures train (LeNet-sized runs through the CLI)
+
 
 def _cli(*args, timeout=600):
     return subprocess.run([sys.executable, "-m", "bridge", *args], capture_output=True, text=True, timeout=timeout)
@@ -13,8 +15,21 @@ def _cli(*args, timeout=600):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    result = _cli("train", "--model", "mlp", "--data", "mnist", "--epochs", "2", "--batch-size", "32",
-                  "--seed", "3", "--out", str(out))
+    result = _cli(
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "mnist",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -31,7 +46,9 @@ def test_train_writes_model_metrics_and_plot(trained_run):
     assert sum(map(sum, metrics["evaluation"]["confusion"])) == 1000
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "model.zip").stat().st_size > 100_000
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.zip", "training.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.zip", "metrics.json", "model.zip", "training.png"]
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert len(history) == 2  # the plot's per-epoch points; its per-iteration curve is checked in test_plots
 
 
 def test_trained_model_file_loads_back(trained_run, mnist):
@@ -50,11 +67,15 @@ def test_doctor_reports_versions():
         assert expected in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--model", "mlp", "--data", "no-such-data", "--out", "/tmp/x"], "Unknown dataset"),
-    (["train", "--model", "mlp", "--data", "mnist", "--epochs", "0", "--out", "/tmp/x"], "epochs"),
-    (["train", "--model", "resnet50", "--data", "mnist", "--out", "/tmp/x"], "invalid choice"),
-], ids=["unknown-data", "zero-epochs", "unknown-model"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--model", "mlp", "--data", "no-such-data", "--out", "/tmp/x"], "Unknown dataset"),
+        (["train", "--model", "mlp", "--data", "mnist", "--epochs", "0", "--out", "/tmp/x"], "epochs"),
+        (["train", "--model", "resnet50", "--data", "mnist", "--out", "/tmp/x"], "invalid choice"),
+    ],
+    ids=["unknown-data", "zero-epochs", "unknown-model"],
+)
 def test_bad_arguments_exit_nonzero_with_a_message(args, message):
     result = _cli(*args)
     assert result.returncode != 0
@@ -66,8 +87,22 @@ def test_bad_arguments_exit_nonzero_with_a_message(args, message):
 def residual_run(tmp_path_factory):
     """`train --model resnet_small` (a ComputationGraph taking (n, 1, 28, 28) digits), then `export`."""
     out = tmp_path_factory.mktemp("resnet")
-    result = _cli("train", "--model", "resnet_small", "--data", "mnist", "--epochs", "1", "--batch-size", "32",
-                  "--seed", "5", "--no-progress", "--out", str(out))
+    result = _cli(
+        "train",
+        "--model",
+        "resnet_small",
+        "--data",
+        "mnist",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--seed",
+        "5",
+        "--no-progress",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     exported = _cli("export", str(out / "model.zip"), str(out / "model.onnx"))
     assert exported.returncode == 0, exported.stderr[-3000:]
@@ -79,7 +114,7 @@ def test_residual_graph_trains_exports_and_predicts_from_the_cli(residual_run):
     assert json.loads((out / "metrics.json").read_text())["test_accuracy"] >= 0.85
     diff = float(exported.stdout.split("max abs diff vs DL4J ")[1].split(",")[0])
     assert diff <= 1e-5
-    predicted = _cli("predict", str(out / "model.onnx"), "--data", "mnist", "--json")
+    predicted = _cli("predict", str(out / "model.onnx"), "--data", "mnist", "--benchmark", "--json")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert json.loads(predicted.stdout)["accuracy"] >= 0.85
 

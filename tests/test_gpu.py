@@ -3,6 +3,7 @@
 Marked `gpu`: they run where an NVIDIA driver and onnxruntime-gpu are present (a lent GPU machine,
 see ../shared/GPU.md) and are skipped elsewhere, with the reason.
 """
+
 import warnings
 from pathlib import Path
 

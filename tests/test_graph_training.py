@@ -1,15 +1,16 @@
 """ComputationGraphs built with DL4J's own GraphBuilder (through JPype, not bridge.nets): training, inference,
 model files, Spark, and the input checks for image layouts and named inputs/outputs."""
+
 import jpype
 import numpy as np
 import pytest
+from dl4j_builders import batch_norm_in, conv, conv_input, global_avg_pool, output, sequential
 
 import bridge
 from bridge import nets
 from bridge.errors import DataError, ShapeError
 from bridge.inputs import InputSpec, input_specs, output_names
 from bridge.jvm import jclass
-from dl4j_builders import batch_norm_in, conv, conv_input, global_avg_pool, output, sequential
 
 C = "org.deeplearning4j.nn.conf."
 N_TRAIN = 1000
@@ -26,8 +27,12 @@ def _graph_builder(seed=7):
 
 def _conv(n_out, nhwc=False):
     ints = jpype.JArray(jpype.JInt)
-    b = (jclass(C + "layers.ConvolutionLayer$Builder")(ints([3, 3]), ints([1, 1]), ints([0, 0])).nOut(n_out)
-         .convolutionMode(jclass(C + "ConvolutionMode").Same).activation(_activation("RELU")))
+    b = (
+        jclass(C + "layers.ConvolutionLayer$Builder")(ints([3, 3]), ints([1, 1]), ints([0, 0]))
+        .nOut(n_out)
+        .convolutionMode(jclass(C + "ConvolutionMode").Same)
+        .activation(_activation("RELU"))
+    )
     return (b.dataFormat(jclass(C + "CNN2DFormat").NHWC) if nhwc else b).build()
 
 
@@ -44,14 +49,25 @@ def _init(builder):
 def residual_cnn(nhwc=False, seed=7):
     """in (12x12x3) -> c1 -> c2, add(c1, c2) -> 2x2 max pool -> softmax(10): a residual block."""
     fmt = jclass(C + "CNN2DFormat").NHWC if nhwc else jclass(C + "CNN2DFormat").NCHW
-    pool = (jclass(C + "layers.SubsamplingLayer$Builder")(jclass(C + "layers.SubsamplingLayer$PoolingType").MAX)
-            .kernelSize(2, 2).stride(2, 2).dataFormat(fmt).build())
+    pool = (
+        jclass(C + "layers.SubsamplingLayer$Builder")(jclass(C + "layers.SubsamplingLayer$PoolingType").MAX)
+        .kernelSize(2, 2)
+        .stride(2, 2)
+        .dataFormat(fmt)
+        .build()
+    )
     add = jclass(C + "graph.ElementWiseVertex")(jclass(C + "graph.ElementWiseVertex$Op").Add)
-    b = (_graph_builder(seed).addInputs("image")
-         .setInputTypes(jclass(C + "inputs.InputType").convolutional(12, 12, 3, fmt))
-         .addLayer("c1", _conv(8, nhwc), "image").addLayer("c2", _conv(8, nhwc), "c1")
-         .addVertex("add", add, "c1", "c2").addLayer("pool", pool, "add")
-         .addLayer("digit", _output(10), "pool").setOutputs("digit"))
+    b = (
+        _graph_builder(seed)
+        .addInputs("image")
+        .setInputTypes(jclass(C + "inputs.InputType").convolutional(12, 12, 3, fmt))
+        .addLayer("c1", _conv(8, nhwc), "image")
+        .addLayer("c2", _conv(8, nhwc), "c1")
+        .addVertex("add", add, "c1", "c2")
+        .addLayer("pool", pool, "add")
+        .addLayer("digit", _output(10), "pool")
+        .setOutputs("digit")
+    )
     return _init(b)
 
 
@@ -59,24 +75,32 @@ def two_in_two_out(seed=7):
     """left / right halves of a digit (392 pixels each) -> dense each -> merge -> digit (10) and parity (2)."""
     dense = lambda n: jclass(C + "layers.DenseLayer$Builder")().nOut(n).activation(_activation("RELU")).build()  # noqa: E731
     ff = jclass(C + "inputs.InputType").feedForward(392)
-    b = (_graph_builder(seed).addInputs("left", "right").setInputTypes(ff, ff)
-         .addLayer("l", dense(32), "left").addLayer("r", dense(32), "right")
-         .addVertex("merged", jclass(C + "graph.MergeVertex")(), "l", "r")
-         .addLayer("digit", _output(10), "merged").addLayer("parity", _output(2), "merged")
-         .setOutputs("digit", "parity"))
+    b = (
+        _graph_builder(seed)
+        .addInputs("left", "right")
+        .setInputTypes(ff, ff)
+        .addLayer("l", dense(32), "left")
+        .addLayer("r", dense(32), "right")
+        .addVertex("merged", jclass(C + "graph.MergeVertex")(), "l", "r")
+        .addLayer("digit", _output(10), "merged")
+        .addLayer("parity", _output(2), "merged")
+        .setOutputs("digit", "parity")
+    )
     return _init(b)
 
 
 def small_images(x):
     """Real MNIST digits as 12x12x3 NCHW images: a 24x24 crop, 2x2 mean-pooled, and three channels."""
     img = x.reshape(-1, 28, 28)[:, 2:26, 2:26].reshape(-1, 12, 2, 12, 2).mean(axis=(2, 4))
-    return np.stack([img, img ** 2, 1.0 - img], axis=1).astype(np.float32)
+    return np.stack([img, img**2, 1.0 - img], axis=1).astype(np.float32)
 
 
 def halves(x):
     img = x.reshape(-1, 28, 28)
-    return {"left": np.ascontiguousarray(img[:, :, :14]).reshape(-1, 392),
-            "right": np.ascontiguousarray(img[:, :, 14:]).reshape(-1, 392)}
+    return {
+        "left": np.ascontiguousarray(img[:, :, :14]).reshape(-1, 392),
+        "right": np.ascontiguousarray(img[:, :, 14:]).reshape(-1, 392),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +131,7 @@ def test_input_specs_read_layout_and_channels_from_the_configuration():
     assert input_specs(nets.lenet())[0].image == (1, 28, 28)
 
 
+@pytest.mark.slow
 def test_residual_cnn_learns_real_digits(trained_residual, images):
     net, history = trained_residual
     assert net.is_graph and [h.epoch for h in history] == [1, 2, 3]
@@ -166,8 +191,14 @@ def test_two_inputs_and_two_outputs_by_name(mnist):
     x, y, xt, yt = mnist
     graph = two_in_two_out()
     labels = {"digit": y[:N_TRAIN], "parity": y[:N_TRAIN] % 2}
-    history = bridge.fit(graph, halves(x[:N_TRAIN]), labels, epochs=2, progress=False,
-                         validation=(halves(xt[:200]), {"digit": yt[:200], "parity": yt[:200] % 2}))
+    history = bridge.fit(
+        graph,
+        halves(x[:N_TRAIN]),
+        labels,
+        epochs=2,
+        progress=False,
+        validation=(halves(xt[:200]), {"digit": yt[:200], "parity": yt[:200] % 2}),
+    )
     assert history[-1].loss < history[0].loss and history[-1].val_accuracy > 0.6
     test = halves(xt[:40])
     out = bridge.predict(graph, test)
@@ -178,14 +209,17 @@ def test_two_inputs_and_two_outputs_by_name(mnist):
     assert results["parity"].accuracy == pytest.approx(float((out["parity"].argmax(1) == yt[:40] % 2).mean()))
 
 
-@pytest.mark.parametrize("case, error, message", [
-    ("wrong-keys", DataError, r"keys \['left', 'middle'\].*inputs are \['left', 'right'\]"),
-    ("plain-array", DataError, r"2 inputs \['left', 'right'\]: pass `x` as a dict"),
-    ("rows-differ", ShapeError, r"same number of rows.*left: 5, right: 4"),
-    ("labels-not-a-dict", DataError, r"2 outputs \['digit', 'parity'\]: pass `y` as a dict"),
-    ("wrong-label-keys", DataError, r"keys \['digit'\].*outputs are \['digit', 'parity'\]"),
-    ("wrong-width", ShapeError, r"`x\['right'\]` of shape \(n, 392\)"),
-])
+@pytest.mark.parametrize(
+    "case, error, message",
+    [
+        ("wrong-keys", DataError, r"keys \['left', 'middle'\].*inputs are \['left', 'right'\]"),
+        ("plain-array", DataError, r"2 inputs \['left', 'right'\]: pass `x` as a dict"),
+        ("rows-differ", ShapeError, r"same number of rows.*left: 5, right: 4"),
+        ("labels-not-a-dict", DataError, r"2 outputs \['digit', 'parity'\]: pass `y` as a dict"),
+        ("wrong-label-keys", DataError, r"keys \['digit'\].*outputs are \['digit', 'parity'\]"),
+        ("wrong-width", ShapeError, r"`x\['right'\]` of shape \(n, 392\)"),
+    ],
+)
 def test_named_inputs_and_outputs_are_checked(case, error, message, mnist):
     x = halves(mnist[0][:5])
     y = {"digit": mnist[1][:5], "parity": mnist[1][:5] % 2}
@@ -205,24 +239,35 @@ def test_named_inputs_and_outputs_are_checked(case, error, message, mnist):
         bridge.fit(two_in_two_out(), x, y, progress=False)
 
 
+@pytest.mark.slow
 def test_spark_local2_trains_a_graph_and_averages_the_updater_state(images):
     x, y, xt, yt = images
     graph = residual_cnn(seed=3)
     before = bridge.evaluate(graph, xt, yt).accuracy
-    history = bridge.fit(graph, x, y, epochs=2, batch_size=16, seed=3, progress=False, spark="local[2]",
-                         averaging_frequency=5)
+    history = bridge.fit(
+        graph, x, y, epochs=2, batch_size=16, seed=3, progress=False, spark="local[2]", averaging_frequency=5
+    )
     assert [h.epoch for h in history] == [1, 2]
     assert bridge.evaluate(graph, xt, yt).accuracy > max(0.4, before + 0.2)
     # Adam's moments are averaged and brought back with the parameters (DL4J's default drops them each round)
     assert np.abs(bridge.to_numpy(graph.getUpdater().getStateViewArray())).sum() > 0
 
 
+@pytest.mark.slow
 def test_spark_trains_a_two_input_two_output_graph(mnist):
     x, y, xt, yt = mnist
     graph = two_in_two_out(seed=3)
-    history = bridge.fit(graph, halves(x[:600]), {"digit": y[:600], "parity": y[:600] % 2}, epochs=1,
-                         batch_size=16, progress=False, spark="local[2]", averaging_frequency=5,
-                         validation=(halves(xt[:200]), {"digit": yt[:200], "parity": yt[:200] % 2}))
+    history = bridge.fit(
+        graph,
+        halves(x[:600]),
+        {"digit": y[:600], "parity": y[:600] % 2},
+        epochs=1,
+        batch_size=16,
+        progress=False,
+        spark="local[2]",
+        averaging_frequency=5,
+        validation=(halves(xt[:200]), {"digit": yt[:200], "parity": yt[:200] % 2}),
+    )
     assert history[0].val_accuracy > 0.5
     assert np.abs(bridge.to_numpy(graph.getUpdater().getStateViewArray())).sum() > 0
 
@@ -258,19 +303,28 @@ def _layout_twins(nhwc: bool):
     return net
 
 
+@pytest.mark.slow
 def test_channels_last_training_matches_channels_first(images):
     """DL4J's oneDNN helpers train NHWC layers wrongly (batch norm diverges to NaN, conv gradients are off);
     the bridge drops them for NHWC layers, so both layouts must learn the same parameters."""
     x, y, _, _ = images
     first, last = _layout_twins(False), _layout_twins(True)
     bridge.fit(first, x[:256], y[:256], epochs=2, batch_size=32, seed=1, progress=False)
-    bridge.fit(last, np.ascontiguousarray(x[:256].transpose(0, 2, 3, 1)), y[:256], epochs=2, batch_size=32, seed=1,
-               progress=False)
+    bridge.fit(
+        last,
+        np.ascontiguousarray(x[:256].transpose(0, 2, 3, 1)),
+        y[:256],
+        epochs=2,
+        batch_size=32,
+        seed=1,
+        progress=False,
+    )
     a, b = bridge.to_numpy(first.params()), bridge.to_numpy(last.params())
     assert np.isfinite(b).all()
     assert float(np.max(np.abs(a - b))) <= 1e-4
 
 
+@pytest.mark.slow
 def test_spark_workers_train_channels_last_like_channels_first(images):
     """Spark workers build their own copies of the network: a training hook drops the NHWC helpers there too."""
     x, y, _, _ = images

@@ -1,6 +1,7 @@
 """The runtime as a Java team meets it: `mvn install` the library, then a fresh Maven project that
 depends only on the documented coordinates (ai.dl4jbridge:dl4j-bridge-runtime:0.1.0) embeds
 PredictionServer, serves LeNet and predicts through HTTP; the answer equals Python ONNX Runtime's."""
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,14 @@ public class Main {
 
 
 def _maven(args: list[str], cwd: Path) -> None:
-    done = subprocess.run([str(JAVA / "mvnw"), "-B", "-q", *args], cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "JAVA_HOME": str(java_home())})
+    done = subprocess.run(
+        [str(JAVA / "mvnw"), "-B", "-q", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "JAVA_HOME": str(java_home())},
+    )
     assert done.returncode == 0, f"mvn {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
@@ -88,11 +95,15 @@ def test_a_fresh_maven_project_embeds_the_service(tmp_path):
     rows = np.ascontiguousarray(x_test[:3], dtype=np.float32)
     (tmp_path / "rows.json").write_text(json.dumps({"inputs": rows.tolist()}))
     classpath = f"{project / 'target' / 'classes'}:{(project / 'classpath.txt').read_text().strip()}"
-    run = subprocess.run([str(java_home() / "bin" / "java"), "-cp", classpath, "Main", str(LENET), str(tmp_path / "rows.json")],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [str(java_home() / "bin" / "java"), "-cp", classpath, "Main", str(LENET), str(tmp_path / "rows.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     line = next(line for line in run.stdout.splitlines() if line.startswith("ANSWER "))
-    status, body = line[len("ANSWER "):].split(" ", 1)
+    status, body = line[len("ANSWER ") :].split(" ", 1)
     assert status == "200", body
     probs = np.asarray(json.loads(body)["probabilities"], np.float32)
     expected = bridge.OnnxModel(str(LENET), providers="cpu").predict(rows)

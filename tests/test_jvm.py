@@ -27,8 +27,13 @@ def test_jvm_has_the_java17_flags_spark_needs():
 
 
 def _run(code: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _setup_error(call: str, env: dict) -> subprocess.CompletedProcess:
@@ -44,8 +49,9 @@ def _setup_error(call: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_missing_classpath_says_what_to_run(tmp_path):
-    result = _setup_error("j.REPO_JAVA_DIR = pathlib.Path('/nonexistent'); j.start_jvm()",
-                          {"DL4J_BRIDGE_CACHE": str(tmp_path)})
+    result = _setup_error(
+        "j.REPO_JAVA_DIR = pathlib.Path('/nonexistent'); j.start_jvm()", {"DL4J_BRIDGE_CACHE": str(tmp_path)}
+    )
     assert "SETUP-ERROR" in result.stdout and "dl4j-bridge setup" in result.stdout, result.stderr
 
 

@@ -4,16 +4,32 @@ Separable, depthwise and transposed convolutions (modes, stride, dilation, bias)
 cropping, space-to-depth, p-norm/sum pooling, and the convolution, pooling, batch-norm and LRN layers in NHWC.
 Each case is one layer (or a short stack) on a random image, seeded random weights, max abs diff <= 1e-5.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from dl4j_builders import (
+    batch_norm_in,
+    conv,
+    conv_input,
+    cropping,
+    deconv,
+    depthwise_conv,
+    global_pooling,
+    lrn,
+    output,
+    pooling,
+    separable_conv,
+    sequential,
+    space_to_depth,
+    upsampling,
+    zero_padding,
+)
+from onnx_helpers import assert_parity, randomize
 
 import bridge
 from bridge.errors import UnsupportedLayerError
-from dl4j_builders import (batch_norm_in, conv, conv_input, cropping, deconv, depthwise_conv, global_pooling, lrn,
-                           output, pooling, separable_conv, sequential, space_to_depth, upsampling, zero_padding)
-from onnx_helpers import assert_parity, randomize
 
 ROWS = 3
 
@@ -28,6 +44,7 @@ def _image_shape(h: int, w: int, c: int, nhwc: bool) -> tuple[int, int, int]:
 
 def _one_layer(make, h: int, w: int, c: int, nhwc: bool, seed: int):
     """A network of the layers `make(nhwc)` returns, on an (h, w, c) image in the given layout."""
+
     def build():
         layers = make(nhwc)
         net = sequential(layers if isinstance(layers, list) else [layers], conv_input(h, w, c, nhwc), seed=seed)
@@ -50,9 +67,18 @@ def fit_batch(net, features, labels) -> None:
 def _trained_batch_norm(nhwc: bool):
     """conv -> batch norm -> global average -> dense output, a few SGD steps so the running mean and
     variance are DL4J's own statistics rather than the initial zeros and ones."""
+
     def build():
-        net = sequential([conv(4, 3, conv_mode="Same", nhwc=nhwc), batch_norm_in(nhwc), global_pooling("AVG"),
-                          output(3, "identity", "MSE")], conv_input(7, 7, 2, nhwc), seed=11)
+        net = sequential(
+            [
+                conv(4, 3, conv_mode="Same", nhwc=nhwc),
+                batch_norm_in(nhwc),
+                global_pooling("AVG"),
+                output(3, "identity", "MSE"),
+            ],
+            conv_input(7, 7, 2, nhwc),
+            seed=11,
+        )
         randomize(net, 11)
         shape = _image_shape(7, 7, 2, nhwc)
         rng = np.random.default_rng(12)
@@ -75,12 +101,20 @@ LAYERS = {
     "separable-strict-stride2": (lambda f: separable_conv(4, stride=2, conv_mode="Strict", nhwc=f), 9, 9, 2),
     # DepthwiseConvolution2D: W [kH, kW, nIn, m]
     "depthwise-truncate": (lambda f: depthwise_conv(nhwc=f), 8, 8, 3),
-    "depthwise-same-stride2-multiplier2": (lambda f: depthwise_conv(stride=2, conv_mode="Same", multiplier=2, nhwc=f),
-                                           9, 7, 3),
+    "depthwise-same-stride2-multiplier2": (
+        lambda f: depthwise_conv(stride=2, conv_mode="Same", multiplier=2, nhwc=f),
+        9,
+        7,
+        3,
+    ),
     # Multiplier 2: with multiplier 1, DL4J's own dilated depthwise op fails on the oneDNN build ("could not
     # create a descriptor for a dilated convolution"), so there is no DL4J output to compare with.
-    "depthwise-dilation2-nobias": (lambda f: depthwise_conv(dilation=2, multiplier=2, bias=False, act="identity",
-                                                            nhwc=f), 9, 9, 2),
+    "depthwise-dilation2-nobias": (
+        lambda f: depthwise_conv(dilation=2, multiplier=2, bias=False, act="identity", nhwc=f),
+        9,
+        9,
+        2,
+    ),
     "depthwise-padding1-multiplier3": (lambda f: depthwise_conv(padding=1, multiplier=3, nhwc=f), 5, 6, 2),
     # Deconvolution2D: W [nIn, nOut, kH, kW]; output stride * (in - 1) + kernel - 2 * padding, or in * stride (Same)
     "deconv-truncate": (lambda f: deconv(4, nhwc=f), 5, 6, 3),
@@ -123,18 +157,29 @@ LAYERS = {
     "lrn-n5": (lambda f: lrn(nhwc=f), 5, 5, 7),
     "lrn-n3": (lambda f: lrn(3, k=1.0, alpha=1e-2, beta=0.5, nhwc=f), 4, 4, 5),
     # A stack: depthwise-separable block, then a decoder step, as a U-Net or MobileNet would use them
-    "stack-separable-deconv-upsample": (lambda f: [depthwise_conv(conv_mode="Same", nhwc=f),
-                                                   separable_conv(4, conv_mode="Same", nhwc=f),
-                                                   deconv(3, k=2, stride=2, conv_mode="Same", nhwc=f),
-                                                   upsampling(2, 2, f), cropping(1, 1, 1, 1, f),
-                                                   zero_padding(0, 1, 0, 1, f)], 6, 6, 3),
+    "stack-separable-deconv-upsample": (
+        lambda f: [
+            depthwise_conv(conv_mode="Same", nhwc=f),
+            separable_conv(4, conv_mode="Same", nhwc=f),
+            deconv(3, k=2, stride=2, conv_mode="Same", nhwc=f),
+            upsampling(2, 2, f),
+            cropping(1, 1, 1, 1, f),
+            zero_padding(0, 1, 0, 1, f),
+        ],
+        6,
+        6,
+        3,
+    ),
 }
 
 # DL4J's own output() fails on these in NHWC (the exporter refuses them: test below).
 NCHW_ONLY = {"global-avg-kept-dimensions", "global-pnorm-kept-dimensions"}
-CASES = {f"{name}-{'nhwc' if nhwc else 'nchw'}": _one_layer(make, h, w, c, nhwc, seed)
-         for seed, (name, (make, h, w, c)) in enumerate(LAYERS.items(), start=1) for nhwc in (False, True)
-         if not (nhwc and name in NCHW_ONLY)}
+CASES = {
+    f"{name}-{'nhwc' if nhwc else 'nchw'}": _one_layer(make, h, w, c, nhwc, seed)
+    for seed, (name, (make, h, w, c)) in enumerate(LAYERS.items(), start=1)
+    for nhwc in (False, True)
+    if not (nhwc and name in NCHW_ONLY)
+}
 CASES.update({f"batch-norm-trained-{'nhwc' if nhwc else 'nchw'}": _trained_batch_norm(nhwc) for nhwc in (False, True)})
 
 
@@ -144,11 +189,15 @@ def test_conv_layer_parity(case):
     assert assert_parity(net, x, input_shape=input_shape) <= 1e-5
 
 
-@pytest.mark.parametrize("layer, h, w, c, nhwc, message", [
-    (lambda: pooling("MAX", 2, 1, dilation=2), 6, 6, 2, False, "pools an undilated window"),
-    (lambda: pooling("AVG", 2, 1, dilation=2, nhwc=True), 6, 6, 2, True, "pools an undilated window"),
-    (lambda: global_pooling("AVG", collapse=False), 4, 5, 3, True, "collapseDimensions=false on NHWC"),
-], ids=["max-pool-dilation2", "avg-pool-dilation2-nhwc", "global-kept-dimensions-nhwc"])
+@pytest.mark.parametrize(
+    "layer, h, w, c, nhwc, message",
+    [
+        (lambda: pooling("MAX", 2, 1, dilation=2), 6, 6, 2, False, "pools an undilated window"),
+        (lambda: pooling("AVG", 2, 1, dilation=2, nhwc=True), 6, 6, 2, True, "pools an undilated window"),
+        (lambda: global_pooling("AVG", collapse=False), 4, 5, 3, True, "collapseDimensions=false on NHWC"),
+    ],
+    ids=["max-pool-dilation2", "avg-pool-dilation2-nhwc", "global-kept-dimensions-nhwc"],
+)
 def test_settings_dl4j_computes_wrongly_are_refused_by_name(layer, h, w, c, nhwc, message):
     net, _, input_shape = _one_layer(lambda f: layer(), h, w, c, nhwc, 1)()
     with pytest.raises(UnsupportedLayerError, match=message):

@@ -9,27 +9,62 @@ every vertex class under org.deeplearning4j.nn.conf.graph in DL4J 1.0.0-M2.1's j
   convolutions, ...); a few of those must still be refused with UnsupportedLayerError.
 The enumeration runs at test time, so a class added to DL4J (or a jar swapped in) cannot slip through.
 """
+
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import jpype
 import numpy as np
 import pytest
+from dl4j_builders import (
+    GraphSpec,
+    activation,
+    batch_norm_in,
+    cnn_format,
+    cnn_to_ff,
+    concat,
+    conv,
+    conv_input,
+    cropping,
+    deconv,
+    dense,
+    depthwise_conv,
+    element_wise,
+    feed_forward_input,
+    frozen,
+    frozen_vertex,
+    global_pooling,
+    input_type,
+    ints,
+    l2_distance,
+    l2_normalize,
+    lrn,
+    output,
+    pool_helper,
+    pooling,
+    preprocessor_vertex,
+    reshape,
+    scale,
+    separable_conv,
+    sequential,
+    shift,
+    space_to_depth,
+    stack,
+    subset,
+    unstack,
+    upsampling,
+    zero_padding,
+)
+from onnx_helpers import assert_parity, randomize
 
 import bridge
 from bridge.errors import UnsupportedLayerError
 from bridge.jvm import classpath, jclass
 from bridge.onnx.registry import LAYERS, VERTICES
-from dl4j_builders import (GraphSpec, activation, batch_norm_in, cnn_format, concat, conv, conv_input,
-                           cropping, deconv, dense, depthwise_conv, element_wise, feed_forward_input, frozen,
-                           frozen_vertex, global_pooling, input_type, ints, l2_distance, l2_normalize, lrn, output,
-                           pool_helper, pooling, preprocessor_vertex, cnn_to_ff, reshape, scale, separable_conv,
-                           sequential, shift, space_to_depth, stack, subset, unstack, upsampling, zero_padding)
-from onnx_helpers import assert_parity, randomize
 
 ROWS = 4
 LAYER_PACKAGE = "org.deeplearning4j.nn.conf.layers."
@@ -56,7 +91,7 @@ def enumerate_classes() -> dict[str, str]:
     found = {}
     with zipfile.ZipFile(dl4j_nn_jar()) as jar:
         for entry in jar.namelist():
-            name = entry[:-len(".class")].replace("/", ".")
+            name = entry[: -len(".class")].replace("/", ".")
             if not entry.endswith(".class") or "$" in name or not name.startswith((LAYER_PACKAGE, VERTEX_PACKAGE)):
                 continue
             cls = jclass("java.lang.Class").forName(name, False, loader)
@@ -77,15 +112,45 @@ _RNN = "recurrent: takes or gives sequences [N, features, time], which a 2D CNN 
 _1D = "1D convolution family: takes sequences [N, channels, length] (InputType.recurrent)"
 _3D = "3D convolution family: takes volumes [N, C, D, H, W] (InputType.convolutional3D)"
 NOT_APPLICABLE = {
-    **{LAYER_PACKAGE + name: _1D for name in (
-        "Convolution1D", "Convolution1DLayer", "Pooling1D", "Subsampling1DLayer", "Upsampling1D", "ZeroPadding1DLayer",
-        "convolutional.Cropping1D", "LocallyConnected1D")},
-    **{LAYER_PACKAGE + name: _3D for name in (
-        "Convolution3D", "Deconvolution3D", "Subsampling3DLayer", "Upsampling3D", "ZeroPadding3DLayer",
-        "convolutional.Cropping3D", "Cnn3DLossLayer")},
-    **{LAYER_PACKAGE + name: _RNN for name in (
-        "LSTM", "GravesLSTM", "GravesBidirectionalLSTM", "recurrent.SimpleRnn", "recurrent.Bidirectional",
-        "recurrent.LastTimeStep", "recurrent.TimeDistributed", "RnnOutputLayer", "RnnLossLayer")},
+    **{
+        LAYER_PACKAGE + name: _1D
+        for name in (
+            "Convolution1D",
+            "Convolution1DLayer",
+            "Pooling1D",
+            "Subsampling1DLayer",
+            "Upsampling1D",
+            "ZeroPadding1DLayer",
+            "convolutional.Cropping1D",
+            "LocallyConnected1D",
+        )
+    },
+    **{
+        LAYER_PACKAGE + name: _3D
+        for name in (
+            "Convolution3D",
+            "Deconvolution3D",
+            "Subsampling3DLayer",
+            "Upsampling3D",
+            "ZeroPadding3DLayer",
+            "convolutional.Cropping3D",
+            "Cnn3DLossLayer",
+        )
+    },
+    **{
+        LAYER_PACKAGE + name: _RNN
+        for name in (
+            "LSTM",
+            "GravesLSTM",
+            "GravesBidirectionalLSTM",
+            "recurrent.SimpleRnn",
+            "recurrent.Bidirectional",
+            "recurrent.LastTimeStep",
+            "recurrent.TimeDistributed",
+            "RnnOutputLayer",
+            "RnnLossLayer",
+        )
+    },
     LAYER_PACKAGE + "util.MaskZeroLayer": _RNN + " (it wraps a recurrent layer and masks zero time steps)",
     LAYER_PACKAGE + "SelfAttentionLayer": _RNN + " (attention over time steps)",
     LAYER_PACKAGE + "LearnedSelfAttentionLayer": _RNN + " (attention over time steps)",
@@ -93,8 +158,10 @@ NOT_APPLICABLE = {
     LAYER_PACKAGE + "EmbeddingSequenceLayer": _RNN + " (it gives one embedding per time step)",
     LAYER_PACKAGE + "misc.RepeatVector": _RNN + " (it repeats a feature vector into a sequence)",
     VERTEX_PACKAGE + "AttentionVertex": _RNN + " (dot-product attention over time steps)",
-    **{VERTEX_PACKAGE + "rnn." + name: _RNN for name in (
-        "LastTimeStepVertex", "DuplicateToTimeSeriesVertex", "ReverseTimeSeriesVertex")},
+    **{
+        VERTEX_PACKAGE + "rnn." + name: _RNN
+        for name in ("LastTimeStepVertex", "DuplicateToTimeSeriesVertex", "ReverseTimeSeriesVertex")
+    },
 }
 
 
@@ -156,6 +223,7 @@ def _cnn(layers: Callable[[bool], list], h: int, w: int, c: int, nhwc: bool = Fa
 
 def _graph(make: Callable[[GraphSpec], tuple], seed: int):
     """make(spec) adds the vertices and returns (output names, inputs, input_shape)."""
+
     def build():
         spec = GraphSpec(seed=seed)
         outputs, x, input_shape = make(spec)
@@ -186,27 +254,57 @@ def _vae():
 
 MLP_CASES = {
     "dense-output": Case(_layers("DenseLayer", "OutputLayer"), _mlp(lambda: [dense(5, "tanh"), output(3)])),
-    "activation-layer": Case(_layers("ActivationLayer"),
-                             _mlp(lambda: [dense(5, "identity"), _activation_layer("elu"), output(3)])),
-    "dropout-layer": Case(_layers("DropoutLayer"), _mlp(lambda: [dense(5), _builder("DropoutLayer", 0.5).build(),
-                                                                  output(3)])),
+    "activation-layer": Case(
+        _layers("ActivationLayer"), _mlp(lambda: [dense(5, "identity"), _activation_layer("elu"), output(3)])
+    ),
+    "dropout-layer": Case(
+        _layers("DropoutLayer"), _mlp(lambda: [dense(5), _builder("DropoutLayer", 0.5).build(), output(3)])
+    ),
     "batch-norm-features": Case(_layers("BatchNormalization"), _mlp(lambda: [dense(5), batch_norm_in(), output(3)])),
-    "autoencoder": Case(_layers("AutoEncoder"), _mlp(lambda: [_builder("AutoEncoder").nOut(4).activation(
-        activation("sigmoid")).build(), output(3)])),
-    "center-loss-output": Case(_layers("CenterLossOutputLayer"), _mlp(lambda: [dense(5), _builder(
-        "CenterLossOutputLayer", loss_function()).nOut(3).activation(activation("softmax")).build()])),
-    "loss-layer": Case(_layers("LossLayer"), _mlp(lambda: [dense(4, "identity"), _builder(
-        "LossLayer", loss_function()).activation(activation("softmax")).build()])),
+    "autoencoder": Case(
+        _layers("AutoEncoder"),
+        _mlp(lambda: [_builder("AutoEncoder").nOut(4).activation(activation("sigmoid")).build(), output(3)]),
+    ),
+    "center-loss-output": Case(
+        _layers("CenterLossOutputLayer"),
+        _mlp(
+            lambda: [
+                dense(5),
+                _builder("CenterLossOutputLayer", loss_function()).nOut(3).activation(activation("softmax")).build(),
+            ]
+        ),
+    ),
+    "loss-layer": Case(
+        _layers("LossLayer"),
+        _mlp(
+            lambda: [
+                dense(4, "identity"),
+                _builder("LossLayer", loss_function()).activation(activation("softmax")).build(),
+            ]
+        ),
+    ),
     "prelu-features": Case(_layers("PReLULayer"), _mlp(lambda: [dense(5, "identity"), _prelu(5), output(3)])),
-    "element-wise-multiplication": Case(_layers("misc.ElementWiseMultiplicationLayer"), _mlp(lambda: [
-        dense(5), _builder("misc.ElementWiseMultiplicationLayer").nIn(5).nOut(5).activation(activation("tanh")).build(),
-        output(3)])),
+    "element-wise-multiplication": Case(
+        _layers("misc.ElementWiseMultiplicationLayer"),
+        _mlp(
+            lambda: [
+                dense(5),
+                _builder("misc.ElementWiseMultiplicationLayer").nIn(5).nOut(5).activation(activation("tanh")).build(),
+                output(3),
+            ]
+        ),
+    ),
     "frozen-dense": Case(_layers("misc.FrozenLayer"), _mlp(lambda: [frozen(dense(5, "tanh")), output(3)])),
-    "frozen-with-backprop-dense": Case(_layers("misc.FrozenLayerWithBackprop"),
-                                       _mlp(lambda: [frozen(dense(5, "sigmoid"), backprop=True), output(3)])),
+    "frozen-with-backprop-dense": Case(
+        _layers("misc.FrozenLayerWithBackprop"), _mlp(lambda: [frozen(dense(5, "sigmoid"), backprop=True), output(3)])
+    ),
     "mask-layer": Case(_layers("util.MaskLayer"), _mlp(lambda: [dense(5), _no_arg_layer("util.MaskLayer"), output(3)])),
-    "embedding": Case(_layers("EmbeddingLayer"), _mlp(lambda: [_builder("EmbeddingLayer").nIn(10).nOut(4).build(),
-                                                                output(3)], n_in=1, inputs=_embedding_inputs())),
+    "embedding": Case(
+        _layers("EmbeddingLayer"),
+        _mlp(
+            lambda: [_builder("EmbeddingLayer").nIn(10).nOut(4).build(), output(3)], n_in=1, inputs=_embedding_inputs()
+        ),
+    ),
     "variational-autoencoder": Case(_layers("variational.VariationalAutoencoder"), _mlp(lambda: [_vae(), output(3)])),
 }
 
@@ -214,16 +312,29 @@ MLP_CASES = {
 # ---- 2D CNN cases (each in NCHW and NHWC where the class has a layout setting) ----
 def _conv2d_alias(nhwc: bool):
     """Convolution2D: a subclass of ConvolutionLayer without a Builder of its own."""
-    return _no_arg_layer("Convolution2D", setKernelSize=ints(3, 3), setStride=ints(1, 1), setPadding=ints(0, 0),
-                         setDilation=ints(1, 1), setNOut=4, setCnn2dDataFormat=cnn_format(nhwc),
-                         setActivationFn=activation("relu").getActivationFunction())
+    return _no_arg_layer(
+        "Convolution2D",
+        setKernelSize=ints(3, 3),
+        setStride=ints(1, 1),
+        setPadding=ints(0, 0),
+        setDilation=ints(1, 1),
+        setNOut=4,
+        setCnn2dDataFormat=cnn_format(nhwc),
+        setActivationFn=activation("relu").getActivationFunction(),
+    )
 
 
 def _pooling2d_alias(nhwc: bool):
     """Pooling2D: a subclass of SubsamplingLayer without a Builder of its own."""
-    return _no_arg_layer("Pooling2D", setPoolingType=jclass(LAYER_PACKAGE + "PoolingType").MAX,
-                         setKernelSize=ints(2, 2), setStride=ints(2, 2), setPadding=ints(0, 0), setDilation=ints(1, 1),
-                         setCnn2dDataFormat=cnn_format(nhwc))
+    return _no_arg_layer(
+        "Pooling2D",
+        setPoolingType=jclass(LAYER_PACKAGE + "PoolingType").MAX,
+        setKernelSize=ints(2, 2),
+        setStride=ints(2, 2),
+        setPadding=ints(0, 0),
+        setDilation=ints(1, 1),
+        setCnn2dDataFormat=cnn_format(nhwc),
+    )
 
 
 def _cnn_loss(nhwc: bool):
@@ -246,8 +357,12 @@ def _locally_connected(nhwc: bool):
 
 def _capsules():
     primary = _builder("PrimaryCapsules", 4, 2, ints(3, 3), ints(2, 2)).build()
-    return [primary, _builder("CapsuleLayer", 3, 4, 2).build(), _builder("CapsuleStrengthLayer").build(),
-            _builder("LossLayer", loss_function()).activation(activation("softmax")).build()]
+    return [
+        primary,
+        _builder("CapsuleLayer", 3, 4, 2).build(),
+        _builder("CapsuleStrengthLayer").build(),
+        _builder("LossLayer", loss_function()).activation(activation("softmax")).build(),
+    ]
 
 
 def _activation_layer(act: str):
@@ -270,8 +385,14 @@ CNN_LAYERS = {
     "subsampling": (("SubsamplingLayer",), lambda f: [pooling("MAX", 2, 2, nhwc=f)], 6, 6, 3, BOTH),
     "pooling2d-alias": (("Pooling2D",), lambda f: [_pooling2d_alias(f)], 6, 6, 2, BOTH),
     "batch-norm": (("BatchNormalization",), lambda f: [conv(3, 3, nhwc=f), batch_norm_in(f)], 6, 6, 2, BOTH),
-    "global-pooling-dense": (("GlobalPoolingLayer",), lambda f: [conv(4, 3, nhwc=f), _global(f), dense(5),
-                                                                   output(3)], 6, 6, 2, BOTH),
+    "global-pooling-dense": (
+        ("GlobalPoolingLayer",),
+        lambda f: [conv(4, 3, nhwc=f), _global(f), dense(5), output(3)],
+        6,
+        6,
+        2,
+        BOTH,
+    ),
     "cnn-to-dense": (("OutputLayer",), lambda f: [conv(3, 3, nhwc=f), output(3)], 5, 6, 2, BOTH),
     "lrn": (("LocalResponseNormalization",), lambda f: [lrn(nhwc=f)], 4, 4, 6, BOTH),
     "separable": (("SeparableConvolution2D",), lambda f: [separable_conv(4, nhwc=f)], 6, 6, 3, BOTH),
@@ -282,23 +403,55 @@ CNN_LAYERS = {
     "cropping": (("convolutional.Cropping2D",), lambda f: [cropping(1, 0, 1, 2, f)], 5, 6, 2, BOTH),
     "space-to-depth": (("SpaceToDepthLayer",), lambda f: [space_to_depth(2, f)], 4, 6, 2, BOTH),
     "space-to-batch": (("SpaceToBatchLayer",), lambda f: [_space_to_batch()], 4, 4, 2, NCHW_ONLY),
-    "prelu-map": (("PReLULayer",), lambda f: [conv(3, 3, act="identity", nhwc=f), _prelu(*_image_shape(3, 3, 3, f))],
-                  5, 5, 2, BOTH),
+    "prelu-map": (
+        ("PReLULayer",),
+        lambda f: [conv(3, 3, act="identity", nhwc=f), _prelu(*_image_shape(3, 3, 3, f))],
+        5,
+        5,
+        2,
+        BOTH,
+    ),
     "cnn-loss": (("CnnLossLayer",), lambda f: [conv(3, 1, act="identity", nhwc=f), _cnn_loss(f)], 4, 5, 2, BOTH),
-    "yolo2": (("objdetect.Yolo2OutputLayer",), lambda f: [conv(2 * (5 + 2), 1, act="identity", nhwc=f), _yolo2(f)],
-              4, 4, 3, BOTH),
-    "activation-layer-first": (("ActivationLayer",), lambda f: [_activation_layer("tanh"), conv(3, 3, nhwc=f)],
-                               5, 5, 2, BOTH),
-    "dropout-layer-first": (("DropoutLayer",), lambda f: [_builder("DropoutLayer", 0.5).build(), conv(3, 3, nhwc=f)],
-                            5, 5, 2, BOTH),
+    "yolo2": (
+        ("objdetect.Yolo2OutputLayer",),
+        lambda f: [conv(2 * (5 + 2), 1, act="identity", nhwc=f), _yolo2(f)],
+        4,
+        4,
+        3,
+        BOTH,
+    ),
+    "activation-layer-first": (
+        ("ActivationLayer",),
+        lambda f: [_activation_layer("tanh"), conv(3, 3, nhwc=f)],
+        5,
+        5,
+        2,
+        BOTH,
+    ),
+    "dropout-layer-first": (
+        ("DropoutLayer",),
+        lambda f: [_builder("DropoutLayer", 0.5).build(), conv(3, 3, nhwc=f)],
+        5,
+        5,
+        2,
+        BOTH,
+    ),
     "frozen-convolution": (("misc.FrozenLayer",), lambda f: [frozen(conv(3, 3, act="tanh", nhwc=f))], 5, 5, 2, BOTH),
     "locally-connected-2d": (("LocallyConnected2D",), lambda f: [_locally_connected(f)], 5, 5, 2, NCHW_ONLY),
-    "capsules": (("PrimaryCapsules", "CapsuleLayer", "CapsuleStrengthLayer"), lambda f: _capsules(), 7, 7, 2,
-                 NCHW_ONLY),
+    "capsules": (
+        ("PrimaryCapsules", "CapsuleLayer", "CapsuleStrengthLayer"),
+        lambda f: _capsules(),
+        7,
+        7,
+        2,
+        NCHW_ONLY,
+    ),
 }
-CNN_CASES = {f"{name}-{'nhwc' if nhwc else 'nchw'}": Case(_layers(*classes), _cnn(make, h, w, c, nhwc, seed))
-             for seed, (name, (classes, make, h, w, c, layouts)) in enumerate(CNN_LAYERS.items(), start=10)
-             for nhwc in layouts}
+CNN_CASES = {
+    f"{name}-{'nhwc' if nhwc else 'nchw'}": Case(_layers(*classes), _cnn(make, h, w, c, nhwc, seed))
+    for seed, (name, (classes, make, h, w, c, layouts)) in enumerate(CNN_LAYERS.items(), start=10)
+    for nhwc in layouts
+}
 
 
 # ---- graph cases: one vertex class each ----
@@ -307,6 +460,7 @@ IMAGE = (2, 6, 6)
 
 def _on_map(vertex_conf):
     """image -> conv (Same) -> vertex -> softmax output."""
+
     def make(spec: GraphSpec):
         spec.input("image", conv_input(6, 6, 2)).layer("c", conv(4, 3, conv_mode="Same", act="tanh"), "image")
         spec.vertex("v", vertex_conf(), "c").layer("out", output(3), "v")
@@ -326,6 +480,7 @@ def _on_features(vertex_conf, n_out: int = 3):
 
 def _two_branches(vertex_conf):
     """image -> two convolutions of the same shape -> vertex(a, b) -> global average -> output."""
+
     def make(spec: GraphSpec):
         spec.input("image", conv_input(6, 6, 2))
         spec.layer("a", conv(4, 3, conv_mode="Same", act="identity"), "image")
@@ -354,6 +509,7 @@ def _pool_helper(spec: GraphSpec):
 
 def _pass_through_first(layer_conf):
     """image -> a layer that keeps its input's shape (and names no layout) -> conv -> global pool -> output."""
+
     def make(spec: GraphSpec):
         spec.input("image", conv_input(6, 6, 2)).layer("first", layer_conf(), "image")
         spec.layer("c", conv(3, 3), "first").layer("gap", global_pooling("MAX"), "c").layer("out", output(3), "gap")
@@ -385,14 +541,19 @@ GRAPH_CASES = {
     "shift": Case(_vertices("ShiftVertex"), _graph(_on_features(lambda: shift(0.5)), 35)),
     "l2-normalize": Case(_vertices("L2NormalizeVertex"), _graph(_on_map(l2_normalize), 36)),
     "pool-helper": Case(_vertices("PoolHelperVertex"), _graph(_pool_helper, 37)),
-    "preprocessor-vertex": Case(_vertices("PreprocessorVertex"),
-                                _graph(_on_map(lambda: preprocessor_vertex(cnn_to_ff(6, 6, 4))), 38)),
+    "preprocessor-vertex": Case(
+        _vertices("PreprocessorVertex"), _graph(_on_map(lambda: preprocessor_vertex(cnn_to_ff(6, 6, 4))), 38)
+    ),
     "reshape": Case(_vertices("ReshapeVertex"), _graph(_reshape_to_map, 39)),
     "stack-unstack": Case(_vertices("StackVertex", "UnstackVertex"), _graph(_stack_unstack, 40)),
-    "graph-activation-layer-first": Case(_vertices("LayerVertex") + _layers("ActivationLayer"),
-                                         _graph(_pass_through_first(lambda: _activation_layer("relu")), 42)),
-    "graph-dropout-layer-first": Case(_vertices("LayerVertex") + _layers("DropoutLayer"),
-                                      _graph(_pass_through_first(lambda: _builder("DropoutLayer", 0.5).build()), 43)),
+    "graph-activation-layer-first": Case(
+        _vertices("LayerVertex") + _layers("ActivationLayer"),
+        _graph(_pass_through_first(lambda: _activation_layer("relu")), 42),
+    ),
+    "graph-dropout-layer-first": Case(
+        _vertices("LayerVertex") + _layers("DropoutLayer"),
+        _graph(_pass_through_first(lambda: _builder("DropoutLayer", 0.5).build()), 43),
+    ),
     "frozen-vertex": Case(_vertices("FrozenVertex"), _graph(_on_map(lambda: frozen_vertex(scale(0.5))), 41)),
 }
 
@@ -400,7 +561,7 @@ CASES = {**MLP_CASES, **CNN_CASES, **GRAPH_CASES}
 
 
 def export_or_refusal(net, x, input_shape, classes: tuple[str, ...]) -> str:
-    """"parity" or "refused"; any other exception escapes and fails the test."""
+    """ "parity" or "refused"; any other exception escapes and fails the test."""
     try:
         bridge.onnx.to_onnx(net, input_shape=input_shape)
     except UnsupportedLayerError as error:
@@ -480,14 +641,17 @@ def test_every_enumerated_class_has_a_case_or_a_reason():
     layers = {c for c, kind in found.items() if kind == "layer"}
     vertices = found.keys() - layers
     # DL4J 1.0.0-M2.1 has 65 concrete layer classes and 18 vertex classes in these packages.
-    assert len(layers) >= 60 and len(vertices) >= 15, \
+    assert len(layers) >= 60 and len(vertices) >= 15, (
         f"implausible enumeration: {len(layers)} layers, {len(vertices)} vertices in {dl4j_nn_jar()}"
+    )
     covered = {c for case in CASES.values() for c in case.classes}
     both = sorted(covered & NOT_APPLICABLE.keys())
     assert not both, f"classes both covered by a case and listed as not applicable: {both}"
     missing = sorted(found.keys() - covered - NOT_APPLICABLE.keys())
-    assert not missing, (f"DL4J classes with neither a case nor a reason (add a case to CASES, or an entry to "
-                         f"NOT_APPLICABLE saying why a 2D CNN / MLP cannot hold them): {missing}")
+    assert not missing, (
+        f"DL4J classes with neither a case nor a reason (add a case to CASES, or an entry to "
+        f"NOT_APPLICABLE saying why a 2D CNN / MLP cannot hold them): {missing}"
+    )
     stale = sorted((covered | NOT_APPLICABLE.keys()) - found.keys())
     assert not stale, f"classes named here that the jar does not have (renamed? abstract?): {stale}"
 

@@ -1,4 +1,5 @@
 """Export behaviour: refusals, verification, atomic writes, metadata, the shared vectors, OnnxModel, CLI."""
+
 import json
 import subprocess
 import sys
@@ -24,10 +25,14 @@ def _digits():
     return x, np.fromfile(VECTORS / "mnist_test_1000_labels.u8", np.uint8)
 
 
-@pytest.mark.parametrize("model, min_accuracy", [
-    ("mlp", 0.9), ("lenet", 0.9),
-    ("resnet", 0.8),  # a small residual graph trained 3 epochs on 4,000 digits: 0.864 (meta.json)
-])
+@pytest.mark.parametrize(
+    "model, min_accuracy",
+    [
+        ("mlp", 0.9),
+        ("lenet", 0.9),
+        ("resnet", 0.8),  # a small residual graph trained 3 epochs on 4,000 digits: 0.864 (meta.json)
+    ],
+)
 def test_shared_vectors_dl4j_and_onnx_agree_on_1000_digits(model, min_accuracy, mnist):
     x, labels = _digits()
     np.testing.assert_array_equal(x, mnist[2])  # the vectors are the loader's held-out digits
@@ -51,7 +56,9 @@ def test_exported_model_is_valid_and_carries_metadata(tmp_path):
     onnx.shape_inference.infer_shapes(model, strict_mode=True)
     assert report.max_abs_diff <= 1e-5 and report.opset == 18
     assert model.opset_import[0].version == 18 and model.ir_version <= 10
-    assert [i.name for i in model.graph.input] == ["input"] and [o.name for o in model.graph.output] == ["probabilities"]
+    assert [i.name for i in model.graph.input] == ["input"] and [o.name for o in model.graph.output] == [
+        "probabilities"
+    ]
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"  # dynamic batch
     meta = {p.key: p.value for p in model.metadata_props}
     assert json.loads(meta["labels"])[3] == "c3" and meta["dl4j_version"] == "1.0.0-M2.1"
@@ -83,7 +90,8 @@ def _raw_network(*layers):
 
     builder = jclass("org.deeplearning4j.nn.conf.NeuralNetConfiguration$Builder")().seed(1)
     net = jclass("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(
-        builder.list(jpype.JArray(jclass(_L + "Layer"))(list(layers))).build())
+        builder.list(jpype.JArray(jclass(_L + "Layer"))(list(layers))).build()
+    )
     net.init()
     return net
 
@@ -129,21 +137,31 @@ def test_onnx_model_accepts_flat_and_image_shapes_and_batches(lenet_onnx):
     assert lenet_onnx.providers[-1] == "CPUExecutionProvider" and lenet_onnx.labels[0] == "0"
 
 
-@pytest.mark.parametrize("bad, error, message", [
-    (np.zeros((2, 700), np.float32), ShapeError, "784"),
-    (np.zeros((0, 784), np.float32), ShapeError, "n >= 1"),
-    (np.zeros((2, 784), np.uint8), DataError, "float32"),
-    (np.full((2, 784), np.nan, np.float32), DataError, "NaN"),
-    ([[0.0] * 784], DataError, "numpy array"),
-], ids=["wrong-width", "empty", "uint8", "nan", "list"])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (np.zeros((2, 700), np.float32), ShapeError, "784"),
+        (np.zeros((0, 784), np.float32), ShapeError, "n >= 1"),
+        (np.zeros((2, 784), np.uint8), DataError, "float32"),
+        (np.full((2, 784), np.nan, np.float32), DataError, "NaN"),
+        ([[0.0] * 784], DataError, "numpy array"),
+    ],
+    ids=["wrong-width", "empty", "uint8", "nan", "list"],
+)
 def test_onnx_model_bad_input(lenet_onnx, bad, error, message):
     with pytest.raises(error, match=message):
         lenet_onnx.predict(bad)
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "No ONNX model"), (b"this is not onnx", "not a loadable ONNX model"), ("truncated", "not a loadable ONNX model"),
-], ids=["missing", "garbage", "truncated"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "No ONNX model"),
+        (b"this is not onnx", "not a loadable ONNX model"),
+        ("truncated", "not a loadable ONNX model"),
+    ],
+    ids=["missing", "garbage", "truncated"],
+)
 def test_onnx_model_bad_file(tmp_path, content, message):
     path = tmp_path / "m.onnx"
     if content == "truncated":
@@ -169,13 +187,14 @@ def test_gpu_providers_never_fall_back_silently():
         assert bridge.OnnxModel(path, providers="cuda").providers[0] == "CUDAExecutionProvider"
 
 
+@pytest.mark.slow
 def test_cli_export_and_predict(tmp_path):
     out = tmp_path / "lenet.onnx"
     run = lambda *a: subprocess.run([sys.executable, "-m", "bridge", *a], capture_output=True, text=True, timeout=300)
     exported = run("export", str(VECTORS / "lenet" / "model.zip"), str(out), "--opset", "19")
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert "max abs diff vs DL4J" in exported.stdout and out.exists()
-    predicted = run("predict", str(out), "--data", "mnist", "--json", "--provider", "cpu")
+    predicted = run("predict", str(out), "--data", "mnist", "--benchmark", "--json", "--provider", "cpu")
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     result = json.loads(predicted.stdout)
     assert result["accuracy"] > 0.9 and result["providers"] == ["CPUExecutionProvider"]

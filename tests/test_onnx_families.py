@@ -9,25 +9,37 @@ Weights: the zoo's (or DL4J's) initialisation, batch-norm statistics calibrated 
 something. Each network is built once per module (module-scoped fixture); small batches keep the file
 within a few minutes on two cores.
 """
+
 from __future__ import annotations
 
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+from dl4j_families import (
+    calibrate_convolutions,
+    calibrate_head,
+    darknet_passthrough,
+    images,
+    inception,
+    mobilenet,
+    perturb_batch_norm,
+    unet_deconv,
+    zoo,
+)
+from onnx_helpers import assert_parity
 
 from bridge.jvm import java_home
 from bridge.onnx import export_onnx
 from bridge.onnx.export import dl4j_outputs
 from bridge.service import service_jar
-from dl4j_families import (calibrate_convolutions, calibrate_head, darknet_passthrough, images, inception, mobilenet,
-                           perturb_batch_norm, unet_deconv, zoo)
-from onnx_helpers import assert_parity
+
+pytestmark = pytest.mark.slow  # zoo-size networks (ResNet-50, Xception, ...): tens of seconds each
 
 TOLERANCE = 1e-4
 PARITY_CHECK = "ai.dl4jbridge.runtime.ParityCheck"
@@ -55,12 +67,14 @@ FAMILIES = {
     "inception-googlenet-224": Family(lambda: inception(224), (3, 224, 224), 2_000_000),
     "xception-zoo-160": Family(lambda: zoo("Xception", (3, 160, 160), 1000), (3, 160, 160), 22_000_000),
     "mobilenet-v1-160": Family(lambda: mobilenet(160), (3, 160, 160), 1_000_000),
-    "squeezenet-zoo-224": Family(lambda: zoo("SqueezeNet", (3, 224, 224), 1000), (3, 224, 224), 1_200_000,
-                                 pooled=True, convolutions=True),
+    "squeezenet-zoo-224": Family(
+        lambda: zoo("SqueezeNet", (3, 224, 224), 1000), (3, 224, 224), 1_200_000, pooled=True, convolutions=True
+    ),
     "darknet-passthrough-224": Family(lambda: darknet_passthrough(224), (3, 224, 224), 5_000_000, pooled=True),
     "unet-deconv-128": Family(lambda: unet_deconv(128), (3, 128, 128), 1_900_000, output="mask"),
-    "tinyyolo-zoo-224": Family(lambda: zoo("TinyYOLO", (3, 224, 224), _YOLO_CLASSES), (3, 224, 224), 15_000_000,
-                               output="yolo", spread=1.0),
+    "tinyyolo-zoo-224": Family(
+        lambda: zoo("TinyYOLO", (3, 224, 224), _YOLO_CLASSES), (3, 224, 224), 15_000_000, output="yolo", spread=1.0
+    ),
 }
 
 
@@ -111,8 +125,13 @@ def _bound(family: Family, expected: np.ndarray) -> float:
 def test_python_parity(exported: Exported):
     family, x = exported.family, exported.x
     start = time.perf_counter()
-    worst = assert_parity(exported.net, x, tolerance=_bound(family, exported.expected), input_shape=family.shape,
-                          argmax=family.output == "classes")
+    worst = assert_parity(
+        exported.net,
+        x,
+        tolerance=_bound(family, exported.expected),
+        input_shape=family.shape,
+        argmax=family.output == "classes",
+    )
     session = ort.InferenceSession(str(exported.path), providers=["CPUExecutionProvider"])
     got, want = session.run(None, {"input": x})[0], exported.expected
     summary = f"{worst:.3g}"
@@ -124,8 +143,10 @@ def test_python_parity(exported: Exported):
     else:
         bounded, relative = _assert_yolo_agrees(got, want)
         summary += f" (xy / confidence / classes {bounded:.3g}, box sizes relative {relative:.3g})"
-    print(f"\n{exported.name}: {exported.params:,} params, export {exported.export_seconds:.1f} s, "
-          f"python max abs diff {summary}, checked in {time.perf_counter() - start:.1f} s")
+    print(
+        f"\n{exported.name}: {exported.params:,} params, export {exported.export_seconds:.1f} s, "
+        f"python max abs diff {summary}, checked in {time.perf_counter() - start:.1f} s"
+    )
 
 
 def _assert_masks_agree(got: np.ndarray, want: np.ndarray) -> None:
@@ -162,8 +183,16 @@ def test_java_parity(exported: Exported, tmp_path):
     exported.x.tofile(inputs)
     exported.expected.tofile(expected)
     shape = ",".join(str(d) for d in exported.x.shape)
-    cmd = [str(java_home() / "bin" / "java"), "-cp", str(service_jar()), PARITY_CHECK,
-           str(exported.path), str(inputs), shape, str(expected)]
+    cmd = [
+        str(java_home() / "bin" / "java"),
+        "-cp",
+        str(service_jar()),
+        PARITY_CHECK,
+        str(exported.path),
+        str(inputs),
+        shape,
+        str(expected),
+    ]
     start = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"ParityCheck exit {result.returncode}: {result.stderr[-2000:]}"
@@ -179,5 +208,7 @@ def test_java_parity(exported: Exported, tmp_path):
     # saturate to the same float32 value and tie (the 0.5-threshold mask is compared in Python instead).
     if exported.family.output != "mask":
         assert report["argmax_agreement"] == 1.0, f"ONNX Runtime Java: arg-max agreement {report['argmax_agreement']}"
-    print(f"\n{exported.name}: java max abs diff {report['max_abs_diff']:.3g}, "
-          f"argmax agreement {report['argmax_agreement']}, {time.perf_counter() - start:.1f} s")
+    print(
+        f"\n{exported.name}: java max abs diff {report['max_abs_diff']:.3g}, "
+        f"argmax agreement {report['argmax_agreement']}, {time.perf_counter() - start:.1f} s"
+    )

@@ -1,16 +1,31 @@
 """ComputationGraphs and image inputs through the exporter, built with DL4J's own builders (JPype)."""
+
 from __future__ import annotations
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from dl4j_builders import (
+    GraphSpec,
+    add,
+    batch_norm,
+    concat,
+    conv,
+    conv_input,
+    dense,
+    element_wise,
+    feed_forward_input,
+    flat_image_input,
+    global_avg_pool,
+    max_pool,
+    output,
+    sequential,
+)
+from onnx_helpers import assert_parity, randomize
 
 import bridge
 from bridge.errors import DataError, ShapeError
-from dl4j_builders import (GraphSpec, add, batch_norm, concat, conv, conv_input, dense, element_wise,
-                           feed_forward_input, flat_image_input, global_avg_pool, max_pool, output, sequential)
-from onnx_helpers import assert_parity, randomize
 
 VECTORS = __import__("pathlib").Path(__file__).resolve().parent.parent / "models" / "vectors"
 
@@ -112,5 +127,5 @@ def test_multilayer_exports_are_numerically_unchanged():
         old = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
         new_model = bridge.onnx.to_onnx(bridge.load(folder / "model.zip"))
         new = ort.InferenceSession(new_model.SerializeToString(), providers=["CPUExecutionProvider"])
-        x = np.fromfile(VECTORS / "mnist_test_1000.u8", np.uint8)[:64 * 784].reshape(64, 784).astype(np.float32) / 255
+        x = np.fromfile(VECTORS / "mnist_test_1000.u8", np.uint8)[: 64 * 784].reshape(64, 784).astype(np.float32) / 255
         np.testing.assert_array_equal(new.run(None, {"input": x})[0], old.run(None, {"input": x})[0])

@@ -5,17 +5,31 @@ per-position alpha), CenterLossOutputLayer, ElementWiseMultiplicationLayer, Auto
 activation (the Activation enum) and its settings, on flat rows and on image maps (softmax over the last axis).
 Each case: seeded random weights, two batch sizes, max abs diff <= 1e-5.
 """
+
 from __future__ import annotations
 
 import jpype
 import numpy as np
 import pytest
+from dl4j_builders import (
+    C,
+    GraphSpec,
+    L,
+    activation,
+    conv,
+    conv_input,
+    deconv,
+    dense,
+    depthwise_conv,
+    feed_forward_input,
+    output,
+    separable_conv,
+    sequential,
+)
+from onnx_helpers import assert_parity, randomize
 
 import bridge
 from bridge.jvm import jclass
-from dl4j_builders import (C, L, GraphSpec, activation, conv, conv_input, deconv, dense, depthwise_conv,
-                           feed_forward_input, output, separable_conv, sequential)
-from onnx_helpers import assert_parity, randomize
 
 ROWS = 4
 IMPL = "org.nd4j.linalg.activations.impl."
@@ -37,7 +51,8 @@ def cnn_loss_layer(act: str = "softmax", nhwc: bool = False, loss: str = "MCXENT
 
 def yolo2(priors, nhwc: bool = False):
     b = jclass(L + "objdetect.Yolo2OutputLayer$Builder")().boundingBoxPriors(
-        bridge.to_indarray(np.asarray(priors, np.float32)))
+        bridge.to_indarray(np.asarray(priors, np.float32))
+    )
     layer_conf = b.build()
     if nhwc:  # the Builder has no format setter in 1.0.0-M2.1; the configuration does
         layer_conf.setFormat(jclass(C + "CNN2DFormat").NHWC)
@@ -58,7 +73,9 @@ def center_loss_output(n_out: int, act: str = "softmax"):
 
 
 def element_wise_multiplication(n: int, act: str = "tanh"):
-    return jclass(L + "misc.ElementWiseMultiplicationLayer$Builder")().nIn(n).nOut(n).activation(activation(act)).build()
+    return (
+        jclass(L + "misc.ElementWiseMultiplicationLayer$Builder")().nIn(n).nOut(n).activation(activation(act)).build()
+    )
 
 
 def autoencoder(n_out: int, act: str = "sigmoid"):
@@ -114,10 +131,32 @@ def _yolo_graph():
 
 
 ACTIVATION_OBJECTS = {
-    **{name: (lambda name=name: activation(name)) for name in (
-        "identity", "relu", "relu6", "leakyrelu", "elu", "selu", "sigmoid", "hardsigmoid", "tanh", "hardtanh",
-        "softmax", "softplus", "softsign", "swish", "gelu", "mish", "cube", "rationaltanh", "rectifiedtanh",
-        "thresholdedrelu", "rrelu")},
+    **{
+        name: (lambda name=name: activation(name))
+        for name in (
+            "identity",
+            "relu",
+            "relu6",
+            "leakyrelu",
+            "elu",
+            "selu",
+            "sigmoid",
+            "hardsigmoid",
+            "tanh",
+            "hardtanh",
+            "softmax",
+            "softplus",
+            "softsign",
+            "swish",
+            "gelu",
+            "mish",
+            "cube",
+            "rationaltanh",
+            "rectifiedtanh",
+            "thresholdedrelu",
+            "rrelu",
+        )
+    },
     "gelu-precise": lambda: nd4j_activation("ActivationGELU", True),
     "leakyrelu-alpha": lambda: nd4j_activation("ActivationLReLU", 0.3),
     "elu-alpha": lambda: nd4j_activation("ActivationELU", 0.7),
@@ -133,13 +172,20 @@ CASES = {
     "loss-layer-softmax": _flat(lambda: [dense(5, "identity"), loss_layer()]),
     "loss-layer-sigmoid-xent": _flat(lambda: [dense(4), loss_layer("sigmoid", "XENT")]),
     "cnn-loss-softmax-nchw": _image(lambda: [conv(4, 3, conv_mode="Same", act="identity"), cnn_loss_layer()], 5, 6, 2),
-    "cnn-loss-softmax-nhwc": _image(lambda: [conv(4, 3, conv_mode="Same", act="identity", nhwc=True),
-                                             cnn_loss_layer(nhwc=True)], 5, 6, 2, nhwc=True),
-    "cnn-loss-sigmoid-nchw": _image(lambda: [conv(1, 3, conv_mode="Same", act="identity"),
-                                             cnn_loss_layer("sigmoid", loss="XENT")], 6, 6, 3),
+    "cnn-loss-softmax-nhwc": _image(
+        lambda: [conv(4, 3, conv_mode="Same", act="identity", nhwc=True), cnn_loss_layer(nhwc=True)], 5, 6, 2, nhwc=True
+    ),
+    "cnn-loss-sigmoid-nchw": _image(
+        lambda: [conv(1, 3, conv_mode="Same", act="identity"), cnn_loss_layer("sigmoid", loss="XENT")], 6, 6, 3
+    ),
     "yolo2-nchw": _image(lambda: [conv(2 * (5 + 3), 1, act="identity"), yolo2([[1.0, 2.0], [3.0, 1.5]])], 4, 5, 2),
-    "yolo2-nhwc": _image(lambda: [conv(2 * (5 + 1), 1, act="identity", nhwc=True),
-                                  yolo2([[0.5, 1.0], [2.0, 2.0]], nhwc=True)], 4, 3, 2, nhwc=True),
+    "yolo2-nhwc": _image(
+        lambda: [conv(2 * (5 + 1), 1, act="identity", nhwc=True), yolo2([[0.5, 1.0], [2.0, 2.0]], nhwc=True)],
+        4,
+        3,
+        2,
+        nhwc=True,
+    ),
     "yolo2-graph": _yolo_graph,
     "prelu-cnn-shared-axes": _image(lambda: [conv(3, 1, act="identity"), prelu((3, 4, 4), (2, 3)), output(4)], 4, 4, 2),
     "prelu-cnn-per-position": _image(lambda: [conv(3, 1, act="identity"), prelu((3, 4, 4)), output(4)], 4, 4, 2),
@@ -147,17 +193,23 @@ CASES = {
     "center-loss-output": _flat(lambda: [dense(5), center_loss_output(3)]),
     "element-wise-multiplication": _flat(lambda: [dense(5), element_wise_multiplication(5), output(3)]),
     "autoencoder": _flat(lambda: [autoencoder(5), output(3)]),
-    **{f"activation-{name}": _flat(lambda make=make: [dense(7, "identity"), activation_layer(make()), output(3, "identity", "MSE")])
-       for name, make in ACTIVATION_OBJECTS.items()},
+    **{
+        f"activation-{name}": _flat(
+            lambda make=make: [dense(7, "identity"), activation_layer(make()), output(3, "identity", "MSE")]
+        )
+        for name, make in ACTIVATION_OBJECTS.items()
+    },
     "activation-in-dense": _flat(lambda: [dense(7, "mish"), dense(5, "rationaltanh"), output(3)]),
     "softmax-on-nchw-map": _image(lambda: [conv(3, 3, act="identity"), activation_layer("softmax")], 5, 6, 2),
-    "softmax-on-nhwc-map": _image(lambda: [conv(3, 3, act="identity", nhwc=True), activation_layer("softmax")],
-                                  5, 6, 2, nhwc=True),
+    "softmax-on-nhwc-map": _image(
+        lambda: [conv(3, 3, act="identity", nhwc=True), activation_layer("softmax")], 5, 6, 2, nhwc=True
+    ),
     # DL4J applies a conv layer's activation to the map it returns, so an NHWC layer's softmax spans channels.
     "softmax-in-nhwc-conv": _image(lambda: [conv(3, 3, act="softmax", nhwc=True)], 5, 6, 2, nhwc=True),
     "softmax-in-nhwc-separable": _image(lambda: [separable_conv(3, 3, act="softmax", nhwc=True)], 5, 6, 2, nhwc=True),
-    "softmax-in-nhwc-depthwise": _image(lambda: [depthwise_conv(3, multiplier=2, act="softmax", nhwc=True)],
-                                        5, 6, 2, nhwc=True),
+    "softmax-in-nhwc-depthwise": _image(
+        lambda: [depthwise_conv(3, multiplier=2, act="softmax", nhwc=True)], 5, 6, 2, nhwc=True
+    ),
     "softmax-in-nhwc-deconv": _image(lambda: [deconv(3, 3, act="softmax", nhwc=True)], 5, 6, 2, nhwc=True),
 }
 
@@ -179,6 +231,13 @@ def test_yolo2_output_is_what_dl4j_documents():
     raw = features.reshape(ROWS, 2, 8, 4, 5).astype(np.float64)
     priors = np.array([[1.0, 2.0], [3.0, 1.5]]).reshape(1, 2, 2, 1, 1)
     scores = np.exp(raw[:, :, 5:] - raw[:, :, 5:].max(2, keepdims=True))
-    want = np.concatenate([1 / (1 + np.exp(-raw[:, :, :2])), priors * np.exp(raw[:, :, 2:4]),
-                           1 / (1 + np.exp(-raw[:, :, 4:5])), scores / scores.sum(2, keepdims=True)], axis=2)
+    want = np.concatenate(
+        [
+            1 / (1 + np.exp(-raw[:, :, :2])),
+            priors * np.exp(raw[:, :, 2:4]),
+            1 / (1 + np.exp(-raw[:, :, 4:5])),
+            scores / scores.sum(2, keepdims=True),
+        ],
+        axis=2,
+    )
     np.testing.assert_allclose(got, want.reshape(got.shape), atol=1e-5)

@@ -1,13 +1,15 @@
 """Every converter against DL4J, on random and real inputs, two batch sizes, max abs diff <= 1e-5."""
+
 import json
+import zlib
 
 import numpy as np
 import pytest
+from onnx_helpers import assert_parity, randomize
 
 from bridge import nets
 from bridge.errors import UnsupportedLayerError
 from bridge.onnx import ACTIVATIONS, LAYERS, PREPROCESSORS, VERTICES
-from onnx_helpers import assert_parity, randomize
 
 IMAGE = (2, 9, 9)
 FF = 12
@@ -18,9 +20,26 @@ CASES = {
     "dense-no-bias": ([nets.Dense(16, "identity", bias=False), nets.Output(10)], FF),
     "dense-dropout": ([nets.Dense(16, dropout=0.5), nets.Output(4, "sigmoid", loss="xent")], FF),
     "output-identity-mse": ([nets.Dense(8), nets.Output(3, "identity", loss="mse")], FF),
-    **{f"activation-{a}": ([nets.Dense(8, a), nets.Output(5)], FF)
-       for a in ("identity", "relu", "relu6", "elu", "selu", "sigmoid", "hardsigmoid", "tanh", "hardtanh",
-                 "softmax", "softplus", "softsign", "swish", "gelu", "leakyrelu")},
+    **{
+        f"activation-{a}": ([nets.Dense(8, a), nets.Output(5)], FF)
+        for a in (
+            "identity",
+            "relu",
+            "relu6",
+            "elu",
+            "selu",
+            "sigmoid",
+            "hardsigmoid",
+            "tanh",
+            "hardtanh",
+            "softmax",
+            "softplus",
+            "softsign",
+            "swish",
+            "gelu",
+            "leakyrelu",
+        )
+    },
     "activation-leakyrelu-alpha": ([nets.Dense(8, "leakyrelu", alpha=0.3), nets.Output(5)], FF),
     "activation-elu-alpha": ([nets.Dense(8, "elu", alpha=0.7), nets.Output(5)], FF),
     "activation-layer": ([nets.Dense(8, "identity"), nets.Activation("tanh"), nets.Output(5)], FF),
@@ -38,17 +57,33 @@ CASES = {
     "maxpool-same": ([nets.Pool2D(2, mode="same"), nets.Output(5)], IMAGE),
     "avgpool-truncate": ([nets.Pool2D(2, kind="avg"), nets.Output(5)], IMAGE),
     "avgpool-padding-include-pad": ([nets.Pool2D(3, stride=2, padding=1, kind="avg"), nets.Output(5)], IMAGE),
-    "avgpool-padding-exclude-pad": ([nets.Pool2D(3, stride=2, padding=1, kind="avg", include_pad_in_avg=False), nets.Output(5)], IMAGE),
+    "avgpool-padding-exclude-pad": (
+        [nets.Pool2D(3, stride=2, padding=1, kind="avg", include_pad_in_avg=False), nets.Output(5)],
+        IMAGE,
+    ),
     "avgpool-same": ([nets.Pool2D(2, kind="avg", mode="same"), nets.Output(5)], IMAGE),
     "batchnorm-cnn-logstd": ([nets.Conv2D(3, 3, activation="identity"), nets.BatchNorm(), nets.Output(5)], IMAGE),
-    "batchnorm-cnn-var": ([nets.Conv2D(3, 3, activation="identity"), nets.BatchNorm(use_log_std=False, eps=1e-3), nets.Output(5)], IMAGE),
+    "batchnorm-cnn-var": (
+        [nets.Conv2D(3, 3, activation="identity"), nets.BatchNorm(use_log_std=False, eps=1e-3), nets.Output(5)],
+        IMAGE,
+    ),
     "batchnorm-locked-gamma-beta": ([nets.Conv2D(3, 3), nets.BatchNorm(lock_gamma_beta=True), nets.Output(5)], IMAGE),
     "global-max": ([nets.Conv2D(4, 3), nets.GlobalPool("max"), nets.Output(5)], IMAGE),
     "global-avg": ([nets.Conv2D(4, 3), nets.GlobalPool("avg"), nets.Output(5)], IMAGE),
     "lrn": ([nets.Conv2D(6, 3), nets.LRN(), nets.Output(5)], IMAGE),
     "lrn-settings": ([nets.Conv2D(6, 3), nets.LRN(k=1.0, n=3, alpha=1e-2, beta=0.5), nets.Output(5)], IMAGE),
-    "lenet-like": ([nets.Conv2D(4, 3), nets.Pool2D(2), nets.BatchNorm(), nets.Conv2D(6, 2, mode="same"),
-                    nets.Pool2D(2, kind="avg"), nets.Dense(10), nets.Output(10)], IMAGE),
+    "lenet-like": (
+        [
+            nets.Conv2D(4, 3),
+            nets.Pool2D(2),
+            nets.BatchNorm(),
+            nets.Conv2D(6, 2, mode="same"),
+            nets.Pool2D(2, kind="avg"),
+            nets.Dense(10),
+            nets.Output(10),
+        ],
+        IMAGE,
+    ),
 }
 
 
@@ -61,7 +96,7 @@ def _inputs(input_shape, n: int, seed: int) -> np.ndarray:
 def test_converter_parity(case):
     layers, input_shape = CASES[case]
     net = nets.sequential(layers, input_shape, seed=11)
-    randomize(net, seed=hash(case) % 2**32)
+    randomize(net, seed=zlib.crc32(case.encode()))  # stable across runs (hash() changes with PYTHONHASHSEED)
     assert_parity(net, _inputs(input_shape, 9, seed=3))
 
 
@@ -86,8 +121,12 @@ def test_every_registered_converter_has_a_parity_case():
     from test_onnx_heads import ACTIVATION_OBJECTS
 
     seen = {java_class for case in CLASS_CASES.values() for java_class in case.classes}
-    seen |= {str(make().getClass().getName()) if not hasattr(make(), "getActivationFunction")
-             else str(make().getActivationFunction().getClass().getName()) for make in ACTIVATION_OBJECTS.values()}
+    seen |= {
+        str(make().getClass().getName())
+        if not hasattr(make(), "getActivationFunction")
+        else str(make().getActivationFunction().getClass().getName())
+        for make in ACTIVATION_OBJECTS.values()
+    }
     for layers, input_shape in CASES.values():
         conf = json.loads(str(nets.sequential(layers, input_shape).java.getLayerWiseConfigurations().toJson()))
         seen |= {p["@class"] for p in conf.get("inputPreProcessors", {}).values()}
@@ -104,12 +143,24 @@ def _random_stack(rng) -> tuple[list, tuple]:
     for _ in range(rng.integers(1, 4)):
         kind = rng.choice(["conv", "pool", "bn", "dropout", "act", "lrn"])
         if kind == "conv":
-            layers.append(nets.Conv2D(int(rng.integers(1, 5)), int(rng.integers(1, 4)), stride=int(rng.integers(1, 3)),
-                                      padding=int(rng.integers(0, 2)), mode=str(rng.choice(["truncate", "same"])),
-                                      activation=str(rng.choice(_ACTIVATION_POOL))))
+            layers.append(
+                nets.Conv2D(
+                    int(rng.integers(1, 5)),
+                    int(rng.integers(1, 4)),
+                    stride=int(rng.integers(1, 3)),
+                    padding=int(rng.integers(0, 2)),
+                    mode=str(rng.choice(["truncate", "same"])),
+                    activation=str(rng.choice(_ACTIVATION_POOL)),
+                )
+            )
         elif kind == "pool":
-            layers.append(nets.Pool2D(int(rng.integers(1, 3)), kind=str(rng.choice(["max", "avg"])),
-                                      mode=str(rng.choice(["truncate", "same"]))))
+            layers.append(
+                nets.Pool2D(
+                    int(rng.integers(1, 3)),
+                    kind=str(rng.choice(["max", "avg"])),
+                    mode=str(rng.choice(["truncate", "same"])),
+                )
+            )
         elif kind == "bn":
             layers.append(nets.BatchNorm(use_log_std=bool(rng.integers(0, 2))))
         elif kind == "dropout":

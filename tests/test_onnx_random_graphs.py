@@ -11,6 +11,7 @@ any other exception fails with the seed and the drawn architecture in the messag
 The generator steers clear of what DL4J 1.0.0-M2.1 itself gets wrong or cannot run (see separable(), lrn(),
 reshape_spatially()): there the reference, not the export, would be at fault.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,15 +19,36 @@ import math
 import jpype
 import numpy as np
 import pytest
+from dl4j_builders import (
+    GraphSpec,
+    L,
+    activation,
+    batch_norm_in,
+    cnn_format,
+    concat,
+    conv_input,
+    cropping,
+    deconv,
+    dense,
+    depthwise_conv,
+    element_wise,
+    global_pooling,
+    ints,
+    lrn,
+    mode,
+    output,
+    pooling,
+    separable_conv,
+    space_to_depth,
+    upsampling,
+    zero_padding,
+)
+from onnx_helpers import assert_parity
 
 import bridge
 from bridge.errors import BridgeError, UnsupportedLayerError
 from bridge.jvm import jclass
 from bridge.nets import as_java
-from dl4j_builders import (L, GraphSpec, activation, batch_norm_in, cnn_format, concat, conv_input, cropping, deconv,
-                           dense, depthwise_conv, element_wise, global_pooling, ints, lrn, mode, output, pooling,
-                           separable_conv, space_to_depth, upsampling, zero_padding)
-from onnx_helpers import assert_parity
 
 SEEDS = range(30)
 ROWS = 3
@@ -78,8 +100,15 @@ class RandomGraph:
         return self._pick(ACTIVATIONS)
 
     # ---- single layers ----
-    def conv(self, x: str, n_out: int | None = None, k: int | tuple | None = None, stride: int | None = None,
-             conv_mode: str | None = None, keep_size: bool = False) -> str:
+    def conv(
+        self,
+        x: str,
+        n_out: int | None = None,
+        k: int | tuple | None = None,
+        stride: int | None = None,
+        conv_mode: str | None = None,
+        keep_size: bool = False,
+    ) -> str:
         c, h, w = self.shapes[x]
         rng = self.rng
         n_out = n_out or int(rng.integers(2, 9))
@@ -91,15 +120,23 @@ class RandomGraph:
         conv_mode = conv_mode or ("Same" if keep_size else self._pick(MODES))
         padding = int(rng.integers(0, 2)) if conv_mode != "Same" else 0
         dilation = 2 if rng.random() < 0.15 else 1
-        out_h, out_w = (conv_out(h, kh, stride, padding, dilation, conv_mode),
-                        conv_out(w, kw, stride, padding, dilation, conv_mode))
+        out_h, out_w = (
+            conv_out(h, kh, stride, padding, dilation, conv_mode),
+            conv_out(w, kw, stride, padding, dilation, conv_mode),
+        )
         if out_h is None or out_w is None:  # the drawn geometry does not fit this map: Same always does
             conv_mode, padding = "Same", 0
             out_h, out_w = math.ceil(h / stride), math.ceil(w / stride)
         act, bias = self._act(), bool(rng.random() < 0.8)
-        b = (jclass(L + "ConvolutionLayer$Builder")(ints(kh, kw), ints(stride, stride), ints(padding, padding))
-             .dilation(ints(dilation, dilation)).nOut(n_out).convolutionMode(mode(conv_mode))
-             .activation(activation(act)).hasBias(bias).dataFormat(cnn_format(self.nhwc)))
+        b = (
+            jclass(L + "ConvolutionLayer$Builder")(ints(kh, kw), ints(stride, stride), ints(padding, padding))
+            .dilation(ints(dilation, dilation))
+            .nOut(n_out)
+            .convolutionMode(mode(conv_mode))
+            .activation(activation(act))
+            .hasBias(bias)
+            .dataFormat(cnn_format(self.nhwc))
+        )
         what = f"conv {kh}x{kw} s{stride} p{padding} d{dilation} {conv_mode} nOut={n_out} {act} bias={bias}"
         return self._add("conv", b.build(), (x,), (n_out, out_h, out_w), what)
 
@@ -149,8 +186,11 @@ class RandomGraph:
         c, h, w = self.shapes[x]
         n_out, k, stride, act = int(self.rng.integers(2, 7)), self._pick((2, 3)), self._pick((1, 2)), self._act()
         conv_mode = self._pick(("Same", "Truncate"))
-        shape = (n_out, h * stride, w * stride) if conv_mode == "Same" else \
-            (n_out, stride * (h - 1) + k, stride * (w - 1) + k)
+        shape = (
+            (n_out, h * stride, w * stride)
+            if conv_mode == "Same"
+            else (n_out, stride * (h - 1) + k, stride * (w - 1) + k)
+        )
         layer_conf = deconv(n_out, k, stride, conv_mode=conv_mode, act=act, nhwc=self.nhwc)
         what = f"deconvolution {k}x{k} s{stride} {conv_mode} nOut={n_out} {act}"
         return self._add("deconv", layer_conf, (x,), shape, what)
@@ -162,14 +202,24 @@ class RandomGraph:
             return self._add("s2d", space_to_depth(2, self.nhwc), (x,), (4 * c, h // 2, w // 2), "space-to-depth 2")
         if h <= 4 or w <= 4:
             return self._add("up", upsampling(2, 2, self.nhwc), (x,), (c, 2 * h, 2 * w), "upsampling 2x2")
-        t, b, l, r = (int(v) for v in self.rng.integers(0, 2, 4))
+        t, b, left, right = (int(v) for v in self.rng.integers(0, 2, 4))
         # DL4J 1.0.0-M2.1's oneDNN-backed convolution and batch norm misread an NHWC crop of the network input
         # (a view of the input array): its own output is wrong there (right with the generic ND4J build).
         if self.rng.random() < 0.5 or (self.nhwc and x == "image"):
-            return self._add("pad", zero_padding(t, b, l, r, self.nhwc), (x,), (c, h + t + b, w + l + r),
-                             f"zero padding {[t, b, l, r]}")
-        return self._add("crop", cropping(t, b, l, r, self.nhwc), (x,), (c, h - t - b, w - l - r),
-                         f"cropping {[t, b, l, r]}")
+            return self._add(
+                "pad",
+                zero_padding(t, b, left, right, self.nhwc),
+                (x,),
+                (c, h + t + b, w + left + right),
+                f"zero padding {[t, b, left, right]}",
+            )
+        return self._add(
+            "crop",
+            cropping(t, b, left, right, self.nhwc),
+            (x,),
+            (c, h - t - b, w - left - right),
+            f"cropping {[t, b, left, right]}",
+        )
 
     def lrn(self, x: str) -> str:
         """Three channels or more: DL4J's LRN (n=5) fails on fewer ("addi on empty array")."""
@@ -189,8 +239,13 @@ class RandomGraph:
                 y = self.conv(self.conv(x, k=1, keep_size=True), keep_size=True)
             else:
                 c, h, w = self.shapes[x]
-                y = self._add("pool", pooling("MAX", 3, 1, conv_mode="Same", nhwc=self.nhwc), (x,), (c, h, w),
-                              "MAX pool 3x3 s1 Same")
+                y = self._add(
+                    "pool",
+                    pooling("MAX", 3, 1, conv_mode="Same", nhwc=self.nhwc),
+                    (x,),
+                    (c, h, w),
+                    "MAX pool 3x3 s1 Same",
+                )
             branches.append(y)
         c = sum(self.shapes[b][0] for b in branches)
         return self._add("cat", concat(), tuple(branches), (c, *self.shapes[x][1:]), "MergeVertex", vertex=True)
@@ -205,17 +260,24 @@ class RandomGraph:
         body = self.conv(body, n_out=width, keep_size=True)
         shortcut = x if width == c else self.conv(x, n_out=width, k=1, keep_size=True)
         op = self._pick(("Add", "Add", "Add", "Product", "Max", "Average", "Subtract"))
-        return self._add("res", element_wise(op), (body, shortcut), (width, h, w), f"ElementWiseVertex {op}",
-                         vertex=True)
+        return self._add(
+            "res", element_wise(op), (body, shortcut), (width, h, w), f"ElementWiseVertex {op}", vertex=True
+        )
 
     def strided_merge(self, x: str) -> str:
         """Two stride-2 branches (Same mode: ceil(size / 2) both), concatenated: a reduction block."""
         a = self.conv(x, stride=2, conv_mode="Same")
         c, h, w = self.shapes[x]
-        b = self._add("pool", pooling("MAX", 2, 2, conv_mode="Same", nhwc=self.nhwc), (x,),
-                      (c, math.ceil(h / 2), math.ceil(w / 2)), "MAX pool 2x2 s2 Same")
-        return self._add("cat", concat(), (a, b), (self.shapes[a][0] + c, *self.shapes[a][1:]), "MergeVertex",
-                         vertex=True)
+        b = self._add(
+            "pool",
+            pooling("MAX", 2, 2, conv_mode="Same", nhwc=self.nhwc),
+            (x,),
+            (c, math.ceil(h / 2), math.ceil(w / 2)),
+            "MAX pool 2x2 s2 Same",
+        )
+        return self._add(
+            "cat", concat(), (a, b), (self.shapes[a][0] + c, *self.shapes[a][1:]), "MergeVertex", vertex=True
+        )
 
     def skip_merge(self, x: str) -> str:
         """Concatenate with an earlier map of the same size (U-Net style), or add to one with the same shape."""
@@ -224,16 +286,30 @@ class RandomGraph:
             return self.conv(x)
         other = self._pick(earlier)
         if self.shapes[other] == self.shapes[x] and self.rng.random() < 0.5:
-            return self._add("res", element_wise("Add"), (x, other), self.shapes[x], "ElementWiseVertex Add",
-                             vertex=True)
+            return self._add(
+                "res", element_wise("Add"), (x, other), self.shapes[x], "ElementWiseVertex Add", vertex=True
+            )
         c = self.shapes[x][0] + self.shapes[other][0]
         return self._add("cat", concat(), (x, other), (c, *self.shapes[x][1:]), "MergeVertex", vertex=True)
 
     # ---- the whole graph ----
     # (method, weight): how often each step is drawn
-    STEPS = (("conv", 5), ("batch_norm", 2), ("pool", 2), ("activation_layer", 1), ("dropout", 0.5), ("depthwise", 1),
-             ("separable", 1), ("deconvolution", 0.7), ("reshape_spatially", 1.5), ("lrn", 0.5), ("inception", 2),
-             ("residual", 2.5), ("strided_merge", 1), ("skip_merge", 1.5))
+    STEPS = (
+        ("conv", 5),
+        ("batch_norm", 2),
+        ("pool", 2),
+        ("activation_layer", 1),
+        ("dropout", 0.5),
+        ("depthwise", 1),
+        ("separable", 1),
+        ("deconvolution", 0.7),
+        ("reshape_spatially", 1.5),
+        ("lrn", 0.5),
+        ("inception", 2),
+        ("residual", 2.5),
+        ("strided_merge", 1),
+        ("skip_merge", 1.5),
+    )
 
     def head(self, x: str) -> None:
         """Every open map globally pooled, concatenated, then dense layers; or (small maps) an output on the map."""
@@ -245,8 +321,13 @@ class RandomGraph:
         for m in [*self.taps, x]:
             kind = self._pick(("AVG", "MAX", "PNORM", "SUM"))
             vectors.append(self._add("gp", global_pooling(kind), (m,), (self.shapes[m][0],), f"global {kind} pool"))
-        features = vectors[0] if len(vectors) == 1 else self._add(
-            "cat", concat(), tuple(vectors), (sum(self.shapes[v][0] for v in vectors),), "MergeVertex", vertex=True)
+        features = (
+            vectors[0]
+            if len(vectors) == 1
+            else self._add(
+                "cat", concat(), tuple(vectors), (sum(self.shapes[v][0] for v in vectors),), "MergeVertex", vertex=True
+            )
+        )
         if self.rng.random() < 0.7:
             width, act = int(self.rng.integers(3, 10)), self._act()
             features = self._add("dense", dense(width, act), (features,), (width,), f"dense {width} {act}")
@@ -308,8 +389,9 @@ def test_random_graph_exports_with_parity_or_is_refused(seed):
         pytest.fail(f"seed {seed}: no parity: {error}\n{graph.describe()}")
     except BridgeError as error:
         if str(error).startswith(DL4J_FAILED):  # DL4J's own forward pass, after the export succeeded
-            pytest.fail(f"seed {seed}: DL4J cannot run the drawn graph ({error}); fix the generator\n"
-                        f"{graph.describe()}")
+            pytest.fail(
+                f"seed {seed}: DL4J cannot run the drawn graph ({error}); fix the generator\n{graph.describe()}"
+            )
         pytest.fail(f"seed {seed}: {type(error).__name__} escaped the export: {error}\n{graph.describe()}")
     except Exception as error:  # noqa: BLE001  (the third outcome this test exists to catch)
         pytest.fail(f"seed {seed}: {type(error).__name__} escaped the export: {error}\n{graph.describe()}")

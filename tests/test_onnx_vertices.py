@@ -1,18 +1,45 @@
 """Graph vertices and frozen layers against DL4J: each converter on seeded random weights, two batch sizes,
 max abs diff <= 1e-5, and the settings the exporter refuses, refused by name."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from dl4j_builders import (
+    GraphSpec,
+    V,
+    batch_norm,
+    cnn_to_ff,
+    concat,
+    conv,
+    conv_input,
+    dense,
+    element_wise,
+    feed_forward_input,
+    ff_to_cnn,
+    frozen,
+    frozen_vertex,
+    global_avg_pool,
+    input_type,
+    l2_distance,
+    l2_normalize,
+    max_pool,
+    output,
+    pool_helper,
+    preprocessor_vertex,
+    reshape,
+    scale,
+    sequential,
+    shift,
+    stack,
+    subset,
+    unstack,
+)
+from onnx_helpers import assert_parity, randomize
 
 import bridge
 from bridge.errors import UnsupportedLayerError
 from bridge.jvm import jclass
-from dl4j_builders import (V, GraphSpec, batch_norm, concat, conv, conv_input, cnn_to_ff, dense, element_wise,
-                           feed_forward_input, ff_to_cnn, frozen, frozen_vertex, global_avg_pool, input_type, l2_distance,
-                           l2_normalize, max_pool, output, pool_helper, preprocessor_vertex, reshape, scale, sequential,
-                           shift, stack, subset, unstack)
-from onnx_helpers import assert_parity, randomize
 
 IMAGE = (2, 7, 7)
 
@@ -128,10 +155,14 @@ def frozen_batch_norm_graph():
 
 # id -> build() returning (network, inputs, input_shape for to_onnx)
 CASES = {
-    **{f"element-wise-{op.lower()}-maps": (lambda op=op: element_wise_on_maps(op))
-       for op in ("Add", "Subtract", "Product", "Average", "Max")},
-    **{f"element-wise-{op.lower()}-3-inputs": (lambda op=op: element_wise_of_three(op))
-       for op in ("Add", "Product", "Average", "Max")},
+    **{
+        f"element-wise-{op.lower()}-maps": (lambda op=op: element_wise_on_maps(op))
+        for op in ("Add", "Subtract", "Product", "Average", "Max")
+    },
+    **{
+        f"element-wise-{op.lower()}-3-inputs": (lambda op=op: element_wise_of_three(op))
+        for op in ("Add", "Product", "Average", "Max")
+    },
     "merge-nhwc-channels": merge_nhwc,
     "subset-features": lambda: _flat_graph(subset(2, 5), 21),
     # One channel: DL4J 1.0.0-M2.1's SubsetVertex.getOutputType gives a CNN input from - to + 1 channels
@@ -156,8 +187,9 @@ CASES = {
     "frozen-vertex-scale": lambda: _map_graph(frozen_vertex(scale(0.5)), 30),
     "frozen-vertex-subset": lambda: _flat_graph(frozen_vertex(subset(0, 3)), 31),
     "frozen-layer-conv": lambda: frozen_in_sequence(frozen(conv(3, 3, act="elu")), conv_input(7, 7, 2), IMAGE, 32),
-    "frozen-with-backprop-dense": lambda: frozen_in_sequence(frozen(dense(5, "sigmoid"), backprop=True),
-                                                             feed_forward_input(6), (6,), 33),
+    "frozen-with-backprop-dense": lambda: frozen_in_sequence(
+        frozen(dense(5, "sigmoid"), backprop=True), feed_forward_input(6), (6,), 33
+    ),
     "frozen-layer-batch-norm": frozen_batch_norm_graph,
 }
 
@@ -196,7 +228,6 @@ def test_frozen_layer_refuses_what_it_wraps():
     net = sequential([frozen(layer_norm), output(3)], feed_forward_input(5))
     message = _refusal(net)
     assert "layer 0 (FrozenLayer)" in message and "hasLayerNorm=true" in message
-
 
 
 def test_inputs_read_only_by_a_merge_need_their_width():

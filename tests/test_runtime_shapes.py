@@ -1,6 +1,7 @@
 """OnnxModel on image-shaped and graph-shaped models: the declared input shape, flat rows, channel-order
 mix-ups refused by name, outputs of any rank, several inputs/outputs refused by name. The models are
 written here with onnx.helper; expected values come from numpy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,11 +38,13 @@ def _value(name, shape):
 
 def _classifier_nodes(source="input"):
     """Conv 3x3 (pad 1) -> Relu -> GlobalAveragePool -> Flatten -> Softmax: [N, C, H, W] -> [N, K]."""
-    return [helper.make_node("Conv", [source, "cw", "cb"], ["conv"], pads=[1, 1, 1, 1]),
-            helper.make_node("Relu", ["conv"], ["relu"]),
-            helper.make_node("GlobalAveragePool", ["relu"], ["pool"]),
-            helper.make_node("Flatten", ["pool"], ["flat"], axis=1),
-            helper.make_node("Softmax", ["flat"], ["probabilities"], axis=1)]
+    return [
+        helper.make_node("Conv", [source, "cw", "cb"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["relu"]),
+        helper.make_node("GlobalAveragePool", ["relu"], ["pool"]),
+        helper.make_node("Flatten", ["pool"], ["flat"], axis=1),
+        helper.make_node("Softmax", ["flat"], ["probabilities"], axis=1),
+    ]
 
 
 def _classifier_weights():
@@ -52,24 +55,49 @@ def _classifier_weights():
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("shapes")
     pixel = [numpy_helper.from_array(PIXEL_W, "pw"), numpy_helper.from_array(PIXEL_B, "pb")]
-    pixel_nodes = [helper.make_node("Conv", ["input", "pw", "pb"], ["logit"]),
-                   helper.make_node("Sigmoid", ["logit"], ["output"])]
+    pixel_nodes = [
+        helper.make_node("Conv", ["input", "pw", "pb"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["output"]),
+    ]
     return {
-        "nchw": _save(d / "nchw.onnx", _classifier_nodes(), [_value("input", ["N", C, H, W])],
-                      [_value("probabilities", ["N", K])], _classifier_weights(), layout=f"NCHW [N,{C},{H},{W}]"),
-        "nhwc": _save(d / "nhwc.onnx", [helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2]),
-                                        *_classifier_nodes("nchw")],
-                      [_value("input", ["N", H, W, C])], [_value("probabilities", ["N", K])], _classifier_weights(),
-                      layout=f"NHWC [N,{H},{W},{C}]"),
-        "pixel": _save(d / "pixel.onnx", pixel_nodes, [_value("input", ["N", C, H, W])],
-                       [_value("output", ["N", 1, H, W])], pixel),
-        "pixel_any_size": _save(d / "pixel_any.onnx", pixel_nodes, [_value("input", ["N", C, "height", "width"])],
-                                [_value("output", ["N", 1, "height", "width"])], pixel),
-        "two_inputs": _save(d / "two_inputs.onnx", [helper.make_node("Add", ["image", "mask"], ["output"])],
-                            [_value("image", ["N", 4]), _value("mask", ["N", 4])], [_value("output", ["N", 4])]),
-        "two_outputs": _save(d / "two_outputs.onnx", [helper.make_node("Relu", ["input"], ["boxes"]),
-                                                      helper.make_node("Neg", ["input"], ["scores"])],
-                             [_value("input", ["N", 4])], [_value("boxes", ["N", 4]), _value("scores", ["N", 4])]),
+        "nchw": _save(
+            d / "nchw.onnx",
+            _classifier_nodes(),
+            [_value("input", ["N", C, H, W])],
+            [_value("probabilities", ["N", K])],
+            _classifier_weights(),
+            layout=f"NCHW [N,{C},{H},{W}]",
+        ),
+        "nhwc": _save(
+            d / "nhwc.onnx",
+            [helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2]), *_classifier_nodes("nchw")],
+            [_value("input", ["N", H, W, C])],
+            [_value("probabilities", ["N", K])],
+            _classifier_weights(),
+            layout=f"NHWC [N,{H},{W},{C}]",
+        ),
+        "pixel": _save(
+            d / "pixel.onnx", pixel_nodes, [_value("input", ["N", C, H, W])], [_value("output", ["N", 1, H, W])], pixel
+        ),
+        "pixel_any_size": _save(
+            d / "pixel_any.onnx",
+            pixel_nodes,
+            [_value("input", ["N", C, "height", "width"])],
+            [_value("output", ["N", 1, "height", "width"])],
+            pixel,
+        ),
+        "two_inputs": _save(
+            d / "two_inputs.onnx",
+            [helper.make_node("Add", ["image", "mask"], ["output"])],
+            [_value("image", ["N", 4]), _value("mask", ["N", 4])],
+            [_value("output", ["N", 4])],
+        ),
+        "two_outputs": _save(
+            d / "two_outputs.onnx",
+            [helper.make_node("Relu", ["input"], ["boxes"]), helper.make_node("Neg", ["input"], ["scores"])],
+            [_value("input", ["N", 4])],
+            [_value("boxes", ["N", 4]), _value("scores", ["N", 4])],
+        ),
     }
 
 
@@ -115,15 +143,20 @@ def test_nchw_model_refuses_channels_last_with_the_fix(models):
     x = _images(2)
     with pytest.raises(ShapeError, match=r"\(n, 3, 8, 8\).*NCHW.*np\.transpose\(x, \(0, 3, 1, 2\)\)"):
         model.predict(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
-    _assert_close(model.predict(np.transpose(x.transpose(0, 2, 3, 1), (0, 3, 1, 2))), numpy_classifier(x),
-                  "after the suggested transpose")
+    _assert_close(
+        model.predict(np.transpose(x.transpose(0, 2, 3, 1), (0, 3, 1, 2))),
+        numpy_classifier(x),
+        "after the suggested transpose",
+    )
 
 
 @pytest.mark.parametrize("shape", [(2, 8, 8), (2, 3, 64), (2, 3, 8, 7), (2, 1, 3, 8, 8)])
 def test_image_model_refuses_other_shapes(models, shape):
     model = OnnxModel(models["nchw"], providers="cpu")
-    with pytest.raises(ShapeError, match=r"\(n, 3, 8, 8\) or flat rows \(n, 192\).*" + str(shape).replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(
+        ShapeError,
+        match=r"\(n, 3, 8, 8\) or flat rows \(n, 192\).*" + str(shape).replace("(", r"\(").replace(")", r"\)"),
+    ):
         model.predict(np.zeros(shape, np.float32))
 
 
@@ -154,8 +187,9 @@ def test_open_height_and_width(models):
         model.predict(x.reshape(2, -1))
 
 
-@pytest.mark.parametrize("which, names", [("two_inputs", r"\['image', 'mask'\]"),
-                                          ("two_outputs", r"\['boxes', 'scores'\]")])
+@pytest.mark.parametrize(
+    "which, names", [("two_inputs", r"\['image', 'mask'\]"), ("two_outputs", r"\['boxes', 'scores'\]")]
+)
 def test_several_inputs_or_outputs_are_refused_by_name(models, which, names):
     with pytest.raises(ModelFileError, match=names + ".*exactly one input and one output"):
         OnnxModel(models[which], providers="cpu")
@@ -163,8 +197,13 @@ def test_several_inputs_or_outputs_are_refused_by_name(models, which, names):
 
 def test_flat_model_still_takes_any_row_shape(tmp_path):
     w = RNG.normal(size=(12, 3)).astype(np.float32)
-    path = _save(tmp_path / "flat.onnx", [helper.make_node("MatMul", ["input", "w"], ["output"])],
-                 [_value("input", ["N", 12])], [_value("output", ["N", 3])], [numpy_helper.from_array(w, "w")])
+    path = _save(
+        tmp_path / "flat.onnx",
+        [helper.make_node("MatMul", ["input", "w"], ["output"])],
+        [_value("input", ["N", 12])],
+        [_value("output", ["N", 3])],
+        [numpy_helper.from_array(w, "w")],
+    )
     model = OnnxModel(path, providers="cpu")
     x = RNG.random((4, 12), dtype=np.float32)
     expected = x.astype(np.float64) @ w

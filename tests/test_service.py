@@ -1,6 +1,7 @@
 """The Java reference service, over real HTTP: same answers as DL4J on the shared vectors, 4xx for bad
 requests, and a mixed good/bad load with zero 5xx and zero wrong answers. The service runs as a
 subprocess on an ephemeral port and is always stopped."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ JSON = {"Content-Type": "application/json"}
 def _vector(name: str) -> Path:
     path = VECTORS / name
     if not path.is_file():
-        pytest.fail(f"shared test vector {path} is missing: these files are committed; regenerate them with "
-                    "`.venv/bin/python models/make_vectors.py` (models/README.md)")
+        pytest.fail(
+            f"shared test vector {path} is missing: these files are committed; regenerate them with "
+            "`.venv/bin/python models/make_vectors.py` (models/README.md)"
+        )
     return path
 
 
@@ -45,8 +48,10 @@ def _check(model: str, probs: np.ndarray, classes: np.ndarray, expected: np.ndar
     assert probs.shape == expected.shape, f"{model} {what}: shape {probs.shape} != {expected.shape}"
     diff = np.abs(probs.astype(np.float64) - expected)
     worst = np.unravel_index(diff.argmax(), diff.shape)
-    assert diff.max() <= TOLERANCE, (f"{model} {what}: max abs diff {diff.max():.3g} > {TOLERANCE} at {worst} "
-                                     f"(DL4J {expected[worst]}, service {probs[worst]})")
+    assert diff.max() <= TOLERANCE, (
+        f"{model} {what}: max abs diff {diff.max():.3g} > {TOLERANCE} at {worst} "
+        f"(DL4J {expected[worst]}, service {probs[worst]})"
+    )
     agree = (classes == expected.argmax(1)).mean()
     assert agree == 1.0, f"{model} {what}: arg-max agreement with DL4J {agree:.3%}"
 
@@ -61,17 +66,23 @@ def test_binary_matches_dl4j(served, digits):
 def test_json_matches_dl4j(served, digits):
     model, service, expected = served
     client = ServiceClient(service.url)
-    parts = [client.predict(digits[i:i + 100], binary=False) for i in range(0, 1000, 100)]
+    parts = [client.predict(digits[i : i + 100], binary=False) for i in range(0, 1000, 100)]
     probs = np.concatenate([p for p, _ in parts])
     classes = np.concatenate([c for _, c in parts])
     _check(model, probs, classes, expected, "JSON, batches of 100")
     # batch size 1 on a sample, through the JSON single-row form {"inputs": [784 floats]}
     for i in range(0, 1000, 97):
-        status, _, body = client.request("POST", "/v1/predict", json.dumps({"inputs": digits[i].tolist()}).encode(),
-                                         JSON)
+        status, _, body = client.request(
+            "POST", "/v1/predict", json.dumps({"inputs": digits[i].tolist()}).encode(), JSON
+        )
         assert status == 200, body
-        _check(model, np.asarray(json.loads(body)["probabilities"], np.float32), np.asarray(json.loads(body)["classes"]),
-               expected[i:i + 1], f"JSON batch 1, row {i}")
+        _check(
+            model,
+            np.asarray(json.loads(body)["probabilities"], np.float32),
+            np.asarray(json.loads(body)["classes"]),
+            expected[i : i + 1],
+            f"JSON batch 1, row {i}",
+        )
 
 
 def _bad_requests(digits):
@@ -84,8 +95,14 @@ def _bad_requests(digits):
         ("NaN", "POST", "/v1/predict", json.dumps({"inputs": [nan_row]}).encode(), JSON, 400),
         ("missing inputs", "POST", "/v1/predict", b'{"x": 1}', JSON, 400),
         ("string value", "POST", "/v1/predict", json.dumps({"inputs": [["a"] * 784]}).encode(), JSON, 400),
-        ("wrong content type", "POST", "/v1/predict", json.dumps({"inputs": [row]}).encode(),
-         {"Content-Type": "text/plain"}, 415),
+        (
+            "wrong content type",
+            "POST",
+            "/v1/predict",
+            json.dumps({"inputs": [row]}).encode(),
+            {"Content-Type": "text/plain"},
+            415,
+        ),
         ("binary of 3 bytes", "POST", "/v1/predict", b"abc", {"Content-Type": "application/octet-stream"}, 400),
         ("wrong method", "GET", "/v1/predict", None, {}, 405),
         ("unknown path", "GET", "/v2/nothing", None, {}, 404),
@@ -110,8 +127,10 @@ def test_oversized_body_gets_413_before_upload(served):
     _, service, _ = served
     client = ServiceClient(service.url)
     with socket.create_connection((client.host, client.port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % (17 << 20) + b" " * 4096)
+        sock.sendall(
+            b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (17 << 20) + b" " * 4096
+        )
         response = b""
         while b"}" not in response:
             chunk = sock.recv(4096)
@@ -143,11 +162,17 @@ def test_mixed_bad_and_good_load(served, digits):
             else:
                 rows = rng.integers(0, 1000, size=int(rng.integers(1, 9)))
                 got, headers, payload = client.request(
-                    "POST", "/v1/predict", digits[rows].astype("<f4").tobytes(),
-                    {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"})
+                    "POST",
+                    "/v1/predict",
+                    digits[rows].astype("<f4").tobytes(),
+                    {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"},
+                )
                 what, kind = f"good rows {rows.tolist()}", "good"
-                ok = got == 200 and np.abs(np.frombuffer(payload, "<f4", len(rows) * 10).reshape(-1, 10)
-                                           - expected[rows]).max() <= TOLERANCE
+                ok = (
+                    got == 200
+                    and np.abs(np.frombuffer(payload, "<f4", len(rows) * 10).reshape(-1, 10) - expected[rows]).max()
+                    <= TOLERANCE
+                )
             with lock:
                 counts[kind] += 1
                 if not ok or got >= 500:
@@ -174,8 +199,11 @@ def test_model_health_metrics(served):
     assert client.request("GET", "/health")[0] == 200
     status, headers, metrics = client.request("GET", "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
-    for name in (b"dl4jbridge_requests_total", b"dl4jbridge_predict_duration_seconds_bucket",
-                 b"dl4jbridge_request_errors_total"):
+    for name in (
+        b"dl4jbridge_requests_total",
+        b"dl4jbridge_predict_duration_seconds_bucket",
+        b"dl4jbridge_request_errors_total",
+    ):
         assert name in metrics, name
 
 
@@ -186,8 +214,12 @@ def test_cli_serve_starts_and_stops_the_service():
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "bridge", "serve", str(_vector("lenet/model.onnx")),
-                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "serve", str(_vector("lenet/model.onnx")), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         match = re.search(r"listening on (http://\S+)", line)

@@ -1,6 +1,7 @@
 """The Java service as a hostile client meets it: slow and half-sent requests, abandoned connections,
 framing lies, oversized parts, injected methods, binary sent as JSON, models that must not load, and a
 short soak of mixed traffic. Every test runs the real jar on 127.0.0.1 with bounded loops and timeouts."""
+
 from __future__ import annotations
 
 import json
@@ -42,11 +43,24 @@ def expected() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def service():
-    extra = ["--request-timeout", str(REQUEST_TIMEOUT), "--idle-timeout", "5", "--max-body", str(1 << 20),
-             "--max-headers", "32", "--max-uri", "2048", "--max-header-size", "4096"]
+    extra = [
+        "--request-timeout",
+        str(REQUEST_TIMEOUT),
+        "--idle-timeout",
+        "5",
+        "--max-body",
+        str(1 << 20),
+        "--max-headers",
+        "32",
+        "--max-uri",
+        "2048",
+        "--max-header-size",
+        "4096",
+    ]
     # A fixed, pre-touched heap: the soak's RSS check then sees leaks, not the heap growing into its default.
-    with JavaService(LENET, port=0, threads=2, extra=extra,
-                     jvm_options=["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch"]) as svc:
+    with JavaService(
+        LENET, port=0, threads=2, extra=extra, jvm_options=["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch"]
+    ) as svc:
         yield svc
 
 
@@ -78,14 +92,16 @@ def _read_response(sock: socket.socket) -> bytes:
     while True:
         try:
             chunk = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             break
         if not chunk:
             break
         data += chunk
         head, sep, body = data.partition(b"\r\n\r\n")
         if sep:
-            length = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+            length = [
+                int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+            ]
             if length and len(body) >= length[0]:
                 break
     return data
@@ -113,8 +129,10 @@ def test_slow_and_half_sent_requests_do_not_block_good_clients(service, digits, 
             if i % 2:
                 sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n")
             else:
-                sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-                             b"Content-Length: %d\r\n\r\n" % len(row) + row[:1000])
+                sock.sendall(
+                    b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(row) + row[:1000]
+                )
             stuck.append(sock)
         t0 = time.monotonic()
         for _ in range(20):
@@ -136,16 +154,20 @@ def test_abandoned_connections_leave_no_file_handles(service, digits, expected):
     _good(service, digits, expected)
     baseline = _open_fds(pid)
     big = digits[:200].astype("<f4").tobytes()
-    partial = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"in"
-    whole = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-             b"Content-Length: %d\r\n\r\n" % len(big)) + big
+    partial = (
+        b'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"in'
+    )
+    whole = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(big)
+    ) + big
     address = _address(service)
 
     def abandon(count: int, offset: int) -> None:
         for i in range(count):
             with socket.create_connection(address, timeout=10) as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                sock.sendall(whole if (i + offset) % 100 == 0 else partial[:10 + (i % (len(partial) - 10))])
+                sock.sendall(whole if (i + offset) % 100 == 0 else partial[: 10 + (i % (len(partial) - 10))])
 
     threads = [threading.Thread(target=abandon, args=(5000, k)) for k in range(4)]
     for t in threads:
@@ -187,8 +209,9 @@ def test_framing_lies_and_broken_chunks_get_4xx(service, digits, expected):
         "chunk longer than declared": head + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n",
         "invalid Content-Length": head + b"Content-Length: abc\r\n\r\n" + row,
         "negative Content-Length": head + b"Content-Length: -5\r\n\r\n" + row,
-        "both Transfer-Encoding and Content-Length": head + b"Content-Length: 3136\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                                       + row,
+        "both Transfer-Encoding and Content-Length": head
+        + b"Content-Length: 3136\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + row,
         "Content-Length shorter than the body": head + b"Content-Length: 10\r\n\r\n" + row,
         "Content-Length longer than the body": head + b"Content-Length: %d\r\n\r\n" % (len(row) + 100) + row,
         "unsupported Transfer-Encoding": head + b"Transfer-Encoding: gzip\r\n\r\n" + row,
@@ -205,8 +228,9 @@ def test_framing_lies_and_broken_chunks_get_4xx(service, digits, expected):
 def test_binary_body_sent_as_json_is_400(service):
     rng = np.random.default_rng(0)
     for body in (rng.bytes(3136), b"\x00\x00\x00{\x00\x00\x00}", b"\xff\xfe\x00\x00" + rng.bytes(64), b"\xc3\x28"):
-        status, _, payload = ServiceClient(service.url).request("POST", "/v1/predict", body,
-                                                              {"Content-Type": "application/json"})
+        status, _, payload = ServiceClient(service.url).request(
+            "POST", "/v1/predict", body, {"Content-Type": "application/json"}
+        )
         assert status == 400, (status, payload[:200])
         assert json.loads(payload)["error"]
 
@@ -215,7 +239,9 @@ def test_oversized_parts_are_refused_with_their_status(service):
     huge = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
     response = _raw(service, huge % (2 << 20) + b" " * 8192)
     assert _status(response) == 413 and b"connection: close" in response.lower(), response[:300]
-    growing = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    growing = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
     with socket.create_connection(_address(service), timeout=10) as sock:
         sock.sendall(growing)
@@ -237,6 +263,7 @@ def test_oversized_parts_are_refused_with_their_status(service):
 def test_client_abort_is_counted_once(service, digits):
     """A client that sends a whole request and leaves at once: one request counted (its status, or 499),
     never a 200 and a 500 for the same request."""
+
     def counts():
         out = {}
         for f in _metrics(service):
@@ -249,8 +276,10 @@ def test_client_abort_is_counted_once(service, digits):
     before = counts()
     body = digits[:250].astype("<f4").tobytes()  # under --max-body
     with socket.create_connection(_address(service), timeout=10) as sock:
-        sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        sock.sendall(
+            b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body
+        )
     time.sleep(1.0)
     after = counts()
     delta = {code: after.get(code, 0) - before.get(code, 0) for code in set(after) | set(before)}
@@ -261,8 +290,10 @@ def test_client_abort_is_counted_once(service, digits):
 def test_pipelined_requests_are_answered_in_order(service, digits, expected):
     """Three requests in one packet (HTTP/1.1 pipelining): three answers, in the order asked."""
     row = digits[5].astype("<f4").tobytes()
-    predict = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-               b"Accept: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(row)) + row
+    predict = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+        b"Accept: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(row)
+    ) + row
     with socket.create_connection(_address(service), timeout=10) as sock:
         sock.sendall(predict + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         data = b""
@@ -273,8 +304,11 @@ def test_pipelined_requests_are_answered_in_order(service, digits, expected):
             data += chunk
             while b"\r\n\r\n" in data:
                 head, _, rest = data.partition(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
                 if len(rest) < length:
                     break
                 answers.append((_status(head), rest[:length]))
@@ -285,6 +319,7 @@ def test_pipelined_requests_are_answered_in_order(service, digits, expected):
 
 
 # ---- models that must not load, and start-up errors -------------------------------------------------------
+
 
 def _start_failure(args: list[str], cwd: Path | None = None) -> tuple[int, str]:
     cmd = [str(java_home() / "bin" / "java"), "-jar", str(service_jar()), *args]
@@ -345,9 +380,27 @@ def test_help_and_version():
     cmd = [str(java_home() / "bin" / "java"), "-jar", str(service_jar())]
     shown = subprocess.run(cmd + ["--help"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0
-    for option in ("--model", "--model-repository", "--port", "--grpc-port", "--threads", "--max-body", "--max-connections",
-                   "--request-timeout", "--idle-timeout", "--batch-max-size", "--batch-max-delay-us", "--model-batch",
-                   "--max-headers", "--max-header-size", "--max-uri", "--provider", "--nan", "--grace", "--version"):
+    for option in (
+        "--model",
+        "--model-repository",
+        "--port",
+        "--grpc-port",
+        "--threads",
+        "--max-body",
+        "--max-connections",
+        "--request-timeout",
+        "--idle-timeout",
+        "--batch-max-size",
+        "--batch-max-delay-us",
+        "--model-batch",
+        "--max-headers",
+        "--max-header-size",
+        "--max-uri",
+        "--provider",
+        "--nan",
+        "--grace",
+        "--version",
+    ):
         assert option in shown.stdout, option
     version = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and "0.1.0" in version.stdout and "ONNX Runtime" in version.stdout
@@ -358,8 +411,14 @@ def _external(tmp_path: Path, location: str | None) -> Path:
     folder = tmp_path / ("ok" if location is None else "evil")
     folder.mkdir(exist_ok=True)
     model = onnx.load(str(MLP))
-    onnx.save_model(model, str(folder / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="weights.bin", size_threshold=0)
+    onnx.save_model(
+        model,
+        str(folder / "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
     if location is not None:
         model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
         for tensor in model.graph.initializer:
@@ -386,15 +445,18 @@ def test_external_data_resolves_only_inside_the_models_folder(tmp_path, digits):
 
 # ---- soak -------------------------------------------------------------------------------------------------
 
+
 def soak(svc, digits, expected, seconds: float) -> dict:
     """Mixed good and bad traffic from 6 threads for `seconds`: counts of good, bad, 5xx and wrong answers."""
-    bad = [("POST", "/v1/predict", b'{"inputs": [[1, 2', {"Content-Type": "application/json"}, 400),
-           ("POST", "/v1/predict", b"\x00\xff" * 100, {"Content-Type": "application/json"}, 400),
-           ("POST", "/v1/predict", digits[0].astype("<f4").tobytes()[:-4], BINARY, 400),
-           ("GET", "/v1/predict", None, {}, 405),
-           ("GET", "/nope", None, {}, 404),
-           ("POST", "/v2/models/lenet/infer", b'{"inputs": []}', {"Content-Type": "application/json"}, 400),
-           ("POST", "/v2/models/nope/infer", b"{}", {"Content-Type": "application/json"}, 404)]
+    bad = [
+        ("POST", "/v1/predict", b'{"inputs": [[1, 2', {"Content-Type": "application/json"}, 400),
+        ("POST", "/v1/predict", b"\x00\xff" * 100, {"Content-Type": "application/json"}, 400),
+        ("POST", "/v1/predict", digits[0].astype("<f4").tobytes()[:-4], BINARY, 400),
+        ("GET", "/v1/predict", None, {}, 405),
+        ("GET", "/nope", None, {}, 404),
+        ("POST", "/v2/models/lenet/infer", b'{"inputs": []}', {"Content-Type": "application/json"}, 400),
+        ("POST", "/v2/models/nope/infer", b"{}", {"Content-Type": "application/json"}, 404),
+    ]
     lock = threading.Lock()
     outcome = {"good": 0, "bad": 0, "5xx": 0, "wrong": 0, "raw": 0}
     stop = time.monotonic() + seconds
@@ -407,8 +469,11 @@ def soak(svc, digits, expected, seconds: float) -> dict:
             if k < 6:
                 rows = rng.integers(0, 1000, size=int(rng.integers(1, 5)))
                 status, _, payload = client.request("POST", "/v1/predict", digits[rows].astype("<f4").tobytes(), BINARY)
-                right = status == 200 and np.abs(np.frombuffer(payload, "<f4", len(rows) * 10).reshape(-1, 10)
-                                                 - expected[rows]).max() <= TOLERANCE
+                right = (
+                    status == 200
+                    and np.abs(np.frombuffer(payload, "<f4", len(rows) * 10).reshape(-1, 10) - expected[rows]).max()
+                    <= TOLERANCE
+                )
                 kind = "good"
             elif k < 9:
                 method, path, body, headers, want = bad[int(rng.integers(len(bad)))]

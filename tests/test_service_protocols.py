@@ -1,6 +1,7 @@
 """The Java service speaks the ecosystem's protocols: the official Open Inference Protocol v2 client
 (tritonclient, HTTP and gRPC) and curl, TensorFlow Serving's REST predict, several models and a
 Triton-style model repository, and dynamic batching that answers exactly what unbatched runs answer."""
+
 from __future__ import annotations
 
 import json
@@ -34,15 +35,16 @@ def mnist() -> np.ndarray:
 @pytest.fixture(scope="module")
 def reference(mnist) -> dict[str, np.ndarray]:
     """Python ONNX Runtime's outputs on the 1,000 digits, per model."""
-    return {name: bridge.OnnxModel(str(path), providers="cpu").predict(mnist) for name, path in
-            (("lenet", LENET), ("mlp", MLP))}
+    return {
+        name: bridge.OnnxModel(str(path), providers="cpu").predict(mnist)
+        for name, path in (("lenet", LENET), ("mlp", MLP))
+    }
 
 
 @pytest.fixture(scope="module")
 def two_models():
     """lenet and mlp in one service, HTTP and gRPC."""
-    with JavaService(f"lenet={LENET}", port=0, threads=2,
-                     extra=["--model", f"mlp={MLP}", "--grpc-port", "0"]) as svc:
+    with JavaService(f"lenet={LENET}", port=0, threads=2, extra=["--model", f"mlp={MLP}", "--grpc-port", "0"]) as svc:
         yield svc
 
 
@@ -76,8 +78,12 @@ def test_tritonclient_http_ready_metadata_and_infer(two_models, mnist, reference
         for binary in (True, False):
             tensor = triton_http.InferInput(in_name, list(mnist.shape), "FP32")
             tensor.set_data_from_numpy(mnist, binary_data=binary)
-            result = client.infer(name, [tensor], outputs=[triton_http.InferRequestedOutput(out_name, binary_data=binary)],
-                                  request_id="req-7")
+            result = client.infer(
+                name,
+                [tensor],
+                outputs=[triton_http.InferRequestedOutput(out_name, binary_data=binary)],
+                request_id="req-7",
+            )
             _close(result.as_numpy(out_name), reference[name], f"{name} http binary={binary}")
             assert result.get_response()["id"] == "req-7"
     with pytest.raises(Exception, match="no model 'nope'"):
@@ -107,29 +113,53 @@ def test_tritonclient_grpc_ready_metadata_and_infer(two_models, mnist, reference
 def test_curl_v2_infer_json(two_models, mnist, reference):
     curl = shutil.which("curl")
     assert curl, "curl is needed (Debian package curl)"
-    body = json.dumps({"inputs": [{"name": "input", "shape": [2, 784], "datatype": "FP32",
-                                   "data": mnist[:2].tolist()}]})
+    body = json.dumps(
+        {"inputs": [{"name": "input", "shape": [2, 784], "datatype": "FP32", "data": mnist[:2].tolist()}]}
+    )
     name = _http(two_models).get_model_metadata("lenet")["inputs"][0]["name"]
     body = body.replace('"name": "input"', f'"name": "{name}"')
-    out = subprocess.run([curl, "-sS", "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body,
-                          f"{two_models.url}/v2/models/lenet/infer"], capture_output=True, text=True, timeout=30, check=True)
+    out = subprocess.run(
+        [
+            curl,
+            "-sS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+            f"{two_models.url}/v2/models/lenet/infer",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     answer = json.loads(out.stdout)
     assert answer["model_name"] == "lenet" and answer["outputs"][0]["shape"] == [2, 10], answer
     _close(np.asarray(answer["outputs"][0]["data"], np.float32).reshape(2, 10), reference["lenet"][:2], "curl")
-    live = subprocess.run([curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{two_models.url}/v2/health/live"],
-                          capture_output=True, text=True, timeout=30)
+    live = subprocess.run(
+        [curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{two_models.url}/v2/health/live"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert live.stdout == "200"
 
 
 def test_tensorflow_serving_rest_predict(two_models, mnist, reference):
     client = ServiceClient(two_models.url)
-    status, _, body = client.request("POST", "/v1/models/mlp:predict",
-                                     json.dumps({"instances": mnist[:5].tolist()}).encode(), JSON)
+    status, _, body = client.request(
+        "POST", "/v1/models/mlp:predict", json.dumps({"instances": mnist[:5].tolist()}).encode(), JSON
+    )
     assert status == 200, body
     _close(np.asarray(json.loads(body)["predictions"], np.float32), reference["mlp"][:5], "TF instances")
-    status, _, body = client.request("POST", "/v1/models/lenet/versions/1:predict",
-                                     json.dumps({"signature_name": "serving_default", "inputs": mnist[:4].tolist()}).encode(),
-                                     JSON)
+    status, _, body = client.request(
+        "POST",
+        "/v1/models/lenet/versions/1:predict",
+        json.dumps({"signature_name": "serving_default", "inputs": mnist[:4].tolist()}).encode(),
+        JSON,
+    )
     assert status == 200, body
     _close(np.asarray(json.loads(body)["outputs"], np.float32), reference["lenet"][:4], "TF inputs")
     status, _, body = client.request("GET", "/v1/models/lenet")
@@ -162,8 +192,9 @@ def test_v2_bad_requests_are_4xx(two_models, mnist):
         status, _, body = infer(payload)
         assert status == want, (payload if isinstance(payload, bytes) else str(payload)[:100], status, body[:200])
         assert json.loads(body)["error"]
-    header = json.dumps({"inputs": [{"name": name, "shape": [1, 784], "datatype": "FP32",
-                                     "parameters": {"binary_data_size": 3136}}]}).encode()
+    header = json.dumps(
+        {"inputs": [{"name": name, "shape": [1, 784], "datatype": "FP32", "parameters": {"binary_data_size": 3136}}]}
+    ).encode()
     status, _, body = infer(header + b"\x00" * 100, {"Inference-Header-Content-Length": str(len(header))})
     assert status == 400 and b"binary_data_size" in body
     status, _, _ = infer(header, {"Inference-Header-Content-Length": "99999"})
@@ -179,7 +210,9 @@ def test_model_repository_folder(tmp_path, mnist, reference):
         (repo / "digits" / version).mkdir(parents=True)
     shutil.copy(MLP, repo / "digits" / "1" / "model.onnx")
     shutil.copy(LENET, repo / "digits" / "3" / "model.onnx")
-    (repo / "digits" / "config.json").write_text(json.dumps({"max_batch_size": 16, "max_queue_delay_microseconds": 100}))
+    (repo / "digits" / "config.json").write_text(
+        json.dumps({"max_batch_size": 16, "max_queue_delay_microseconds": 100})
+    )
     (repo / "small").mkdir()
     shutil.copy(MLP, repo / "small" / "model.onnx")
     with JavaService(f"lenet={LENET}", port=0, threads=2, extra=["--model-repository", str(repo)]) as svc:
@@ -205,15 +238,16 @@ def test_model_repository_folder(tmp_path, mnist, reference):
 def test_dynamic_batching_answers_like_unbatched_runs(mnist, reference):
     """32 threads of single-row requests against a batching service: every answer equals Python ONNX Runtime's
     for that row, and the batcher did run batches of more than one row."""
-    with JavaService(f"lenet={LENET}", port=0, threads=2,
-                     extra=["--batch-max-size", "32", "--batch-max-delay-us", "2000"]) as svc:
+    with JavaService(
+        f"lenet={LENET}", port=0, threads=2, extra=["--batch-max-size", "32", "--batch-max-delay-us", "2000"]
+    ) as svc:
         failures: list[str] = []
         lock = threading.Lock()
 
         def worker(seed: int) -> None:
             client = ServiceClient(svc.url)
             for i in range(seed, 1000, 32):
-                probs, classes = client.predict(mnist[i:i + 1])
+                probs, classes = client.predict(mnist[i : i + 1])
                 diff = float(np.abs(probs[0] - reference["lenet"][i]).max())
                 if diff > TOLERANCE or classes[0] != reference["lenet"][i].argmax():
                     with lock:
@@ -226,8 +260,18 @@ def test_dynamic_batching_answers_like_unbatched_runs(mnist, reference):
             t.join(120)
         assert not failures, failures[:5]
         metrics = ServiceClient(svc.url).request("GET", "/metrics")[2].decode()
-        total = float(next(line.split()[-1] for line in metrics.splitlines()
-                           if line.startswith('dl4jbridge_batch_rows_sum{model="lenet"}')))
-        runs = float(next(line.split()[-1] for line in metrics.splitlines()
-                          if line.startswith('dl4jbridge_batch_rows_count{model="lenet"}')))
+        total = float(
+            next(
+                line.split()[-1]
+                for line in metrics.splitlines()
+                if line.startswith('dl4jbridge_batch_rows_sum{model="lenet"}')
+            )
+        )
+        runs = float(
+            next(
+                line.split()[-1]
+                for line in metrics.splitlines()
+                if line.startswith('dl4jbridge_batch_rows_count{model="lenet"}')
+            )
+        )
         assert total == 1000 and runs < 1000, (total, runs)

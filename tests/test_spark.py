@@ -1,4 +1,5 @@
 """Spark training with real Spark: local[2] and a standalone cluster (master + 2 workers) on 127.0.0.1."""
+
 import json
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import bridge
 from bridge import nets, spark
 from bridge.errors import DataError, SparkError
 from bridge.spark_cluster import StandaloneCluster, free_port
+
+pytestmark = pytest.mark.slow  # Spark jobs and clusters: tens of seconds each
 
 N_TRAIN = 1200
 
@@ -36,8 +39,18 @@ def test_local2_trains_and_reports_stats(mnist, tmp_path):
     x, y, xt, yt = mnist
     net = nets.mlp(seed=3)
     stats, report = tmp_path / "stats.json", tmp_path / "stats.html"
-    history = bridge.fit(net, x[:N_TRAIN], y[:N_TRAIN], epochs=2, batch_size=32, seed=3, progress=False,
-                         spark="local[2]", stats_json=str(stats), stats_html=str(report))
+    history = bridge.fit(
+        net,
+        x[:N_TRAIN],
+        y[:N_TRAIN],
+        epochs=2,
+        batch_size=32,
+        seed=3,
+        progress=False,
+        spark="local[2]",
+        stats_json=str(stats),
+        stats_html=str(report),
+    )
     assert "<html" in report.read_text().lower()  # DL4J's own training-stats report
     assert [h.epoch for h in history] == [1, 2] and all(h.samples_per_sec > 0 for h in history)
     assert bridge.evaluate(net, xt, yt).accuracy > 0.75
@@ -66,8 +79,17 @@ def test_standalone_cluster_trains_a_network_that_exports_like_any_other(cluster
     net = nets.mlp(seed=4)
     with spark.session(cluster.master_url, executor_memory="1g", executor_off_heap="1g") as session:
         assert session.parallelism == 2
-        history = bridge.fit(net, x[:N_TRAIN], y[:N_TRAIN], epochs=1, batch_size=32, seed=4, spark=session,
-                             validation=(xt, yt), progress=False)
+        history = bridge.fit(
+            net,
+            x[:N_TRAIN],
+            y[:N_TRAIN],
+            epochs=1,
+            batch_size=32,
+            seed=4,
+            spark=session,
+            validation=(xt, yt),
+            progress=False,
+        )
         assert session.last_timings["WorkerFlatMapTotalTimeMs"]["events"] > 0
     assert history[0].val_accuracy > 0.5  # one epoch of averaged updates on 1,200 digits; chance is 0.1
     restored = bridge.load(bridge.save(net, tmp_path / "spark-mlp.zip"))
@@ -80,8 +102,9 @@ def test_training_from_dataset_files(mnist, tmp_path):
     files = spark.export_datasets(x[:N_TRAIN], y[:N_TRAIN], tmp_path / "data", batch_size=50)
     assert files == N_TRAIN // 50 and len(list((tmp_path / "data").glob("part-*.bin"))) == files
     net = nets.mlp(seed=5)
-    history = spark.fit_files(net, tmp_path / "data", n_classes=10, epochs=1, spark="local[2]",
-                              validation=(xt, yt), progress=False)
+    history = spark.fit_files(
+        net, tmp_path / "data", n_classes=10, epochs=1, spark="local[2]", validation=(xt, yt), progress=False
+    )
     assert history[0].val_accuracy > 0.5
 
 
@@ -107,6 +130,7 @@ def test_killed_worker_mid_run_completes_or_fails_clearly(mnist, tmp_path):
     before = saved.read_bytes()
     outcome = {}
     with StandaloneCluster(workers=2) as faulty:
+
         def train():
             try:
                 with spark.session(faulty.master_url, executor_memory="1g", executor_off_heap="1g") as s:
@@ -137,9 +161,28 @@ def test_killed_worker_mid_run_completes_or_fails_clearly(mnist, tmp_path):
 
 def test_cli_train_on_spark(tmp_path):
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "bridge", "train", "--model", "mlp", "--data", "mnist", "--epochs", "1",
-                             "--spark", "local[2]", "--out", str(out), "--no-progress"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "mnist",
+            "--epochs",
+            "1",
+            "--spark",
+            "local[2]",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["spark"] == "local[2]" and metrics["test_accuracy"] > 0.5
@@ -148,19 +191,77 @@ def test_cli_train_on_spark(tmp_path):
 
 def test_session_uses_a_jvm_started_with_custom_options():
     """start_jvm(threads=1, ...) first, then Spark: the running JVM is used, not refused for other options."""
-    code = ("import bridge; from bridge import spark; bridge.start_jvm(threads=1, heap='1g')\n"
-            "with spark.session('local[1]') as s: print('parallelism', s.parallelism)")
+    code = (
+        "import bridge; from bridge import spark; bridge.start_jvm(threads=1, heap='1g')\n"
+        "with spark.session('local[1]') as s: print('parallelism', s.parallelism)"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "parallelism 1" in run.stdout
 
 
-@pytest.mark.parametrize("option, message", [
-    ({"averaging_frequency": 0}, "averaging_frequency"), ({"save_updater": "yes"}, "save_updater"),
-    ({"repartition": "Sometimes"}, "repartition"), ({"prefetch_batches": -1}, "prefetch_batches"),
-    ({"workers": 1.5}, "workers"),
-], ids=["frequency-0", "updater-str", "repartition", "prefetch", "workers-float"])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"averaging_frequency": 0}, "averaging_frequency"),
+        ({"save_updater": "yes"}, "save_updater"),
+        ({"repartition": "Sometimes"}, "repartition"),
+        ({"prefetch_batches": -1}, "prefetch_batches"),
+        ({"workers": 1.5}, "workers"),
+    ],
+    ids=["frequency-0", "updater-str", "repartition", "prefetch", "workers-float"],
+)
 def test_bad_spark_options_are_refused_by_name_before_spark_starts(mnist, option, message):
     x, y, _, _ = mnist
     with pytest.raises(DataError, match=f"invalid value for `{message}`"):
         bridge.fit(nets.mlp(), x[:64], y[:64], spark="local[1]", progress=False, **option)
+
+
+def test_spark_loss_is_the_mean_worker_minibatch_score_and_callbacks_run_per_epoch(mnist, tmp_path):
+    """`loss` means what it means locally (the mean minibatch score of the epoch), collected from every worker
+    through a training hook; per-epoch callbacks, checkpoints and the epoch counter work as locally."""
+    from bridge import callbacks
+
+    x, y, xt, yt = mnist
+    net = nets.mlp(seed=3)
+    log = tmp_path / "spark.csv"
+    history = bridge.fit(
+        net,
+        x[:N_TRAIN],
+        y[:N_TRAIN],
+        epochs=2,
+        spark="local[2]",
+        verbose=0,
+        spark_options=spark.SparkOptions(batch_size_per_worker=32, averaging_frequency=5),
+        validation_data=(xt[:300], yt[:300]),
+        callbacks=[callbacks.CSVLogger(log), callbacks.ModelCheckpoint(tmp_path / "s-{epoch}.zip")],
+    )
+    per_epoch = len(history.iteration_loss) // 2
+    # 1,200 rows in minibatches of at most 32 over 2 workers: DL4J's split into averaging rounds decides how many
+    assert len(history.iteration_loss) == 2 * per_epoch and 20 <= per_epoch <= 40, len(history.iteration_loss)
+    for e in range(2):
+        assert history[e].loss == pytest.approx(
+            np.mean(history.iteration_loss[e * per_epoch : (e + 1) * per_epoch]), rel=1e-9
+        )
+    assert history[1].loss < history[0].loss < 2.31  # below chance (ln 10) after an epoch of averaged updates
+    assert len(log.read_text().splitlines()) == 3 and history.history["val_loss"][1] > 0
+    checkpoint = bridge.load(tmp_path / "s-2.zip")
+    assert checkpoint.java.getEpochCount() == 2 == nets.as_java(net).getEpochCount()
+    np.testing.assert_array_equal(
+        bridge.to_numpy(checkpoint.java.params()), bridge.to_numpy(nets.as_java(net).params())
+    )
+    with pytest.raises(TypeError, match="`spark_options` must be a bridge.spark.SparkOptions"):
+        bridge.fit(net, x[:64], y[:64], spark="local[1]", spark_options={"workers": 2})
+
+
+def test_augmentation_on_spark_needs_a_transform_that_can_travel_to_workers(mnist):
+    import jpype
+
+    @jpype.JImplements("ai.dl4jbridge.train.BatchTransform")
+    class Identity:
+        @jpype.JOverride
+        def apply(self, features, seed):
+            return features
+
+    with pytest.raises(DataError, match="augmentation on Spark needs a Serializable BatchTransform"):
+        bridge.fit(nets.mlp(), mnist[0][:64], mnist[1][:64], spark="local[1]", verbose=0, augmentation=Identity())

@@ -26,12 +26,14 @@ def test_mlp_learns_real_digits(trained_mlp, mnist):
     assert bridge.evaluate(net, mnist[2], mnist[3]).accuracy >= 0.88
 
 
+@pytest.mark.slow
 def test_lenet_reaches_95_percent_on_mnist_in_5_epochs(mnist):
     """The foundation issue's bar: LeNet, 5 epochs, 1,000 held-out digits."""
     x_train, y_train, x_test, y_test = mnist
     net = nets.lenet(seed=42)
-    history = bridge.fit(net, x_train, y_train, epochs=5, batch_size=64, seed=42, validation=(x_test, y_test),
-                         progress=False)
+    history = bridge.fit(
+        net, x_train, y_train, epochs=5, batch_size=64, seed=42, validation=(x_test, y_test), progress=False
+    )
     assert history[-1].val_accuracy >= 0.95
     assert bridge.evaluate(net, x_test, y_test).accuracy == pytest.approx(history[-1].val_accuracy)
 
@@ -100,13 +102,24 @@ def test_a_network_built_in_java_is_accepted_everywhere(mnist, tmp_path):
     """A raw MultiLayerNetwork (as a Java team would build it), with no bridge wrapper."""
     from bridge.jvm import jclass
 
-    conf = (jclass("org.deeplearning4j.nn.conf.NeuralNetConfiguration$Builder")().seed(5)
-            .updater(jclass("org.nd4j.linalg.learning.config.Adam")(1e-3))
-            .list(jclass("org.deeplearning4j.nn.conf.layers.DenseLayer$Builder")().nIn(784).nOut(64)
-                  .activation(jclass("org.nd4j.linalg.activations.Activation").RELU).build(),
-                  jclass("org.deeplearning4j.nn.conf.layers.OutputLayer$Builder")().nIn(64).nOut(10)
-                  .activation(jclass("org.nd4j.linalg.activations.Activation").SOFTMAX).build())
-            .build())
+    conf = (
+        jclass("org.deeplearning4j.nn.conf.NeuralNetConfiguration$Builder")()
+        .seed(5)
+        .updater(jclass("org.nd4j.linalg.learning.config.Adam")(1e-3))
+        .list(
+            jclass("org.deeplearning4j.nn.conf.layers.DenseLayer$Builder")()
+            .nIn(784)
+            .nOut(64)
+            .activation(jclass("org.nd4j.linalg.activations.Activation").RELU)
+            .build(),
+            jclass("org.deeplearning4j.nn.conf.layers.OutputLayer$Builder")()
+            .nIn(64)
+            .nOut(10)
+            .activation(jclass("org.nd4j.linalg.activations.Activation").SOFTMAX)
+            .build(),
+        )
+        .build()
+    )
     raw = jclass("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(conf)
     raw.init()
     bridge.fit(raw, mnist[0], mnist[1], epochs=1, progress=False)
@@ -148,18 +161,29 @@ def test_bad_training_input_raises_a_clear_python_error(small_net, mnist, case):
         bridge.fit(small_net, x, y, progress=False, **kwargs)
 
 
-def test_the_jvm_survives_bad_input(small_net, mnist):
-    bridge.predict(small_net, mnist[2][:2])  # still answers after all the refusals above
+def test_the_jvm_survives_bad_input_that_reaches_it(small_net, mnist):
+    """The refusals above stop in Python; this one is sent to DL4J itself (a 700-wide INDArray into a 784-input
+    network): a bridge error comes back, and the JVM still answers, with the same output as before."""
+    from bridge.errors import BridgeError, java_errors
+
+    before = bridge.predict(small_net, mnist[2][:2])
+    with pytest.raises(BridgeError, match=r"\w+(Exception|Error): "), java_errors("output"):
+        small_net.java.output(bridge.to_indarray(mnist[2][:2, :700]))
+    np.testing.assert_array_equal(bridge.predict(small_net, mnist[2][:2]), before)
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "No model file"),
-    (b"not a zip at all", "not a DL4J model zip"),
-    ("truncated", "not a DL4J model zip"),
-    ("wrong-zip", "no configuration.json"),
-    ("conf-only", "not a readable DL4J MultiLayerNetwork zip"),
-    ("graph-conf-only", "not a readable DL4J ComputationGraph zip"),
-], ids=["missing", "garbage", "truncated", "zip-without-model", "conf-without-weights", "graph-conf-without-weights"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "No model file"),
+        (b"not a zip at all", "not a DL4J model zip"),
+        ("truncated", "not a DL4J model zip"),
+        ("wrong-zip", "no configuration.json"),
+        ("conf-only", "not a readable DL4J MultiLayerNetwork zip"),
+        ("graph-conf-only", "not a readable DL4J ComputationGraph zip"),
+    ],
+    ids=["missing", "garbage", "truncated", "zip-without-model", "conf-without-weights", "graph-conf-without-weights"],
+)
 def test_loading_a_bad_model_file_raises_model_file_error(trained_mlp, tmp_path, content, message):
     path = tmp_path / "model.zip"
     if content == "truncated":
@@ -183,23 +207,31 @@ def test_non_network_arguments_are_refused():
         bridge.predict("model.zip", np.zeros((1, 784), np.float32))
 
 
-@pytest.mark.parametrize("layer, message", [
-    (nets.Dense(0), "units"),
-    (nets.Conv2D(4, kernel=(3,)), "kernel"),
-    (nets.Dense(4, activation="nope"), "activation"),
-    (nets.Pool2D(kind="median"), "kind"),
-], ids=["zero-units", "bad-kernel", "bad-activation", "bad-pooling"])
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (nets.Dense(0), "units"),
+        (nets.Conv2D(4, kernel=(3,)), "kernel"),
+        (nets.Dense(4, activation="nope"), "activation"),
+        (nets.Pool2D(kind="median"), "kind"),
+    ],
+    ids=["zero-units", "bad-kernel", "bad-activation", "bad-pooling"],
+)
 def test_bad_layer_settings_name_the_argument(layer, message):
     with pytest.raises(DataError, match=message):
         nets.sequential([layer, nets.Output(10)], (1, 28, 28))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"epoch": 5}, r"unexpected keyword argument\(s\) epoch\. Valid: epochs, batch_size"),
-    ({"callbacks": []}, r"unexpected keyword argument\(s\) callbacks.*averaging_frequency"),
-    ({"averaging_frequency": 5}, r"Spark settings \(averaging_frequency\) without `spark`"),
-    ({"validation": (None, None), "validation_data": (None, None)}, "both `validation` and `validation_data`"),
-], ids=["typo", "unknown", "spark-setting-without-spark", "both-validation-names"])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epoch": 5}, r"unexpected keyword argument\(s\) epoch\. Valid: epochs, batch_size"),
+        ({"callback": []}, r"unexpected keyword argument\(s\) callback\. .*callbacks.*averaging_frequency"),
+        ({"averaging_frequency": 5}, r"Spark settings \(averaging_frequency\) without `spark`"),
+        ({"validation": (None, None), "validation_data": (None, None)}, "both `validation` and `validation_data`"),
+    ],
+    ids=["typo", "unknown", "spark-setting-without-spark", "both-validation-names"],
+)
 def test_unknown_or_misplaced_fit_keywords_raise_type_error(mnist, kwargs, message):
     """A typo used to train one epoch quietly: extra keywords went to Spark's options and were dropped."""
     net = nets.mlp(seed=1)

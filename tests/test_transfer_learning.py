@@ -9,6 +9,7 @@ fitted for one epoch on the real MNIST digits. Two cases:
   models/make_vectors.py; loaded rather than retrained, to keep this file fast); TransferLearning.GraphBuilder
   freezes everything up to the last residual block ("block2") and puts a new OutputLayer on the pooling.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dl4j_builders import output_in
 
 import bridge
 from bridge import nets
 from bridge.arrays import to_numpy
 from bridge.jvm import jclass
-from dl4j_builders import output_in
+
+pytestmark = pytest.mark.slow  # trains the base networks it transfers from
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 TL = "org.deeplearning4j.nn.transferlearning."
@@ -34,12 +37,13 @@ LAYER_VERTEX = "org.deeplearning4j.nn.conf.graph.LayerVertex"
 @dataclass
 class Transfer:
     """A transferred network before and after its fit, and the network it came from."""
+
     base: nets.Network
     net: nets.Network
-    frozen: set[str]         # layer indices (MultiLayerNetwork) or vertex names (graph) expected frozen
-    trained: set[str]        # those whose parameters the fit must change
-    base_params: dict        # the base's parameters when the transfer was built
-    before: dict             # the transferred network's parameters before / after its fit
+    frozen: set[str]  # layer indices (MultiLayerNetwork) or vertex names (graph) expected frozen
+    trained: set[str]  # those whose parameters the fit must change
+    base_params: dict  # the base's parameters when the transfer was built
+    before: dict  # the transferred network's parameters before / after its fit
     after: dict
     x_test: np.ndarray
     y_test: np.ndarray
@@ -83,16 +87,28 @@ def _lenet(mnist):
     x_train, y_train, _, _ = mnist
     base = nets.lenet(seed=42)
     bridge.fit(base, x_train, y_train, epochs=1, batch_size=64, seed=42, progress=False)
-    java = (jclass(TL + "TransferLearning$Builder")(base.java).fineTuneConfiguration(_fine_tune(1e-3))
-            .setFeatureExtractor(3).removeOutputLayer().addLayer(output_in(500, 10)).build())
+    java = (
+        jclass(TL + "TransferLearning$Builder")(base.java)
+        .fineTuneConfiguration(_fine_tune(1e-3))
+        .setFeatureExtractor(3)
+        .removeOutputLayer()
+        .addLayer(output_in(500, 10))
+        .build()
+    )
     return base, java, {"0", "1", "2", "3"}, {"4", "5"}, 0.9
 
 
 def _resnet(mnist):
     base = bridge.load(VECTORS / "resnet" / "model.zip")
-    java = (jclass(TL + "TransferLearning$GraphBuilder")(base.java).fineTuneConfiguration(_fine_tune(1e-2))
-            .setFeatureExtractor("block2").removeVertexAndConnections("out")
-            .addLayer("head", output_in(16, 10), "pool").setOutputs("head").build())
+    java = (
+        jclass(TL + "TransferLearning$GraphBuilder")(base.java)
+        .fineTuneConfiguration(_fine_tune(1e-2))
+        .setFeatureExtractor("block2")
+        .removeVertexAndConnections("out")
+        .addLayer("head", output_in(16, 10), "pool")
+        .setOutputs("head")
+        .build()
+    )
     frozen = set(_configurations(base.java)) - {"pool", "out"}
     # Only the new head learns: 0.86 after one epoch, the base's own accuracy (0.864, meta.json).
     return base, java, frozen, {"head"}, 0.8
@@ -108,8 +124,19 @@ def transfer(request, mnist) -> Transfer:
     before = _params(java)
     start = time.perf_counter()
     bridge.fit(net, x_train, y_train, epochs=1, batch_size=64, seed=42, progress=False)
-    return Transfer(base, net, frozen, trained, base_params, before, _params(java), x_test, y_test, min_accuracy,
-                    time.perf_counter() - start)
+    return Transfer(
+        base,
+        net,
+        frozen,
+        trained,
+        base_params,
+        before,
+        _params(java),
+        x_test,
+        y_test,
+        min_accuracy,
+        time.perf_counter() - start,
+    )
 
 
 def test_feature_layers_are_frozen_wrappers_of_the_base_layers(transfer):
@@ -126,8 +153,9 @@ def test_fit_leaves_frozen_parameters_bit_identical_and_trains_the_head(transfer
     for key, value in transfer.before.items():
         owner = _owner(key)
         if owner in transfer.frozen:
-            np.testing.assert_array_equal(value, transfer.base_params[key], err_msg=f"{key}: not the base's trained "
-                                          "value")
+            np.testing.assert_array_equal(
+                value, transfer.base_params[key], err_msg=f"{key}: not the base's trained value"
+            )
             np.testing.assert_array_equal(transfer.after[key], value, err_msg=f"{key}: a frozen parameter moved")
         else:
             assert owner in transfer.trained, f"{key}: neither frozen nor expected to train"

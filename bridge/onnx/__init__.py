@@ -1,4 +1,5 @@
 """DL4J -> ONNX export: one small converter per DL4J class, registered by decorator."""
+
 from .export import ExportReport, export_onnx, scan, to_onnx
 from .registry import ACTIVATIONS, LAYERS, PREPROCESSORS, VERTICES
 

@@ -2,6 +2,7 @@
 
 Only exact equivalents are registered; anything else is refused by the exporter's scan.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,11 +34,17 @@ def identity(g: Graph, conf: dict, x: Tensor) -> Tensor:
 def relu(g: Graph, conf: dict, x: Tensor) -> Tensor:
     """ND4J's ReLU(max, threshold, negativeSlope) (checked against its output): x where x >= threshold,
     negativeSlope * (x - threshold) below it, then capped at max."""
-    top, threshold, slope = _setting(conf, "max", None), _setting(conf, "threshold", 0.0), _setting(conf, "negativeSlope", 0.0)
+    top, threshold, slope = (
+        _setting(conf, "max", None),
+        _setting(conf, "threshold", 0.0),
+        _setting(conf, "negativeSlope", 0.0),
+    )
     if threshold == 0.0 and slope == 0.0:
         if top is None:
             return g.apply("Relu", x)
-        return g.apply("Clip", x, hint="relu_max", extra_inputs=(g.float_constant("zero", 0.0), g.float_constant("max", top)))
+        return g.apply(
+            "Clip", x, hint="relu_max", extra_inputs=(g.float_constant("zero", 0.0), g.float_constant("max", top))
+        )
     at = g.float_constant("threshold", threshold)
     below = g.op("Mul", [g.op("Sub", [x.name, at], "relu_shift"), g.float_constant("slope", slope)], "relu_below")
     y = g.op("Where", [g.op("GreaterOrEqual", [x.name, at], "relu_above"), x.name, below], "relu")
@@ -83,8 +90,9 @@ def tanh(g: Graph, conf: dict, x: Tensor) -> Tensor:
 
 @activation(_IMPL + "ActivationHardTanH")
 def hard_tanh(g: Graph, conf: dict, x: Tensor) -> Tensor:
-    return g.apply("Clip", x, hint="hardtanh",
-                   extra_inputs=(g.float_constant("minus_one", -1.0), g.float_constant("one", 1.0)))
+    return g.apply(
+        "Clip", x, hint="hardtanh", extra_inputs=(g.float_constant("minus_one", -1.0), g.float_constant("one", 1.0))
+    )
 
 
 @activation(_IMPL + "ActivationSoftmax")
@@ -121,9 +129,16 @@ def gelu(g: Graph, conf: dict, x: Tensor) -> Tensor:
 def _precise_gelu(g: Graph, x: Tensor) -> Tensor:
     """libnd4j's precise GELU is 0.5 x (1 + tanh(sqrt(2/pi) (x + (0.044715 x)^3))): it cubes 0.044715 x, not
     x alone (the tanh formula's 0.044715 x^3), and DL4J's output follows it (checked to 1e-7)."""
-    cube = g.op("Pow", [g.op("Mul", [x.name, g.float_constant("gelu_c", 0.044715)], "gelu_cx"),
-                        g.float_constant("three", 3.0)], "gelu_cube")
-    inner = g.op("Mul", [g.op("Add", [x.name, cube], "gelu_sum"), g.float_constant("gelu_s", math.sqrt(2 / math.pi))], "gelu_inner")
+    cube = g.op(
+        "Pow",
+        [g.op("Mul", [x.name, g.float_constant("gelu_c", 0.044715)], "gelu_cx"), g.float_constant("three", 3.0)],
+        "gelu_cube",
+    )
+    inner = g.op(
+        "Mul",
+        [g.op("Add", [x.name, cube], "gelu_sum"), g.float_constant("gelu_s", math.sqrt(2 / math.pi))],
+        "gelu_inner",
+    )
     gate = g.op("Add", [g.op("Tanh", [inner], "gelu_tanh"), g.float_constant("one", 1.0)], "gelu_gate")
     half = g.op("Mul", [x.name, g.float_constant("half", 0.5)], "gelu_half")
     return Tensor(g.op("Mul", [half, gate], "gelu"), x.shape)
@@ -140,8 +155,14 @@ def rational_tanh(g: Graph, conf: dict, x: Tensor) -> Tensor:
     d = g.op("Mul", [x.name, g.float_constant("two_thirds", 2.0 / 3.0)], "rtanh_d")
     d2 = g.op("Mul", [d, d], "rtanh_d2")
     d4 = g.op("Mul", [g.op("Mul", [d2, d2], "rtanh_d4"), g.float_constant("rtanh_k", 1.41645)], "rtanh_kd4")
-    den = g.op("Add", [g.op("Add", [g.op("Abs", [d], "rtanh_abs"), g.float_constant("one", 1.0)], "rtanh_1a"),
-                       g.op("Add", [d2, d4], "rtanh_poly")], "rtanh_den")
+    den = g.op(
+        "Add",
+        [
+            g.op("Add", [g.op("Abs", [d], "rtanh_abs"), g.float_constant("one", 1.0)], "rtanh_1a"),
+            g.op("Add", [d2, d4], "rtanh_poly"),
+        ],
+        "rtanh_den",
+    )
     one_minus = g.op("Sub", [g.float_constant("one", 1.0), g.op("Reciprocal", [den], "rtanh_inv")], "rtanh_t")
     signed = g.op("Mul", [g.op("Sign", [d], "rtanh_sign"), one_minus], "rtanh_signed")
     return Tensor(g.op("Mul", [signed, g.float_constant("rtanh_scale", 1.7159)], "rtanh"), x.shape)

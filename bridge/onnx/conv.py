@@ -1,4 +1,5 @@
 """Convolutional layers: ConvolutionLayer, SubsamplingLayer, GlobalPoolingLayer (NCHW, or NHWC around them)."""
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,9 @@ def spatial(in_hw, kernel, stride, padding, dilation, mode: str):
 
 def geometry(conf: dict):
     """(kernel, stride, padding, dilation), each a pair of ints."""
-    return tuple(tuple(int(v) for v in conf.get(key) or (1, 1)) for key in ("kernelSize", "stride", "padding", "dilation"))
+    return tuple(
+        tuple(int(v) for v in conf.get(key) or (1, 1)) for key in ("kernelSize", "stride", "padding", "dilation")
+    )
 
 
 def conv_mode_check(conf: dict) -> list[str]:
@@ -48,8 +51,18 @@ def conv_nchw(g: Graph, conf: dict, x: Tensor, weights, bias, n_out: int, group:
     kernel, stride, padding, dilation = geometry(conf)
     pads, out_hw = spatial(x.shape[1:], kernel, stride, padding, dilation, conf["convolutionMode"])
     inputs = (g.constant("W", weights),) + ((g.constant("b", bias.reshape(-1)),) if bias is not None else ())
-    return g.apply("Conv", x, (n_out, *out_hw), "conv", extra_inputs=inputs, kernel_shape=list(kernel),
-                   strides=list(stride), pads=pads, dilations=list(dilation), group=group)
+    return g.apply(
+        "Conv",
+        x,
+        (n_out, *out_hw),
+        "conv",
+        extra_inputs=inputs,
+        kernel_shape=list(kernel),
+        strides=list(stride),
+        pads=pads,
+        dilations=list(dilation),
+        group=group,
+    )
 
 
 # Convolution2D and Pooling2D: DL4J's subclasses of ConvolutionLayer and SubsamplingLayer, with no settings of their own.
@@ -76,8 +89,10 @@ def _pooling_checks(conf: dict) -> list[str]:
         problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG, PNORM)")
     if tuple(conf.get("dilation") or (1, 1)) != (1, 1):
         # DL4J 1.0.0-M2.1 sizes the output for the dilated window but pools an undilated one (both nd4j builds).
-        problems.append(f"{conf.get('poolingType')} pooling with dilation={conf.get('dilation')} (DL4J pools "
-                        "an undilated window into an output sized for the dilated one)")
+        problems.append(
+            f"{conf.get('poolingType')} pooling with dilation={conf.get('dilation')} (DL4J pools "
+            "an undilated window into an output sized for the dilated one)"
+        )
     return problems
 
 
@@ -91,8 +106,14 @@ def subsampling(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     if conf["poolingType"] == "MAX":
         y = g.apply("MaxPool", x, shape, "maxpool", dilations=list(dilation), **common)
     elif conf["poolingType"] == "AVG":
-        y = g.apply("AveragePool", x, shape, "avgpool",
-                    count_include_pad=int(bool(conf.get("avgPoolIncludePadInDivisor", True))), **common)
+        y = g.apply(
+            "AveragePool",
+            x,
+            shape,
+            "avgpool",
+            count_include_pad=int(bool(conf.get("avgPoolIncludePadInDivisor", True))),
+            **common,
+        )
     else:
         y = g.apply("LpPool", x, shape, "pnorm_pool", p=int(conf.get("pnorm", 2)), **common)
     return from_nchw(g, y, fmt)
@@ -103,8 +124,10 @@ def _global_checks(conf: dict) -> list[str]:
     if conf.get("poolingType") not in ("MAX", "AVG", "PNORM", "SUM"):
         problems.append(f"poolingType={conf.get('poolingType')} (supported: MAX, AVG, PNORM, SUM)")
     if conf.get("poolingDimensions") == [1, 2] and conf.get("collapseDimensions") is False:
-        problems.append("collapseDimensions=false on NHWC maps (DL4J 1.0.0-M2.1's own output() fails on it: "
-                        "it reshapes [N, C] to [N, H, 1, 1])")
+        problems.append(
+            "collapseDimensions=false on NHWC maps (DL4J 1.0.0-M2.1's own output() fails on it: "
+            "it reshapes [N, C] to [N, H, 1, 1])"
+        )
     return problems
 
 

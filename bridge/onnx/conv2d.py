@@ -8,6 +8,7 @@ DL4J's weight layouts (checked against its output):
 The depthwise output channel of input channel c and multiplier m is c*depthMultiplier + m, as in an ONNX Conv
 with group=nIn.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,14 @@ def separable_convolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tens
     weights = np.ascontiguousarray(depthwise.transpose(1, 0, 2, 3)).reshape(n_in * multiplier, 1, kh, kw)
     y = conv_nchw(g, conf, x, weights, None, n_in * multiplier, group=n_in)
     pointwise = params["pW"]
-    y = g.apply("Conv", y, (pointwise.shape[0], *y.shape[1:]), "pointwise",
-                extra_inputs=(g.constant("pW", pointwise),) + _bias_input(g, _bias(conf, params)), kernel_shape=[1, 1])
+    y = g.apply(
+        "Conv",
+        y,
+        (pointwise.shape[0], *y.shape[1:]),
+        "pointwise",
+        extra_inputs=(g.constant("pW", pointwise),) + _bias_input(g, _bias(conf, params)),
+        kernel_shape=[1, 1],
+    )
     return activate_in_layout(g, conf, from_nchw(g, y, fmt))
 
 
@@ -88,14 +95,24 @@ def deconvolution(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     fmt = data_format(conf)
     x = to_nchw(g, x, fmt)
     kernel, stride, padding, dilation = geometry(conf)
-    pads, extra, out_hw = deconvolution_geometry(x.shape[1:], kernel, stride, padding, dilation, conf["convolutionMode"])
+    pads, extra, out_hw = deconvolution_geometry(
+        x.shape[1:], kernel, stride, padding, dilation, conf["convolutionMode"]
+    )
     if min(out_hw) < 1:
         refuse(f"Deconvolution2D on a {x.shape[1:]} map with kernel {kernel}, padding {padding} has no output.")
     weights = params["W"]
-    y = g.apply("ConvTranspose", x, (weights.shape[1], *out_hw), "deconv",
-                extra_inputs=(g.constant("W", weights),) + _bias_input(g, _bias(conf, params)),
-                kernel_shape=list(kernel), strides=list(stride), pads=pads, dilations=list(dilation),
-                output_padding=extra)
+    y = g.apply(
+        "ConvTranspose",
+        x,
+        (weights.shape[1], *out_hw),
+        "deconv",
+        extra_inputs=(g.constant("W", weights),) + _bias_input(g, _bias(conf, params)),
+        kernel_shape=list(kernel),
+        strides=list(stride),
+        pads=pads,
+        dilations=list(dilation),
+        output_padding=extra,
+    )
     return activate_in_layout(g, conf, from_nchw(g, y, fmt))
 
 
@@ -119,9 +136,17 @@ def upsampling(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     x = to_nchw(g, x, fmt)
     sh, sw = (int(v) for v in conf.get("size") or (1, 1))
     scales = g.constant("scales", np.array([1, 1, sh, sw], np.float32))
-    y = Tensor(g.op("Resize", [x.name, "", scales], "upsample", mode="nearest",
-                    coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
-               (x.shape[0], x.shape[1] * sh, x.shape[2] * sw))
+    y = Tensor(
+        g.op(
+            "Resize",
+            [x.name, "", scales],
+            "upsample",
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        ),
+        (x.shape[0], x.shape[1] * sh, x.shape[2] * sw),
+    )
     return from_nchw(g, y, fmt)
 
 
@@ -134,8 +159,14 @@ def zero_padding(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     begin, end = [0] * 4, [0] * 4
     begin[h_axis], begin[w_axis], end[h_axis], end[w_axis] = top, left, bottom, right
     h, w = _hw(x.shape, fmt)
-    return g.apply("Pad", x, _with_hw(x.shape, fmt, h + top + bottom, w + left + right), "zero_pad",
-                   extra_inputs=(g.ints("pads", begin + end), _runtime_zero(g, x)), mode="constant")
+    return g.apply(
+        "Pad",
+        x,
+        _with_hw(x.shape, fmt, h + top + bottom, w + left + right),
+        "zero_pad",
+        extra_inputs=(g.ints("pads", begin + end), _runtime_zero(g, x)),
+        mode="constant",
+    )
 
 
 def _runtime_zero(g: Graph, x: Tensor) -> str:
@@ -155,7 +186,11 @@ def cropping(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     h, w = _hw(x.shape, fmt)
     if top + bottom >= h or left + right >= w:
         refuse(f"Cropping2D cropping={[top, bottom, left, right]} leaves nothing of a {h}x{w} map.")
-    inputs = (g.ints("starts", (top, left)), g.ints("ends", (h - bottom, w - right)), g.ints("axes", _spatial_axes(fmt)))
+    inputs = (
+        g.ints("starts", (top, left)),
+        g.ints("ends", (h - bottom, w - right)),
+        g.ints("axes", _spatial_axes(fmt)),
+    )
     return g.apply("Slice", x, _with_hw(x.shape, fmt, h - top - bottom, w - left - right), "crop", extra_inputs=inputs)
 
 

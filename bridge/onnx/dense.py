@@ -1,4 +1,5 @@
 """Feed-forward layers: DenseLayer, OutputLayer, ActivationLayer, DropoutLayer."""
+
 from __future__ import annotations
 
 from .activations import apply_activation
@@ -15,11 +16,15 @@ def _dense_check(conf: dict) -> list[str]:
 def dense(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """x·W + b with W [nIn, nOut]; the loss function does not matter at inference."""
     if len(x.shape) != 1:
-        refuse(f"{conf['@class'].rsplit('.', 1)[-1]} {conf.get('layerName')!r} on a [N,{','.join(map(str, x.shape))}] "
-               "input without a preprocessor to flatten it")
+        refuse(
+            f"{conf['@class'].rsplit('.', 1)[-1]} {conf.get('layerName')!r} on a [N,{','.join(map(str, x.shape))}] "
+            "input without a preprocessor to flatten it"
+        )
     if params["W"].shape[0] != x.shape[0]:
-        refuse(f"{conf['@class'].rsplit('.', 1)[-1]} {conf.get('layerName')!r} with nIn={params['W'].shape[0]} on "
-               f"{x.shape[0]} features (DL4J's own output() fails on this mismatch too)")
+        refuse(
+            f"{conf['@class'].rsplit('.', 1)[-1]} {conf.get('layerName')!r} with nIn={params['W'].shape[0]} on "
+            f"{x.shape[0]} features (DL4J's own output() fails on this mismatch too)"
+        )
     weights = g.constant("W", params["W"])
     n_out = (params["W"].shape[1],)
     if conf.get("hasBias", True):

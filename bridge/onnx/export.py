@@ -1,10 +1,10 @@
 """DL4J network (MultiLayerNetwork or ComputationGraph) -> ONNX: scanned first, converted over named
 tensors in DL4J's topological order, checked against DL4J."""
+
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,19 +14,19 @@ import onnx
 from onnx import helper
 
 from ..errors import DataError, ParityError, ShapeError, UnsupportedLayerError, java_errors
-from . import activations, conv, dense, normalization, preprocessors  # noqa: F401  (they register converters)
-from . import conv2d, frozen, heads, vertices  # noqa: F401  (they register converters)
-from .registry import (FLOAT, LAYERS, PREPROCESSORS, VERTICES, Graph, Tensor, layer_problems,
-                       registry_problems)
+from . import activations, conv, conv2d, dense, frozen, heads, normalization, preprocessors, vertices  # noqa: F401  (they register converters)  # noqa: F401  (they register converters)
+from .registry import FLOAT, LAYERS, PREPROCESSORS, VERTICES, Graph, Tensor, layer_problems, registry_problems
 from .walk import LAYER, PREPROCESSOR, Network, walk
 
 __all__ = ["export_onnx", "to_onnx", "scan", "ExportReport", "OPSETS"]
 
 OPSETS = range(17, 22)
 DL4J_VERSION = "1.0.0-M2.1"
-HOW_TO_ADD = ("To add a converter, write a function in bridge/onnx/ decorated with @layer(\"<java class>\") "
-              "(or @vertex / @activation / @preprocessor) that takes and returns named tensors, and add a "
-              "parity case for it in tests/test_onnx_parity.py.")
+HOW_TO_ADD = (
+    'To add a converter, write a function in bridge/onnx/ decorated with @layer("<java class>") '
+    "(or @vertex / @activation / @preprocessor) that takes and returns named tensors, and add a "
+    "parity case for it in tests/test_onnx_parity.py."
+)
 # Verification rows when the caller gives no sample: enough to see a difference, few enough for big inputs.
 _SAMPLE_ROWS, _BIG_EXAMPLE = 16, 20_000
 
@@ -51,29 +51,36 @@ def scan(network: Network) -> list[str]:
         if node.kind == LAYER:
             problems += layer_problems(node.conf, node.where)
         else:
-            problems += registry_problems(PREPROCESSORS if node.kind == PREPROCESSOR else VERTICES, node.conf, node.where)
+            problems += registry_problems(
+                PREPROCESSORS if node.kind == PREPROCESSOR else VERTICES, node.conf, node.where
+            )
     return problems
 
 
-def to_onnx(net, opset: int = 17, labels=None, model_name: str | None = None, scaling: str | None = None,
-            input_shape=None) -> onnx.ModelProto:
+def to_onnx(
+    net, opset: int = 17, labels=None, model_name: str | None = None, scaling: str | None = None, input_shape=None
+) -> onnx.ModelProto:
     """The ONNX model of a DL4J network (no verification, nothing written).
 
     input_shape: the per-example shape of an image input in the network's own layout, (C, H, W) or
     (H, W, C) for NHWC networks, where DL4J's configuration does not record it (InputType.convolutional);
     a dict {input name: shape} for graphs with several inputs.
     """
-    from ..nets import Network as BridgeNetwork, as_java, is_graph
+    from ..nets import Network as BridgeNetwork
+    from ..nets import as_java, is_graph
 
     if opset not in OPSETS:
-        raise DataError(f"Received an invalid value for `opset`. Received: opset={opset}. Expected {OPSETS.start}..{OPSETS.stop - 1}.")
+        raise DataError(
+            f"Received an invalid value for `opset`. Received: opset={opset}. Expected {OPSETS.start}..{OPSETS.stop - 1}."
+        )
     java = as_java(net)
     with java_errors("reading the DL4J configuration"):
         network = walk(java, is_graph(java))
     problems = scan(network)
     if problems:
-        raise UnsupportedLayerError("This network cannot be exported to ONNX exactly:\n  - "
-                                    + "\n  - ".join(problems) + "\n" + HOW_TO_ADD)
+        raise UnsupportedLayerError(
+            "This network cannot be exported to ONNX exactly:\n  - " + "\n  - ".join(problems) + "\n" + HOW_TO_ADD
+        )
     specs = _input_tensors(net, network, input_shape)
     g = Graph(opset=opset, used={t.name for t in specs.values()})
     tensors = _convert(g, network, dict(specs))
@@ -83,9 +90,12 @@ def to_onnx(net, opset: int = 17, labels=None, model_name: str | None = None, sc
     name = model_name or (net.name if isinstance(net, BridgeNetwork) else "dl4j-network")
     labels = labels if labels is not None else (net.labels if isinstance(net, BridgeNetwork) else None)
     graph = helper.make_graph(
-        g.nodes, name, [helper.make_tensor_value_info(t.name, FLOAT, ["N", *t.shape]) for t in specs.values()],
+        g.nodes,
+        name,
+        [helper.make_tensor_value_info(t.name, FLOAT, ["N", *t.shape]) for t in specs.values()],
         [helper.make_tensor_value_info(o, FLOAT, ["N", *tensors[d].shape]) for d, o in outputs.items()],
-        g.initializers)
+        g.initializers,
+    )
     return _model(graph, opset, name, scaling, labels, _layouts(net, specs))
 
 
@@ -104,11 +114,17 @@ def _convert(g: Graph, network: Network, tensors: dict[str, Tensor]) -> dict[str
 def _model(graph, opset: int, name: str, scaling, labels, layout: str) -> onnx.ModelProto:
     from .. import __version__
 
-    model = helper.make_model(graph, producer_name="dl4j-bridge", producer_version=__version__,
-                              opset_imports=[helper.make_opsetid("", opset)])
+    model = helper.make_model(
+        graph, producer_name="dl4j-bridge", producer_version=__version__, opset_imports=[helper.make_opsetid("", opset)]
+    )
     model.ir_version = _ir_version(opset)
-    meta = {"model_name": name, "dl4j_version": DL4J_VERSION, "input_layout": layout,
-            "input_scaling": scaling or "", "labels": json.dumps(list(labels)) if labels else ""}
+    meta = {
+        "model_name": name,
+        "dl4j_version": DL4J_VERSION,
+        "input_layout": layout,
+        "input_scaling": scaling or "",
+        "labels": json.dumps(list(labels)) if labels else "",
+    }
     helper.set_model_props(model, {k: v for k, v in meta.items() if v})
     onnx.checker.check_model(model)
     return model
@@ -142,7 +158,9 @@ def _given_shapes(input_shape, names: list[str]) -> dict:
     if isinstance(input_shape, dict):
         unknown = sorted(set(input_shape) - set(names))
         if unknown:
-            raise DataError(f"Received input_shape for {unknown}, which this network does not have; its inputs: {names}.")
+            raise DataError(
+                f"Received input_shape for {unknown}, which this network does not have; its inputs: {names}."
+            )
         return dict(input_shape)
     if len(names) != 1:
         raise DataError(f"This graph has {len(names)} inputs {names}: pass input_shape as a dict keyed by input name.")
@@ -163,12 +181,16 @@ def _input_shape(spec, given) -> tuple[int, ...]:
         _check_image_shape(spec, shape, example)
         return shape
     if spec.shape is None and spec.layout == "flat":
-        raise DataError(f"Input {spec.name!r} takes flat rows whose width its configuration does not tell "
-                        f"(nothing that reads it records nIn): pass input_shape=(features,).")
+        raise DataError(
+            f"Input {spec.name!r} takes flat rows whose width its configuration does not tell "
+            f"(nothing that reads it records nIn): pass input_shape=(features,)."
+        )
     if spec.shape is None:
-        raise DataError(f"Input {spec.name!r} takes {spec.layout} images whose height and width DL4J does not "
-                        f"record (InputType.convolutional): pass input_shape={example}, "
-                        f"e.g. input_shape={_example_shape(spec)}.")
+        raise DataError(
+            f"Input {spec.name!r} takes {spec.layout} images whose height and width DL4J does not "
+            f"record (InputType.convolutional): pass input_shape={example}, "
+            f"e.g. input_shape={_example_shape(spec)}."
+        )
     return tuple(spec.shape)
 
 
@@ -184,8 +206,10 @@ def _check_image_shape(spec, shape: tuple[int, ...], example: str) -> None:
         return
     channels = shape[2] if spec.layout == "NHWC" else shape[0]
     if len(shape) != 3 or (spec.channels and channels != spec.channels):
-        raise ShapeError(f"Input {spec.name!r} takes {spec.layout} images with {spec.channels} channels: "
-                         f"input_shape must be {example}. Received: input_shape={shape}")
+        raise ShapeError(
+            f"Input {spec.name!r} takes {spec.layout} images with {spec.channels} channels: "
+            f"input_shape must be {example}. Received: input_shape={shape}"
+        )
 
 
 def _layouts(net, tensors: dict[str, Tensor]) -> str:
@@ -203,9 +227,18 @@ def _layouts(net, tensors: dict[str, Tensor]) -> str:
     return parts[0] if len(parts) == 1 else "; ".join(f"{name}: {p}" for name, p in zip(tensors, parts))
 
 
-def export_onnx(net, path, opset: int = 17, verify: bool = True, tolerance: float = 1e-5, sample=None,
-                labels=None, model_name: str | None = None, scaling: str | None = None,
-                input_shape=None) -> ExportReport:
+def export_onnx(
+    net,
+    path,
+    opset: int = 17,
+    verify: bool = True,
+    tolerance: float = 1e-5,
+    sample=None,
+    labels=None,
+    model_name: str | None = None,
+    scaling: str | None = None,
+    input_shape=None,
+) -> ExportReport:
     """Export a bridge Network, a raw MultiLayerNetwork or ComputationGraph, or a DL4J model zip (path).
 
     verify: run DL4J and ONNX Runtime (CPU) on `sample` (default: seeded random values in [0, 1) of the
@@ -215,6 +248,9 @@ def export_onnx(net, path, opset: int = 17, verify: bool = True, tolerance: floa
     Graphs with several inputs or outputs keep DL4J's names. See to_onnx for input_shape.
     """
     start = time.perf_counter()
+    from ..files import target_path
+
+    target_path(path, "ONNX model")  # a folder or an unwritable place is refused before the work
     if isinstance(net, (str, os.PathLike)):
         from ..training import load
 
@@ -228,16 +264,9 @@ def export_onnx(net, path, opset: int = 17, verify: bool = True, tolerance: floa
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a model file is meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from ..files import write_atomic
+
+    write_atomic(path, payload, "ONNX model")
 
 
 def dl4j_outputs(net, feeds: list[np.ndarray]) -> list[np.ndarray]:
@@ -251,7 +280,8 @@ def dl4j_outputs(net, feeds: list[np.ndarray]) -> list[np.ndarray]:
     java = as_java(net)
     with java_errors("DL4J output()"):
         arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))(
-            [to_indarray(np.ascontiguousarray(f, dtype=np.float32)) for f in feeds])
+            [to_indarray(np.ascontiguousarray(f, dtype=np.float32)) for f in feeds]
+        )
         # Networks.output: DL4J's output() without the oneDNN helpers that are wrong for NHWC layers.
         return [to_numpy(o) for o in jclass("ai.dl4jbridge.train.Networks").output(java, arrays)]
 
@@ -261,8 +291,11 @@ def max_abs_diff(net, payload, sample=None) -> float:
     name; None: seeded random values in [0, 1)). payload: the model's bytes or an ONNX Runtime session."""
     import onnxruntime as ort
 
-    session = payload if isinstance(payload, ort.InferenceSession) else \
-        ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
+    session = (
+        payload
+        if isinstance(payload, ort.InferenceSession)
+        else ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
+    )
     inputs = [i.name for i in session.get_inputs()]
     feeds = _default_sample(session) if sample is None else sample if isinstance(sample, dict) else {inputs[0]: sample}
     if len(inputs) == 1 and inputs[0] not in feeds:
@@ -270,8 +303,10 @@ def max_abs_diff(net, payload, sample=None) -> float:
     missing = [name for name in inputs if name not in feeds]
     if missing:
         raise DataError(f"The verification sample lacks inputs {missing}; the model takes {inputs}.")
-    feeds = {i.name: np.ascontiguousarray(feeds[i.name], dtype=np.float32).reshape(len(feeds[i.name]), *i.shape[1:])
-             for i in session.get_inputs()}
+    feeds = {
+        i.name: np.ascontiguousarray(feeds[i.name], dtype=np.float32).reshape(len(feeds[i.name]), *i.shape[1:])
+        for i in session.get_inputs()
+    }
     expected = dl4j_outputs(net, [feeds[name] for name in inputs])
     worst = 0.0
     for output, want in zip(session.run(None, feeds), expected):
@@ -295,6 +330,8 @@ def _verify(net, payload: bytes, sample, tolerance: float) -> float:
     if not diff <= tolerance:
         import onnxruntime
 
-        raise ParityError(f"ONNX Runtime {onnxruntime.__version__} and DL4J {DL4J_VERSION} differ by {diff:.3g} "
-                          f"(tolerance {tolerance:g}); nothing was written.")
+        raise ParityError(
+            f"ONNX Runtime {onnxruntime.__version__} and DL4J {DL4J_VERSION} differ by {diff:.3g} "
+            f"(tolerance {tolerance:g}); nothing was written."
+        )
     return diff

@@ -4,6 +4,7 @@ DL4J's TransferLearning builders wrap the layers of a feature extractor in Froze
 non-layer vertices in FrozenVertex); freezing only stops their updates, so the forward pass, and the
 parameter names in paramTable(), are the wrapped layer's own.
 """
+
 from __future__ import annotations
 
 from ..inputs import WRAPPER_KEYS

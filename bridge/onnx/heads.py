@@ -1,5 +1,6 @@
 """Output heads and parametrised activations: LossLayer, CnnLossLayer, Yolo2OutputLayer, PReLULayer,
 CenterLossOutputLayer, ElementWiseMultiplicationLayer and AutoEncoder, each as DL4J's output() computes it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,9 @@ def cnn_loss_layer(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """The activation per pixel over the channel axis: DL4J reshapes the map to [N*H*W, C] rows, applies it,
     and reshapes back, so an NCHW map goes through NHWC for the activation (a softmax then spans channels)."""
     if len(x.shape) != 3:
-        refuse(f"CnnLossLayer {conf.get('layerName')!r} on a [N,{','.join(map(str, x.shape))}] input (it takes image maps)")
+        refuse(
+            f"CnnLossLayer {conf.get('layerName')!r} on a [N,{','.join(map(str, x.shape))}] input (it takes image maps)"
+        )
     if data_format(conf) == "NHWC":
         return apply_activation(g, conf.get("activationFn"), x)
     c, h, w = x.shape
@@ -42,8 +45,10 @@ def prelu_layer(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     broadcasts over the batch as ONNX PRelu's slope does."""
     alpha = np.asarray(params["W"], np.float32)
     if alpha.ndim > len(x.shape) or any(a not in (1, d) for a, d in zip(alpha.shape[::-1], x.shape[::-1])):
-        refuse(f"PReLULayer {conf.get('layerName')!r}: alpha of shape {list(alpha.shape)} does not broadcast "
-               f"over its input [N,{','.join(map(str, x.shape))}]")
+        refuse(
+            f"PReLULayer {conf.get('layerName')!r}: alpha of shape {list(alpha.shape)} does not broadcast "
+            f"over its input [N,{','.join(map(str, x.shape))}]"
+        )
     return g.apply("PRelu", x, hint="prelu", extra_inputs=(g.constant("alpha", alpha),))
 
 
@@ -65,11 +70,16 @@ def yolo2_output(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     if depth % boxes or classes < 1:
         refuse(f"Yolo2OutputLayer with {boxes} boxes on {depth} channels (it needs B*(5+C) channels, C >= 1)")
     grid = g.op("Reshape", [x.name, g.ints("yolo_5d", (-1, boxes, 5 + classes, h, w))], "yolo_boxes")
-    xy, wh, confidence, scores = (_channels(g, grid, start, stop) for start, stop in
-                                  ((0, 2), (2, 4), (4, 5), (5, 5 + classes)))
+    xy, wh, confidence, scores = (
+        _channels(g, grid, start, stop) for start, stop in ((0, 2), (2, 4), (4, 5), (5, 5 + classes))
+    )
     wh = g.op("Mul", [_exact_exp(g, wh), g.constant("yolo_priors", priors.reshape(boxes, 2, 1, 1))], "yolo_wh")
-    parts = [g.op("Sigmoid", [xy], "yolo_xy"), wh, g.op("Sigmoid", [confidence], "yolo_conf"),
-             g.op("Softmax", [scores], "yolo_classes", axis=2)]
+    parts = [
+        g.op("Sigmoid", [xy], "yolo_xy"),
+        wh,
+        g.op("Sigmoid", [confidence], "yolo_conf"),
+        g.op("Softmax", [scores], "yolo_classes", axis=2),
+    ]
     joined = g.op("Concat", parts, "yolo_joined", axis=2)
     y = Tensor(g.op("Reshape", [joined, g.ints("yolo_4d", (-1, depth, h, w))], "yolo"), x.shape)
     return from_nchw(g, y, fmt)

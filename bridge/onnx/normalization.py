@@ -1,4 +1,5 @@
 """BatchNormalization (inference: global mean and variance) and LocalResponseNormalization."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,10 @@ def batch_norm(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
         beta = np.full(channels, conf.get("beta", 0.0), np.float32)
     else:
         gamma, beta = params["gamma"], params["beta"]
-    inputs = tuple(g.constant(name, np.asarray(v, np.float32).reshape(-1))
-                   for name, v in (("gamma", gamma), ("beta", beta), ("mean", params["mean"]), ("var", var)))
+    inputs = tuple(
+        g.constant(name, np.asarray(v, np.float32).reshape(-1))
+        for name, v in (("gamma", gamma), ("beta", beta), ("mean", params["mean"]), ("var", var))
+    )
     return from_nchw(g, g.apply("BatchNormalization", x, hint="batchnorm", extra_inputs=inputs, epsilon=eps), fmt)
 
 
@@ -46,6 +49,13 @@ def local_response_norm(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor
     """DL4J: x / (k + alpha * sum of squares over n channels)^beta; ONNX divides alpha by size."""
     n = int(conf.get("n", 5.0))
     fmt = data_format(conf)
-    y = g.apply("LRN", to_nchw(g, x, fmt), hint="lrn", size=n, alpha=float(conf.get("alpha", 1e-4)) * n,
-                beta=float(conf.get("beta", 0.75)), bias=float(conf.get("k", 2.0)))
+    y = g.apply(
+        "LRN",
+        to_nchw(g, x, fmt),
+        hint="lrn",
+        size=n,
+        alpha=float(conf.get("alpha", 1e-4)) * n,
+        beta=float(conf.get("beta", 0.75)),
+        bias=float(conf.get("k", 2.0)),
+    )
     return from_nchw(g, y, fmt)

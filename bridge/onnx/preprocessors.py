@@ -1,4 +1,5 @@
 """The input preprocessors that DL4J inserts between layers (InputType.convolutionalFlat / convolutional)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,5 +33,7 @@ def _mismatch(name: str, configured: tuple[int, ...], x: Tensor) -> None:
     """DL4J's preProcess throws on such an input ("Invalid input, does not match configuration"): its output()
     fails on this network too. It happens where a vertex's getOutputType disagrees with its forward pass
     (DL4J 1.0.0-M2.1's PoolHelperVertex reports its input's size, not one row and column less)."""
-    refuse(f"{name} configured for [N,{','.join(map(str, configured))}] receives [N,{','.join(map(str, x.shape))}]; "
-           "DL4J's own output() rejects this input too (its configuration disagrees with the shapes it computes)")
+    refuse(
+        f"{name} configured for [N,{','.join(map(str, configured))}] receives [N,{','.join(map(str, x.shape))}]; "
+        "DL4J's own output() rejects this input too (its configuration disagrees with the shapes it computes)"
+    )

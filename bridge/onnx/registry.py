@@ -11,10 +11,11 @@ Converters work over named tensors, with nothing global moving between them:
     preprocessor: convert(g, conf, x: Tensor) -> Tensor
     activation:   convert(g, conf, x: Tensor) -> Tensor
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
@@ -22,8 +23,23 @@ from onnx import TensorProto, helper, numpy_helper
 from ..errors import UnsupportedLayerError
 from ..inputs import FORMAT_KEYS
 
-__all__ = ["Converter", "Graph", "Tensor", "LAYERS", "VERTICES", "PREPROCESSORS", "ACTIVATIONS", "layer",
-           "vertex", "preprocessor", "activation", "data_format", "to_nchw", "from_nchw", "refuse"]
+__all__ = [
+    "Converter",
+    "Graph",
+    "Tensor",
+    "LAYERS",
+    "VERTICES",
+    "PREPROCESSORS",
+    "ACTIVATIONS",
+    "layer",
+    "vertex",
+    "preprocessor",
+    "activation",
+    "data_format",
+    "to_nchw",
+    "from_nchw",
+    "refuse",
+]
 
 FLOAT = TensorProto.FLOAT
 
@@ -53,8 +69,10 @@ class Registry(dict):
         def decorate(convert):
             for java_class in java_classes:
                 if java_class in self:
-                    raise ValueError(f"{self.kind} converter for {java_class} registered twice "
-                                     f"({self[java_class].convert.__module__} and {convert.__module__}).")
+                    raise ValueError(
+                        f"{self.kind} converter for {java_class} registered twice "
+                        f"({self[java_class].convert.__module__} and {convert.__module__})."
+                    )
                 self[java_class] = Converter(java_class, convert, check or (lambda conf: []))
             return convert
 
@@ -65,7 +83,12 @@ LAYERS = Registry("layer")
 VERTICES = Registry("vertex")
 PREPROCESSORS = Registry("preprocessor")
 ACTIVATIONS = Registry("activation")
-layer, vertex, preprocessor, activation = LAYERS.register, VERTICES.register, PREPROCESSORS.register, ACTIVATIONS.register
+layer, vertex, preprocessor, activation = (
+    LAYERS.register,
+    VERTICES.register,
+    PREPROCESSORS.register,
+    ACTIVATIONS.register,
+)
 # Layers whose configuration carries an activation function that DL4J never applies.
 ACTIVATION_FREE: set[str] = set()
 
@@ -111,8 +134,15 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
 
-    def apply(self, op_type: str, x: Tensor, shape: tuple[int, ...] | None = None, hint: str | None = None,
-              extra_inputs: tuple[str, ...] = (), **attrs) -> Tensor:
+    def apply(
+        self,
+        op_type: str,
+        x: Tensor,
+        shape: tuple[int, ...] | None = None,
+        hint: str | None = None,
+        extra_inputs: tuple[str, ...] = (),
+        **attrs,
+    ) -> Tensor:
         """A node on one tensor (plus constant inputs); the output keeps x's shape unless `shape` is given."""
         return Tensor(self.op(op_type, [x.name, *extra_inputs], hint, **attrs), x.shape if shape is None else shape)
 

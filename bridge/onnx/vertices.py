@@ -5,6 +5,7 @@ on the array's axes as they lie: axis 1 is the channel axis of an NCHW map but t
 one, and the converters index the same axis. The RNN vertices (LastTimeStep, DuplicateToTimeSeries,
 ReverseTimeSeries) and AttentionVertex have no converter: the scan refuses them by name.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ def _same_shapes(inputs: list[Tensor], what: str) -> None:
 
 def _slice(g: Graph, x: Tensor, axis: int, start: int, end: int, shape: tuple[int, ...], hint: str) -> Tensor:
     """x[start:end] along ONNX axis `axis` (axis 0 is the batch)."""
-    return g.apply("Slice", x, shape, hint, extra_inputs=(g.ints("starts", [start]), g.ints("ends", [end]),
-                                                          g.ints("axes", [axis])))
+    return g.apply(
+        "Slice", x, shape, hint, extra_inputs=(g.ints("starts", [start]), g.ints("ends", [end]), g.ints("axes", [axis]))
+    )
 
 
 def _merge_check(conf: dict) -> list[str]:
@@ -38,10 +40,12 @@ def merge(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Tensor:
         return inputs[0]
     axis = conf.get("mergeAxis", 1) - 1  # in the per-example shape
     ranks = {len(t.shape) for t in inputs}
-    rest = {t.shape[:axis] + t.shape[axis + 1:] for t in inputs}
+    rest = {t.shape[:axis] + t.shape[axis + 1 :] for t in inputs}
     if len(ranks) != 1 or axis >= min(ranks) or len(rest) != 1:
-        refuse(f"MergeVertex along axis {axis + 1} of shapes {[list(t.shape) for t in inputs]} "
-               f"(they must agree but for that axis)")
+        refuse(
+            f"MergeVertex along axis {axis + 1} of shapes {[list(t.shape) for t in inputs]} "
+            f"(they must agree but for that axis)"
+        )
     shape = list(inputs[0].shape)
     shape[axis] = sum(t.shape[axis] for t in inputs)
     return Tensor(g.op("Concat", [t.name for t in inputs], "concat", axis=axis + 1), tuple(shape))
@@ -113,8 +117,10 @@ def l2_normalize(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Te
     x = inputs[0]
     axes = list(range(1, len(x.shape) + 1))
     if conf.get("dimension") and list(conf["dimension"]) != axes:
-        refuse(f"L2NormalizeVertex dimension={conf['dimension']} on a tensor of shape {list(x.shape)} "
-               f"(only all non-batch axes {axes})")
+        refuse(
+            f"L2NormalizeVertex dimension={conf['dimension']} on a tensor of shape {list(x.shape)} "
+            f"(only all non-batch axes {axes})"
+        )
     norm = g.op("Max", [_norm2(g, x, axes, keepdims=1), g.float_constant("eps", conf.get("eps", 1e-8))], "norm_eps")
     return g.apply("Div", x, None, "l2_normalize", extra_inputs=(norm,))
 
@@ -137,8 +143,13 @@ def pool_helper(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Ten
         refuse(f"PoolHelperVertex of {[list(t.shape) for t in inputs]} (DL4J takes one 4-d activation)")
     x = inputs[0]
     big = np.iinfo(np.int64).max
-    return g.apply("Slice", x, (x.shape[0], x.shape[1] - 1, x.shape[2] - 1), "pool_helper",
-                   extra_inputs=(g.ints("starts", [1, 1]), g.ints("ends", [big, big]), g.ints("axes", [2, 3])))
+    return g.apply(
+        "Slice",
+        x,
+        (x.shape[0], x.shape[1] - 1, x.shape[2] - 1),
+        "pool_helper",
+        extra_inputs=(g.ints("starts", [1, 1]), g.ints("ends", [big, big]), g.ints("axes", [2, 3])),
+    )
 
 
 def _preprocessor_vertex_check(conf: dict) -> list[str]:
@@ -156,8 +167,10 @@ def _reshape_check(conf: dict) -> list[str]:
     if order not in ("c", "f"):
         problems.append(f"reshapeOrder={order!r} (supported: 'c', 'f')")
     if not shape or shape[0] != -1:
-        problems.append(f"newShape={shape}: its first entry must be -1, the batch size, which the ONNX model "
-                        "leaves free (a fixed first entry ties the network to one batch size or mixes examples)")
+        problems.append(
+            f"newShape={shape}: its first entry must be -1, the batch size, which the ONNX model "
+            "leaves free (a fixed first entry ties the network to one batch size or mixes examples)"
+        )
     elif not all(isinstance(d, int) and d > 0 for d in shape[1:]):
         problems.append(f"newShape={shape}: every entry but the first must be a positive size")
     if conf.get("maskShape") is not None:
@@ -171,8 +184,10 @@ def reshape(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Tensor:
     'f' reshape is the C-order reshape of the axis-reversed tensor, reversed back."""
     x, shape = inputs[0], tuple(conf["newShape"][1:])
     if int(np.prod(shape)) != int(np.prod(x.shape)):
-        refuse(f"ReshapeVertex newShape={conf['newShape']} from a tensor of shape {list(x.shape)} "
-               f"({int(np.prod(x.shape))} values per example)")
+        refuse(
+            f"ReshapeVertex newShape={conf['newShape']} from a tensor of shape {list(x.shape)} "
+            f"({int(np.prod(x.shape))} values per example)"
+        )
     if conf.get("reshapeOrder", "c") == "c":
         return g.apply("Reshape", x, shape, "reshape", extra_inputs=(g.ints("shape", (-1, *shape)),))
     reversed_x = g.apply("Transpose", x, x.shape[::-1], "f_order", perm=list(range(len(x.shape), -1, -1)))
@@ -184,7 +199,11 @@ def reshape(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Tensor:
 def stack(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Tensor:
     """The inputs one after another along the batch axis (shared-weight, siamese branches)."""
     _same_shapes(inputs, "StackVertex")
-    return inputs[0] if len(inputs) == 1 else Tensor(g.op("Concat", [t.name for t in inputs], "stack", axis=0), inputs[0].shape)
+    return (
+        inputs[0]
+        if len(inputs) == 1
+        else Tensor(g.op("Concat", [t.name for t in inputs], "stack", axis=0), inputs[0].shape)
+    )
 
 
 def _unstack_check(conf: dict) -> list[str]:

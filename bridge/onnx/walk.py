@@ -4,11 +4,12 @@ A MultiLayerNetwork is the linear case of a graph: layer i reads layer i-1 (thro
 preprocessor, itself a node). A ComputationGraph gives one node per vertex (a LayerVertex's
 preprocessor comes first, as its own node), each naming the tensors it reads.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -63,7 +64,9 @@ def _multi_layer(java) -> Network:
     for index, layer_conf in enumerate(c["layer"] for c in conf["confs"]):
         where = f"layer {index} ({_short(layer_conf['@class'])})"
         if pre.get(str(index)) is not None:
-            nodes.append(Node(f"{index}/pre", PREPROCESSOR, pre[str(index)], [previous], f"preprocessor before {where}"))
+            nodes.append(
+                Node(f"{index}/pre", PREPROCESSOR, pre[str(index)], [previous], f"preprocessor before {where}")
+            )
             previous = f"{index}/pre"
         nodes.append(Node(str(index), LAYER, layer_conf, [previous], where, _layer_params(java.getLayer(index))))
         previous = str(index)

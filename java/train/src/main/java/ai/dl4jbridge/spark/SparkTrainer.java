@@ -1,7 +1,9 @@
 package ai.dl4jbridge.spark;
 
+import ai.dl4jbridge.train.BatchTransform;
 import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.EpochStats;
+import ai.dl4jbridge.train.Networks;
 import ai.dl4jbridge.train.Rows;
 import ai.dl4jbridge.train.Trainer;
 import ai.dl4jbridge.train.TrainingRun;
@@ -13,6 +15,10 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.DoubleAccumulator;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.spark.api.TrainingHook;
 import org.deeplearning4j.spark.api.stats.SparkTrainingStats;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.stats.EventStats;
@@ -28,6 +34,7 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
 public final class SparkTrainer {
     private final JavaSparkContext sc;
     private final SparkOptions options;
+    private static final String JOB_GROUP = "dl4j-bridge-fit";
     private final Map<String, long[]> timings = new LinkedHashMap<>();
 
     public SparkTrainer(JavaSparkContext sc, SparkOptions options) {
@@ -40,7 +47,7 @@ public final class SparkTrainer {
     public List<EpochStats> fit(TrainingRun run) {
         // Tasks over a parallelised collection carry their slice of it, and DL4J runs one stage per averaging
         // round: behind a shuffle (which DL4J then caches) the rounds read blocks instead of re-shipping the data.
-        INDArray[] oneHot = run.oneHotLabels();
+        INDArray[] oneHot = run.targets();
         if (run.features.length == 1 && oneHot.length == 1) {
             JavaRDD<DataSet> data = sc.parallelize(minibatches(run.features[0], oneHot[0]), options.workers)
                     .repartition(options.workers);
@@ -51,19 +58,20 @@ public final class SparkTrainer {
         return epochs(run, run.examples(), spark -> spark.fitMultiDataSet(data));
     }
 
-    /** Train on DataSet files (written by {@link #exportDataSets}) that every worker can read; run holds the
-     * network, classes, epochs, seed, validation data and listener (its features and labels are not used). */
-    public List<EpochStats> fitFiles(TrainingRun run, String directory, long examples) {
+    /** Train on the DataSet files in {@code run.dataFiles} (written by {@link #exportDataSets}) that every worker
+     * can read; run holds the network, classes, epochs, seed, validation data and listener (its features and labels
+     * are not used). */
+    public List<EpochStats> fitFiles(TrainingRun run) {
         List<String> paths = new ArrayList<>();
-        File[] files = new File(directory).listFiles((dir, name) -> name.endsWith(".bin"));
+        File[] files = run.dataFiles == null ? null : new File(run.dataFiles).listFiles((dir, name) -> name.endsWith(".bin"));
         if (files == null || files.length == 0) {
-            throw new IllegalArgumentException("no DataSet files (*.bin) in " + directory);
+            throw new IllegalArgumentException("no DataSet files (*.bin) in " + run.dataFiles);
         }
         for (File file : files) {
             paths.add(file.toURI().toString());
         }
         JavaRDD<String> rdd = sc.parallelize(paths, options.workers);
-        return epochs(run, examples, spark -> spark.fitPaths(rdd));
+        return epochs(run, run.dataFileExamples, spark -> spark.fitPaths(rdd));
     }
 
     /** Write features/labels as DataSet files of batchSize rows into directory; returns the file count. */
@@ -98,6 +106,11 @@ public final class SparkTrainer {
     }
 
     private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
+        ScoreHook scores = new ScoreHook(sc);
+        List<TrainingHook> hooks = new ArrayList<>(List.of(ChannelsLastHelpers.hook(), scores));
+        if (run.transform != null) {
+            hooks.add(0, new TransformHook(run.transform, run.seed));
+        }
         ParameterAveragingTrainingMaster master = new ParameterAveragingTrainingMaster.Builder(options.batchSizePerWorker)
                 .batchSizePerWorker(options.batchSizePerWorker)
                 .averagingFrequency(options.averagingFrequency)
@@ -108,26 +121,141 @@ public final class SparkTrainer {
                 .saveUpdater(options.saveUpdater)
                 .rddTrainingApproach(options.approach)
                 .rngSeed(run.seed)
-                .trainingHooks(ChannelsLastHelpers.hook())
+                .trainingHooks(hooks)
                 .build();
         SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
         timings.clear();
         List<EpochStats> history = new ArrayList<>();
-        for (int epoch = 1; epoch <= run.epochs; epoch++) {
+        for (int i = 0; i < run.epochs && !run.stop.get(); i++) {
+            int epoch = run.initialEpoch + i + 1;
+            if (run.listener != null) {
+                run.listener.onEpochBegin(epoch);
+            }
+            int epochCount = Networks.epochCount(run.network);
+            scores.reset();
             long start = System.nanoTime();
-            epochRun.fit(spark);
+            sc.setJobGroup(JOB_GROUP, "dl4j-bridge epoch " + epoch, true);
+            try {
+                epochRun.fit(spark);
+            } finally {
+                sc.clearJobGroup();
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
             run.network.setParams(spark.trained().params());
-            double accuracy = Trainer.validationAccuracy(run);
-            EpochStats stats = new EpochStats(epoch, spark.score(), accuracy, seconds, examples / seconds);
+            if (Networks.epochCount(run.network) == epochCount) {  // the Spark wrapper counts the driver's copy
+                Networks.incrementEpochCount(run.network);
+            }
+            double[] validation = Trainer.validate(run);
+            if (validation == null) {
+                break;  // stopped during validation
+            }
+            EpochStats stats = new EpochStats(epoch, scores.mean(), validation[0], validation[1], seconds,
+                    examples / seconds, scores.values(), Networks.iterationCount(run.network),
+                    Networks.epochCount(run.network), Networks.learningRate(run.network));
             history.add(stats);
             if (run.listener != null) {
-                run.listener.onEpochEnd(epoch, stats.meanLoss, accuracy, seconds, stats.samplesPerSecond);
+                run.listener.onEpochEnd(stats);
             }
         }
         collect(spark.stats());  // cumulative over the epochs of this fit
         exportHtml(spark.stats());
         return history;
+    }
+
+    /** Cancel the running epoch's Spark jobs (Ctrl-C in Python); the fit call then fails and returns. */
+    public void cancel() {
+        sc.cancelJobGroup(JOB_GROUP);
+    }
+
+    /**
+     * The run's BatchTransform (augmentation) applied on the workers to each minibatch before its step, seeded from
+     * (run seed, the worker network's epoch counter, the minibatch's index on that worker). The transform travels
+     * to the executors, so it must be Serializable (a Java class; a Python one cannot leave the driver).
+     */
+    private static final class TransformHook implements TrainingHook {
+        private static final long serialVersionUID = 1L;
+        private final BatchTransform transform;
+        private final long seed;
+        private transient long counter;
+
+        TransformHook(BatchTransform transform, long seed) {
+            try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(java.io.OutputStream.nullOutputStream())) {
+                out.writeObject(transform);  // what Spark will do; a proxy of a Python object claims Serializable
+            } catch (IOException e) {
+                throw new IllegalArgumentException("augmentation on Spark needs a Serializable BatchTransform (it runs on"
+                        + " the workers); " + transform.getClass().getName() + " is not (" + e + "): train locally,"
+                        + " or use a Java transform such as bridge.augment's");
+            }
+            this.transform = transform;
+            this.seed = seed;
+        }
+
+        private long nextSeed(Model model) {
+            return Trainer.mix(Trainer.epochSeed(seed, Networks.epochCount(model)), counter++);
+        }
+
+        @Override public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
+            minibatch.setFeatures(transform.apply(new INDArray[] {minibatch.getFeatures()}, nextSeed(model))[0]);
+        }
+
+        @Override public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
+
+        @Override public void preUpdate(MultiDataSet minibatch, Model model) {
+            minibatch.setFeatures(transform.apply(minibatch.getFeatures(), nextSeed(model)));
+        }
+
+        @Override public void postUpdate(MultiDataSet minibatch, Model model) {}
+    }
+
+    /**
+     * Every worker minibatch's score, summed and listed through Spark accumulators: the epoch's training loss is
+     * then the mean minibatch score over all workers, the same quantity local training reports (DL4J's own
+     * getScore() is the last minibatch's of each worker).
+     */
+    private static final class ScoreHook implements TrainingHook {
+        private static final long serialVersionUID = 1L;
+        private final DoubleAccumulator sum;
+        private final CollectionAccumulator<Double> each;
+
+        ScoreHook(JavaSparkContext sc) {
+            sum = sc.sc().doubleAccumulator("dl4j-bridge minibatch scores");
+            each = sc.sc().collectionAccumulator("dl4j-bridge minibatch score list");
+        }
+
+        void reset() {
+            sum.reset();
+            each.reset();
+        }
+
+        double mean() {
+            return sum.count() == 0 ? Double.NaN : sum.avg();
+        }
+
+        double[] values() {
+            List<Double> list = each.value();
+            double[] out = new double[list.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = list.get(i);
+            }
+            return out;
+        }
+
+        @Override public void preUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {}
+
+        @Override public void postUpdate(org.nd4j.linalg.dataset.api.DataSet minibatch, Model model) {
+            record(model.score());
+        }
+
+        @Override public void preUpdate(MultiDataSet minibatch, Model model) {}
+
+        @Override public void postUpdate(MultiDataSet minibatch, Model model) {
+            record(model.score());
+        }
+
+        private void record(double score) {
+            sum.add(score);
+            each.add(score);
+        }
     }
 
     private void collect(SparkTrainingStats stats) {

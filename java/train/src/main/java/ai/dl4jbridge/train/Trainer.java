@@ -21,77 +21,188 @@ public final class Trainer {
 
     private Trainer() {}
 
-    /** Minibatch training for {@code run.epochs} epochs, shuffling with {@code run.seed} each epoch. */
+    /**
+     * Minibatch training for {@code run.epochs} epochs. Each epoch's row order and ND4J's random state (dropout) are
+     * seeded from (run.seed, the network's epoch counter), and the counter advances after every epoch, so that
+     * 1 epoch + save + load + 1 epoch trains exactly as 2 epochs do. Stops at the next minibatch boundary once
+     * {@code run.stop} is set; the epoch cut short is neither counted nor reported.
+     */
     public static List<EpochStats> fit(TrainingRun run) {
         Networks.requireKnown(run.network);
-        INDArray[] oneHot = run.oneHotLabels();
-        int n = (int) run.examples();
-        Random shuffler = new Random(run.seed);
-        Nd4j.getRandom().setSeed(run.seed);
         List<EpochStats> history = new ArrayList<>();
-        for (int epoch = 1; epoch <= run.epochs; epoch++) {
-            history.add(runEpoch(run, oneHot, n, epoch, permutation(n, shuffler)));
+        try {
+            fitEpochs(run, history);
+        } catch (InterruptedException e) {  // the thread was interrupted: stop as for run.stop
+            Thread.currentThread().interrupt();
+            run.stoppedMidEpoch = true;
         }
         return history;
     }
 
-    private static EpochStats runEpoch(TrainingRun run, INDArray[] oneHot, int n, int epoch, int[] order) {
+    private static void fitEpochs(TrainingRun run, List<EpochStats> history) throws InterruptedException {
+        INDArray[] targets = run.stream == null ? run.targets() : null;
+        try (BatchLoader loader = run.stream == null ? new BatchLoader(run, targets) : null) {
+            for (int i = 0; i < run.epochs && !run.stop.get(); i++) {
+                EpochStats stats = runEpoch(run, loader, run.initialEpoch + i + 1);
+                if (stats == null) {
+                    run.stoppedMidEpoch = true;
+                    break;
+                }
+                history.add(stats);
+            }
+        }
+    }
+
+    /** The seed of an epoch's shuffle, dropout and augmentation: a pure function of the run seed and the epoch. */
+    public static long epochSeed(long seed, int epochCounter) {
+        return mix(seed, epochCounter);
+    }
+
+    /** SplitMix64 over (a, b): well-spread seeds from small consecutive inputs. */
+    public static long mix(long a, long b) {
+        long z = a * 0x9E3779B97F4A7C15L + b + 0x632BE59BD9B4E019L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private static EpochStats runEpoch(TrainingRun run, BatchLoader loader, int epoch) throws InterruptedException {
+        Model net = run.network;
+        long seed = epochSeed(run.seed, Networks.epochCount(net));
+        Nd4j.getRandom().setSeed(seed);  // thread-local: this is the thread DL4J trains on
+        if (run.listener != null) {
+            run.listener.onEpochBegin(epoch);
+        }
+        Networks.epochStarted(net);
+        long n = run.stream != null ? run.stream.examplesPerEpoch : run.examples();
+        if (loader != null) {
+            loader.startEpoch(run.shuffle ? permutation((int) n, new Random(seed)) : identity((int) n), seed);
+        }
         long start = System.nanoTime();
         long lastReport = start;
+        long done = 0;
         double lossSum = 0;
-        int batches = 0;
-        for (int from = 0; from < n; from += run.batchSize) {
-            int[] rows = Arrays.copyOfRange(order, from, Math.min(n, from + run.batchSize));
-            Networks.fitBatch(run.network, Rows.pull(run.features, rows), Rows.pull(oneHot, rows));
-            lossSum += run.network.score();
-            batches++;
+        List<Double> losses = new ArrayList<>();
+        for (int b = 0; loader == null || b < loader.batches(); b++) {
+            if (run.stop.get()) {
+                return null;
+            }
+            BatchQueue.Batch batch = loader != null ? loader.next(b) : streamed(run, seed, b);
+            if (batch == null) {
+                if (run.stop.get()) {
+                    return null;
+                }
+                break;  // the stream's end of epoch
+            }
+            Networks.fitBatch(net, batch.features, batch.labels);
+            double score = net.score();
+            losses.add(score);
+            lossSum += score;
+            done += batch.features[0].size(0);
             long now = System.nanoTime();
             if (run.listener != null && now - lastReport > PROGRESS_INTERVAL_NANOS) {
-                long done = from + rows.length;
-                run.listener.onProgress(epoch, done, n, lossSum / batches, done / seconds(start, now));
+                run.listener.onBatchEnd(epoch, b, done, Math.max(n, done), lossSum / losses.size(), done / seconds(start, now));
                 lastReport = now;
             }
         }
         double trainSeconds = seconds(start, System.nanoTime());
-        double accuracy = validationAccuracy(run);
-        EpochStats stats = new EpochStats(epoch, lossSum / Math.max(1, batches), accuracy, trainSeconds, n / trainSeconds);
+        Networks.incrementEpochCount(net);
+        Networks.epochEnded(net);
+        double[] validation = validate(run);
+        if (validation == null) {
+            return null;  // stopped during validation: the epoch trained, but is not reported
+        }
+        EpochStats stats = new EpochStats(epoch, lossSum / Math.max(1, losses.size()), validation[0], validation[1],
+                trainSeconds, done / trainSeconds, unbox(losses), Networks.iterationCount(net), Networks.epochCount(net),
+                Networks.learningRate(net));
         if (run.listener != null) {
-            run.listener.onEpochEnd(epoch, stats.meanLoss, accuracy, trainSeconds, stats.samplesPerSecond);
+            run.listener.onEpochEnd(stats);
         }
         return stats;
     }
 
-    /** Mean accuracy over the network's outputs on the run's validation data; NaN without it. */
+    private static BatchQueue.Batch streamed(TrainingRun run, long epochSeed, int b) throws InterruptedException {
+        BatchQueue.Batch batch = run.stream.take(run.stop);
+        if (batch == null) {
+            return null;
+        }
+        INDArray[] features = run.transform != null ? run.transform.apply(batch.features, mix(epochSeed, b)) : batch.features;
+        return new BatchQueue.Batch(features, targets(batch.labels, run.numClasses));
+    }
+
+    static double[] unbox(List<Double> values) {
+        double[] out = new double[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = values.get(i);
+        }
+        return out;
+    }
+
+    /** {validation loss, mean accuracy over the classification outputs} on the run's validation data; NaN for what
+     * cannot be measured (no validation data; accuracy when every output has float targets). Null when run.stop was
+     * set meanwhile (checked between validation minibatches, so that Ctrl-C is not kept waiting). */
+    public static double[] validate(TrainingRun run) {
+        if (!run.hasValidation()) {
+            return new double[] {Double.NaN, Double.NaN};
+        }
+        double loss = loss(run.network, run.validationFeatures, targets(run.validationLabels, run.numClasses), run.stop);
+        double accuracy = run.stop.get() ? Double.NaN : validationAccuracy(run);
+        return run.stop.get() ? null : new double[] {loss, accuracy};
+    }
+
+    /** The network's score (loss plus regularisation, test mode) over the data: the example-weighted mean of its
+     * minibatch scores, as Keras' val_loss. */
+    public static double loss(Model net, INDArray[] features, INDArray[] targets) {
+        return loss(net, features, targets, new java.util.concurrent.atomic.AtomicBoolean());
+    }
+
+    static double loss(Model net, INDArray[] features, INDArray[] targets, java.util.concurrent.atomic.AtomicBoolean stop) {
+        long n = features[0].size(0);
+        double sum = 0;
+        for (long from = 0; from < n && !stop.get(); from += VALIDATION_BATCH) {
+            long to = Math.min(n, from + VALIDATION_BATCH);
+            sum += Networks.score(net, Rows.range(features, from, to), Rows.range(targets, from, to)) * (to - from);
+        }
+        return sum / Math.max(1, n);
+    }
+
+    /** Mean accuracy over the network's classification outputs (class-index labels) on the run's validation data;
+     * NaN without validation data or classification outputs. */
     public static double validationAccuracy(TrainingRun run) {
         if (!run.hasValidation()) {
             return Double.NaN;
         }
-        EvaluationSummary[] summaries = evaluate(run.network, run.validationFeatures, run.validationLabels,
-                run.numClasses, VALIDATION_BATCH);
         double sum = 0;
-        for (EvaluationSummary summary : summaries) {
-            sum += summary.accuracy;
+        int count = 0;
+        for (int o = 0; o < run.validationLabels.length; o++) {
+            if (run.validationLabels[o].rank() != 1) {
+                continue;
+            }
+            sum += evaluate(run.network, run.validationFeatures, new INDArray[] {run.validationLabels[o]},
+                    new int[] {run.numClasses[o]}, VALIDATION_BATCH, o, run.stop)[0].accuracy;
+            count++;
         }
-        return sum / summaries.length;
+        return count == 0 ? Double.NaN : sum / count;
     }
 
     /** DL4J's Evaluation of every output over the data, computed batch by batch: one summary per output. */
     public static EvaluationSummary[] evaluate(TrainingRun run) {
-        return evaluate(run.network, run.features, run.labels, run.numClasses, run.batchSize);
+        return evaluate(run.network, run.features, run.labels, run.numClasses, run.batchSize, 0, run.stop);
     }
 
+    /** labels[o] belongs to network output firstOutput + o. */
     static EvaluationSummary[] evaluate(Model net, INDArray[] features, INDArray[] labels, int[] numClasses,
-                                        int batchSize) {
+                                        int batchSize, int firstOutput, java.util.concurrent.atomic.AtomicBoolean stop) {
         Evaluation[] evaluations = new Evaluation[labels.length];
         for (int o = 0; o < labels.length; o++) {
             evaluations[o] = new Evaluation(numClasses[o]);
         }
         long n = features[0].size(0);
-        for (long from = 0; from < n; from += batchSize) {
+        for (long from = 0; from < n && !stop.get(); from += batchSize) {
             long to = Math.min(n, from + batchSize);
             INDArray[] predicted = Networks.output(net, Rows.range(features, from, to));
             for (int o = 0; o < labels.length; o++) {
-                evaluations[o].eval(oneHot(Rows.range(labels[o], from, to), numClasses[o]), predicted[o]);
+                evaluations[o].eval(oneHot(Rows.range(labels[o], from, to), numClasses[o]), predicted[firstOutput + o]);
             }
         }
         EvaluationSummary[] summaries = new EvaluationSummary[labels.length];
@@ -129,10 +240,11 @@ public final class Trainer {
         return Nd4j.create(flat, new long[] {classes.length, numClasses}, DataType.FLOAT);
     }
 
-    static INDArray[] oneHot(INDArray[] labels, int[] numClasses) {
+    /** Per output: [n] class indices one-hot encoded, [n, k] float targets as they are. */
+    public static INDArray[] targets(INDArray[] labels, int[] numClasses) {
         INDArray[] out = new INDArray[labels.length];
         for (int o = 0; o < labels.length; o++) {
-            out[o] = oneHot(labels[o], numClasses[o]);
+            out[o] = labels[o].rank() == 1 ? oneHot(labels[o], numClasses[o]) : labels[o];
         }
         return out;
     }
@@ -147,6 +259,14 @@ public final class Trainer {
             int tmp = order[i];
             order[i] = order[j];
             order[j] = tmp;
+        }
+        return order;
+    }
+
+    private static int[] identity(int n) {
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
         }
         return order;
     }

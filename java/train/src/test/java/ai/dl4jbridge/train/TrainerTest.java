@@ -109,4 +109,35 @@ class TrainerTest {
         INDArray encoded = Trainer.oneHot(Nd4j.createFromArray(2, 0), 3);
         assertEquals(Nd4j.create(new float[] {0, 0, 1, 1, 0, 0}, new long[] {2, 3}, DataType.FLOAT), encoded);
     }
+
+    /** DL4J's counters advance across fit calls (per-epoch schedules read them); a set stop flag trains nothing. */
+    @Test
+    void countersAdvanceAndTheStopFlagStopsBeforeTheNextMinibatch() {
+        MultiLayerNetwork net = network();
+        INDArray[] train = blobs(300, 1);
+        Trainer.fit(run(net, train, 2, 32));
+        assertEquals(2, net.getEpochCount());
+        assertEquals(20, net.getIterationCount());  // 2 x ceil(300 / 32)
+        TrainingRun stopped = run(net, train, 3, 32);
+        stopped.stop.set(true);
+        assertEquals(0, Trainer.fit(stopped).size());
+        assertEquals(20, net.getIterationCount());
+    }
+
+    /** Our schedules survive the configuration JSON a model zip stores (ND4J's RampSchedule does not in M2.1). */
+    @Test
+    void warmUpAndCosineSchedulesRoundTripThroughConfigurationJson() {
+        org.nd4j.linalg.schedule.ISchedule schedule = new WarmUpSchedule(
+                new CosineSchedule(org.nd4j.linalg.schedule.ScheduleType.EPOCH, 0.1, 0.01, 4), 10);
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1)
+                .updater(new org.nd4j.linalg.learning.config.Sgd(schedule))
+                .list(new OutputLayer.Builder().nIn(4).nOut(3).activation(Activation.SOFTMAX).build()).build());
+        String json = net.getLayerWiseConfigurations().toJson();
+        org.nd4j.linalg.learning.config.IUpdater back = ((org.deeplearning4j.nn.conf.layers.BaseLayer)
+                org.deeplearning4j.nn.conf.MultiLayerConfiguration.fromJson(json).getConf(0).getLayer()).getIUpdater();
+        for (int[] at : new int[][] {{0, 0}, {4, 0}, {12, 1}, {40, 3}, {80, 6}}) {
+            assertEquals(schedule.valueAt(at[0], at[1]), back.getLearningRate(at[0], at[1]), 1e-15);
+        }
+        assertEquals(0.1 * 0.5 * (1 + Math.cos(Math.PI / 4)) * 0.9 + 0.01, schedule.valueAt(12, 1), 1e-12);
+    }
 }

@@ -1,0 +1,212 @@
+"""DL4J's training UI for a run: `bridge.fit(net, x, y, ui=True)`, `dl4j-bridge train --ui`, `dl4j-bridge ui FILE`.
+
+    with bridge.ui.training_ui(net, port=9000) as ui:      # DL4J's UIServer, its StatsListener on `net`
+        print(ui.url)                                     # http://localhost:9000/train/overview
+        bridge.fit(net, x, y, epochs=5)
+    bridge.ui.replay(ui.stats_file)                        # the same charts later, from the file
+
+DL4J's UI server (Vert.x) runs in a JVM of its own (java/ui): beside Spark's Netty in the training JVM its
+pages fail (DESIGN.md). The training JVM adds DL4J's StatsListener to the network for the run, posting through
+RemoteUIStatsStorageRouter; the UI server stores what it receives in a FileStatsStorage (stats_file) and
+shows it: score, update/parameter ratios, activations, per-layer charts. Local training only for now (on
+Spark the executors would need the router too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .errors import DataError, SetupError
+
+__all__ = ["training_ui", "replay", "TrainingUI", "ui_classpath", "DEFAULT_PORT"]
+
+DEFAULT_PORT = 9000
+START_TIMEOUT = 180.0
+FLUSH_TIMEOUT = 30.0
+
+
+def ui_classpath() -> list[str]:
+    """The UI server's jars: java/ui/target in a checkout, else the cache that `dl4j-bridge setup` fills."""
+    from .jvm import CACHE_DIR, REPO_JAVA_DIR, VERSION
+
+    jar = f"dl4j-bridge-ui-{VERSION}.jar"
+    for listing, main in (
+        (REPO_JAVA_DIR / "ui" / "target" / "classpath.txt", REPO_JAVA_DIR / "ui" / "target" / jar),
+        (CACHE_DIR / "ui-classpath.txt", CACHE_DIR / jar),
+    ):
+        if listing.is_file() and main.is_file():
+            return [str(main), *(e for e in listing.read_text().strip().split(os.pathsep) if e)]
+    raise SetupError(
+        "The training UI's jars are not built: run `dl4j-bridge setup` (in a checkout: "
+        "cd java && ./mvnw -B -q package -DskipTests -pl ui)."
+    )
+
+
+def _free_port(port: int) -> int:
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise DataError(f"Received an invalid value for `port`, expected a TCP port 0..65535. Received: port={port!r}")
+    if port:
+        return port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class UIServer:
+    """The UI server process: started with start(), stopped by closing its stdin (stop())."""
+
+    def __init__(self, stats_file, port: int = DEFAULT_PORT, replay: bool = False):
+        from .jvm import java_home
+
+        self.stats_file = Path(stats_file).resolve()
+        self.port = _free_port(port)
+        if replay and not self.stats_file.is_file():
+            raise DataError(f"No stats file at {self.stats_file}: `dl4j-bridge train --ui` writes OUT/ui-stats.bin.")
+        if not replay:
+            self.stats_file.parent.mkdir(parents=True, exist_ok=True)
+        self.command = [
+            str(java_home() / "bin" / "java"),
+            "-Xmx1g",
+            "-cp",
+            os.pathsep.join(ui_classpath()),
+            "ai.dl4jbridge.ui.UiServerMain",
+            "--port",
+            str(self.port),
+            "--stats",
+            str(self.stats_file),
+            *(["--replay"] if replay else []),
+        ]
+        self.process, self.url, self.log = None, None, []
+
+    def start(self) -> UIServer:
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._read, args=(ready,), daemon=True).start()
+        if not ready.wait(START_TIMEOUT) or self.url is None:
+            self.stop()
+            raise SetupError(
+                f"DL4J's training UI did not start on port {self.port} within {START_TIMEOUT:.0f} s: "
+                + " | ".join(self.log[-8:])
+            )
+        return self
+
+    def _read(self, ready: threading.Event) -> None:
+        for line in self.process.stdout:
+            self.log.append(line.rstrip())
+            if line.startswith("listening on "):
+                self.url = line.split(" ", 2)[2].strip()
+                ready.set()
+        ready.set()  # exited before listening: start() reports the log
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # UiServerMain exits when its stdin closes
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            self.process.wait(timeout)
+
+
+class TrainingUI:
+    """Context manager: a UI server for the run, and DL4J's StatsListener on the network while it lasts."""
+
+    def __init__(self, net, port: int = DEFAULT_PORT, stats_file=None, frequency: int = 1):
+        from .nets import as_java
+
+        self.java = as_java(net)
+        self.server = UIServer(stats_file or Path.cwd() / "ui-stats.bin", port)
+        self.frequency = int(frequency)
+        self.router = self.listener = None
+        self._before = []
+
+    @property
+    def url(self) -> str | None:
+        return self.server.url
+
+    @property
+    def stats_file(self) -> Path:
+        return self.server.stats_file
+
+    def __enter__(self) -> TrainingUI:
+        from .jvm import jclass
+
+        self.server.start()
+        base = self.server.url.split("/train")[0]
+        self.router = jclass("org.deeplearning4j.core.storage.impl.RemoteUIStatsStorageRouter")(base)
+        self.listener = jclass("org.deeplearning4j.ui.model.stats.StatsListener")(self.router, self.frequency)
+        self._before = list(self.java.getListeners() or [])
+        self.java.addListeners(self.listener)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        from .jvm import jclass
+
+        try:
+            self.java.setListeners(jclass("java.util.ArrayList")(self._before))
+            self._flush()
+        finally:
+            with contextlib.suppress(Exception):
+                self.router.shutdown()
+            self.server.stop()
+        return False
+
+    def _flush(self) -> None:
+        """Wait until the router has posted what training queued (it posts from its own thread)."""
+        field = self.router.getClass().getDeclaredField("queue")
+        field.setAccessible(True)
+        queue = field.get(self.router)
+        deadline = time.monotonic() + FLUSH_TIMEOUT
+        while queue is not None and queue.size() > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the last POST in flight
+
+
+def training_ui(net, port: int = DEFAULT_PORT, stats_file=None, frequency: int = 1) -> TrainingUI:
+    """DL4J's training UI for the block's training of `net` (see the module docstring); stats in `stats_file`
+    (default ./ui-stats.bin), `frequency`: report every N iterations. port=0 picks a free port."""
+    return TrainingUI(net, port, stats_file, frequency)
+
+
+def fit_with_ui(fit, ui, spark, net, x, y, **kwargs):
+    """bridge.fit(..., ui=True | {options}): the same fit inside training_ui(net, **options)."""
+    if spark is not None:
+        raise DataError(
+            "fit(ui=...) runs DL4J's training UI for local training; with spark= the executors "
+            "would need the stats router too, which is not supported yet. Drop ui or spark."
+        )
+    options = {} if ui is True else dict(ui) if isinstance(ui, dict) else None
+    if options is None or not set(options) <= {"port", "stats_file", "frequency"}:
+        raise DataError(
+            f"Received an invalid value for `ui`, expected True or a dict with port, stats_file, "
+            f"frequency. Received: ui={ui!r}"
+        )
+    with training_ui(net, **options) as session:
+        print(f"DL4J training UI: {session.url} (stats: {session.stats_file})", file=sys.stderr, flush=True)
+        return fit(net, x, y, **kwargs)
+
+
+def replay(stats_file, port: int = DEFAULT_PORT, block: bool = True) -> UIServer:
+    """Serve DL4J's UI over a saved stats file; blocks until Ctrl-C unless block=False (then stop() it)."""
+    server = UIServer(stats_file, port, replay=True).start()
+    print(f"DL4J training UI: {server.url} (stats: {server.stats_file}); Ctrl-C stops it", file=sys.stderr, flush=True)
+    if not block:
+        return server
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return server

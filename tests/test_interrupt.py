@@ -1,0 +1,107 @@
+"""Ctrl-C during training: KeyboardInterrupt within 2 s at a minibatch boundary, the process and the network
+still usable; the CLI exits 130 with its last checkpoint loadable. Real SIGINTs sent to child processes (a
+background job of a non-interactive shell ignores SIGINT, so the children are started from Python)."""
+
+from __future__ import annotations
+
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import bridge
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = """
+import sys, time, numpy as np, bridge
+from bridge import callbacks, nets
+x, y, xt, yt = bridge.data.load("mnist")
+net = nets.lenet(seed=1)
+
+class Announce(callbacks.Callback):
+    def on_batch_end(self, batch, logs=None):
+        print("TRAINING", flush=True)
+
+before = net.java.getIterationCount()
+try:
+    bridge.fit(net, x, y, epochs=100, verbose=0, callbacks=[Announce()])
+    print("FINISHED", flush=True)
+except KeyboardInterrupt:
+    print("INTERRUPTED", time.monotonic(), flush=True)
+steps = net.java.getIterationCount()
+p = bridge.predict(net, xt[:100])
+print("PREDICTED", p.shape[0], bool(np.isfinite(p).all()), steps > before, flush=True)
+"""
+
+
+def _read_line(proc, timeout: float) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f"no output within {timeout} s"
+    return proc.stdout.readline()
+
+
+def _wait_for(proc, prefix: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = _read_line(proc, max(0.1, deadline - time.monotonic()))
+        if line.startswith(prefix):
+            return line
+        assert line, f"the child ended before printing {prefix!r}; rc={proc.poll()}"
+    raise AssertionError(f"no {prefix!r} line within {timeout} s")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_fit_raises_keyboard_interrupt_quickly_and_the_network_still_predicts():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        _wait_for(proc, "TRAINING", 120)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        line = _wait_for(proc, "INTERRUPTED", 30)
+        assert float(line.split()[1]) - sent < 2.0, "KeyboardInterrupt came more than 2 s after SIGINT"
+        predicted = _wait_for(proc, "PREDICTED", 60).split()
+        assert predicted[1:] == ["100", "True", "True"], predicted
+        assert proc.wait(60) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_path, mnist):
+    out = tmp_path / "run"
+    cmd = [
+        str(Path(sys.executable).with_name("dl4j-bridge")),
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "mnist",
+        "--epochs",
+        "200",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        checkpoint = out / "checkpoint.zip"
+        deadline = time.monotonic() + 180
+        while not checkpoint.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        time.sleep(1.0)  # into a later epoch: the interrupt must leave the checkpoint of a completed epoch intact
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+        assert "interrupted" in proc.stderr.read()
+    finally:
+        proc.kill()
+    net = bridge.load(checkpoint)
+    assert net.training_state["epoch"] >= 1 and net.java.getEpochCount() == net.training_state["epoch"]
+    accuracy = bridge.evaluate(net, mnist[2], mnist[3]).accuracy
+    assert accuracy > 0.8, accuracy

@@ -1,0 +1,117 @@
+"""DL4J's training UI, watched from a real headless Chromium while a network trains; replayed from its file.
+
+The screenshot is kept as a test artifact: tests/artifacts/ui-training.png (git-ignored)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bridge
+import bridge.ui
+from bridge import nets
+from bridge.errors import DataError
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+pytestmark = pytest.mark.slow
+
+
+def _overview(url: str) -> dict:
+    base = url.split("/train")[0]
+    return json.loads(urllib.request.urlopen(base + "/train/overview/data", timeout=30).read())
+
+
+def _screenshot(url: str, path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "headless Chromium is needed: `make system` installs Debian's chromium"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,1000",
+            "--virtual-time-budget=6000",
+            f"--screenshot={path}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert path.is_file(), result.stderr[-2000:]
+
+
+def _score_line_pixels(path: Path) -> int:
+    """Pixels of the score series' red-orange line in the score chart (the overview's top-left panel)."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    height, width, _ = rgb.shape
+    panel = rgb[int(0.08 * height) : int(0.40 * height), int(0.14 * width) : int(0.70 * width)]
+    r, g, b = panel[..., 0], panel[..., 1], panel[..., 2]
+    return int(((r > 200) & (g < 130) & (b < 110)).sum())
+
+
+def test_the_training_ui_shows_the_score_chart_during_training_and_replays_it(mnist, tmp_path):
+    x, y = mnist[0], mnist[1]
+    net = nets.mlp(seed=7)
+    stats = tmp_path / "ui-stats.bin"
+    errors, state = [], {}
+    with bridge.ui.training_ui(net, port=0, stats_file=stats) as ui:
+        assert [str(c.getClass().getSimpleName()) for c in net.java.getListeners()] == ["StatsListener"]
+
+        def train():
+            try:
+                bridge.fit(net, x, y, epochs=4, batch_size=64, progress=False)
+            except Exception as exc:  # reported by the assertion below
+                errors.append(exc)
+
+        worker = threading.Thread(target=train)
+        worker.start()
+        deadline = time.monotonic() + 300
+        while worker.is_alive() and len(_overview(ui.url).get("scores", [])) < 20 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        shot = ARTIFACTS / "ui-training.png"
+        _screenshot(ui.url, shot)
+        state["training while shot"] = worker.is_alive()
+        state["scores at shot"] = len(_overview(ui.url)["scores"])
+        print(f"training UI screenshot: {shot}")
+        worker.join()
+        final = len(_overview(ui.url)["scores"])
+    assert errors == []
+    assert state["training while shot"], "training ended before the screenshot: make the run longer"
+    assert state["scores at shot"] >= 20 and final > state["scores at shot"]
+    assert _score_line_pixels(shot) > 300, f"no score line drawn in {shot}"
+    assert list(net.java.getListeners() or []) == []  # the listener was for the run only
+
+    server = bridge.ui.replay(stats, port=0, block=False)
+    try:
+        assert len(_overview(server.url)["scores"]) == final
+    finally:
+        server.stop()
+
+
+def test_replaying_a_missing_stats_file_says_so(tmp_path):
+    with pytest.raises(DataError, match="No stats file"):
+        bridge.ui.replay(tmp_path / "nope.bin", block=False)
+
+
+def test_ui_options_are_checked(mnist):
+    net = nets.sequential([nets.Dense(4), nets.Output(10)], 784)
+    with pytest.raises(DataError, match="`ui`"):
+        bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"colour": "red"}, progress=False)
+    with pytest.raises(DataError, match="port"):
+        bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"port": 70000}, progress=False)
+    with pytest.raises(DataError, match="with spark="):
+        bridge.fit(net, mnist[0][:10], mnist[1][:10], ui=True, spark="local[1]", progress=False)
