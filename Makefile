@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP   := $(VENV)/.installed
 JAVA_STAMP := java/train/target/classpath.txt
-JAVA_INPUTS := $(shell find java -path '*/target' -prune -o -type f \( -name '*.java' -o -name 'pom.xml' -o -name '*.properties' \) -print)
+JAVA_INPUTS := $(shell find java -path '*/target' -prune -o -type f \( -name '*.java' -o -name '*.proto' -o -name 'pom.xml' -o -name '*.properties' \) -print)
 
 .PHONY: setup train test test-fast test-java test-python lint format-java-check system benchmarks constraints
 

@@ -101,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="TCP port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--threads", type=int, default=None, help="request worker threads (default: cores)")
+    p.add_argument(
+        "--service-option",
+        action="append",
+        default=[],
+        metavar="OPT",
+        dest="service_options",
+        help="an option for the Java service as it is, repeatable: --service-option=--grpc-port=8081 "
+        "--service-option=--batch-max-size=32 (all of them: java -jar java/runtime/target/dl4j-bridge-runtime-0.1.0-service.jar --help)",
+    )
     p.set_defaults(handler=cmd_serve)
     return parser
 
@@ -456,7 +465,7 @@ def cmd_serve(args) -> int:
 
     from .service import service_command
 
-    process = subprocess.Popen(service_command(args.model, args.port, args.host, args.threads))
+    process = subprocess.Popen(service_command(args.model, args.port, args.host, args.threads, args.service_options))
     forward = lambda signum, frame: process.send_signal(signal.SIGTERM)  # noqa: E731
     previous = signal.signal(signal.SIGTERM, forward)
     try:

@@ -208,14 +208,24 @@ def test_model_health_metrics(served):
 
 
 def test_cli_serve_starts_and_stops_the_service():
-    """`dl4j-bridge serve MODEL --port 0` runs the jar in the foreground; SIGTERM stops it cleanly (exit 0)."""
+    """`dl4j-bridge serve MODEL --port 0 --service-option=...` runs the jar in the foreground with those options;
+    SIGTERM stops it cleanly (exit 0)."""
     import re
     import signal
     import subprocess
     import sys
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "serve", str(_vector("lenet/model.onnx")), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "serve",
+            str(_vector("lenet/model.onnx")),
+            "--port",
+            "0",
+            "--service-option=--batch-max-size=8",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -224,6 +234,7 @@ def test_cli_serve_starts_and_stops_the_service():
         line = process.stdout.readline()
         match = re.search(r"listening on (http://\S+)", line)
         assert match, f"unexpected first line: {line!r}"
+        assert "batching=lenet:batch<=8/" in line, line
         assert ServiceClient(match.group(1)).request("GET", "/health")[0] == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
