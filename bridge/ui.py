@@ -155,14 +155,14 @@ class TrainingUI:
 
         try:
             self.java.setListeners(jclass("java.util.ArrayList")(self._before))
-            self._flush()
+            self.flush()
         finally:
             with contextlib.suppress(Exception):
                 self.router.shutdown()
             self.server.stop()
         return False
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Wait until the router has posted what training queued (it posts from its own thread)."""
         field = self.router.getClass().getDeclaredField("queue")
         field.setAccessible(True)

@@ -88,6 +88,7 @@ def test_the_training_ui_shows_the_score_chart_during_training_and_replays_it(mn
         state["scores at shot"] = len(_overview(ui.url)["scores"])
         print(f"training UI screenshot: {shot}")
         worker.join()
+        ui.flush()  # what training queued has reached the UI server
         final = len(_overview(ui.url)["scores"])
     assert errors == []
     assert state["training while shot"], "training ended before the screenshot: make the run longer"
