@@ -231,7 +231,10 @@ def cmd_train(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint = callbacks.ModelCheckpoint(args.out / "checkpoint.zip")  # the last completed epoch, written atomically
     with contextlib.ExitStack() as stack:
-        if args.ui:
+        spark_ui = (
+            {"port": args.ui_port, "stats_file": str(args.out / "ui-stats.bin")} if args.ui and args.spark else False
+        )
+        if args.ui and not args.spark:  # on Spark, fit(ui=...) routes the workers' stats to the UI instead
             from .ui import training_ui
 
             ui = stack.enter_context(training_ui(net, port=args.ui_port, stats_file=args.out / "ui-stats.bin"))
@@ -252,6 +255,7 @@ def cmd_train(args) -> int:
                 progress=not args.no_progress,
                 spark=args.spark,
                 callbacks=[checkpoint],
+                ui=spark_ui,
             )
         except KeyboardInterrupt:
             kept = f"; the last completed epoch is in {args.out / 'checkpoint.zip'}" if checkpoint.saved else ""

@@ -49,6 +49,8 @@ class SparkOptions:
     rdd_training_approach: str = "Direct"  # Direct | Export (Export needs a shared Hadoop file system)
     stats_json: str | None = None  # write the phase timings (fit, aggregation, broadcast, data) here
     stats_html: str | None = None  # DL4J's HTML training-stats report
+    ui_url: str | None = None  # a DL4J training-UI server the workers post their stats to (fit(ui=...) sets it)
+    ui_frequency: int = 1  # with ui_url: a stats report every this many iterations
 
     _CHOICES = {
         "repartition": ("Always", "NumPartitionsWorkersDiffers", "Never"),
@@ -63,6 +65,7 @@ class SparkOptions:
             ("averaging_frequency", 1),
             ("prefetch_batches", 0),
             ("workers", 1),
+            ("ui_frequency", 1),
         ):
             if not (name == "workers" and self.workers is None):
                 integer_at_least(getattr(self, name), name, lowest)
@@ -203,6 +206,8 @@ def _java_options(options: SparkOptions, parallelism: int):
     java.saveUpdater = options.save_updater
     java.approach = jclass("org.deeplearning4j.spark.api.RDDTrainingApproach").valueOf(options.rdd_training_approach)
     java.statsHtmlPath = options.stats_html
+    java.uiUrl = options.ui_url
+    java.uiFrequency = options.ui_frequency
     return java
 
 

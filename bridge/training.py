@@ -92,7 +92,8 @@ def fit(
     Ctrl-C stops training at the next minibatch boundary and raises KeyboardInterrupt; the network keeps its
     last completed step.
     ui: True (or a dict of bridge.ui.training_ui options: port, stats_file, frequency) serves DL4J's training
-    UI for this run, stats saved to ./ui-stats.bin unless stats_file says otherwise (local training only).
+    UI for this run, stats saved to ./ui-stats.bin unless stats_file says otherwise (on Spark the workers post
+    their stats through DL4J's remote stats router).
     Returns a History: a list of EpochResult that also has Keras' .history dict and .epoch.
     """
     if ui:  # DL4J's training UI around the same run (bridge.ui)

@@ -8,8 +8,8 @@
 DL4J's UI server (Vert.x) runs in a JVM of its own (java/ui): beside Spark's Netty in the training JVM its
 pages fail (DESIGN.md). The training JVM adds DL4J's StatsListener to the network for the run, posting through
 RemoteUIStatsStorageRouter; the UI server stores what it receives in a FileStatsStorage (stats_file) and
-shows it: score, update/parameter ratios, activations, per-layer charts. Local training only for now (on
-Spark the executors would need the router too).
+shows it: score, update/parameter ratios, activations, per-layer charts. On Spark, each worker's StatsListener
+posts through the same router (DL4J's SparkListenable.setListeners; SparkOptions.ui_url).
 """
 
 from __future__ import annotations
@@ -180,21 +180,52 @@ def training_ui(net, port: int = DEFAULT_PORT, stats_file=None, frequency: int =
 
 
 def fit_with_ui(fit, ui, spark, net, x, y, **kwargs):
-    """bridge.fit(..., ui=True | {options}): the same fit inside training_ui(net, **options)."""
-    if spark is not None:
-        raise DataError(
-            "fit(ui=...) runs DL4J's training UI for local training; with spark= the executors "
-            "would need the stats router too, which is not supported yet. Drop ui or spark."
-        )
+    """bridge.fit(..., ui=True | {options}): the same fit inside training_ui(net, **options); on Spark, every
+    worker's StatsListener posts to the UI server through DL4J's remote stats router (SparkOptions.ui_url)."""
     options = {} if ui is True else dict(ui) if isinstance(ui, dict) else None
     if options is None or not set(options) <= {"port", "stats_file", "frequency"}:
         raise DataError(
             f"Received an invalid value for `ui`, expected True or a dict with port, stats_file, "
             f"frequency. Received: ui={ui!r}"
         )
+    if spark is not None:
+        return _fit_spark_with_ui(fit, options, spark, net, x, y, kwargs)
     with training_ui(net, **options) as session:
         print(f"DL4J training UI: {session.url} (stats: {session.stats_file})", file=sys.stderr, flush=True)
         return fit(net, x, y, **kwargs)
+
+
+def _fit_spark_with_ui(fit, options: dict, spark, net, x, y, kwargs: dict):
+    import dataclasses
+
+    from .spark import SparkOptions
+
+    server = UIServer(options.get("stats_file") or Path.cwd() / "ui-stats.bin", options.get("port", DEFAULT_PORT))
+    server.start()
+    try:
+        print(f"DL4J training UI: {server.url} (stats: {server.stats_file})", file=sys.stderr, flush=True)
+        ui_settings = {"ui_url": server.url.split("/train")[0], "ui_frequency": int(options.get("frequency", 1))}
+        if isinstance(kwargs.get("spark_options"), SparkOptions):
+            kwargs["spark_options"] = dataclasses.replace(kwargs["spark_options"], **ui_settings)
+        else:
+            kwargs.update(ui_settings)
+        history = fit(net, x, y, spark=spark, **kwargs)
+        _wait_until_stable(server.stats_file)  # the workers' routers post from their own threads
+        return history
+    finally:
+        server.stop()
+
+
+def _wait_until_stable(path: Path, quiet: float = 1.5) -> None:
+    """Return once `path` has not grown for `quiet` seconds (at most FLUSH_TIMEOUT)."""
+    deadline, size, since = time.monotonic() + FLUSH_TIMEOUT, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = path.stat().st_size if path.exists() else 0
+        if now != size:
+            size, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.25)
 
 
 def replay(stats_file, port: int = DEFAULT_PORT, block: bool = True) -> UIServer:

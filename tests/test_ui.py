@@ -114,5 +114,31 @@ def test_ui_options_are_checked(mnist):
         bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"colour": "red"}, progress=False)
     with pytest.raises(DataError, match="port"):
         bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"port": 70000}, progress=False)
-    with pytest.raises(DataError, match="with spark="):
-        bridge.fit(net, mnist[0][:10], mnist[1][:10], ui=True, spark="local[1]", progress=False)
+    with pytest.raises(DataError, match="ui_frequency"):
+        bridge.fit(net, mnist[0][:10], mnist[1][:10], spark="local[1]", ui_frequency=0, progress=False)
+
+
+def test_spark_workers_post_their_stats_to_the_ui(mnist, tmp_path):
+    """On Spark every worker's StatsListener posts through DL4J's remote router: the stats file that the UI
+    server kept holds the workers' scores, as the replay shows."""
+    net = nets.sequential([nets.Dense(16), nets.Output(10)], 784, seed=3)
+    stats = tmp_path / "spark-stats.bin"
+    history = bridge.fit(
+        net,
+        mnist[0][:640],
+        mnist[1][:640],
+        epochs=1,
+        spark="local[2]",
+        batch_size_per_worker=32,
+        averaging_frequency=2,
+        ui={"port": 0, "stats_file": str(stats)},
+        progress=False,
+    )
+    assert len(history) == 1 and stats.is_file() and stats.stat().st_size > 0
+    server = bridge.ui.replay(stats, port=0, block=False)
+    try:
+        scores = _overview(server.url).get("scores", [])
+        assert len(scores) >= 5, scores  # 640 rows / 32 per minibatch = 20 minibatches over the workers
+        assert all(np.isfinite(float(v)) for v in scores)
+    finally:
+        server.stop()

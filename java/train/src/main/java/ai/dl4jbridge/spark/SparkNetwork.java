@@ -29,6 +29,9 @@ abstract class SparkNetwork {
 
     abstract SparkTrainingStats stats();
 
+    /** The DL4J wrapper itself: where workers' listeners (DL4J's training UI) are set. */
+    abstract org.deeplearning4j.spark.impl.SparkListenable listenable();
+
     static SparkNetwork of(JavaSparkContext sc, Model net, TrainingMaster<?, ?> master) {
         if (net instanceof MultiLayerNetwork) {
             return new MultiLayer(new SparkDl4jMultiLayer(sc, (MultiLayerNetwork) net, master));
@@ -77,6 +80,11 @@ abstract class SparkNetwork {
         SparkTrainingStats stats() {
             return spark.getSparkTrainingStats();
         }
+
+        @Override
+        org.deeplearning4j.spark.impl.SparkListenable listenable() {
+            return spark;
+        }
     }
 
     private static final class Graph extends SparkNetwork {
@@ -114,6 +122,11 @@ abstract class SparkNetwork {
         @Override
         SparkTrainingStats stats() {
             return spark.getSparkTrainingStats();
+        }
+
+        @Override
+        org.deeplearning4j.spark.impl.SparkListenable listenable() {
+            return spark;
         }
     }
 }

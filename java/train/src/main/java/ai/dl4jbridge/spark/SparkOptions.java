@@ -26,4 +26,8 @@ public final class SparkOptions {
     public RDDTrainingApproach approach = RDDTrainingApproach.Direct;
     /** Folder to write DL4J's training-stats HTML report into after each fit; null for none. */
     public String statsHtmlPath;
+    /** DL4J's training UI server (its base URL) that every worker's StatsListener posts to; null: no UI. */
+    public String uiUrl;
+    /** With uiUrl: a stats report every this many iterations. */
+    public int uiFrequency = 1;
 }

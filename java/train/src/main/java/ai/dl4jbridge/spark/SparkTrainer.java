@@ -17,11 +17,13 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.DoubleAccumulator;
+import org.deeplearning4j.core.storage.impl.RemoteUIStatsStorageRouter;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.spark.api.TrainingHook;
 import org.deeplearning4j.spark.api.stats.SparkTrainingStats;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.stats.EventStats;
+import org.deeplearning4j.ui.model.stats.StatsListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
@@ -128,6 +130,12 @@ public final class SparkTrainer {
                 .trainingHooks(hooks)
                 .build();
         SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
+        if (options.uiUrl != null) { // DL4J's remote stats router: the workers post their stats to the UI server
+            spark.listenable()
+                    .setListeners(
+                            new RemoteUIStatsStorageRouter(options.uiUrl),
+                            List.of(new StatsListener(null, options.uiFrequency)));
+        }
         timings.clear();
         List<EpochStats> history = new ArrayList<>();
         for (int i = 0; i < run.epochs && !run.stop.get(); i++) {
