@@ -163,17 +163,24 @@ def test_abandoned_connections_leave_no_file_handles(service, digits, expected):
     ) + big
     address = _address(service)
 
+    refused = []  # connections the kernel reset (listen backlog full under the burst): counted, not fatal
+
     def abandon(count: int, offset: int) -> None:
         for i in range(count):
-            with socket.create_connection(address, timeout=10) as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                sock.sendall(whole if (i + offset) % 100 == 0 else partial[: 10 + (i % (len(partial) - 10))])
+            try:
+                with socket.create_connection(address, timeout=10) as sock:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    sock.sendall(whole if (i + offset) % 100 == 0 else partial[: 10 + (i % (len(partial) - 10))])
+            except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
+                refused.append(i)
 
     threads = [threading.Thread(target=abandon, args=(5000, k)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(300)
+    assert not any(t.is_alive() for t in threads)
+    assert len(refused) < 1000, f"{len(refused)} of 20,000 connections were refused"  # nearly all were abandoned
     deadline = time.monotonic() + 20
     while _open_fds(pid) > baseline + 5 and time.monotonic() < deadline:
         time.sleep(0.2)
