@@ -71,9 +71,18 @@ def test_the_training_ui_shows_the_score_chart_during_training_and_replays_it(mn
     with bridge.ui.training_ui(net, port=0, stats_file=stats) as ui:
         assert [str(c.getClass().getSimpleName()) for c in net.java.getListeners()] == ["StatsListener"]
 
+        shot_taken = threading.Event()
+
+        class UntilShot(bridge.callbacks.Callback):
+            """Train until the screenshot is taken (then one more epoch), however fast the machine is."""
+
+            def on_epoch_end(self, epoch, logs=None):
+                if shot_taken.is_set():
+                    self.model.stop_training = True
+
         def train():
             try:
-                bridge.fit(net, x, y, epochs=4, batch_size=64, progress=False)
+                bridge.fit(net, x, y, epochs=200, batch_size=64, progress=False, callbacks=[UntilShot()])
             except Exception as exc:  # reported by the assertion below
                 errors.append(exc)
 
@@ -86,8 +95,10 @@ def test_the_training_ui_shows_the_score_chart_during_training_and_replays_it(mn
         _screenshot(ui.url, shot)
         state["training while shot"] = worker.is_alive()
         state["scores at shot"] = len(_overview(ui.url)["scores"])
+        shot_taken.set()
         print(f"training UI screenshot: {shot}")
-        worker.join()
+        worker.join(600)
+        assert not worker.is_alive(), "training did not stop after the screenshot"
         ui.flush()  # what training queued has reached the UI server
         final = len(_overview(ui.url)["scores"])
     assert errors == []
