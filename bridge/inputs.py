@@ -288,24 +288,34 @@ def prepare_features(net, x, name: str = "x") -> list[np.ndarray]:
 
 
 def _label(name: str, spec: InputSpec, count: int) -> str:
-    return name if count == 1 else f"{name}[{spec.name!r}]"
+    return argument_label(name, spec.name, count)
+
+
+def argument_label(name: str, key: str, count: int) -> str:
+    """How an error names one input's (or output's) part of argument `name`: x, or x['image'] when there are several."""
+    return name if count == 1 else f"{name}[{key!r}]"
 
 
 def _arrays_by_input(specs: list[InputSpec], x, name: str) -> list:
-    names = [spec.name for spec in specs]
-    if isinstance(x, dict):
-        if set(x) != set(names):
+    return by_name([spec.name for spec in specs], x, name, "input", "array")
+
+
+def by_name(names: list[str], value, name: str, kind: str, item: str) -> list:
+    """`value` as one entry per network input (kind="input") or output, in `names` order: a dict keyed by exactly
+    those names, or the value itself when there is one; DataError naming argument `name` otherwise."""
+    if isinstance(value, dict):
+        if set(value) != set(names):
             raise DataError(
-                f"Received `{name}` with keys {sorted(map(str, x))}; this network's inputs are "
+                f"Received `{name}` with keys {sorted(map(str, value))}; this network's {kind}s are "
                 f"{names}. Pass a dict with exactly those keys."
             )
-        return [x[n] for n in names]
-    if len(specs) > 1:
+        return [value[n] for n in names]
+    if len(names) > 1:
         raise DataError(
-            f"This network has {len(specs)} inputs {names}: pass `{name}` as a dict "
-            f"{{input name: array}}, received {type(x).__name__}."
+            f"This network has {len(names)} {kind}s {names}: pass `{name}` as a dict "
+            f"{{{kind} name: {item}}}, received {type(value).__name__}."
         )
-    return [x]
+    return [value]
 
 
 def _prepare_one(spec: InputSpec, x, name: str) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from . import validate
 from .arrays import to_indarray
 from .errors import DataError, ShapeError
-from .inputs import output_names, output_sizes, prepare_features
+from .inputs import argument_label, by_name, output_names, output_sizes, prepare_features
 from .jvm import jclass
 
 CLASSES, TARGETS = "classes", "targets"
@@ -56,31 +56,13 @@ def prepared(net, x, y, names=("x", "y")) -> PreparedData:
     features = prepare_features(net, x, names[0])
     outputs, sizes = output_names(net), output_sizes(net)
     n = len(features[0])
-    ys = _labels_by_output(outputs, y, names[1])
-    checked = [_targets(v, n, size, _label_name(names[1], o, len(outputs))) for o, v, size in zip(outputs, ys, sizes)]
+    ys = by_name(outputs, y, names[1], "output", "labels")
+    checked = [
+        _targets(v, n, size, argument_label(names[1], o, len(outputs))) for o, v, size in zip(outputs, ys, sizes)
+    ]
     return PreparedData(
         features, [c[0] for c in checked], [int(s) for s in sizes], outputs, tuple(c[1] for c in checked)
     )
-
-
-def _label_name(name: str, output: str, count: int) -> str:
-    return name if count == 1 else f"{name}[{output!r}]"
-
-
-def _labels_by_output(outputs: list[str], y, name: str) -> list:
-    if isinstance(y, dict):
-        if set(y) != set(outputs):
-            raise DataError(
-                f"Received `{name}` with keys {sorted(map(str, y))}; this network's outputs are "
-                f"{outputs}. Pass a dict with exactly those keys."
-            )
-        return [y[o] for o in outputs]
-    if len(outputs) > 1:
-        raise DataError(
-            f"This network has {len(outputs)} outputs {outputs}: pass `{name}` as a dict "
-            f"{{output name: labels}}, received {type(y).__name__}."
-        )
-    return [y]
 
 
 def _targets(y, n: int, width: int | None, name: str) -> tuple[np.ndarray, str]:

@@ -13,41 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from network_parts import FROZEN_LAYER, FROZEN_VERTEX, configurations, owner, params
 
 import bridge
 from bridge import nets
-from bridge.arrays import to_numpy
 from bridge.errors import DataError
 from bridge.jvm import jclass
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
-FROZEN_LAYER = "org.deeplearning4j.nn.conf.layers.misc.FrozenLayer"
-FROZEN_VERTEX = "org.deeplearning4j.nn.conf.graph.FrozenVertex"
-LAYER_VERTEX = "org.deeplearning4j.nn.conf.graph.LayerVertex"
-
-
-def _params(java) -> dict[str, np.ndarray]:
-    table = java.paramTable()
-    return {str(k): to_numpy(table.get(k)) for k in table.keySet()}
-
-
-def _owner(key: str) -> str:
-    """ "0_W" -> "0", "block1_conv1_W" -> "block1_conv1"."""
-    return key.rsplit("_", 1)[0]
-
-
-def _layer_confs(java) -> dict[str, object]:
-    """Layer index (MultiLayerNetwork) or vertex name (graph) -> its configuration."""
-    if nets.is_graph(java):
-        vertices = java.getConfiguration().getVertices()
-        confs = {str(k): vertices.get(k) for k in vertices.keySet()}
-        return {k: v.getLayerConf().getLayer() if isinstance(v, jclass(LAYER_VERTEX)) else v for k, v in confs.items()}
-    layers = java.getLayerWiseConfigurations()
-    return {str(i): layers.getConf(i).getLayer() for i in range(java.getnLayers())}
 
 
 def _frozen(java) -> set[str]:
-    return {k for k, c in _layer_confs(java).items() if isinstance(c, (jclass(FROZEN_LAYER), jclass(FROZEN_VERTEX)))}
+    return {k for k, c in configurations(java).items() if isinstance(c, (jclass(FROZEN_LAYER), jclass(FROZEN_VERTEX)))}
 
 
 @dataclass(frozen=True)
@@ -109,14 +86,14 @@ class Transferred:
 def transferred(request, mnist) -> Transferred:
     case = CASES[request.param]
     base = bridge.load(VECTORS / case.base / "model.zip")
-    base_params = _params(base.java)
+    base_params = params(base.java)
     net = bridge.transfer(base, **case.kwargs)
     x_train, y_train, x_test, _ = mnist
     shape = (1, 28, 28) if net.is_graph else (784,)
     x, x_test = x_train[:1000].reshape(-1, *shape), x_test[:256].reshape(-1, *shape)
-    before = _params(net.java)
+    before = params(net.java)
     bridge.fit(net, x, y_train[:1000] % case.n_classes, epochs=1, batch_size=64, seed=1, progress=False)
-    return Transferred(case, base, net, base_params, before, _params(net.java), x_test)
+    return Transferred(case, base, net, base_params, before, params(net.java), x_test)
 
 
 def _expected_frozen(t: Transferred) -> set[str]:
@@ -132,9 +109,9 @@ def test_frozen_layers_are_the_ones_asked_for(transferred):
 def test_frozen_parameters_stay_bit_identical_and_the_others_train(transferred):
     frozen = _expected_frozen(transferred)
     assert set(transferred.after) == set(transferred.before)
-    assert any(_owner(k) in frozen for k in transferred.before), "no frozen parameters: the test proves nothing"
+    assert any(owner(k) in frozen for k in transferred.before), "no frozen parameters: the test proves nothing"
     for key, value in transferred.before.items():
-        if _owner(key) in frozen:
+        if owner(key) in frozen:
             np.testing.assert_array_equal(value, transferred.base_params[key], err_msg=f"{key}: not the base's value")
             np.testing.assert_array_equal(transferred.after[key], value, err_msg=f"{key}: a frozen parameter moved")
         else:
@@ -150,7 +127,7 @@ def test_kept_trainable_layers_start_from_the_base_weights(transferred):
 
 
 def test_base_network_is_untouched(transferred):
-    now = _params(transferred.base.java)
+    now = params(transferred.base.java)
     for key, value in transferred.base_params.items():
         np.testing.assert_array_equal(now[key], value, err_msg=f"base's {key} changed")
 

@@ -19,19 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dl4j_builders import output_in
+from network_parts import FROZEN_LAYER, FROZEN_VERTEX, configurations, owner, params
 
 import bridge
 from bridge import nets
-from bridge.arrays import to_numpy
 from bridge.jvm import jclass
 
 pytestmark = pytest.mark.slow  # trains the base networks it transfers from
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 TL = "org.deeplearning4j.nn.transferlearning."
-FROZEN_LAYER = "org.deeplearning4j.nn.conf.layers.misc.FrozenLayer"
-FROZEN_VERTEX = "org.deeplearning4j.nn.conf.graph.FrozenVertex"
-LAYER_VERTEX = "org.deeplearning4j.nn.conf.graph.LayerVertex"
 
 
 @dataclass
@@ -49,27 +46,6 @@ class Transfer:
     y_test: np.ndarray
     min_accuracy: float
     seconds: float
-
-
-def _params(java) -> dict[str, np.ndarray]:
-    """paramTable() copied to numpy: {"0_W": ..., "block1_conv1_W": ...}."""
-    table = java.paramTable()
-    return {str(k): to_numpy(table.get(k)) for k in table.keySet()}
-
-
-def _owner(key: str) -> str:
-    """The layer or vertex a paramTable key belongs to: "0_W" -> "0", "stem_bn_log10stdev" -> "stem_bn"."""
-    return key.rsplit("_", 1)[0]
-
-
-def _configurations(java) -> dict[str, object]:
-    """Layer index (or vertex name) -> its configuration: the Layer conf, or a graph's non-layer vertex conf."""
-    if nets.is_graph(java):
-        vertices = java.getConfiguration().getVertices()
-        confs = {str(k): vertices.get(k) for k in vertices.keySet()}
-        return {k: v.getLayerConf().getLayer() if isinstance(v, jclass(LAYER_VERTEX)) else v for k, v in confs.items()}
-    layers = java.getLayerWiseConfigurations()
-    return {str(i): layers.getConf(i).getLayer() for i in range(java.getnLayers())}
 
 
 def _unwrapped(conf):
@@ -109,7 +85,7 @@ def _resnet(mnist):
         .setOutputs("head")
         .build()
     )
-    frozen = set(_configurations(base.java)) - {"pool", "out"}
+    frozen = set(configurations(base.java)) - {"pool", "out"}
     # Only the new head learns: 0.86 after one epoch, the base's own accuracy (0.864, meta.json).
     return base, java, frozen, {"head"}, 0.8
 
@@ -117,11 +93,11 @@ def _resnet(mnist):
 @pytest.fixture(scope="module", params=[_lenet, _resnet], ids=["lenet", "resnet"])
 def transfer(request, mnist) -> Transfer:
     base, java, frozen, trained, min_accuracy = request.param(mnist)
-    base_params = _params(base.java)
+    base_params = params(base.java)
     net = nets.Network(java, name=f"{base.name}_transfer", labels=base.labels, input_shapes=base.input_shapes)
     shape = next(iter(base.input_shapes.values())) if base.input_shapes else (784,)
     x_train, y_train, x_test, y_test = (a.reshape(-1, *shape) if a.ndim == 2 else a for a in mnist)
-    before = _params(java)
+    before = params(java)
     start = time.perf_counter()
     bridge.fit(net, x_train, y_train, epochs=1, batch_size=64, seed=42, progress=False)
     return Transfer(
@@ -131,7 +107,7 @@ def transfer(request, mnist) -> Transfer:
         trained,
         base_params,
         before,
-        _params(java),
+        params(java),
         x_test,
         y_test,
         min_accuracy,
@@ -140,7 +116,7 @@ def transfer(request, mnist) -> Transfer:
 
 
 def test_feature_layers_are_frozen_wrappers_of_the_base_layers(transfer):
-    confs, base_confs = _configurations(transfer.net.java), _configurations(transfer.base.java)
+    confs, base_confs = configurations(transfer.net.java), configurations(transfer.base.java)
     frozen = {k for k, c in confs.items() if isinstance(c, (jclass(FROZEN_LAYER), jclass(FROZEN_VERTEX)))}
     assert frozen == transfer.frozen
     for name in frozen:  # each wraps the base's own layer (or vertex) type
@@ -151,20 +127,20 @@ def test_feature_layers_are_frozen_wrappers_of_the_base_layers(transfer):
 def test_fit_leaves_frozen_parameters_bit_identical_and_trains_the_head(transfer):
     assert set(transfer.after) == set(transfer.before)
     for key, value in transfer.before.items():
-        owner = _owner(key)
-        if owner in transfer.frozen:
+        layer = owner(key)
+        if layer in transfer.frozen:
             np.testing.assert_array_equal(
                 value, transfer.base_params[key], err_msg=f"{key}: not the base's trained value"
             )
             np.testing.assert_array_equal(transfer.after[key], value, err_msg=f"{key}: a frozen parameter moved")
         else:
-            assert owner in transfer.trained, f"{key}: neither frozen nor expected to train"
+            assert layer in transfer.trained, f"{key}: neither frozen nor expected to train"
             assert not np.array_equal(transfer.after[key], value), f"{key}: the fit did not change it"
-    assert any(_owner(k) in transfer.frozen for k in transfer.before), "no frozen parameters: the test proves nothing"
+    assert any(owner(k) in transfer.frozen for k in transfer.before), "no frozen parameters: the test proves nothing"
 
 
 def test_fit_leaves_the_base_network_untouched(transfer):
-    now = _params(transfer.base.java)
+    now = params(transfer.base.java)
     for key, value in transfer.base_params.items():
         np.testing.assert_array_equal(now[key], value, err_msg=f"base network's {key} changed")
 
