@@ -32,11 +32,16 @@ _ND4J_TYPES = {
 _NUMPY_TYPES = {name: dtype for dtype, name in _ND4J_TYPES.items()}
 
 
-def to_indarray(array, out=None) -> INDArray:
+def to_indarray(array, out=None, copy: bool = True) -> INDArray:
     """Copy a numpy array (any shape, C/F order or strided) into a new INDArray of the same dtype.
 
     out: an existing C-ordered INDArray (not a view) of the same shape and dtype to copy into;
     reusing one avoids allocating (and page-faulting) fresh native memory on every call.
+
+    copy=False wraps numpy's memory instead (zero copy, no ND4J allocation): the INDArray reads and
+    writes the numpy array's memory and keeps the array alive until the INDArray is collected. It needs a
+    writable, C- or F-contiguous, non-empty float32/float64/int32/int64 array (what ND4J's CPU backend
+    can wrap); anything else raises DataError. Writes through either side show in both.
 
     Supported dtypes: float64/32/16, int64/32/16/8, uint64/32/16/8, bool. A C- or F-contiguous
     array is copied once, natively; anything else is made C-contiguous by numpy first.
@@ -47,6 +52,10 @@ def to_indarray(array, out=None) -> INDArray:
             f"Received an array of dtype {array.dtype}, which ND4J has no type for. "
             f"Supported: {', '.join(sorted(str(d) for d in _ND4J_TYPES))}."
         )
+    if not copy:
+        if out is not None:
+            raise DataError("to_indarray: pass either out= (copy into it) or copy=False (wrap), not both.")
+        return _wrap(array)
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     if array.flags.f_contiguous and not array.flags.c_contiguous:
@@ -108,6 +117,49 @@ def to_numpy(indarray, copy: bool = True, out: np.ndarray | None = None) -> np.n
                 indarray, jpype.nio.convertToDirectBuffer(out.reshape(-1).view(np.uint8))
             )
     return out
+
+
+_WRAPPABLE = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _wrap(array: np.ndarray):
+    """A zero-copy INDArray over `array`'s memory. JPype's direct buffer does not keep `array` alive; a Java
+    proxy holding it does, and Ndarrays.wrapBuffer keeps the proxy until the INDArray's data buffer is collected."""
+    import jpype
+    import jpype.nio
+
+    if array.dtype not in _WRAPPABLE or not array.dtype.isnative:
+        raise DataError(
+            f"to_indarray(copy=False) wraps float32, float64, int32 and int64 arrays (what ND4J's CPU backend "
+            f"can wrap, in native byte order); received {array.dtype}. Use copy=True."
+        )
+    if array.ndim == 0 or array.size == 0:
+        raise DataError(
+            f"to_indarray(copy=False) needs a non-empty array of at least 1 dimension; received shape {array.shape}."
+        )
+    if not array.flags.writeable:
+        raise DataError("to_indarray(copy=False) needs a writable array (ND4J may write through it); use copy=True.")
+    if not (array.flags.c_contiguous or array.flags.f_contiguous):
+        raise DataError(
+            "to_indarray(copy=False) needs a C- or F-contiguous array; use copy=True or np.ascontiguousarray."
+        )
+    order = "c" if array.flags.c_contiguous else "f"
+    ndarrays = jclass("ai.dl4jbridge.train.Ndarrays")  # starts the JVM if needed, before any JPype call
+    buffer = jpype.nio.convertToDirectBuffer(array.reshape(-1, order="A").view(np.uint8))
+    shape = jpype.JArray(jpype.JLong)(list(array.shape))
+    with java_errors("to_indarray"):
+        owner = jpype.JProxy("java.lang.Runnable", inst=_MemoryOwner(array))
+        return ndarrays.wrapBuffer(buffer, _ND4J_TYPES[array.dtype], shape, order, owner)
+
+
+class _MemoryOwner:
+    """Holds a wrapped numpy array for as long as Java references this object's proxy."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def run(self):
+        """Java's Cleaner calls this once the INDArray is gone; dropping the proxy then frees the array."""
 
 
 def _copy_into_indarray(buffer, array: np.ndarray, out):

@@ -157,3 +157,71 @@ def test_permuted_indarrays_are_read_by_their_strides(how):
     else:
         with pytest.raises(DataError, match="copy=True"):
             bridge.to_numpy(permuted, copy=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_wrapped_indarray_shares_numpy_memory_both_ways(rng, dtype, order):
+    array = np.asarray(rng.integers(-100, 100, size=(3, 4, 5)), dtype=dtype, order=order)
+    expected = array.copy()
+    wrapped = bridge.to_indarray(array, copy=False)
+    np.testing.assert_array_equal(bridge.to_numpy(wrapped), expected)
+    array[1, 2, 3] = 77  # numpy's write is seen by ND4J: the same memory
+    assert float(wrapped.sumNumber()) == float(expected.sum() - expected[1, 2, 3] + 77)
+    wrapped.muli(2)  # ND4J's in-place write lands in numpy's array
+    assert array[1, 2, 3] == 154 and array[0, 0, 0] == 2 * expected[0, 0, 0]
+
+
+def test_wrapped_indarray_keeps_the_numpy_array_alive_until_it_is_collected():
+    import gc
+    import time
+    import weakref
+
+    from bridge.jvm import jclass
+
+    array = np.arange(1000, dtype=np.float32)
+    alive = weakref.ref(array)
+    wrapped = bridge.to_indarray(array, copy=False)
+    del array
+    gc.collect()
+    assert alive() is not None  # the INDArray still holds numpy's memory
+    assert float(wrapped.sumNumber()) == float(np.arange(1000).sum())
+    del wrapped
+    for _ in range(50):  # Java's Cleaner drops the owner once the INDArray's buffer is collected
+        jclass("java.lang.System").gc()
+        gc.collect()
+        if alive() is None:
+            break
+        time.sleep(0.1)
+    assert alive() is None
+
+
+def test_wrapped_indarrays_work_in_nd4j_ops(rng):
+    a, b = rng.random((64, 784), dtype=np.float32), rng.random((784, 10), dtype=np.float32)
+    product = bridge.to_indarray(a, copy=False).mmul(bridge.to_indarray(b, copy=False))
+    np.testing.assert_allclose(bridge.to_numpy(product), a @ b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("array", "says"),
+    [
+        (np.zeros((2, 3), np.float16), "float16"),
+        (np.zeros((2, 3), np.uint8), "uint8"),
+        (np.zeros((0, 3), np.float32), "non-empty"),
+        (np.float32(1.0), "non-empty"),
+        (np.zeros((4, 6), np.float32)[:, ::2], "contiguous"),
+        (np.zeros((2, 3), ">f4"), "native byte order"),
+    ],
+)
+def test_wrapping_refuses_what_nd4j_cannot_wrap(array, says):
+    with pytest.raises(DataError, match=says):
+        bridge.to_indarray(array, copy=False)
+
+
+def test_wrapping_refuses_read_only_arrays_and_out():
+    frozen = np.zeros((2, 3), np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(DataError, match="writable"):
+        bridge.to_indarray(frozen, copy=False)
+    with pytest.raises(DataError, match="not both"):
+        bridge.to_indarray(np.zeros(3, np.float32), out=bridge.to_indarray(np.zeros(3, np.float32)), copy=False)
