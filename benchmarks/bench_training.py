@@ -109,71 +109,139 @@ def _torch_epoch(n: int, batch: int) -> dict:
     return {"samples_per_sec": n / (time.perf_counter() - start), "version": torch.__version__}
 
 
-# Layer stacks, to locate the gap: conv only, + pooling, two conv blocks (all end in a 10-way softmax).
-STACKS = ("conv20", "conv20+pool", "conv20+pool+conv50+pool")
+# Where each millisecond of a LeNet step goes, layer by layer, forward and backward, in both frameworks.
+LAYERS = (
+    "conv 5x5x20 + relu",
+    "max pool 2",
+    "conv 5x5x50 + relu",
+    "max pool 2",
+    "dense 500 + relu",
+    "softmax output + loss",
+)
+REPS = 60
 
 
-def _dl4j_stacks(n: int, batch: int) -> dict:
+def _median_ms(fn, reps: int = REPS) -> float:
+    for _ in range(10):
+        fn()
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
+def _dl4j_layers(n: int, batch: int) -> dict:
+    """Each DL4J layer's forward (training mode) and backprop on a real minibatch, as MultiLayerNetwork runs them
+    (the layer's input set, preprocessors applied), outside workspaces; then the whole step and its gradient part."""
+    import numpy as np
+
     import bridge
     from bridge import data, nets
+    from bridge.jvm import jclass
 
     bridge.start_jvm()
-    x, y, _, _ = data.load("mnist")
-    blocks = {"conv20": [nets.Conv2D(20, 5)], "pool": [nets.Pool2D(2)], "conv50": [nets.Conv2D(50, 5)]}
-    result = {}
-    for stack in STACKS:
-        layers = [layer for part in stack.split("+") for layer in blocks[part]] + [nets.Output(10)]
-        net = nets.sequential(layers, (1, 28, 28))
-        bridge.fit(net, x[:640], y[:640], batch_size=batch, progress=False)
-        start = time.perf_counter()
-        bridge.fit(net, x[:n], y[:n], batch_size=batch, progress=False)
-        train = n / (time.perf_counter() - start)
-        start = time.perf_counter()
-        bridge.predict(net, x[:n], batch_size=batch)
-        result[stack] = (train, n / (time.perf_counter() - start))
-    return result
+    x, y, _, _ = data.load("fashion-mnist")
+    net = nets.lenet(seed=1)
+    bridge.fit(net, x[:1024], y[:1024], batch_size=batch, progress=False)
+    mln, mgr = net.java, jclass("org.deeplearning4j.nn.workspace.LayerWorkspaceMgr").noWorkspaces()
+    features = bridge.to_indarray(x[:batch].reshape(batch, 1, 28, 28))
+    labels = bridge.to_indarray(np.eye(10, dtype=np.float32)[y[:batch]])
+    layers, conf = list(mln.getLayers()), mln.getLayerWiseConfigurations()
+    inputs, h = [], features
+    for i, layer in enumerate(layers):
+        if conf.getInputPreProcess(i) is not None:
+            h = conf.getInputPreProcess(i).preProcess(h, batch, mgr)
+        inputs.append(h)
+        h = layer.activate(h, True, mgr)
+    layers[-1].setLabels(labels)
+    forward, backward, epsilon = [], [], None
+    for i, layer in enumerate(layers):
+        forward.append(_median_ms(lambda layer=layer, h=inputs[i]: layer.activate(h, True, mgr)))
+    for i in reversed(range(len(layers))):
+
+        def backprop(layer=layers[i], h=inputs[i], eps=epsilon):
+            layer.activate(h, True, mgr)  # DL4J's backprop reads the activations of this layer's last forward
+            return layer.backpropGradient(eps, mgr)
+
+        backward.insert(0, _median_ms(backprop) - forward[i])
+        epsilon = backprop().getSecond()
+        if conf.getInputPreProcess(i) is not None:
+            epsilon = conf.getInputPreProcess(i).backprop(epsilon, batch, mgr)
+    minibatch = jclass("org.nd4j.linalg.dataset.DataSet")(features, labels)
+
+    def gradient():
+        mln.setInput(features)
+        mln.setLabels(labels)
+        mln.computeGradientAndScore()
+
+    return {
+        "forward": forward,
+        "backward": backward,
+        "gradient": _median_ms(gradient),
+        "step": _median_ms(lambda: mln.fit(minibatch)),
+    }
 
 
-def _torch_stacks(n: int, batch: int) -> dict:
+def _torch_layers(n: int, batch: int) -> dict:
+    """The same per-layer split in PyTorch: each layer group's forward, and its backward alone (its input a leaf
+    that needs a gradient, except the first layer's, as in training), then the whole step and its gradient part."""
     import torch
 
+    from bridge import data
+
     torch.set_num_threads(THREADS)
+    torch.manual_seed(1)
+    x, y, _, _ = data.load("fashion-mnist")
     nn = torch.nn
-    features, labels = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
-    blocks = {
-        "conv20": [nn.Conv2d(1, 20, 5), nn.ReLU()],
-        "pool": [nn.MaxPool2d(2)],
-        "conv50": [nn.Conv2d(20, 50, 5), nn.ReLU()],
-    }
-    flat = {"conv20": 20 * 24 * 24, "conv20+pool": 20 * 12 * 12, "conv20+pool+conv50+pool": 800}
-    result = {}
-    for stack in STACKS:
-        net = nn.Sequential(
-            *[m for part in stack.split("+") for m in blocks[part]], nn.Flatten(), nn.Linear(flat[stack], 10)
-        )
-        optimizer, loss_fn = torch.optim.Adam(net.parameters()), nn.CrossEntropyLoss()
+    groups = [
+        nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU()),
+        nn.MaxPool2d(2),
+        nn.Sequential(nn.Conv2d(20, 50, 5), nn.ReLU()),
+        nn.MaxPool2d(2),
+        nn.Sequential(nn.Flatten(), nn.Linear(800, 500), nn.ReLU()),
+        nn.Linear(500, 10),
+    ]
+    net = nn.Sequential(*groups)
+    optimizer, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), nn.CrossEntropyLoss()
+    features, labels = (
+        torch.from_numpy(x[:batch].reshape(batch, 1, 28, 28)),
+        torch.from_numpy(y[:batch].astype("int64")),
+    )
+    inputs, h = [], features
+    with torch.no_grad():
+        for group in groups:
+            inputs.append(h)
+            h = group(h)
+    forward, backward = [], []
+    for i, group in enumerate(groups):
+        last = i == len(groups) - 1
 
-        def epoch():
-            for i in range(0, n, batch):
-                optimizer.zero_grad()
-                loss_fn(net(features[i : i + batch]), labels[i : i + batch]).backward()
-                optimizer.step()
+        def run(group=group, h=inputs[i], last=last, first=i == 0):
+            leaf = h if first else h.detach().requires_grad_()
+            out = group(leaf)
+            return loss_fn(out, labels) if last else out
 
-        epoch()
-        start = time.perf_counter()
-        epoch()
-        train = n / (time.perf_counter() - start)
-        with torch.no_grad():
-            start = time.perf_counter()
-            for i in range(0, n, batch):
-                net(features[i : i + batch])
-        result[stack] = (train, n / (time.perf_counter() - start))
-    return result
+        forward.append(_median_ms(run))
+        out = run()
+        grad = None if last else torch.ones_like(out)
+        backward.append(_median_ms(lambda run=run, grad=grad: run().backward(grad)) - forward[-1])
+
+    def gradient():
+        optimizer.zero_grad()
+        loss_fn(net(features), labels).backward()
+
+    def step():
+        gradient()
+        optimizer.step()
+
+    return {"forward": forward, "backward": backward, "gradient": _median_ms(gradient), "step": _median_ms(step)}
 
 
 def worker(kind: str, n: int) -> None:
     batch = int(os.environ.get("BENCH_BATCH", BATCH))
-    result = {"torch": _torch_epoch, "dl4j": _dl4j_epoch, "torch-stacks": _torch_stacks, "dl4j-stacks": _dl4j_stacks}[
+    result = {"torch": _torch_epoch, "dl4j": _dl4j_epoch, "torch-layers": _torch_layers, "dl4j-layers": _dl4j_layers}[
         kind
     ](n, batch)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -222,7 +290,7 @@ def run(quick: bool) -> str:
             f"| {label} | {median:.0f} ({min(rates):.0f}–{max(rates):.0f}) | {ratio} | {memory} | {off_heap} | {repeats} |"
         )
     table = "\n".join(rows)
-    return f"""{_stacks_section(1024 if quick else 4096)}
+    return f"""{_layers_section(BATCH)}
 
 ## Training: DL4J vs PyTorch, LeNet on Fashion-MNIST
 
@@ -267,20 +335,30 @@ this 2-core machine OpenBLAS's, oneDNN's and ND4J's thread pools also oversubscr
 OMP thread being faster). Not tried: NHWC (CNN2DFormat) layouts, DL4J's SameDiff API."""
 
 
-def _stacks_section(n: int) -> str:
-    dl4j, torch_ = _spawn("dl4j-stacks", n, {}), _spawn("torch-stacks", n, {})
+def _layers_section(batch: int) -> str:
+    dl4j, torch_ = _spawn("dl4j-layers", 0, {}), _spawn("torch-layers", 0, {})
     if isinstance(dl4j, str) or isinstance(torch_, str):
-        return f"Layer breakdown {dl4j if isinstance(dl4j, str) else torch_}"
-    rows = "\n".join(
-        f"| {stack} | {dl4j[stack][0]:.0f} | {torch_[stack][0]:.0f} | {dl4j[stack][0] / torch_[stack][0]:.2f}x "
-        f"| {dl4j[stack][1]:.0f} | {torch_[stack][1]:.0f} | {dl4j[stack][1] / torch_[stack][1]:.2f}x |"
-        for stack in STACKS
-    )
-    return f"""Where the gap is: the same layer stacks in both frameworks, {n} samples, batch {BATCH}, samples/s:
+        return f"Per-layer profile {dl4j if isinstance(dl4j, str) else torch_}"
 
-| stack (+ softmax output) | DL4J train | PyTorch train | ratio | DL4J forward | PyTorch forward | ratio |
-| --- | --- | --- | --- | --- | --- | --- |
-{rows}"""
+    def row(name, a, b):
+        return f"| {name} | {a:.2f} | {b:.2f} | {a / b:.1f}x |"
+
+    rows = [row(f"{layer}: forward", dl4j["forward"][i], torch_["forward"][i]) for i, layer in enumerate(LAYERS)]
+    rows += [row(f"{layer}: backward", dl4j["backward"][i], torch_["backward"][i]) for i, layer in enumerate(LAYERS)]
+    rows += [
+        row("forward + backward (whole network)", dl4j["gradient"], torch_["gradient"]),
+        row("update (Adam) and per-step work", dl4j["step"] - dl4j["gradient"], torch_["step"] - torch_["gradient"]),
+        row("**whole step**", dl4j["step"], torch_["step"]),
+    ]
+    table = "\n".join(rows)
+    return f"""Where each millisecond of a LeNet training step goes (`--worker dl4j-layers` / `torch-layers`): one real
+minibatch of {batch} Fashion-MNIST images, {THREADS} threads, median of {REPS} calls after 10 warm-up calls, each
+framework in its own process. A layer's backward is its backprop alone (backprop call minus its forward: DL4J's
+layers recompute what they need), PyTorch's first layer computes no input gradient (its input needs none), DL4J's does.
+
+| layer (LeNet, in order) | DL4J ms | PyTorch ms | DL4J / PyTorch |
+| --- | --- | --- | --- |
+{table}"""
 
 
 def main(argv=None) -> None:

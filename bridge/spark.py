@@ -42,7 +42,12 @@ class SparkOptions:
     averaging_frequency: int = 20  # minibatches per worker between averagings; each round is a Spark job
     workers: int | None = None  # partitions trained at once; default: the session's parallelism
     prefetch_batches: int = 2
-    repartition: str = "Always"  # Always | NumPartitionsWorkersDiffers | Never
+    repartition: str = (
+        "Never"  # Never (each worker gets its share of every round) | NumPartitionsWorkersDiffers | Always
+    )
+    threads_per_worker: int | None = (
+        None  # OpenMP threads per worker; None: the cores shared in local[N], else spark.task.cpus
+    )
     repartition_strategy: str = "Balanced"  # Balanced | ApproximateBalanced | SparkDefault
     collect_stats: bool = True
     save_updater: bool = True  # average Adam's moments too; DL4J's default (False) restarts them every round
@@ -65,9 +70,10 @@ class SparkOptions:
             ("averaging_frequency", 1),
             ("prefetch_batches", 0),
             ("workers", 1),
+            ("threads_per_worker", 1),
             ("ui_frequency", 1),
         ):
-            if not (name == "workers" and self.workers is None):
+            if getattr(self, name) is not None or name not in ("workers", "threads_per_worker"):
                 integer_at_least(getattr(self, name), name, lowest)
         for name in ("collect_stats", "save_updater"):
             boolean(getattr(self, name), name)
@@ -198,6 +204,7 @@ def _java_options(options: SparkOptions, parallelism: int):
     java.averagingFrequency = options.averaging_frequency
     java.workers = options.workers or parallelism
     java.prefetchBatches = options.prefetch_batches
+    java.threadsPerWorker = options.threads_per_worker or 0
     java.repartition = jclass("org.deeplearning4j.spark.api.Repartition").valueOf(options.repartition)
     java.repartitionStrategy = jclass("org.deeplearning4j.spark.api.RepartitionStrategy").valueOf(
         options.repartition_strategy

@@ -14,7 +14,12 @@ public final class SparkOptions {
     public int workers = 2;
 
     public int prefetchBatches = 2;
-    public Repartition repartition = Repartition.Always;
+    /** OpenMP threads of each worker's kernels; 0: the cores shared among the workers in local[N], else
+     * spark.task.cpus (see {@link WorkerThreads}). */
+    public int threadsPerWorker = 0;
+    /** Never: {@link RoundSplitMaster} gives each worker its share of every round; Always reshuffles each round. */
+    public Repartition repartition = Repartition.Never;
+
     public RepartitionStrategy repartitionStrategy = RepartitionStrategy.Balanced;
     public boolean collectStats = true;
     /** Average and broadcast the updater state (Adam's moments) with the parameters. DL4J's builder defaults to

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.DoubleAccumulator;
 import org.deeplearning4j.core.storage.impl.RemoteUIStatsStorageRouter;
@@ -47,17 +48,38 @@ public final class SparkTrainer {
     /** Train on in-memory data, parallelised from the driver in minibatches of batchSizePerWorker rows: DataSets
      * for networks with one input and one output, MultiDataSets for graphs with several. */
     public List<EpochStats> fit(TrainingRun run) {
-        // Tasks over a parallelised collection carry their slice of it, and DL4J runs one stage per averaging
-        // round: behind a shuffle (which DL4J then caches) the rounds read blocks instead of re-shipping the data.
+        // Tasks over a parallelised collection carry their slice of it: behind one shuffle, cached as objects, the
+        // data is shipped to the workers once and every averaging round of every epoch reads it from memory.
         INDArray[] oneHot = run.targets();
         if (run.features.length == 1 && oneHot.length == 1) {
-            JavaRDD<DataSet> data = sc.parallelize(minibatches(run.features[0], oneHot[0]), options.workers)
-                    .repartition(options.workers);
-            return epochs(run, run.examples(), spark -> spark.fit(data));
+            JavaRDD<DataSet> data = cached(sc.parallelize(minibatches(run.features[0], oneHot[0]), options.workers));
+            try {
+                return epochs(run, run.examples(), spark -> spark.fit(data));
+            } finally {
+                data.unpersist(false);
+            }
         }
-        JavaRDD<MultiDataSet> data = sc.parallelize(multiMinibatches(run.features, oneHot), options.workers)
-                .repartition(options.workers);
-        return epochs(run, run.examples(), spark -> spark.fitMultiDataSet(data));
+        JavaRDD<MultiDataSet> data = cached(sc.parallelize(multiMinibatches(run.features, oneHot), options.workers));
+        try {
+            return epochs(run, run.examples(), spark -> spark.fitMultiDataSet(data));
+        } finally {
+            data.unpersist(false);
+        }
+    }
+
+    private <T> JavaRDD<T> cached(JavaRDD<T> parallelized) {
+        return parallelized.repartition(options.workers).persist(StorageLevel.MEMORY_ONLY());
+    }
+
+    /** OpenMP threads per worker: as set, else a share of the cores in local mode, spark.task.cpus on a cluster. */
+    private int threadsPerWorker() {
+        if (options.threadsPerWorker > 0) {
+            return options.threadsPerWorker;
+        }
+        if (sc.isLocal()) {
+            return WorkerThreads.perWorker(Runtime.getRuntime().availableProcessors(), options.workers);
+        }
+        return sc.getConf().getInt("spark.task.cpus", 1);
     }
 
     /** Train on the DataSet files in {@code run.dataFiles} (written by {@link #exportDataSets}) that every worker
@@ -112,11 +134,12 @@ public final class SparkTrainer {
 
     private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
         ScoreHook scores = new ScoreHook(sc);
-        List<TrainingHook> hooks = new ArrayList<>(List.of(ChannelsLastHelpers.hook(), scores));
+        List<TrainingHook> hooks =
+                new ArrayList<>(List.of(new WorkerThreads(threadsPerWorker()), ChannelsLastHelpers.hook(), scores));
         if (run.transform != null) {
             hooks.add(0, new TransformHook(run.transform, run.seed));
         }
-        ParameterAveragingTrainingMaster master = new ParameterAveragingTrainingMaster.Builder(
+        ParameterAveragingTrainingMaster.Builder builder = new ParameterAveragingTrainingMaster.Builder(
                         options.batchSizePerWorker)
                 .batchSizePerWorker(options.batchSizePerWorker)
                 .averagingFrequency(options.averagingFrequency)
@@ -128,7 +151,8 @@ public final class SparkTrainer {
                 .rddTrainingApproach(options.approach)
                 .rngSeed(run.seed)
                 .trainingHooks(hooks)
-                .build();
+                .storageLevel(StorageLevel.MEMORY_ONLY());
+        ParameterAveragingTrainingMaster master = new RoundSplitMaster(builder, run.seed);
         SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
         if (options.uiUrl != null) { // DL4J's remote stats router: the workers post their stats to the UI server
             spark.listenable()
