@@ -12,6 +12,8 @@ import time
 
 from .common import write_section
 
+AVERAGING = 10  # bridge's default: minibatches per worker between averagings
+
 PHASES = [  # DL4J stat key -> what it is
     ("ParameterAveragingMasterFitTimesMs", "whole fit (driver)"),
     ("ParameterAveragingMasterAggregateTimesMs", "aggregation of parameters (driver waits)"),
@@ -35,7 +37,7 @@ def _train(
     seed: int = 7,
     model: str = "lenet",
     batch_size: int = 32,
-    averaging_frequency: int = 20,
+    averaging_frequency: int = AVERAGING,
 ):
     """(history, test accuracy, Spark timings, the trained network) for one mode; batch_size is per worker."""
     import bridge
@@ -85,7 +87,7 @@ def run(quick: bool, accuracy_mode: bool) -> str:
     section = f"""## Distributed training: local vs Spark{" (accuracy)" if accuracy_mode else ""}
 
 Command: `.venv/bin/python -m benchmarks.bench_spark{" --quick" if quick else ""}{" --accuracy" if accuracy_mode else ""}`.
-{title}; batch 32 (per worker on Spark), parameters and Adam's moments averaged every 20 minibatches, the
+{title}; batch 32 (per worker on Spark), parameters and Adam's moments averaged every {AVERAGING} minibatches, the
 standalone cluster is a master and 2 workers (1 core each) as separate JVMs on 127.0.0.1, all in the same run.
 
 | mode | samples/s (last epoch) | vs local | test accuracy | wall time |

@@ -1,7 +1,7 @@
 """Training throughput: one epoch of LeNet on Fashion-MNIST, DL4J (through dl4j-bridge) vs PyTorch (CPU),
 same architecture, batch size, optimizer (Adam 1e-3) and thread count, in the same run.
 
-Run: .venv/bin/python -m benchmarks.bench_training [--quick]
+Run: .venv/bin/python -m benchmarks.bench_training [--quick] [--resnet]
 Each measurement runs in a fresh process (its own JVM / torch runtime) and reports samples/s and peak RSS.
 """
 
@@ -41,6 +41,100 @@ def _dl4j_epoch(n: int, batch: int) -> dict:
     with _OffHeapPeak() as off_heap:
         epoch = bridge.fit(net, x[:n], y[:n], epochs=1, batch_size=batch, seed=1, progress=False)[0]
     return {"samples_per_sec": epoch.samples_per_sec, "build": nd4j_build(), "off_heap_peak_mb": off_heap.peak / 2**20}
+
+
+def _dl4j_resnet_epoch(n: int, batch: int) -> dict:
+    """bridge's residual CNN (nets.resnet_small, a ComputationGraph): one epoch of n images after a warm-up."""
+    import bridge
+    from bridge import data, nets
+
+    bridge.start_jvm()
+    x, y, _, _ = data.load("fashion-mnist")
+    x = x[:n].reshape(-1, 1, 28, 28)
+    net = nets.resnet_small(seed=1)
+    bridge.fit(net, x[:512], y[:512], epochs=1, batch_size=batch, progress=False)
+    epoch = bridge.fit(net, x, y[:n], epochs=1, batch_size=batch, seed=1, progress=False)[0]
+    return {"samples_per_sec": epoch.samples_per_sec}
+
+
+def _torch_resnet_epoch(n: int, batch: int) -> dict:
+    """The same architecture as nets.resnet_small in PyTorch: 3x3 stem conv + batch norm + relu, a stride-2 3x3
+    conv, a 32-wide identity block, a 64-wide stride-2 block with a 1x1 projection, global average pool, softmax."""
+    import numpy as np
+    import torch
+
+    from bridge import data
+
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(1)
+    nn = torch.nn
+
+    def conv_bn(cin, cout, k=3, stride=1):
+        return [nn.Conv2d(cin, cout, k, stride, padding=k // 2, bias=False), nn.BatchNorm2d(cout, momentum=0.1)]
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.body = nn.Sequential(*conv_bn(cin, cout, 3, stride), nn.ReLU(), *conv_bn(cout, cout))
+            self.shortcut = nn.Sequential(*conv_bn(cin, cout, 1, stride)) if stride > 1 else nn.Identity()
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + self.shortcut(x))
+
+    net = nn.Sequential(
+        *conv_bn(1, 32),
+        nn.ReLU(),
+        *conv_bn(32, 32, 3, 2),
+        nn.ReLU(),
+        Block(32, 32, 1),
+        Block(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+    x, y, _, _ = data.load("fashion-mnist")
+    features, labels = torch.from_numpy(x[:n].reshape(-1, 1, 28, 28)), torch.from_numpy(y[:n].astype(np.int64))
+    optimizer, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), nn.CrossEntropyLoss()
+
+    def epoch(count):
+        order = torch.randperm(count)
+        for start in range(0, count, batch):
+            rows = order[start : start + batch]
+            optimizer.zero_grad()
+            loss_fn(net(features[rows]), labels[rows]).backward()
+            optimizer.step()
+
+    epoch(512)
+    start = time.perf_counter()
+    epoch(n)
+    return {"samples_per_sec": n / (time.perf_counter() - start)}
+
+
+RESNET_SAMPLES = 8192
+
+
+def _resnet_section(quick: bool) -> str:
+    n, repeats = (1024, 1) if quick else (RESNET_SAMPLES, 3)
+    rates = {}
+    for kind in ("torch-resnet", "dl4j-resnet"):
+        results = [_spawn(kind, n, {}) for _ in range(repeats)]
+        failed = next((r for r in results if isinstance(r, str)), None)
+        if failed:
+            return f"Residual CNN: {failed}"
+        rates[kind] = sorted(r["samples_per_sec"] for r in results)
+    torch_, dl4j = (statistics.median(rates[k]) for k in ("torch-resnet", "dl4j-resnet"))
+    return f"""## Training: DL4J vs PyTorch, the residual CNN (a ComputationGraph)
+
+`nets.resnet_small()` (3x3 stem conv + batch norm, a stride-2 conv, a 32-wide identity block and a 64-wide
+stride-2 block with a 1x1 projection, global average pooling; 84 k parameters) and the same architecture in
+PyTorch, one epoch of {n} Fashion-MNIST images, batch {BATCH}, Adam 1e-3, {THREADS} threads, median of {repeats}
+fresh processes (`--worker dl4j-resnet` / `torch-resnet`).
+
+| run | samples/s, median (min–max) | vs PyTorch |
+| --- | --- | --- |
+| PyTorch (reference) | {torch_:.0f} ({rates["torch-resnet"][0]:.0f}–{rates["torch-resnet"][-1]:.0f}) | 1.00x |
+| DL4J via dl4j-bridge | {dl4j:.0f} ({rates["dl4j-resnet"][0]:.0f}–{rates["dl4j-resnet"][-1]:.0f}) | {dl4j / torch_:.2f}x |
+"""
 
 
 class _OffHeapPeak:
@@ -241,9 +335,14 @@ def _torch_layers(n: int, batch: int) -> dict:
 
 def worker(kind: str, n: int) -> None:
     batch = int(os.environ.get("BENCH_BATCH", BATCH))
-    result = {"torch": _torch_epoch, "dl4j": _dl4j_epoch, "torch-layers": _torch_layers, "dl4j-layers": _dl4j_layers}[
-        kind
-    ](n, batch)
+    result = {
+        "torch": _torch_epoch,
+        "dl4j": _dl4j_epoch,
+        "torch-layers": _torch_layers,
+        "dl4j-layers": _dl4j_layers,
+        "torch-resnet": _torch_resnet_epoch,
+        "dl4j-resnet": _dl4j_resnet_epoch,
+    }[kind](n, batch)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(result))
 
@@ -362,13 +461,18 @@ layers recompute what they need), PyTorch's first layer computes no input gradie
 
 
 def main(argv=None) -> None:
+    """All sections; `--resnet`: only the residual CNN's (its own section of BENCHMARKS.md)."""
     args = argv if argv is not None else sys.argv[1:]
     if "--worker" in args:
         worker(args[args.index("--worker") + 1], int(args[args.index("--n") + 1]))
         return
-    section = run("--quick" in args)
-    print(section)
-    write_section("training", section)
+    if "--resnet" not in args:
+        section = run("--quick" in args)
+        print(section)
+        write_section("training", section)
+    resnet = _resnet_section("--quick" in args)
+    print(resnet)
+    write_section("training-resnet", resnet)
 
 
 if __name__ == "__main__":
