@@ -256,10 +256,10 @@ def _dl4j_layers(n: int, batch: int) -> dict:
     for i in reversed(range(len(layers))):
 
         def backprop(layer=layers[i], h=inputs[i], eps=epsilon):
-            layer.activate(h, True, mgr)  # DL4J's backprop reads the activations of this layer's last forward
+            layer.setInput(h, mgr)  # DL4J's layers recompute from their input what backprop needs
             return layer.backpropGradient(eps, mgr)
 
-        backward.insert(0, _median_ms(backprop) - forward[i])
+        backward.insert(0, _median_ms(backprop))
         epsilon = backprop().getSecond()
         if conf.getInputPreProcess(i) is not None:
             epsilon = conf.getInputPreProcess(i).backprop(epsilon, batch, mgr)
@@ -452,8 +452,11 @@ def _layers_section(batch: int) -> str:
     table = "\n".join(rows)
     return f"""Where each millisecond of a LeNet training step goes (`--worker dl4j-layers` / `torch-layers`): one real
 minibatch of {batch} Fashion-MNIST images, {THREADS} threads, median of {REPS} calls after 10 warm-up calls, each
-framework in its own process. A layer's backward is its backprop alone (backprop call minus its forward: DL4J's
-layers recompute what they need), PyTorch's first layer computes no input gradient (its input needs none), DL4J's does.
+framework in its own process. A DL4J layer's backward is its backprop call (its input set: DL4J's layers recompute from it what they need,
+the forward convolution included), PyTorch's is its backward pass alone; PyTorch's first layer computes no input
+gradient (its input needs none), DL4J's does. The layer calls run outside DL4J's training loop and its workspaces
+(each call allocates its outputs), so DL4J's layer rows add up to more than its whole step (the last rows, measured
+in the network): they say where DL4J's time goes more than how much.
 
 | layer (LeNet, in order) | DL4J ms | PyTorch ms | DL4J / PyTorch |
 | --- | --- | --- | --- |
