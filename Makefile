@@ -66,6 +66,8 @@ test-python: setup
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(PY_STAMP)
 	PYTHONWARNINGS=ignore $(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
+	# The onednn-avx512 build of nd4j-native, which benchmarks/bench_settings.py measures against the default.
+	cd java && ./mvnw -B -q dependency:get -Dartifact=org.nd4j:nd4j-native:1.0.0-M2.1:jar:linux-x86_64-onednn-avx512 -Dtransitive=false
 	# wrk (C, epoll): the service's load generator, light enough to leave the cores to the service.
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	touch $@

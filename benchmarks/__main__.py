@@ -16,6 +16,7 @@ from .common import machine, write_section
 BENCHMARKS = [
     "bench_boundary",
     "bench_training",
+    "bench_settings",
     "profiles",
     "bench_inference",
     "bench_export",
