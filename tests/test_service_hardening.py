@@ -376,6 +376,7 @@ def test_start_up_errors_are_one_line_with_a_non_zero_exit(tmp_path):
         (["--model", "bad name=" + str(MLP)], "model name"),
         (["--model-repository", str(tmp_path / "nothing")], "not a folder"),
         (["--model", str(MLP), "--provider", "cuda"], "CUDA"),  # the CPU artifact: refused by name, no fallback
+        (["--model", str(MLP), "--batch-max-size", "8", "--batch-runners", "0"], "--batch-runners"),
     ]
     with taken:
         for args, needle in cases:
@@ -399,6 +400,7 @@ def test_help_and_version():
         "--idle-timeout",
         "--batch-max-size",
         "--batch-max-delay-us",
+        "--batch-runners",
         "--model-batch",
         "--max-headers",
         "--max-header-size",

@@ -19,7 +19,7 @@ final class BatchSettings {
         String[] parts = text.split(",", -1);
         try {
             int rows = Integer.parseInt(parts[0].trim());
-            int delay = parts.length > 1 ? Integer.parseInt(parts[1].trim()) : 200;
+            int delay = parts.length > 1 ? Integer.parseInt(parts[1].trim()) : 0;
             if (parts.length <= 2 && rows >= 0 && rows <= 1 << 16 && delay >= 0 && delay <= 1_000_000) {
                 return new BatchSettings(rows, delay);
             }

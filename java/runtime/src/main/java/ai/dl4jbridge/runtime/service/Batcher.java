@@ -3,6 +3,8 @@ package ai.dl4jbridge.runtime.service;
 import ai.dl4jbridge.runtime.InvalidInputException;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,6 +34,9 @@ final class Batcher implements AutoCloseable {
     private final Metrics metrics;
     private final String model;
     private Item carry; // guarded by forming: the item that did not fit into the last batch
+    /** Each runner's batch input, reused and grown to the largest batch it ran: ONNX Runtime reads a direct buffer in
+     * place (a heap one it copies first). */
+    private final ThreadLocal<FloatBuffer> staging = new ThreadLocal<>();
 
     static final class Item {
         final float[] rows;
@@ -130,7 +135,7 @@ final class Batcher implements AutoCloseable {
         for (Item item : batch) {
             total += item.n;
         }
-        FloatBuffer rows = FloatBuffer.allocate(total * inputSize);
+        FloatBuffer rows = staging(total * inputSize);
         for (Item item : batch) {
             rows.put(item.rows, 0, item.n * inputSize);
         }
@@ -155,6 +160,18 @@ final class Batcher implements AutoCloseable {
             offset += item.n;
             item.result.complete(new Prediction(own, item.n, rowShape));
         }
+    }
+
+    private FloatBuffer staging(int floats) {
+        FloatBuffer buffer = staging.get();
+        if (buffer == null || buffer.capacity() < floats) {
+            buffer = ByteBuffer.allocateDirect(floats * Float.BYTES)
+                    .order(ByteOrder.nativeOrder())
+                    .asFloatBuffer();
+            staging.set(buffer);
+        }
+        buffer.clear();
+        return buffer;
     }
 
     private void runAlone(Item item) {

@@ -389,7 +389,10 @@ final class HttpTransport implements AutoCloseable {
             ctx.channel().config().setAutoRead(false);
             metrics.inFlight(1);
             if (router.handleInline(request)) {
-                router.handle(request).thenAccept(reply -> answer(ctx, state, request, reply, keepAlive));
+                // answered on the connection's event loop: the batch runner that completes the reply goes
+                // straight back to running batches instead of encoding and writing 32 answers
+                router.handle(request)
+                        .thenAcceptAsync(reply -> answer(ctx, state, request, reply, keepAlive), ctx.executor());
                 return;
             }
             try {

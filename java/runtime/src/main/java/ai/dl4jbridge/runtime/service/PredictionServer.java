@@ -69,7 +69,7 @@ public final class PredictionServer implements AutoCloseable {
         Metrics metrics = new Metrics();
         for (ServedModel m : models) {
             metrics.model(m.name, m.version, m.info.engine(), m.provider());
-            m.startBatcher(options.threads, options.queue, metrics);
+            m.startBatcher(options.batchRunners, options.queue, metrics);
         }
         this.router = new Router(models, metrics, options);
         AtomicInteger n = new AtomicInteger();

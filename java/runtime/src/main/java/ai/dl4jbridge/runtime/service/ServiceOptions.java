@@ -121,9 +121,15 @@ public final class ServiceOptions {
     @Option(
             names = "--batch-max-delay-us",
             paramLabel = "MICROS",
-            description =
-                    "dynamic batching: how long a batch waits to fill once its first request is in (default ${DEFAULT-VALUE})")
-    int batchMaxDelayMicros = 200;
+            description = "dynamic batching: how long a batch waits to fill once its first request is in (default"
+                    + " ${DEFAULT-VALUE}: under load the next batch fills while one runs; a wait only delays it)")
+    int batchMaxDelayMicros = 0;
+
+    @Option(
+            names = "--batch-runners",
+            description = "dynamic batching: threads that run a model's batches (default ${DEFAULT-VALUE}: one batch"
+                    + " at a time gathers every request that arrived meanwhile; more split them into smaller batches)")
+    int batchRunners = 1;
 
     @Option(
             names = "--model-batch",
@@ -239,6 +245,7 @@ public final class ServiceOptions {
         range("--idle-timeout", idleTimeoutSeconds, 1, 86_400);
         range("--batch-max-size", batchMaxSize, 0, 1 << 16);
         range("--batch-max-delay-us", batchMaxDelayMicros, 0, 1_000_000);
+        range("--batch-runners", batchRunners, 1, 1024);
         range("--intra-op-threads", intraOpThreads, 0, 1024);
         range("--grace", graceSeconds, 0, 3600);
         for (Map.Entry<String, String> e : modelBatch.entrySet()) {
@@ -322,6 +329,12 @@ public final class ServiceOptions {
     public ServiceOptions batching(int maxRows, int maxDelayMicros) {
         this.batchMaxSize = maxRows;
         this.batchMaxDelayMicros = maxDelayMicros;
+        return this;
+    }
+
+    /** Threads that run each model's batches (1 by default: see --batch-runners). */
+    public ServiceOptions batchRunners(int runners) {
+        this.batchRunners = runners;
         return this;
     }
 

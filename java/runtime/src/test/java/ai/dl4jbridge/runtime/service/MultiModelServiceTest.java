@@ -37,7 +37,7 @@ class MultiModelServiceTest {
         models.put("tiny", OnnxPredictor.builder().setModel(TinyModel.path()).build());
         models.put("image", OnnxPredictor.builder().setModel(ImageModel.path()).build());
         server = PredictionServer.start(
-                models, ServiceOptions.defaults().threads(2).batching(8, 2000));
+                models, ServiceOptions.defaults().threads(2).batching(8, 2000).batchRunners(2));
         base = "http://127.0.0.1:" + server.port();
         client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     }
