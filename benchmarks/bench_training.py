@@ -428,10 +428,15 @@ Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its l
 im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
 'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
 answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
-{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x).{extra} What is left (profiles below): oneDNN's
-convolutions themselves, and the dense layers' gemm through OpenBLAS (BaseLayer.preOutputWithPreNorm); on
-this 2-core machine OpenBLAS's, oneDNN's and ND4J's thread pools also oversubscribe the cores (hence one
-OMP thread being faster). Not tried: NHWC (CNN2DFormat) layouts, DL4J's SameDiff API."""
+{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x).{extra} What is left is spread over the
+layers (the per-layer table above: the backward passes, the first convolution's and first pooling's above all,
+where DL4J's oneDNN glue rebuilds primitive descriptors and reorders NCHW data on every call, recomputes the
+forward convolution, and reruns the pooling forward to get its indices). Build and thread settings move the step
+by a few percent at most (the settings section below: `benchmarks.bench_settings`); computing only the weight
+gradient of the first convolution (no input gradient: im2col + one batched gemm) did not change the in-network
+step either (3 alternating runs each). perf on the training process: libgomp's barrier spinning ~28% of samples,
+an OpenBLAS worker thread in sched_yield ~15%. Not tried: DL4J's SameDiff API, and keeping oneDNN primitives and
+blocked formats across steps through our own oneDNN binding, which is what closing the gap would take."""
 
 
 def _layers_section(batch: int) -> str:
