@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from .common import write_section
+from .common import measure, write_section
 
 THREADS = 2
 BATCH = 64
@@ -94,7 +94,14 @@ def _torch_resnet_epoch(n: int, batch: int) -> dict:
     )
     x, y, _, _ = data.load("fashion-mnist")
     features, labels = torch.from_numpy(x[:n].reshape(-1, 1, 28, 28)), torch.from_numpy(y[:n].astype(np.int64))
-    optimizer, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), nn.CrossEntropyLoss()
+    return {"samples_per_sec": _torch_epoch_rate(net, features, labels, n, batch, warm_up=512)}
+
+
+def _torch_epoch_rate(net, features, labels, n: int, batch: int, warm_up: int) -> float:
+    """samples/s of one shuffled epoch of n rows (Adam 1e-3, cross-entropy) after a warm-up epoch of warm_up rows."""
+    import torch
+
+    optimizer, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), torch.nn.CrossEntropyLoss()
 
     def epoch(count):
         order = torch.randperm(count)
@@ -104,10 +111,10 @@ def _torch_resnet_epoch(n: int, batch: int) -> dict:
             loss_fn(net(features[rows]), labels[rows]).backward()
             optimizer.step()
 
-    epoch(512)
+    epoch(warm_up)
     start = time.perf_counter()
     epoch(n)
-    return {"samples_per_sec": n / (time.perf_counter() - start)}
+    return n / (time.perf_counter() - start)
 
 
 def _samediff_epoch(n: int, batch: int) -> dict:
@@ -287,21 +294,10 @@ def _torch_epoch(n: int, batch: int) -> dict:
         nn.ReLU(),
         nn.Linear(500, 10),
     )
-    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def epoch(count):
-        order = torch.randperm(count)
-        for start in range(0, count, batch):
-            rows = order[start : start + batch]
-            optimizer.zero_grad()
-            loss_fn(net(features[rows]), labels[rows]).backward()
-            optimizer.step()
-
-    epoch(1024)
-    start = time.perf_counter()
-    epoch(n)
-    return {"samples_per_sec": n / (time.perf_counter() - start), "version": torch.__version__}
+    return {
+        "samples_per_sec": _torch_epoch_rate(net, features, labels, n, batch, warm_up=1024),
+        "version": torch.__version__,
+    }
 
 
 # Where each millisecond of a LeNet step goes, layer by layer, forward and backward, in both frameworks.
@@ -316,15 +312,8 @@ LAYERS = (
 REPS = 60
 
 
-def _median_ms(fn, reps: int = REPS) -> float:
-    for _ in range(10):
-        fn()
-    samples = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
+def _median_ms(fn) -> float:
+    return measure(fn, repeats=REPS, warmup=10).median * 1000
 
 
 def _dl4j_layers(n: int, batch: int) -> dict:
