@@ -38,12 +38,51 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+# After Ctrl-C the command stops at the next safe point and exits 130; past this many seconds it exits anyway.
+INTERRUPT_GRACE_SECONDS = 30.0
+
+
+def _on_ctrl_c(command: str):
+    """A SIGINT handler that raises KeyboardInterrupt, as Python's own does, and arms a watchdog: if the process
+    is still alive INTERRUPT_GRACE_SECONDS later (a Java loop that never reached its stop check, a JVM shutdown
+    waiting on a thread), every thread's stack goes to stderr and the process exits 130. Checkpoints are written
+    atomically, so exiting then loses nothing already saved. A second Ctrl-C exits at once."""
+    import faulthandler
+    import os
+    import threading
+
+    armed = threading.Event()
+
+    def give_up(reason: str) -> None:
+        print(f"dl4j-bridge {command}: {reason}; exiting. Thread stacks:", file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(130)
+
+    def handler(signum, frame):
+        if armed.is_set():
+            give_up("interrupted twice")
+        armed.set()
+        timer = threading.Timer(
+            INTERRUPT_GRACE_SECONDS, give_up, [f"still running {INTERRUPT_GRACE_SECONDS:.0f} s after Ctrl-C"]
+        )
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if args.command == "train" and argv is None and threading_is_main():  # the console command, not a call from code
+        import signal
+
+        signal.signal(signal.SIGINT, _on_ctrl_c(args.command))
     try:
         return args.handler(args) or 0
     except BridgeError as exc:
@@ -52,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dl4j-bridge {args.command}: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def version_text() -> str:

@@ -72,8 +72,9 @@ def test_ctrl_c_in_fit_raises_keyboard_interrupt_quickly_and_the_network_still_p
         proc.kill()
 
 
-@pytest.mark.slow
-def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_path, mnist):
+def _interrupt_cli_train(tmp_path, interrupts: int) -> tuple[int, str, float, Path]:
+    """`dl4j-bridge train` for 200 epochs, `interrupts` SIGINTs 50 ms apart once its first checkpoint is written:
+    (exit code, stderr, seconds from the first SIGINT to the exit, the checkpoint)."""
     out = tmp_path / "run"
     cmd = [
         str(Path(sys.executable).with_name("dl4j-bridge")),
@@ -100,13 +101,37 @@ def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_pat
             )
             time.sleep(0.2)
         time.sleep(1.0)  # into a later epoch: the interrupt must leave the checkpoint of a completed epoch intact
-        proc.send_signal(signal.SIGINT)
-        rc = proc.wait(90)  # generous: this machine's load can slow the JVM's shutdown
-        stderr = proc.stderr.read()
-        assert rc == 130 and "interrupted" in stderr, (rc, stderr[-3000:])
+        start = time.monotonic()
+        for i in range(interrupts):
+            time.sleep(0.05 if i else 0)
+            proc.send_signal(signal.SIGINT)
+        rc = proc.wait(90)  # generous: the CLI's own watchdog exits 30 s after Ctrl-C at the latest
+        return rc, proc.stderr.read(), time.monotonic() - start, checkpoint
     finally:
         proc.kill()
+
+
+def _assert_loadable(checkpoint: Path, mnist) -> None:
     net = bridge.load(checkpoint)
     assert net.training_state["epoch"] >= 1 and net.java.getEpochCount() == net.training_state["epoch"]
     accuracy = bridge.evaluate(net, mnist[2], mnist[3]).accuracy
     assert accuracy > 0.8, accuracy
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_cli_train_exits_130_with_the_last_checkpoint_loadable(tmp_path, mnist):
+    rc, stderr, _, checkpoint = _interrupt_cli_train(tmp_path, 1)
+    assert rc == 130 and "interrupted" in stderr, (rc, stderr[-3000:])
+    _assert_loadable(checkpoint, mnist)
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_in_cli_train_exits_at_once(tmp_path, mnist):
+    """Two Ctrl-Cs: the CLI exits 130 without waiting for a safe point when the second lands before it is done,
+    printing every thread's stack (what a user who presses Ctrl-C twice at a stuck run wants to see)."""
+    rc, stderr, seconds, checkpoint = _interrupt_cli_train(tmp_path, 2)
+    assert rc == 130 and "interrupted" in stderr, (rc, stderr[-3000:])
+    assert seconds < 20, seconds
+    if "interrupted twice" in stderr:  # the second SIGINT came before the first had ended the run
+        assert "Thread" in stderr and "most recent call first" in stderr, stderr[-3000:]
+    _assert_loadable(checkpoint, mnist)
