@@ -180,15 +180,23 @@ def _samediff_epoch(n: int, batch: int) -> dict:
     return {"samples_per_sec": n / (time.perf_counter() - start)}
 
 
-def _samediff_section(quick: bool) -> str:
-    n, repeats = (1024, 1) if quick else (SAMEDIFF_SAMPLES, 3)
+def _rates(kinds: tuple[str, ...], n: int, repeats: int) -> dict[str, list[float]] | str:
+    """Each worker kind's samples/s over `repeats` fresh processes, sorted; or why one was not measured."""
     rates = {}
-    for kind in ("dl4j", "dl4j-samediff"):
+    for kind in kinds:
         results = [_spawn(kind, n, {}) for _ in range(repeats)]
         failed = next((r for r in results if isinstance(r, str)), None)
         if failed:
-            return f"SameDiff: {failed}"
+            return failed
         rates[kind] = sorted(r["samples_per_sec"] for r in results)
+    return rates
+
+
+def _samediff_section(quick: bool) -> str:
+    n, repeats = (1024, 1) if quick else (SAMEDIFF_SAMPLES, 3)
+    rates = _rates(("dl4j", "dl4j-samediff"), n, repeats)
+    if isinstance(rates, str):
+        return f"SameDiff: {rates}"
     layers, samediff = (statistics.median(rates[k]) for k in ("dl4j", "dl4j-samediff"))
     return f"""## Training: DL4J's SameDiff vs its layers API, the same LeNet
 
@@ -223,13 +231,9 @@ RESNET_SAMPLES = 8192
 
 def _resnet_section(quick: bool) -> str:
     n, repeats = (1024, 1) if quick else (RESNET_SAMPLES, 3)
-    rates = {}
-    for kind in ("torch-resnet", "dl4j-resnet"):
-        results = [_spawn(kind, n, {}) for _ in range(repeats)]
-        failed = next((r for r in results if isinstance(r, str)), None)
-        if failed:
-            return f"Residual CNN: {failed}"
-        rates[kind] = sorted(r["samples_per_sec"] for r in results)
+    rates = _rates(("torch-resnet", "dl4j-resnet"), n, repeats)
+    if isinstance(rates, str):
+        return f"Residual CNN: {rates}"
     torch_, dl4j = (statistics.median(rates[k]) for k in ("torch-resnet", "dl4j-resnet"))
     return f"""## Training: DL4J vs PyTorch, the residual CNN (a ComputationGraph)
 

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    if args.command == "train" and argv is None and threading_is_main():  # the console command, not a call from code
+    if args.command == "train" and argv is None and _is_main_thread():  # the console command, not a call from code
         import signal
 
         signal.signal(signal.SIGINT, _on_ctrl_c(args.command))
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
 
 
-def threading_is_main() -> bool:
+def _is_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()

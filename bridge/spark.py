@@ -42,12 +42,10 @@ class SparkOptions:
     averaging_frequency: int = 10  # minibatches per worker between averagings; each round is a Spark job
     workers: int | None = None  # partitions trained at once; default: the session's parallelism
     prefetch_batches: int = 2
-    repartition: str = (
-        "Never"  # Never (each worker gets its share of every round) | NumPartitionsWorkersDiffers | Always
-    )
-    threads_per_worker: int | None = (
-        None  # OpenMP threads per worker; None: the cores shared in local[N], else spark.task.cpus
-    )
+    # Never (each worker gets its share of every round) | NumPartitionsWorkersDiffers | Always
+    repartition: str = "Never"
+    # OpenMP threads per worker; None: the cores shared among the workers in local[N], else spark.task.cpus
+    threads_per_worker: int | None = None
     repartition_strategy: str = "Balanced"  # Balanced | ApproximateBalanced | SparkDefault
     collect_stats: bool = True
     save_updater: bool = True  # average Adam's moments too; DL4J's default (False) restarts them every round
