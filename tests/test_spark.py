@@ -212,8 +212,9 @@ def test_session_uses_a_jvm_started_with_custom_options():
         ({"repartition": "Sometimes"}, "repartition"),
         ({"prefetch_batches": -1}, "prefetch_batches"),
         ({"workers": 1.5}, "workers"),
+        ({"threads_per_worker": 0}, "threads_per_worker"),
     ],
-    ids=["frequency-0", "updater-str", "repartition", "prefetch", "workers-float"],
+    ids=["frequency-0", "updater-str", "repartition", "prefetch", "workers-float", "threads-0"],
 )
 def test_bad_spark_options_are_refused_by_name_before_spark_starts(mnist, option, message):
     x, y, _, _ = mnist
