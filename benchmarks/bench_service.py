@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -181,8 +182,9 @@ wrk.body = file:read("*a")
 file:close()
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max, e.status,
+    e.connect + e.read + e.write + e.timeout))
 end
 """
 
@@ -197,27 +199,10 @@ def wrk_runs(url: str, row: bytes, seconds: int) -> list[dict] | str:
         script.write_text(WRK_SCRIPT)
         body.write_bytes(row)
         for concurrency in (8, 32):
-            out = subprocess.run(
-                ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), f"{url}/v1/predict"],
-                capture_output=True,
-                text=True,
-                timeout=seconds + 60,
-                env={**os.environ, "WRK_BODY": str(body)},
-            )
-            found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out.stdout)
-            if not found:
-                return f"not measured: wrk failed ({(out.stderr or out.stdout)[-300:]!r})"
-            requests, micros, p50, p99, bad_status, socket_errors = map(int, found.groups())
-            results.append(
-                {
-                    "concurrency": concurrency,
-                    "requests": requests,
-                    "rps": requests / (micros / 1e6),
-                    "p50_ms": p50 / 1e3,
-                    "p99_ms": p99 / 1e3,
-                    "errors": bad_status + socket_errors,
-                }
-            )
+            try:
+                results.append({"concurrency": concurrency, **_wrk_once(url, script, body, concurrency, seconds)})
+            except WrkFailed as failure:
+                return f"not measured: {failure}"
     return results
 
 
@@ -337,41 +322,52 @@ def _wrk_once(url: str, script: Path, body: Path, concurrency: int, seconds: int
         timeout=seconds + 60,
         env={**os.environ, "WRK_BODY": str(body)},
     )
-    found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out.stdout)
+    found = re.search(r"RESULT" + r" (\d+)" * 8, out.stdout)
     if not found:
-        raise SystemExit(f"wrk failed: {(out.stderr or out.stdout)[-300:]!r}")
-    requests, micros, p50, p99, bad_status, socket_errors = map(int, found.groups())
+        raise WrkFailed(f"wrk failed: {(out.stderr or out.stdout)[-300:]!r}")
+    requests, micros, p50, p99, p999, worst, bad_status, socket_errors = map(int, found.groups())
     return {
         "requests": requests,
         "rps": requests / (micros / 1e6),
         "p50_ms": p50 / 1e3,
         "p99_ms": p99 / 1e3,
+        "p999_ms": p999 / 1e3,
+        "max_ms": worst / 1e3,
         "errors": bad_status + socket_errors,
     }
 
 
-def _served(jar: Path, model: Path, extra: list[str]):
+class WrkFailed(RuntimeError):
+    """wrk ran but printed no result line."""
+
+
+def _served(jar: Path, model: Path, extra: list[str], jvm_options: list[str]):
     """A JavaService running `jar` (this build's, or an older reference jar)."""
-    service = JavaService(model, port=0, extra=extra)
+    service = JavaService(model, port=0, extra=extra, jvm_options=jvm_options)
     if jar != service_jar():
         service.command[service.command.index(str(service_jar()))] = str(jar)
     return service
+
+
+G1 = "-XX:+UseG1GC"  # how the previous service ran: the JDK's default, before the launcher chose the parallel one
 
 
 def batching_runs(
     model: Path, digits: np.ndarray, expected: np.ndarray, reference_jar: Path | None, seconds: int, rounds: int
 ) -> list[dict]:
     """wrk -c32, one LeNet row per request: this build with batching off and on (and the reference jar),
-    alternating `rounds` times; per configuration the median round. Each service is checked for correct
+    alternating `rounds` times; per configuration the medians over the rounds. Each service is checked for correct
     answers (the Python client, 1e-5 against DL4J) before it is measured."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (`make benchmarks` installs Debian's wrk)")
-    configs = [
-        ("batching off", service_jar(), []),
-        ("batching on (--batch-max-size 64; defaults: no wait, one runner)", service_jar(), ["--batch-max-size", "64"]),
+    batching = ["--batch-max-size", "64"]
+    configs = [  # label, jar, service options, JVM options ([]: the launcher's defaults, the parallel collector)
+        ("batching off", service_jar(), [], []),
+        ("batching on (--batch-max-size 64; defaults: no wait, one runner)", service_jar(), batching, []),
+        ("batching on, with the JDK's default collector (G1)", service_jar(), batching, [G1]),
     ]
     if reference_jar is not None:
-        configs.insert(0, ("reference: " + reference_jar.name + " (previous service)", reference_jar, []))
+        configs.insert(0, ("reference: " + reference_jar.name + " (previous service, G1)", reference_jar, [], [G1]))
     rows = [digits[i].astype("<f4").tobytes() for i in range(len(digits))]
 
     def good(i):
@@ -380,14 +376,14 @@ def batching_runs(
     def check(i, payload):
         return np.abs(np.frombuffer(payload, "<f4", 10) - expected[i % len(rows)]).max() <= TOLERANCE
 
-    results: dict[str, list[dict]] = {label: [] for label, _, _ in configs}
+    results: dict[str, list[dict]] = {label: [] for label, *_ in configs}
     with tempfile.TemporaryDirectory() as tmp:
         script, body = Path(tmp, "predict.lua"), Path(tmp, "row.bin")
         script.write_text(WRK_SCRIPT)
         body.write_bytes(rows[0])
         for _ in range(rounds):
-            for label, jar, extra in configs:
-                with _served(jar, model, extra) as service:
+            for label, jar, extra, jvm in configs:
+                with _served(jar, model, extra, jvm) as service:
                     checked = load(service.url, 32, 500, good, check)
                     if checked["wrong"] or checked["5xx"] or checked["failed"]:
                         raise SystemExit(f"{label}: wrong answers before measuring: {checked}")
@@ -395,9 +391,20 @@ def batching_runs(
                     results[label].append(_wrk_once(service.url, script, body, 32, seconds))
     out = []
     for label, runs in results.items():
-        runs = sorted(runs, key=lambda r: r["rps"])
-        median = runs[len(runs) // 2]
-        out.append({"label": label, **median, "rps_range": (runs[0]["rps"], runs[-1]["rps"])})
+        rps, p50, p99, p999 = (sorted(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms", "p999_ms"))
+        out.append(
+            {
+                "label": label,
+                "rps": statistics.median(rps),
+                "rps_range": (rps[0], rps[-1]),
+                "p50_ms": statistics.median(p50),
+                "p99_ms": statistics.median(p99),
+                "p99_range": (p99[0], p99[-1]),
+                "p999_ms": statistics.median(p999),
+                "max_ms": max(r["max_ms"] for r in runs),
+                "errors": sum(r["errors"] for r in runs),
+            }
+        )
     return out
 
 
@@ -407,7 +414,8 @@ def run_batching(reference_jar: Path | None, seconds: int, rounds: int, vectors:
     base = results[0]["rps"]
     rows = "\n".join(
         f"| {r['label']} | {r['rps']:,.0f} ({r['rps_range'][0]:,.0f}–{r['rps_range'][1]:,.0f}) | "
-        f"{r['rps'] / base:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+        f"{r['rps'] / base:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} ({r['p99_range'][0]:.2f}–{r['p99_range'][1]:.2f}) | "
+        f"{r['p999_ms']:.2f} | {r['max_ms']:.1f} | {r['errors']} |"
         for r in results
     )
     load_avg = os.getloadavg()
@@ -418,12 +426,14 @@ Command: `.venv/bin/python -m benchmarks.bench_service --batching{" --reference-
 with a load above its 2 cores every figure here is depressed and noisy; compare the ratios, measured in the same run).
 
 `wrk -t1 -c32 -d{seconds}s`, the same binary LeNet row per request, against the service jar with default options
-(2 workers, 1 ONNX Runtime thread per run; with batching one runner thread) on 127.0.0.1; wrk shares the 2 cores; configurations alternate {rounds} time(s), the table gives
-the median round (min–max). Every service answered 500 checked requests correctly (1e-5 against DL4J) first.
+(2 workers, 1 ONNX Runtime thread per run; with batching one runner thread) on 127.0.0.1, started as
+`dl4j-bridge serve` starts it (the parallel garbage collector) unless the row names G1, the JDK's default and how the
+previous service ran; wrk shares the 2 cores; configurations alternate {rounds} time(s), the table gives
+per configuration the median of the rounds' figures (min–max); errors summed over the rounds. Every service answered 500 checked requests correctly (1e-5 against DL4J) first.
 Ratio: req/s over the first row's.
 
-| service | req/s | ratio | p50 ms | p99 ms | errors |
-| --- | --- | --- | --- | --- | --- |
+| service | req/s | ratio | p50 ms | p99 ms | p99.9 ms | max ms (all rounds) | errors |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
 {_batching_verdict(results)}

@@ -63,6 +63,9 @@ def _on_ctrl_c(command: str):
         if armed.is_set():
             give_up("interrupted twice")
         armed.set()
+        # The backstop needs no GIL (faulthandler's C thread): should a thread hold the GIL through the JVM's
+        # shutdown, the timer below cannot run, and this still dumps the stacks and exits (code 1).
+        faulthandler.dump_traceback_later(INTERRUPT_GRACE_SECONDS + 5, exit=True)
         timer = threading.Timer(
             INTERRUPT_GRACE_SECONDS, give_up, [f"still running {INTERRUPT_GRACE_SECONDS:.0f} s after Ctrl-C"]
         )

@@ -89,7 +89,10 @@ def _interrupt_cli_train(tmp_path, interrupts: int) -> tuple[int, str, float, Pa
         str(out),
         "--no-progress",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    # Output to files, not pipes: nothing reads a pipe while the run trains, and a full one would block the CLI.
+    stdout, stderr = (open(tmp_path / name, "w") for name in ("stdout.txt", "stderr.txt"))
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True, cwd=ROOT)
+    read_stderr = lambda: (tmp_path / "stderr.txt").read_text()[-3000:]  # noqa: E731
     try:
         checkpoint = out / "checkpoint.zip"
         deadline = time.monotonic() + 300
@@ -97,7 +100,7 @@ def _interrupt_cli_train(tmp_path, interrupts: int) -> tuple[int, str, float, Pa
             assert proc.poll() is None and time.monotonic() < deadline, (
                 "no checkpoint",
                 proc.poll(),
-                proc.stderr.read()[-3000:],
+                read_stderr(),
             )
             time.sleep(0.2)
         time.sleep(1.0)  # into a later epoch: the interrupt must leave the checkpoint of a completed epoch intact
@@ -105,10 +108,15 @@ def _interrupt_cli_train(tmp_path, interrupts: int) -> tuple[int, str, float, Pa
         for i in range(interrupts):
             time.sleep(0.05 if i else 0)
             proc.send_signal(signal.SIGINT)
-        rc = proc.wait(90)  # generous: the CLI's own watchdog exits 30 s after Ctrl-C at the latest
-        return rc, proc.stderr.read(), time.monotonic() - start, checkpoint
+        try:
+            rc = proc.wait(90)  # generous: the CLI's own watchdogs exit 30-35 s after Ctrl-C at the latest
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"dl4j-bridge train still running 90 s after Ctrl-C; its stderr ends: {read_stderr()}")
+        return rc, (tmp_path / "stderr.txt").read_text(), time.monotonic() - start, checkpoint
     finally:
         proc.kill()
+        stdout.close()
+        stderr.close()
 
 
 def _assert_loadable(checkpoint: Path, mnist) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.service import JavaService, ServiceClient
+from bridge.service import JavaService, ServiceClient, service_command
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 TOLERANCE = 1e-5  # DL4J vs ONNX Runtime, float32 both sides (models/vectors/*/meta.json)
@@ -205,6 +205,22 @@ def test_model_health_metrics(served):
         b"dl4jbridge_request_errors_total",
     ):
         assert name in metrics, name
+    # started by JavaService, the JVM runs the parallel collector (bridge.service.DEFAULT_SERVICE_JVM_OPTIONS)
+    assert b'jvm_gc_collection_seconds_count{gc="PS Scavenge"}' in metrics, _gc_lines(metrics)
+
+
+def _gc_lines(metrics: bytes) -> list[str]:
+    return [line for line in metrics.decode().splitlines() if line.startswith("jvm_gc_collection_seconds_count")]
+
+
+def test_jvm_options_choosing_a_collector_replace_the_default():
+    lenet = _vector("lenet/model.onnx")
+    assert "-XX:+UseParallelGC" in service_command(lenet, jvm_options=["-Xmx512m"])
+    command = service_command(lenet, jvm_options=["-XX:+UseSerialGC"])
+    assert "-XX:+UseParallelGC" not in command and command.index("-XX:+UseSerialGC") < command.index("-jar")
+    with JavaService(lenet, port=0, jvm_options=["-XX:+UseSerialGC"]) as service:
+        metrics = ServiceClient(service.url).request("GET", "/metrics")[2]
+    assert b'gc="Copy"' in metrics and b"PS Scavenge" not in metrics, _gc_lines(metrics)
 
 
 def test_cli_serve_starts_and_stops_the_service():
@@ -235,7 +251,9 @@ def test_cli_serve_starts_and_stops_the_service():
         match = re.search(r"listening on (http://\S+)", line)
         assert match, f"unexpected first line: {line!r}"
         assert "batching=lenet:batch<=8/" in line, line
-        assert ServiceClient(match.group(1)).request("GET", "/health")[0] == 200
+        client = ServiceClient(match.group(1))
+        assert client.request("GET", "/health")[0] == 200
+        assert b'gc="PS Scavenge"' in client.request("GET", "/metrics")[2]  # the launcher's collector
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
