@@ -46,6 +46,12 @@ def run(quick: bool = False) -> str:
     copy = measure(lambda: np.copyto(target, array), repeats)
     fresh_copy = measure(lambda: np.copy(array), repeats)
     to_ind = measure(lambda: bridge.to_indarray(array), repeats)
+    nd4j, float32, shape = (
+        jclass("org.nd4j.linalg.factory.Nd4j"),
+        jclass("org.nd4j.linalg.api.buffer.DataType").FLOAT,
+        jpype.JArray(jpype.JLong)(list(array.shape)),
+    )
+    allocation = measure(lambda: nd4j.createUninitialized(float32, shape), repeats)
     ind = bridge.to_indarray(array)
     wrapped = measure(lambda: bridge.to_indarray(array, copy=False), repeats)
     to_ind_out = measure(lambda: bridge.to_indarray(array, out=ind), repeats)
@@ -61,6 +67,7 @@ def run(quick: bool = False) -> str:
     rows = [
         ("`numpy.copyto` (reference)", copy, 1.0),
         ("numpy → INDArray (`to_indarray`)", to_ind, copy.median / to_ind.median),
+        ("ND4J's allocation alone (`Nd4j.createUninitialized`, no copy)", allocation, copy.median / allocation.median),
         ("numpy → INDArray, zero copy (`to_indarray(a, copy=False)`)", wrapped, copy.median / wrapped.median),
         ("numpy → existing INDArray (`to_indarray(a, out=ind)`)", to_ind_out, copy.median / to_ind_out.median),
         ("INDArray → numpy (`to_numpy`)", to_np, copy.median / to_np.median),
@@ -85,8 +92,11 @@ Command: `.venv/bin/python -m benchmarks.bench_boundary{" --quick" if quick else
 - Fresh targets pay for 179 MiB of new pages that `copyto` into a warm target does not. `to_numpy` copies
   through numpy from a view of ND4J's memory, as fast as `numpy.copy` (the ceiling for a new array; a
   Java-side memcpy into fresh numpy pages measured 8x slower). `to_indarray` is bound by ND4J's allocation:
-  `Nd4j.createUninitialized` alone takes ~40 ms of it, and in `benchmarks/profiles.py` ND4J's
-  `allocateDataBuffer` takes ~9x the samples of the memcpy. Into a reused target both run at `copyto` speed
+  `Nd4j.createUninitialized` alone takes {allocation.median * 1e3:.0f} ms of its {to_ind.median * 1e3:.0f} ms (the row above: ND4J frees a buffer
+  only once Java's GC collects its INDArray, so each new array lands on memory the process has not touched yet;
+  first touches cost ~40 ms per 179 MiB on an AMD EPYC host, ~0.5 s on this project's Firecracker guests, while
+  `numpy.copy`, freed at once, reuses its pages), and in `benchmarks/profiles.py` ND4J's `allocateDataBuffer` takes ~9x
+  the samples of the memcpy. Into a reused target both run at `copyto` speed
   (the `out=` rows). `to_indarray(a, copy=False)` skips ND4J's allocator altogether: the INDArray wraps
   numpy's memory (ND4J's pointer-backed data buffer, which ND4J never frees) and a Java Cleaner holds a
   proxy that keeps the numpy array alive until the INDArray's buffer is collected; its time is the JPype
