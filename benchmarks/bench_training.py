@@ -529,9 +529,16 @@ where DL4J's oneDNN glue rebuilds primitive descriptors and reorders NCHW data o
 forward convolution, and reruns the pooling forward to get its indices). Build and thread settings move the step
 by a few percent at most (the settings section below: `benchmarks.bench_settings`); computing only the weight
 gradient of the first convolution (no input gradient: im2col + one batched gemm) did not change the in-network
-step either (3 alternating runs each). perf on the training process: libgomp's barrier spinning ~28% of samples,
-an OpenBLAS worker thread in sched_yield ~15%. Not tried: DL4J's SameDiff API, and keeping oneDNN primitives and
-blocked formats across steps through our own oneDNN binding, which is what closing the gap would take."""
+step either (3 alternating runs each); through oneDNN instead (a forward convolution of the input, batch taken as
+channels, with the output gradient as a 24x24 kernel) that gradient takes 2.8-3.0 ms against conv2d_bp's 4.4-4.8 ms
+for all three gradients, about 6% of the step: not worth replacing DL4J's code for. NHWC layers (DL4J's
+`CNN2DFormat.NHWC` on every conv and pooling layer) train slower: 35.5 ms per step against 27-29 ms (2 alternating
+runs each). oneDNN's verbose log per step: each convolution's forward runs twice (DL4J recomputes it in backprop),
+the first convolution's input gradient (backward_data) is its most expensive primitive though nothing needs it, and
+~12 reorders between NCHW and oneDNN's blocked formats take about a third of oneDNN's time. perf on the training
+process: libgomp's barrier spinning ~28% of samples, an OpenBLAS worker thread in sched_yield ~15%. DL4J's SameDiff
+runs the same LeNet at 0.9x-1.5x across runs (its section below). Not tried: keeping oneDNN primitives and blocked
+formats across steps through our own oneDNN binding, which is what closing the gap would take."""
 
 
 def _layers_section(batch: int) -> str:
