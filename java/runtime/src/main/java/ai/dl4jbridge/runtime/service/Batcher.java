@@ -22,7 +22,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * batch runs, so batches grow without waiting; when idle a request runs at once (plus the delay).
  */
 final class Batcher implements AutoCloseable {
-    private static final Item STOP = new Item(new float[0], 0);
+    private static final Item STOP = new Item(FloatBuffer.allocate(0), 0);
 
     private final Predictor predictor;
     private final int maxRows;
@@ -39,11 +39,13 @@ final class Batcher implements AutoCloseable {
     private final ThreadLocal<FloatBuffer> staging = new ThreadLocal<>();
 
     static final class Item {
-        final float[] rows;
+        /** The request's rows from position 0: a view of its body where the body is raw float32 (no copy). */
+        final FloatBuffer rows;
+
         final int n;
         final CompletableFuture<Prediction> result = new CompletableFuture<>();
 
-        Item(float[] rows, int n) {
+        Item(FloatBuffer rows, int n) {
             this.rows = rows;
             this.n = n;
         }
@@ -65,8 +67,8 @@ final class Batcher implements AutoCloseable {
         }
     }
 
-    /** Queues {@code n} rows (n * inputSize floats, already checked); completes with their prediction. */
-    CompletableFuture<Prediction> submit(float[] rows, int n) {
+    /** Queues {@code n} rows (n * inputSize floats from position 0, already checked); completes with their prediction. */
+    CompletableFuture<Prediction> submit(FloatBuffer rows, int n) {
         Item item = new Item(rows, n);
         if (!queue.offer(item)) {
             metrics.rejected();
@@ -137,7 +139,7 @@ final class Batcher implements AutoCloseable {
         }
         FloatBuffer rows = staging(total * inputSize);
         for (Item item : batch) {
-            rows.put(item.rows, 0, item.n * inputSize);
+            rows.put(item.rows.duplicate().limit(item.n * inputSize));
         }
         rows.flip();
         Prediction out;
@@ -176,7 +178,7 @@ final class Batcher implements AutoCloseable {
 
     private void runAlone(Item item) {
         try {
-            Prediction out = predictor.predict(FloatBuffer.wrap(item.rows, 0, item.n * inputSize), item.n);
+            Prediction out = predictor.predict(item.rows.duplicate().limit(item.n * inputSize), item.n);
             metrics.batch(model, item.n);
             item.result.complete(out);
         } catch (RuntimeException e) {

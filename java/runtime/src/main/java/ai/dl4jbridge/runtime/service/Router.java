@@ -4,6 +4,7 @@ import ai.dl4jbridge.runtime.InvalidInputException;
 import ai.dl4jbridge.runtime.Prediction;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -195,6 +196,11 @@ final class Router {
 
     /** Runs {@code n} rows through {@code model}, timing it for the metrics. */
     CompletableFuture<Prediction> predict(ServedModel model, float[] rows, int n) {
+        return predict(model, FloatBuffer.wrap(rows), n);
+    }
+
+    /** As above, for rows in a buffer (from position 0): a raw float32 body is read in place, not copied. */
+    CompletableFuture<Prediction> predict(ServedModel model, FloatBuffer rows, int n) {
         checkNotStopping();
         if (n > maxRows) {
             throw new HttpError(
@@ -222,15 +228,16 @@ final class Router {
                             + " is not supported; send " + Reply.JSON + " {\"inputs\": [[...]]} or " + Reply.BINARY
                             + " (little-endian float32 rows of " + size + ")");
         }
-        float[] rows;
+        FloatBuffer rows;
         int n;
         if (Reply.JSON.equals(type)) {
             float[][] parsed = JsonCodec.parseInputs(r.body, model.rowShape(), maxRows);
             n = parsed.length;
-            rows = new float[n * size];
+            float[] flat = new float[n * size];
             for (int i = 0; i < n; i++) {
-                System.arraycopy(parsed[i], 0, rows, i * size, size);
+                System.arraycopy(parsed[i], 0, flat, i * size, size);
             }
+            rows = FloatBuffer.wrap(flat);
         } else {
             int rowBytes = size * Float.BYTES;
             if (r.body.length == 0 || r.body.length % rowBytes != 0) {
@@ -252,11 +259,8 @@ final class Router {
                         "too_many_rows",
                         "more than " + maxRows + " rows in one request; split the batch (--max-rows)");
             }
-            rows = new float[n * size];
-            ByteBuffer.wrap(r.body)
-                    .order(ByteOrder.LITTLE_ENDIAN)
-                    .asFloatBuffer()
-                    .get(rows);
+            // A view of the body, read where it is: half of what a request allocated was this copy.
+            rows = ByteBuffer.wrap(r.body).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
         }
         String accept = r.header("Accept");
         boolean binary = accept != null && accept.toLowerCase(Locale.ROOT).contains(Reply.BINARY);

@@ -46,16 +46,17 @@ final class ServedModel implements AutoCloseable {
     }
 
     /**
-     * Predicts {@code n} rows (flat, C order, already sized): through the batcher when batching is on
+     * Predicts {@code n} rows (flat, C order, already sized, from position 0): through the batcher when batching is on
      * and the request fits in one batch, else at once on the calling thread.
      */
-    CompletableFuture<Prediction> predict(float[] rows, int n) {
+    CompletableFuture<Prediction> predict(FloatBuffer rows, int n) {
         if (batcher != null && n <= batching.maxRows) {
             // Checked here so that a bad request fails alone, before it joins a batch.
-            InputChecks.checkFinite(FloatBuffer.wrap(rows), n, info.inputSize(), nanPolicy);
+            InputChecks.checkFinite(rows, n, info.inputSize(), nanPolicy);
             return batcher.submit(rows, n);
         }
-        return CompletableFuture.completedFuture(predictor.predict(FloatBuffer.wrap(rows, 0, n * info.inputSize()), n));
+        return CompletableFuture.completedFuture(
+                predictor.predict(rows.duplicate().limit(n * info.inputSize()), n));
     }
 
     @Override
