@@ -21,7 +21,10 @@ from .common import machine, write_section
 BATCH = 64
 # (label, environment, DL4J switch). The first row is dl4j-bridge's default and the reference.
 SETTINGS = [
-    ("default (onednn-avx2 build, OMP_NUM_THREADS=2)", {}, None),
+    ("default (onednn-avx2 build, OMP_NUM_THREADS=2, GOMP_SPINCOUNT=20000)", {}, None),
+    ("libgomp's own spinning (GOMP_SPINCOUNT=300000, before dl4j-bridge set it)", {"GOMP_SPINCOUNT": "300000"}, None),
+    ("GOMP_SPINCOUNT=1000", {"GOMP_SPINCOUNT": "1000"}, None),
+    ("GOMP_SPINCOUNT=100000", {"GOMP_SPINCOUNT": "100000"}, None),
     ("OMP_NUM_THREADS=1", {"OMP_NUM_THREADS": "1"}, None),
     ("OpenBLAS single-threaded (OPENBLAS_NUM_THREADS=1)", {"OPENBLAS_NUM_THREADS": "1"}, None),
     ("OpenMP threads sleep when idle (OMP_WAIT_POLICY=passive)", {"OMP_WAIT_POLICY": "passive"}, None),

@@ -23,7 +23,12 @@ BATCH = 64
 VARIANTS = [
     ("PyTorch 2.15 CPU (reference)", "torch", {}),
     ("DL4J via dl4j-bridge (default: onednn-avx2 build, oneDNN layer helpers on)", "dl4j", {}),
-    ("DL4J, generic build, DL4J's own conv code (DL4J's defaults)", "dl4j", {"DL4J_BRIDGE_ND4J": "generic"}),
+    ("DL4J via dl4j-bridge, libgomp's own spinning (GOMP_SPINCOUNT=300000)", "dl4j", {"GOMP_SPINCOUNT": "300000"}),
+    (
+        "DL4J, generic build, DL4J's own conv code (DL4J's defaults)",
+        "dl4j",
+        {"DL4J_BRIDGE_ND4J": "generic", "GOMP_SPINCOUNT": "300000"},
+    ),
     ("DL4J, default, OMP_NUM_THREADS=1", "dl4j", {"OMP_NUM_THREADS": "1"}),
     ("DL4J, default, batch 256", "dl4j", {"BENCH_BATCH": "256"}),
 ]
@@ -505,7 +510,7 @@ arrays and workspaces), polled every 200 ms during the epoch.
 
 
 def _findings(medians: dict, reference: float | None) -> str:
-    default, generic, one_thread, big_batch = (medians.get(label) for label, _, _ in VARIANTS[1:])
+    default, spinning, generic, one_thread, big_batch = (medians.get(label) for label, _, _ in VARIANTS[1:])
     if not (default and generic and reference):
         return "Findings: not written (a run above was not measured)."
     ratio = default / reference
@@ -515,6 +520,14 @@ def _findings(medians: dict, reference: float | None) -> str:
         for name, value in (("One OMP thread instead of two", one_thread), ("Batch 256", big_batch))
         if value
     )
+    spin = (
+        f" With libgomp's own spin count (300,000) instead of dl4j-bridge's 20,000: {spinning:.0f} samples/s"
+        f" ({spinning / reference:.2f}x): an idle OpenMP thread then spins through the serial Java and OpenBLAS"
+        " stretches of each step on a core the other threads need (perf: ~28% of the samples in libgomp's wait loop),"
+        " so dl4j-bridge sets GOMP_SPINCOUNT=20000 before ND4J loads unless GOMP_SPINCOUNT or OMP_WAIT_POLICY is set."
+        if spinning
+        else ""
+    )
     return f"""What was found: the goal (ratio >= 1.0) is {verdict} ({generic / reference:.2f}x with DL4J's defaults).
 Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its layer helpers ship disabled
 (`org.eclipse.deeplearning4j.helpers.disable` defaults to true), and when enabled, their check looks up
@@ -523,11 +536,11 @@ Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its l
 im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
 'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
 answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
-{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x).{extra} What is left is spread over the
+{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x).{spin}{extra} What is left is spread over the
 layers (the per-layer table above: the backward passes, the first convolution's and first pooling's above all,
 where DL4J's oneDNN glue rebuilds primitive descriptors and reorders NCHW data on every call, recomputes the
-forward convolution, and reruns the pooling forward to get its indices). Build and thread settings move the step
-by a few percent at most (the settings section below: `benchmarks.bench_settings`); computing only the weight
+forward convolution, and reruns the pooling forward to get its indices). Other build and thread settings move the
+step by a few percent at most (the settings section below: `benchmarks.bench_settings`); computing only the weight
 gradient of the first convolution (no input gradient: im2col + one batched gemm) did not change the in-network
 step either (3 alternating runs each); through oneDNN instead (a forward convolution of the input, batch taken as
 channels, with the output gradient as a 24x24 kernel) that gradient takes 2.8-3.0 ms against conv2d_bp's 4.4-4.8 ms
@@ -536,7 +549,8 @@ for all three gradients, about 6% of the step: not worth replacing DL4J's code f
 runs each). oneDNN's verbose log per step: each convolution's forward runs twice (DL4J recomputes it in backprop),
 the first convolution's input gradient (backward_data) is its most expensive primitive though nothing needs it, and
 ~12 reorders between NCHW and oneDNN's blocked formats take about a third of oneDNN's time. perf on the training
-process: libgomp's barrier spinning ~28% of samples, an OpenBLAS worker thread in sched_yield ~15%. DL4J's SameDiff
+process (libgomp's default spinning): libgomp's wait loop ~28% of samples, the kernel's scheduler and sched_yield
+(OpenBLAS's idle worker) ~15%. DL4J's SameDiff
 runs the same LeNet at 0.9x-1.5x across runs (its section below). Not tried: keeping oneDNN primitives and blocked
 formats across steps through our own oneDNN binding, which is what closing the gap would take."""
 

@@ -129,6 +129,7 @@ def start_jvm(
         cp = classpath() + [str(p) for p in extra_classpath]
         if threads is not None:
             os.environ["OMP_NUM_THREADS"] = str(threads)  # read by ND4J's native code at load time
+        set_openmp_spin_default(os.environ)
         jvm_path = _libjvm(java_home())
         args = [
             f"-Xmx{heap}",
@@ -145,6 +146,21 @@ def start_jvm(
             heap, off_heap, max_physical, threads, tuple(extra_classpath), tuple(extra_flags), tuple(cp)
         )
         return _started_with
+
+
+# How long an idle OpenMP thread of ND4J's libgomp spins before it sleeps. libgomp's own default (300,000 spins)
+# keeps a waiting thread busy through the serial Java and OpenBLAS stretches of a training step, on the cores the
+# other threads need: LeNet's step took 31 ms with it, 24-25 ms with 20,000, 25-28 ms with 1,000, 27 ms with
+# 100,000; sleeping at once (OMP_WAIT_POLICY=passive) was slower than the default (BENCHMARKS.md, settings).
+GOMP_SPINCOUNT = "20000"
+
+
+def set_openmp_spin_default(env) -> None:
+    """GOMP_SPINCOUNT for ND4J's OpenMP threads, unless the environment already says how they wait (GOMP_SPINCOUNT
+    or OMP_WAIT_POLICY: set either yourself to opt out, e.g. GOMP_SPINCOUNT=300000, libgomp's default). libgomp
+    reads it when it is loaded, with ND4J's native library at JVM start-up: later changes have no effect."""
+    if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:
+        env["GOMP_SPINCOUNT"] = GOMP_SPINCOUNT
 
 
 def jvm_options() -> JvmOptions | None:

@@ -86,3 +86,36 @@ def test_cnn_layers_use_onednn_kernels_when_that_build_is_loaded():
         assert helper is not None and helper.getClass().getSimpleName() == "MKLDNNConvHelper"
     else:
         assert extension is None and helper is None
+
+
+SPIN_PROBE = """
+    import numpy, bridge
+    bridge.start_jvm()
+    bridge.to_numpy(bridge.to_indarray(numpy.ones(3, numpy.float32)).add(1.0))  # loads ND4J and its libgomp
+"""
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, "GOMP_SPINCOUNT = '20000'"),  # dl4j-bridge's measured default (bridge.jvm.GOMP_SPINCOUNT)
+        ({"GOMP_SPINCOUNT": "300000"}, "GOMP_SPINCOUNT = '300000'"),  # the user's own value wins
+        ({"OMP_WAIT_POLICY": "active"}, "OMP_WAIT_POLICY = 'ACTIVE'"),  # as does a wait policy
+    ],
+)
+def test_nd4j_openmp_threads_spin_as_set(env, expected):
+    """What ND4J's libgomp itself read at load (OMP_DISPLAY_ENV), in a fresh process."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SPIN_PROBE)],
+        env={**clean, **env, "OMP_DISPLAY_ENV": "verbose"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    shown = [
+        line.strip() for line in (result.stdout + result.stderr).splitlines() if "SPINCOUNT" in line or "WAIT" in line
+    ]
+    assert result.returncode == 0 and expected in shown, (result.returncode, shown, result.stderr[-2000:])
+    if env.get("OMP_WAIT_POLICY"):
+        assert "GOMP_SPINCOUNT = '20000'" not in shown, shown
