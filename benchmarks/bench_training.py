@@ -509,6 +509,22 @@ arrays and workspaces), polled every 200 ms during the epoch.
 """
 
 
+def _spin_finding(default: float, spinning: float, reference: float) -> str:
+    """What dl4j-bridge's GOMP_SPINCOUNT did to this epoch, against libgomp's own spin count."""
+    said = f" With libgomp's own spin count (300,000) instead of dl4j-bridge's 20,000: {spinning:.0f} samples/s"
+    said += f" ({spinning / reference:.2f}x)"
+    if default > spinning * 1.03:
+        return (
+            said + ": an idle OpenMP thread spins through the serial stretches of each step on a core the others need."
+        )
+    return said + (
+        ", no slower here. The 20,000 spins gain 1.25x on DL4J's bare step run from the main thread (settings section),"
+        " but bridge.fit trains on a Python worker thread (so that Ctrl-C reaches Python), where the bare step is"
+        " slower (35-41 ms against 31-34 ms on the main thread, a mean over 320 steps) and gains nothing from them;"
+        " why the thread matters is not found yet (not glibc's malloc arenas: arena_max=1 changed nothing)."
+    )
+
+
 def _findings(medians: dict, reference: float | None) -> str:
     default, spinning, generic, one_thread, big_batch = (medians.get(label) for label, _, _ in VARIANTS[1:])
     if not (default and generic and reference):
@@ -520,14 +536,7 @@ def _findings(medians: dict, reference: float | None) -> str:
         for name, value in (("One OMP thread instead of two", one_thread), ("Batch 256", big_batch))
         if value
     )
-    spin = (
-        f" With libgomp's own spin count (300,000) instead of dl4j-bridge's 20,000: {spinning:.0f} samples/s"
-        f" ({spinning / reference:.2f}x): an idle OpenMP thread then spins through the serial Java and OpenBLAS"
-        " stretches of each step on a core the other threads need (perf: ~28% of the samples in libgomp's wait loop),"
-        " so dl4j-bridge sets GOMP_SPINCOUNT=20000 before ND4J loads unless GOMP_SPINCOUNT or OMP_WAIT_POLICY is set."
-        if spinning
-        else ""
-    )
+    spin = _spin_finding(default, spinning, reference) if spinning else ""
     return f"""What was found: the goal (ratio >= 1.0) is {verdict} ({generic / reference:.2f}x with DL4J's defaults).
 Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its layer helpers ship disabled
 (`org.eclipse.deeplearning4j.helpers.disable` defaults to true), and when enabled, their check looks up
