@@ -355,6 +355,7 @@ def run_training(model, callbacks: list, history: History, start) -> History:
     import threading
 
     from .errors import java_errors
+    from .jvm import release_openmp_threads
 
     model.stop_training = False
     listener = JavaListener(callbacks, history, model)
@@ -375,6 +376,7 @@ def run_training(model, callbacks: list, history: History, start) -> History:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             outcome["error"] = exc
 
+    release_openmp_threads()  # this thread's idle OpenMP team would slow the training thread's (bridge.jvm)
     worker = threading.Thread(target=work, name="dl4j-bridge-fit", daemon=True)
     worker.start()
     try:

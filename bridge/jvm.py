@@ -163,6 +163,27 @@ def set_openmp_spin_default(env) -> None:
         env["GOMP_SPINCOUNT"] = GOMP_SPINCOUNT
 
 
+def release_openmp_threads() -> bool:
+    """Ends the calling thread's idle OpenMP worker threads in ND4J's libgomp (omp_pause_resource_all).
+
+    libgomp counts every thread of every team; once they outnumber the cores it cuts all spinning to 100 turns, and
+    an OpenMP barrier then costs a futex sleep and wake-up. bridge.fit trains on a worker thread, so the team that
+    earlier ND4J calls left on the main thread would count against the training thread's team on a 2-core machine.
+    The pool comes back by itself at the thread's next ND4J call. False where there is nothing to release (ND4J not
+    loaded yet, another OpenMP runtime, not Linux)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            path = next((line.split()[-1] for line in maps if "/libgomp.so" in line), None)
+    except OSError:
+        return False
+    if path is None:
+        return False
+    pause = getattr(ctypes.CDLL(path), "omp_pause_resource_all", None)
+    return pause is not None and pause(1) == 0  # 1: omp_pause_soft
+
+
 def jvm_options() -> JvmOptions | None:
     """The options the running JVM was started with, or None before start_jvm()."""
     return _started_with

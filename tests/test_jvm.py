@@ -119,3 +119,33 @@ def test_nd4j_openmp_threads_spin_as_set(env, expected):
     assert result.returncode == 0 and expected in shown, (result.returncode, shown, result.stderr[-2000:])
     if env.get("OMP_WAIT_POLICY"):
         assert "GOMP_SPINCOUNT = '20000'" not in shown, shown
+
+
+RELEASE_PROBE = """
+    import os, numpy, bridge
+    from bridge.jvm import release_openmp_threads
+    bridge.start_jvm()
+    before = bridge.to_numpy(bridge.to_indarray(numpy.arange(1 << 20, dtype=numpy.float32)).mul(2.0))
+    team = len(os.listdir("/proc/self/task"))
+    released = release_openmp_threads()
+    after_release = len(os.listdir("/proc/self/task"))
+    again = bridge.to_numpy(bridge.to_indarray(numpy.arange(1 << 20, dtype=numpy.float32)).mul(2.0))
+    print("RESULT", released, team - after_release, bool((before == again).all()), float(again[-1]))
+"""
+
+
+def test_release_openmp_threads_ends_the_idle_team_and_nd4j_still_computes():
+    """bridge.fit releases the calling thread's idle OpenMP team before training on its worker thread (libgomp cuts
+    every team's spinning once its threads outnumber the cores). The team's worker ends; ND4J recreates it."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(RELEASE_PROBE)],
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = next((row for row in result.stdout.splitlines() if row.startswith("RESULT")), None)
+    assert line is not None, result.stderr[-2000:]
+    released, ended, same, last = line.split()[1:]
+    assert released == "True" and int(ended) >= 1, line
+    assert same == "True" and float(last) == 2.0 * ((1 << 20) - 1), line

@@ -6,6 +6,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
  * Gathers the next training minibatch (its shuffled rows, then the run's {@link BatchTransform} if any) on a
@@ -15,7 +16,14 @@ final class BatchLoader implements AutoCloseable {
     private final TrainingRun run;
     private final INDArray[] targets;
     private final ExecutorService executor = Executors.newSingleThreadExecutor(task -> {
-        Thread thread = new Thread(task, "dl4j-bridge-batch-loader");
+        // One OpenMP thread here (a 64-row gather needs no team): a second team would count against the cores in
+        // libgomp, which then cuts every team's spinning to 100 turns and slows the training thread's step.
+        Thread thread = new Thread(
+                () -> {
+                    NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(1);
+                    task.run();
+                },
+                "dl4j-bridge-batch-loader");
         thread.setDaemon(true);
         return thread;
     });
