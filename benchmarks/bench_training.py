@@ -514,14 +514,15 @@ def _spin_finding(default: float, spinning: float, reference: float) -> str:
     said = f" With libgomp's own spin count (300,000) instead of dl4j-bridge's 20,000: {spinning:.0f} samples/s"
     said += f" ({spinning / reference:.2f}x)"
     if default > spinning * 1.03:
-        return (
-            said + ": an idle OpenMP thread spins through the serial stretches of each step on a core the others need."
-        )
+        said += ": an idle OpenMP thread spins through the serial stretches of each step on a core the others need."
+    else:
+        said += ", no slower here."
     return said + (
-        ", no slower here. The 20,000 spins gain 1.25x on DL4J's bare step run from the main thread (settings section),"
-        " but bridge.fit trains on a Python worker thread (so that Ctrl-C reaches Python), where the bare step is"
-        " slower (35-41 ms against 31-34 ms on the main thread, a mean over 320 steps) and gains nothing from them;"
-        " why the thread matters is not found yet (not glibc's malloc arenas: arena_max=1 changed nothing)."
+        " bridge.fit trains on a Python worker thread (so that Ctrl-C reaches Python), and libgomp counts the threads"
+        " of every thread's OpenMP team: with the main thread's idle team (left by earlier ND4J calls) and the batch"
+        " loader's beside the training thread's, they outnumber the 2 cores and libgomp cuts all spinning to 100"
+        " turns, whatever GOMP_SPINCOUNT says. bridge.fit therefore releases the calling thread's idle team"
+        " (omp_pause_resource_all) and runs the loader on one OpenMP thread."
     )
 
 
