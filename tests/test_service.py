@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from concurrency import run_in_threads
 
 from bridge.service import JavaService, ServiceClient, service_command
 
@@ -178,11 +179,7 @@ def test_mixed_bad_and_good_load(served, digits):
                 if not ok or got >= 500:
                     failures.append(f"{what}: HTTP {got} {payload[:120]!r}")
 
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    run_in_threads(worker, [(seed,) for seed in range(8)], 120)
     assert not failures, f"{model}: {len(failures)} wrong answers or 5xx, e.g. {failures[:3]}"
     assert counts == {"good": 320, "bad": 160}
     status, _, metrics = ServiceClient(service.url).request("GET", "/metrics")

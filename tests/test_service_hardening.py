@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from concurrency import run_in_threads
 from onnx import TensorProto, helper
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -174,11 +175,7 @@ def test_abandoned_connections_leave_no_file_handles(service, digits, expected):
             except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
                 refused.append(i)
 
-    threads = [threading.Thread(target=abandon, args=(5000, k)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    threads = run_in_threads(abandon, [(5000, k) for k in range(4)], 300)
     assert not any(t.is_alive() for t in threads)
     assert len(refused) < 1000, f"{len(refused)} of 20,000 connections were refused"  # nearly all were abandoned
     deadline = time.monotonic() + 20
@@ -497,11 +494,7 @@ def soak(svc, digits, expected, seconds: float) -> dict:
                 outcome["5xx"] += status >= 500
                 outcome["wrong"] += not right
 
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 60)
+    run_in_threads(worker, [(seed,) for seed in range(6)], seconds + 60)
     return outcome
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton_grpc
 import tritonclient.http as triton_http
+from concurrency import run_in_threads
 
 import bridge
 from bridge.service import JavaService, ServiceClient
@@ -253,11 +254,7 @@ def test_dynamic_batching_answers_like_unbatched_runs(mnist, reference):
                     with lock:
                         failures.append(f"row {i}: diff {diff:.3g}")
 
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(32)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        run_in_threads(worker, [(k,) for k in range(32)], 120)
         assert not failures, failures[:5]
         metrics = ServiceClient(svc.url).request("GET", "/metrics")[2].decode()
         total = float(
@@ -312,10 +309,6 @@ def test_batched_binary_requests_of_several_rows_and_nan_rows_each_answered_alon
                     if diff > TOLERANCE:
                         failures.append(f"request at {start} ({n} rows): diff {diff:.3g}")
 
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        run_in_threads(worker, [(k,) for k in range(16)], 120)
         assert not failures, failures[:5]
         assert counts["good"] > 200 and counts["refused"] > 50, counts
