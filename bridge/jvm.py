@@ -129,7 +129,7 @@ def start_jvm(
         cp = classpath() + [str(p) for p in extra_classpath]
         if threads is not None:
             os.environ["OMP_NUM_THREADS"] = str(threads)  # read by ND4J's native code at load time
-        set_openmp_spin_default(os.environ)
+        set_native_thread_defaults(os.environ)
         jvm_path = _libjvm(java_home())
         args = [
             f"-Xmx{heap}",
@@ -154,13 +154,21 @@ def start_jvm(
 # 100,000; sleeping at once (OMP_WAIT_POLICY=passive) was slower than the default (BENCHMARKS.md, settings).
 GOMP_SPINCOUNT = "20000"
 
+# How long an idle OpenBLAS worker thread (ND4J's dense layers and matmuls) keeps calling sched_yield before it
+# sleeps: 2^N CPU cycles. OpenBLAS's own 2^28 (~0.1 s) outlasts the oneDNN convolutions that follow a dense layer,
+# so a third thread competes with the two OpenMP threads on a 2-core machine: a quarter of LeNet's steps took 2-3x
+# the median, and its mean step was 30-33 ms against 27-29 ms with 2^4 (BENCHMARKS.md, settings).
+OPENBLAS_THREAD_TIMEOUT = "4"
 
-def set_openmp_spin_default(env) -> None:
-    """GOMP_SPINCOUNT for ND4J's OpenMP threads, unless the environment already says how they wait (GOMP_SPINCOUNT
-    or OMP_WAIT_POLICY: set either yourself to opt out, e.g. GOMP_SPINCOUNT=300000, libgomp's default). libgomp
-    reads it when it is loaded, with ND4J's native library at JVM start-up: later changes have no effect."""
+
+def set_native_thread_defaults(env) -> None:
+    """How ND4J's idle native threads wait, unless the environment already says so. GOMP_SPINCOUNT for its OpenMP
+    threads, unless GOMP_SPINCOUNT or OMP_WAIT_POLICY is set (e.g. GOMP_SPINCOUNT=300000, libgomp's default), and
+    OPENBLAS_THREAD_TIMEOUT for its OpenBLAS threads, unless set (28 is OpenBLAS's default). Both libraries read
+    them when they load, with ND4J's native code at its first use: later changes have no effect."""
     if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:
         env["GOMP_SPINCOUNT"] = GOMP_SPINCOUNT
+    env.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
 
 
 def release_openmp_threads() -> bool:

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import SparkError
-from .jvm import JAVA17_MODULE_FLAGS, classpath, java_home, set_openmp_spin_default
+from .jvm import JAVA17_MODULE_FLAGS, classpath, java_home, set_native_thread_defaults
 
 __all__ = ["StandaloneCluster", "free_port"]
 
@@ -129,7 +129,7 @@ class StandaloneCluster:
             "SPARK_LOCAL_IP": "127.0.0.1",
             "OMP_NUM_THREADS": "1",
         }
-        set_openmp_spin_default(env)  # the executors' ND4J, as in the driver
+        set_native_thread_defaults(env)  # the executors' ND4J, as in the driver
         log = open(self.home / f"{name}.log", "wb")
         # Its own process group: stopping a worker also stops the executors it launched.
         return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

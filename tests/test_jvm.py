@@ -121,6 +121,48 @@ def test_nd4j_openmp_threads_spin_as_set(env, expected):
         assert "GOMP_SPINCOUNT = '20000'" not in shown, shown
 
 
+OPENBLAS_IDLE_PROBE = """
+    import os, time, numpy, bridge
+
+    def native_threads_cpu():  # CPU seconds of the unnamed threads (OpenBLAS's and OpenMP's), not the JVM's own
+        ticks = 0
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/stat") as stat:
+                text = stat.read()
+            if int(tid) != os.getpid() and text[text.index("(") + 1 : text.rindex(")")] == "python":
+                fields = text[text.rindex(")") + 2 :].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    bridge.start_jvm()
+    a = bridge.to_indarray(numpy.ones((512, 512), numpy.float32))
+    for _ in range(5):
+        a.mmul(a)  # OpenBLAS's sgemm, on its worker threads
+    before = native_threads_cpu()
+    time.sleep(0.5)
+    print("idle", native_threads_cpu() - before)
+"""
+
+
+@pytest.mark.parametrize("timeout, busy", [(None, False), ("28", True)])
+def test_idle_openblas_threads_sleep_unless_told_otherwise(timeout, busy):
+    """After a matmul, OpenBLAS's worker thread yields for 2^OPENBLAS_THREAD_TIMEOUT cycles before it sleeps:
+    dl4j-bridge's default (2^4) sends it to sleep at once; a user's own value (OpenBLAS's 28, ~0.1 s) wins."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if timeout is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = timeout
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(OPENBLAS_IDLE_PROBE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    idle = float(result.stdout.split("idle")[-1])
+    assert (idle >= 0.05) if busy else (idle <= 0.02), (timeout, idle)
+
+
 RELEASE_PROBE = """
     import os, numpy, bridge
     from bridge.jvm import release_openmp_threads
