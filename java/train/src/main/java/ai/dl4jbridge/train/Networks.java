@@ -27,10 +27,11 @@ public final class Networks {
     public static void fitBatch(Model net, INDArray[] features, INDArray[] labels) {
         NeuralNetwork network = (NeuralNetwork) requireKnown(net);
         ChannelsLastHelpers.ensureDropped(net);
+        InputConvGradients.ensureInstalled(net);
         if (features.length == 1 && labels.length == 1) {
-            network.fit(new DataSet(features[0], labels[0]));
+            InputConvGradients.trainingStep(() -> network.fit(new DataSet(features[0], labels[0])));
         } else {
-            network.fit(new MultiDataSet(features, labels));
+            InputConvGradients.trainingStep(() -> network.fit(new MultiDataSet(features, labels)));
         }
     }
 

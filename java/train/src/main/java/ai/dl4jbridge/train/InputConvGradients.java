@@ -1,0 +1,317 @@
+package ai.dl4jbridge.train;
+
+import java.lang.reflect.Field;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.graph.vertex.VertexIndices;
+import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.spark.api.TrainingHook;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.dataset.api.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Trains a convolution that reads the network's input without computing the input gradient nothing needs.
+ * DL4J M2.1's oneDNN helper runs conv2d_bp, which always computes the input, weight and bias gradients; for
+ * LeNet's one-channel input oneDNN pads the channel to 16 in its backward-data kernel, which took 4.2 ms of a
+ * ~27 ms step on 2 cores, against 0.3 ms for the weight gradient (oneDNN's verbose log). Here the weight and bias
+ * gradients are one batched matrix product of the output gradient with the input's sliding windows (a strided
+ * view of the input, copied once) and a row of ones; the input gradient returned is zeros.
+ *
+ * <p>Only inside a dl4j-bridge training step (a thread-local flag set by {@link Networks#fitBatch} and the Spark
+ * {@link #hook()}), where DL4J drops the first layer's input gradient unused; any other backprop (a user's
+ * {@code calculateGradients}, external errors) runs DL4J's helper and gets the real input gradient. Other cases the
+ * helper leaves to DL4J: padding or Same mode, channels-last, non-float data, windows over 64 MiB. Off with
+ * {@code -Ddl4jbridge.inputConvGradients=dl4j} or {@code DL4J_BRIDGE_INPUT_CONV_GRADIENTS=dl4j}.
+ */
+public final class InputConvGradients {
+    static final String PROPERTY = "dl4jbridge.inputConvGradients";
+    static final String ENVIRONMENT = "DL4J_BRIDGE_INPUT_CONV_GRADIENTS";
+    private static final long MAX_WINDOW_ELEMENTS = 1L << 24; // 64 MiB of float32 windows per minibatch
+    private static final ThreadLocal<Boolean> IN_TRAINING_STEP = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    private static final Map<Model, Boolean> DONE = Collections.synchronizedMap(new WeakHashMap<>());
+    private static final AtomicLong WEIGHTS_ONLY = new AtomicLong();
+
+    private InputConvGradients() {}
+
+    /** False where the property or the environment says "dl4j": every layer then runs DL4J's own helper. */
+    public static boolean enabled() {
+        String setting = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENVIRONMENT, "weights-only"));
+        return !"dl4j".equalsIgnoreCase(setting.trim());
+    }
+
+    /** How many backprops computed weight gradients only, in this JVM (tests read it). */
+    public static long weightsOnlyBackprops() {
+        return WEIGHTS_ONLY.get();
+    }
+
+    /** Runs one training step (DL4J's fit on a minibatch) with the input gradient left out. */
+    public static void trainingStep(Runnable fit) {
+        boolean outer = IN_TRAINING_STEP.get();
+        IN_TRAINING_STEP.set(Boolean.TRUE);
+        try {
+            fit.run();
+        } finally {
+            IN_TRAINING_STEP.set(outer);
+        }
+    }
+
+    /** Puts the weights-only helper on the network's convolutions fed by a network input; how many it put. */
+    public static int install(Model net) {
+        int installed = 0;
+        for (Layer layer : inputLayers(net)) {
+            if (layer.getClass() == ConvolutionLayer.class && replaceOneDnnHelper((ConvolutionLayer) layer)) {
+                installed++;
+            }
+        }
+        DONE.put(net, Boolean.TRUE);
+        return installed;
+    }
+
+    /** {@link #install(Model)} once per network (a weak set remembers which were done). */
+    public static void ensureInstalled(Model net) {
+        if (!DONE.containsKey(net)) {
+            install(net);
+        }
+    }
+
+    /** A Spark training hook: installs the helper on each worker's network and marks its minibatch steps. */
+    public static TrainingHook hook() {
+        return new Hook();
+    }
+
+    private static Layer[] inputLayers(Model net) {
+        if (net instanceof MultiLayerNetwork) {
+            Layer[] layers = ((MultiLayerNetwork) net).getLayers();
+            return layers.length == 0 ? layers : new Layer[] {layers[0]};
+        }
+        if (!(net instanceof ComputationGraph)) {
+            return new Layer[0];
+        }
+        GraphVertex[] vertices = ((ComputationGraph) net).getVertices();
+        return java.util.Arrays.stream(vertices)
+                .filter(v -> v.hasLayer() && readsOnlyNetworkInputs(v, vertices))
+                .map(GraphVertex::getLayer)
+                .toArray(Layer[]::new);
+    }
+
+    private static boolean readsOnlyNetworkInputs(GraphVertex vertex, GraphVertex[] vertices) {
+        VertexIndices[] inputs = vertex.getInputVertices();
+        if (inputs == null || inputs.length == 0) {
+            return false;
+        }
+        for (VertexIndices input : inputs) {
+            if (!vertices[input.getVertexIndex()].isInputVertex()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean replaceOneDnnHelper(ConvolutionLayer layer) {
+        try {
+            Field field = ConvolutionLayer.class.getDeclaredField("helper");
+            field.setAccessible(true);
+            Object current = field.get(layer);
+            if (current == null || current.getClass() != MKLDNNConvHelper.class) {
+                return false; // no oneDNN helper (generic build, NHWC layer, already ours): DL4J's code runs
+            }
+            field.set(
+                    layer,
+                    new WeightsOnlyHelper(layer.getParam(ConvolutionParamInitializer.WEIGHT_KEY)
+                            .dataType()));
+            return true;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot set the convolution helper of " + layer.getClass(), e);
+        }
+    }
+
+    /** DL4J's oneDNN helper, but for a training step's backprop where it applies: weight and bias gradients only. */
+    static final class WeightsOnlyHelper extends MKLDNNConvHelper {
+        // Kept across steps, outside DL4J's workspaces: a fresh 3.7 MiB array per LeNet step (a workspace spilling
+        // to malloc) costs page faults that took the window copy from 0.2 to 4.5 ms on this VM.
+        private INDArray columns;
+        private INDArray perImage;
+
+        WeightsOnlyHelper(DataType dataType) {
+            super(dataType);
+        }
+
+        @Override
+        public Pair<Gradient, INDArray> backpropGradient(
+                INDArray input,
+                INDArray weights,
+                INDArray bias,
+                INDArray delta,
+                int[] kernel,
+                int[] strides,
+                int[] pad,
+                INDArray biasGradView,
+                INDArray weightGradView,
+                IActivation afn,
+                org.deeplearning4j.nn.conf.layers.ConvolutionLayer.AlgoMode mode,
+                org.deeplearning4j.nn.conf.layers.ConvolutionLayer.BwdFilterAlgo bwdFilterAlgo,
+                org.deeplearning4j.nn.conf.layers.ConvolutionLayer.BwdDataAlgo bwdDataAlgo,
+                ConvolutionMode convolutionMode,
+                int[] dilation,
+                CNN2DFormat format,
+                LayerWorkspaceMgr workspaceMgr) {
+            INDArray weightGrad2d = applies(input, delta, pad, convolutionMode, format, kernel)
+                    ? Shape.newShapeNoCopy(
+                            weightGradView, new long[] {delta.size(1), input.size(1) * kernel[0] * kernel[1]}, false)
+                    : null;
+            if (weightGrad2d == null) {
+                return super.backpropGradient(
+                        input,
+                        weights,
+                        bias,
+                        delta,
+                        kernel,
+                        strides,
+                        pad,
+                        biasGradView,
+                        weightGradView,
+                        afn,
+                        mode,
+                        bwdFilterAlgo,
+                        bwdDataAlgo,
+                        convolutionMode,
+                        dilation,
+                        format,
+                        workspaceMgr);
+            }
+            INDArray sums = gradientSums(input, delta, kernel, strides, dilation);
+            long k = weightGrad2d.size(1);
+            weightGrad2d.assign(sums.get(NDArrayIndex.all(), NDArrayIndex.interval(0, k)));
+            Gradient gradient = new DefaultGradient();
+            if (biasGradView != null) {
+                biasGradView.assign(
+                        sums.get(NDArrayIndex.all(), NDArrayIndex.point(k)).reshape(biasGradView.shape()));
+                gradient.gradientForVariable().put(ConvolutionParamInitializer.BIAS_KEY, biasGradView);
+            }
+            gradient.gradientForVariable().put(ConvolutionParamInitializer.WEIGHT_KEY, weightGradView);
+            WEIGHTS_ONLY.incrementAndGet();
+            INDArray unused = workspaceMgr.create(ArrayType.ACTIVATION_GRAD, input.dataType(), input.shape(), 'c');
+            return new Pair<>(gradient, unused);
+        }
+
+        private static boolean applies(
+                INDArray input, INDArray delta, int[] pad, ConvolutionMode mode, CNN2DFormat format, int[] kernel) {
+            if (!IN_TRAINING_STEP.get() || !enabled() || format != CNN2DFormat.NCHW || mode == ConvolutionMode.Same) {
+                return false;
+            }
+            if (pad[0] != 0
+                    || pad[1] != 0
+                    || input.dataType() != DataType.FLOAT
+                    || delta.dataType() != DataType.FLOAT) {
+                return false;
+            }
+            long windows = input.size(0) * (input.size(1) * kernel[0] * kernel[1] + 1) * delta.size(2) * delta.size(3);
+            return windows <= MAX_WINDOW_ELEMENTS && hasPlainStrides(input);
+        }
+
+        /** [outChannels, inChannels*kH*kW + 1]: the weight gradient, then the bias gradient as the last column. */
+        private INDArray gradientSums(INDArray input, INDArray delta, int[] kernel, int[] strides, int[] dilation) {
+            long n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
+            long oc = delta.size(1), oh = delta.size(2), ow = delta.size(3), p = oh * ow;
+            long kh = kernel[0], kw = kernel[1], k = c * kh * kw;
+            // Every output position's input window, [n, c, kH, kW, oH, oW], copied from strides over the input's
+            // own buffer, one channel at a time: ND4J's copy loops are fast up to rank 5 and go element by element
+            // above (rank 6: 4.5 ms against 0.2 ms for LeNet's 64 x 5 x 5 x 24 x 24 windows).
+            columns = reused(columns, new long[] {n, k, p});
+            for (long ci = 0; ci < c; ci++) {
+                INDArray windows = Nd4j.create(
+                        input.data(),
+                        new long[] {n, kh, kw, oh, ow},
+                        new long[] {c * h * w, dilation[0] * w, dilation[1], strides[0] * w, strides[1]},
+                        input.offset() + ci * h * w,
+                        'c');
+                INDArray into = Nd4j.create(
+                        columns.data(),
+                        new long[] {n, kh, kw, oh, ow},
+                        new long[] {k * p, kw * p, p, ow, 1},
+                        columns.offset() + ci * kh * kw * p,
+                        'c');
+                into.assign(windows);
+            }
+            INDArray deltas = delta.reshape('c', n, oc, p);
+            perImage = reused(perImage, new long[] {n, oc, k});
+            Nd4j.exec(DynamicCustomOp.builder("matmul")
+                    .addInputs(deltas, columns)
+                    .addOutputs(perImage)
+                    .addIntegerArguments(0, 1) // columns transposed: [n, oc, p] x [n, p, k]
+                    .build());
+            INDArray biasSums = deltas.sum(2).sum(0).reshape(oc, 1); // sums along the contiguous axis first
+            return Nd4j.hstack(perImage.sum(0), biasSums);
+        }
+
+        private static INDArray reused(INDArray kept, long[] shape) {
+            if (kept != null && java.util.Arrays.equals(kept.shape(), shape)) {
+                return kept;
+            }
+            try (MemoryWorkspace none = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                return Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+            }
+        }
+
+        private static boolean hasPlainStrides(INDArray a) {
+            long expected = 1;
+            for (int d = a.rank() - 1; d >= 0; d--) {
+                if (a.size(d) > 1 && a.stride(d) != expected) {
+                    return false;
+                }
+                expected *= a.size(d);
+            }
+            return true;
+        }
+    }
+
+    private static final class Hook implements TrainingHook {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public void preUpdate(DataSet minibatch, Model model) {
+            ensureInstalled(model);
+            IN_TRAINING_STEP.set(Boolean.TRUE);
+        }
+
+        @Override
+        public void postUpdate(DataSet minibatch, Model model) {
+            IN_TRAINING_STEP.set(Boolean.FALSE);
+        }
+
+        @Override
+        public void preUpdate(MultiDataSet minibatch, Model model) {
+            ensureInstalled(model);
+            IN_TRAINING_STEP.set(Boolean.TRUE);
+        }
+
+        @Override
+        public void postUpdate(MultiDataSet minibatch, Model model) {
+            IN_TRAINING_STEP.set(Boolean.FALSE);
+        }
+    }
+}
