@@ -3,7 +3,7 @@ in fresh processes that alternate, so that a drifting machine hits every setting
 
 Run: .venv/bin/python -m benchmarks.bench_settings [--rounds R] [--quick]
 A setting is an environment (read before the JVM starts) or a DL4J switch applied to the built network. The step is
-MultiLayerNetwork.fit on one real minibatch of 64 Fashion-MNIST images (40 different ones, cycled), mean and median
+bridge.fit's step (Networks.fitBatch: DL4J's fit with dl4j-bridge's helpers) on one real minibatch of 64 Fashion-MNIST images (40 different ones, cycled), mean and median
 over 160 steps after 80 warm-up steps; the setting's figure is the median over its rounds. The mean is what an
 epoch sees: slow steps (a competing thread, say) move it and barely the median.
 """
@@ -26,6 +26,16 @@ SETTINGS = [
     (
         "OpenBLAS's own idle wait (OPENBLAS_THREAD_TIMEOUT=28, before dl4j-bridge set it)",
         {"OPENBLAS_THREAD_TIMEOUT": "28"},
+        None,
+    ),
+    (
+        "DL4J's own input-convolution backprop (DL4J_BRIDGE_INPUT_CONV_GRADIENTS=dl4j)",
+        {"DL4J_BRIDGE_INPUT_CONV_GRADIENTS": "dl4j"},
+        None,
+    ),
+    (
+        "HotSpot's C2 compiler too (JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=4)",
+        {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4"},
         None,
     ),
     ("libgomp's own spinning (GOMP_SPINCOUNT=300000, before dl4j-bridge set it)", {"GOMP_SPINCOUNT": "300000"}, None),
@@ -70,20 +80,23 @@ def worker(switch: str | None) -> None:
         mode = jclass("org.deeplearning4j.nn.conf.CacheMode").DEVICE
         net.getLayerWiseConfigurations().setCacheMode(mode)
         net.setCacheMode(mode)
-    dataset = jclass("org.nd4j.linalg.dataset.DataSet")
+    import jpype
+
+    arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))
+    fit_batch = jclass("ai.dl4jbridge.train.Networks").fitBatch  # bridge.fit's step: DL4J's fit and our helpers
     minibatches = [
-        dataset(
-            bridge.to_indarray(x[s : s + BATCH].reshape(BATCH, 1, 28, 28)),
-            bridge.to_indarray(np.eye(10, dtype=np.float32)[y[s : s + BATCH]]),
+        (
+            arrays([bridge.to_indarray(x[s : s + BATCH].reshape(BATCH, 1, 28, 28))]),
+            arrays([bridge.to_indarray(np.eye(10, dtype=np.float32)[y[s : s + BATCH]])]),
         )
         for s in range(0, 40 * BATCH, BATCH)
     ]
-    for minibatch in minibatches * 2:
-        net.fit(minibatch)
+    for features, labels in minibatches * 2:
+        fit_batch(net, features, labels)
     steps = []
-    for minibatch in minibatches * 4:
+    for features, labels in minibatches * 4:
         start = time.perf_counter()
-        net.fit(minibatch)
+        fit_batch(net, features, labels)
         steps.append(time.perf_counter() - start)
     libraries = sorted(
         {line.split()[-1].rsplit("/", 2)[-2] for line in open("/proc/self/maps") if "libnd4jcpu" in line}
@@ -138,7 +151,7 @@ def run(rounds: int) -> str:
 
 Command: `.venv/bin/python -m benchmarks.bench_settings --rounds {rounds}` — {machine()}
 
-DL4J's step (`MultiLayerNetwork.fit` on a minibatch of {BATCH} Fashion-MNIST images, mean and median of 160 steps
+dl4j-bridge's training step (`Networks.fitBatch`, DL4J's `fit` with dl4j-bridge's helpers, on a minibatch of {BATCH} Fashion-MNIST images, mean and median of 160 steps
 after 80 warm-up steps), one fresh process per setting and round, the settings alternating round by round; the
 table gives the median round (min–max). The mean is what an epoch sees (slow steps count in full); speed: the
 default's mean step over the setting's (above 1.00x is faster).

@@ -20,17 +20,32 @@ from .common import measure, write_section
 THREADS = 2
 BATCH = 64
 # (label, worker, environment) — DL4J variants tried while looking for the gap to PyTorch.
+DEFAULT = "DL4J via dl4j-bridge (default: onednn-avx2 build, oneDNN layer helpers on)"
+SPINNING = "DL4J via dl4j-bridge, libgomp's own spinning (GOMP_SPINCOUNT=300000)"
+GENERIC = "DL4J, generic build, DL4J's own conv code (DL4J's defaults)"
+ONE_THREAD = "DL4J, default, OMP_NUM_THREADS=1"
+BIG_BATCH = "DL4J, default, batch 256"
+# Each of this session's defaults turned back to what it replaced, one at a time, then all three together.
+DL4J_INPUT_CONV = "DL4J via dl4j-bridge, DL4J's own input-convolution backprop (DL4J_BRIDGE_INPUT_CONV_GRADIENTS=dl4j)"
+C2_JIT = "DL4J via dl4j-bridge, HotSpot's C2 compiler too (JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=4)"
+OPENBLAS_WAIT = "DL4J via dl4j-bridge, OpenBLAS's own idle wait (OPENBLAS_THREAD_TIMEOUT=28)"
+EARLIER = "DL4J via dl4j-bridge, all three of the above (the default until 2026-12-05)"
+EARLIER_ENV = {
+    "DL4J_BRIDGE_INPUT_CONV_GRADIENTS": "dl4j",
+    "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4",
+    "OPENBLAS_THREAD_TIMEOUT": "28",
+}
 VARIANTS = [
     ("PyTorch 2.15 CPU (reference)", "torch", {}),
-    ("DL4J via dl4j-bridge (default: onednn-avx2 build, oneDNN layer helpers on)", "dl4j", {}),
-    ("DL4J via dl4j-bridge, libgomp's own spinning (GOMP_SPINCOUNT=300000)", "dl4j", {"GOMP_SPINCOUNT": "300000"}),
-    (
-        "DL4J, generic build, DL4J's own conv code (DL4J's defaults)",
-        "dl4j",
-        {"DL4J_BRIDGE_ND4J": "generic", "GOMP_SPINCOUNT": "300000"},
-    ),
-    ("DL4J, default, OMP_NUM_THREADS=1", "dl4j", {"OMP_NUM_THREADS": "1"}),
-    ("DL4J, default, batch 256", "dl4j", {"BENCH_BATCH": "256"}),
+    (DEFAULT, "dl4j", {}),
+    (DL4J_INPUT_CONV, "dl4j", {"DL4J_BRIDGE_INPUT_CONV_GRADIENTS": "dl4j"}),
+    (C2_JIT, "dl4j", {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4"}),
+    (OPENBLAS_WAIT, "dl4j", {"OPENBLAS_THREAD_TIMEOUT": "28"}),
+    (EARLIER, "dl4j", EARLIER_ENV),
+    (SPINNING, "dl4j", {"GOMP_SPINCOUNT": "300000"}),
+    (GENERIC, "dl4j", {"DL4J_BRIDGE_ND4J": "generic", "GOMP_SPINCOUNT": "300000", **EARLIER_ENV}),
+    (ONE_THREAD, "dl4j", {"OMP_NUM_THREADS": "1"}),
+    (BIG_BATCH, "dl4j", {"BENCH_BATCH": "256"}),
 ]
 
 
@@ -527,17 +542,18 @@ def _spin_finding(default: float, spinning: float, reference: float) -> str:
 
 
 def _findings(medians: dict, reference: float | None) -> str:
-    default, spinning, generic, one_thread, big_batch = (medians.get(label) for label, _, _ in VARIANTS[1:])
+    default, generic = medians.get(DEFAULT), medians.get(GENERIC)
     if not (default and generic and reference):
         return "Findings: not written (a run above was not measured)."
     ratio = default / reference
     verdict = "met" if ratio >= 1.0 else f"not met: dl4j-bridge trains LeNet at {ratio:.2f}x PyTorch"
     extra = "".join(
-        f" {name}: {value:.0f} samples/s ({value / reference:.2f}x)."
-        for name, value in (("One OMP thread instead of two", one_thread), ("Batch 256", big_batch))
-        if value
+        f" {name}: {medians[label]:.0f} samples/s ({medians[label] / reference:.2f}x)."
+        for name, label in (("One OMP thread instead of two", ONE_THREAD), ("Batch 256", BIG_BATCH))
+        if medians.get(label)
     )
-    spin = _spin_finding(default, spinning, reference) if spinning else ""
+    spin = _spin_finding(default, medians[SPINNING], reference) if medians.get(SPINNING) else ""
+    changes = "".join(f" {name}: {default / medians[label]:.2f}x." for name, label in _CHANGES if medians.get(label))
     return f"""What was found: the goal (ratio >= 1.0) is {verdict} ({generic / reference:.2f}x with DL4J's defaults).
 Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its layer helpers ship disabled
 (`org.eclipse.deeplearning4j.helpers.disable` defaults to true), and when enabled, their check looks up
@@ -546,23 +562,38 @@ Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its l
 im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
 'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
 answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
-{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x).{spin}{extra} What is left is spread over the
-layers (the per-layer table above: the backward passes, the first convolution's and first pooling's above all,
-where DL4J's oneDNN glue rebuilds primitive descriptors and reorders NCHW data on every call, recomputes the
-forward convolution, and reruns the pooling forward to get its indices). Other build and thread settings move the
-step by a few percent at most (the settings section below: `benchmarks.bench_settings`); computing only the weight
-gradient of the first convolution (no input gradient: im2col + one batched gemm) did not change the in-network
-step either (3 alternating runs each); through oneDNN instead (a forward convolution of the input, batch taken as
-channels, with the output gradient as a 24x24 kernel) that gradient takes 2.8-3.0 ms against conv2d_bp's 4.4-4.8 ms
-for all three gradients, about 6% of the step: not worth replacing DL4J's code for. NHWC layers (DL4J's
-`CNN2DFormat.NHWC` on every conv and pooling layer) train slower: 35.5 ms per step against 27-29 ms (2 alternating
-runs each). oneDNN's verbose log per step: each convolution's forward runs twice (DL4J recomputes it in backprop),
-the first convolution's input gradient (backward_data) is its most expensive primitive though nothing needs it, and
-~12 reorders between NCHW and oneDNN's blocked formats take about a third of oneDNN's time. perf on the training
-process (libgomp's default spinning): libgomp's wait loop ~28% of samples, the kernel's scheduler and sched_yield
-(OpenBLAS's idle worker) ~15%. DL4J's SameDiff
-runs the same LeNet at 0.9x-1.5x across runs (its section below). Not tried: keeping oneDNN primitives and blocked
-formats across steps through our own oneDNN binding, which is what closing the gap would take."""
+{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the three changes
+below).{spin}{extra}
+
+Three more defaults, each measured against the default with it turned back (speed-ups, default over the row):{changes}
+(1) The first convolution's input gradient: DL4J's oneDNN helper (conv2d_bp) computes it though nothing reads it,
+and for LeNet's one-channel input oneDNN pads the channel to 16 in its backward-data kernel (4.2 ms of the step in
+oneDNN's verbose log, against 0.3 ms for the weight gradient). dl4j-bridge's helper for convolutions fed by the
+network input computes the weight and bias gradients only, as one batched matmul of the output gradient with the
+input's sliding windows (java/train/.../InputConvGradients.java; tests compare its gradients with DL4J's to 1e-5).
+(2) The JIT: HotSpot's C2 compiler thread spent 6-8% of all CPU samples an epoch into training (perf), on a core
+the two OpenMP threads need, and a descheduled OpenMP thread stalls its team at the next barrier; the in-process
+JVM compiles with C1 alone (-XX:TieredStopAtLevel=1). Over three consecutive epochs C2's finished code catches up
+(one run each: C2 2,244 / 2,472 / 2,602 samples/s, C1 2,745 / 2,655 / 2,544). (3) OpenBLAS's idle worker calls
+sched_yield for ~0.1 s (2^28 cycles) after each dense-layer matmul, through the convolutions that follow: a third
+busy thread on 2 cores, a quarter of the steps at 2-3x the median; OPENBLAS_THREAD_TIMEOUT=4 sends it to sleep.
+
+What is left, from oneDNN's verbose log (12 ms of a ~25 ms step) and perf: the second convolution's backward
+(weights 2.4 ms, data 1.6 ms per step), each convolution's forward run twice (DL4J recomputes it in backprop), the
+pooling forward rerun in backprop for its indices (1.1 ms), reorders between NCHW and oneDNN's blocked formats,
+libnd4j's element-wise ops called through std::function per element (ReLU's derivative, Adam's update), and
+libgomp's wait loop. NHWC layers (DL4J's `CNN2DFormat.NHWC` on every conv and pooling layer) train slower: 35.5 ms
+per step against 27-29 ms (2 alternating runs each, an earlier session). DL4J's SameDiff runs the same LeNet at
+0.9x-1.5x across runs (its section below). Not tried: keeping oneDNN primitives and blocked formats across steps
+through our own oneDNN binding."""
+
+
+_CHANGES = (
+    ("weights-only backprop of the input convolution", DL4J_INPUT_CONV),
+    ("C1 alone", C2_JIT),
+    ("OpenBLAS's worker sleeping at once", OPENBLAS_WAIT),
+    ("all three", EARLIER),
+)
 
 
 def _layers_section(batch: int) -> str:

@@ -137,7 +137,8 @@ def start_jvm(
             f"-Dorg.bytedeco.javacpp.maxphysicalbytes={max_physical}",
             *JAVA17_MODULE_FLAGS,
             *nd4j_flags(cp),
-            *extra_flags,
+            *jit_flags(),
+            *extra_flags,  # last: a flag of the caller's overrides ours
         ]
         # interrupt=False: Ctrl-C stays Python's (KeyboardInterrupt; bridge.fit stops its Java loop at a minibatch
         # boundary). With JPype's default for scripts the JVM owns SIGINT and ends the whole process.
@@ -146,6 +147,20 @@ def start_jvm(
             heap, off_heap, max_physical, threads, tuple(extra_classpath), tuple(extra_flags), tuple(cp)
         )
         return _started_with
+
+
+# The in-process JVM compiles with C1 alone. C2's compiler thread spends seconds of CPU in the first epochs of a
+# DL4J training run (6-8% of all samples in perf, an epoch in), on a core the training's OpenMP threads need: LeNet
+# on 2 cores, full epochs, 3 alternating fresh processes: 2,586-2,775 samples/s with C1 alone against 2,358-2,395
+# with C2; by the third epoch, C2 done compiling, they are even (BENCHMARKS.md, training).
+C1_ONLY = "-XX:TieredStopAtLevel=1"
+
+
+def jit_flags() -> list[str]:
+    """C1_ONLY, unless JAVA_TOOL_OPTIONS already chooses the compilers (a flag in start_jvm's extra_flags, such as
+    -XX:TieredStopAtLevel=4 for HotSpot's default, comes later on the command line and wins by itself)."""
+    chosen = os.environ.get("JAVA_TOOL_OPTIONS", "")
+    return [] if "TieredStopAtLevel" in chosen or "TieredCompilation" in chosen else [C1_ONLY]
 
 
 # How long an idle OpenMP thread of ND4J's libgomp spins before it sleeps. libgomp's own default (300,000 spins)

@@ -163,6 +163,32 @@ def test_idle_openblas_threads_sleep_unless_told_otherwise(timeout, busy):
     assert (idle >= 0.05) if busy else (idle <= 0.02), (timeout, idle)
 
 
+JIT_PROBE = """
+    import sys, bridge
+    from bridge.jvm import jclass
+    bridge.start_jvm(extra_flags=sys.argv[1:])
+    bean = jclass("java.lang.management.ManagementFactory").getPlatformMXBean(
+        jclass("com.sun.management.HotSpotDiagnosticMXBean"))
+    print("level", bean.getVMOption("TieredStopAtLevel").getValue())
+"""
+
+
+@pytest.mark.parametrize(
+    "flags, tool_options, level",
+    [([], None, "1"), (["-XX:TieredStopAtLevel=4"], None, "4"), ([], "-XX:TieredStopAtLevel=3", "3")],
+)
+def test_jvm_compiles_with_c1_unless_told_otherwise(flags, tool_options, level):
+    """C1 alone by default (C2's compiling competes with training on few cores); the caller's choice wins."""
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"}
+    if tool_options:
+        env["JAVA_TOOL_OPTIONS"] = tool_options
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(JIT_PROBE), *flags], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"level {level}" in result.stdout, result.stdout
+
+
 RELEASE_PROBE = """
     import os, numpy, bridge
     from bridge.jvm import release_openmp_threads
