@@ -55,15 +55,16 @@ def _dilated(n_out, k, stride, dilation, bias=True):
 
 
 def _branching_graph(seed=5):
-    """RGB input read by three convolutions: strided and dilated, bias-free, and a padded one DL4J keeps."""
+    """RGB input read by four convolutions: strided, bias-free, padded, and Same mode with an even kernel."""
     g = GraphSpec(seed=seed, updater=_sgd()).input("in", conv_input(17, 17, 3))
     g.layer("a", _dilated(4, 3, 2, 1), "in")  # 17 -> 8 (oneDNN in M2.1 refuses dilated convolutions)
     g.layer("b", _dilated(4, 3, 2, 1, bias=False), "in")  # 17 -> 8
-    g.layer("c", conv(4, 3, stride=3, padding=1), "in")  # padded: DL4J's helper; 17 -> 6 ... pooled below
-    g.layer("cp", max_pool(1, 1), "c")
+    g.layer("c", conv(4, 3, stride=3, padding=1), "in")  # 17 -> 6
+    g.layer("d", conv(3, 4, conv_mode="Same"), "in")  # 17 -> 17, padded 1 before and 2 after
+    g.layer("dp", max_pool(2, 3), "d")  # 17 -> 6
     g.vertex("ab", concat(), "a", "b")
     g.layer("mix", conv(6, 3), "ab")  # 8 -> 6, not fed by the input: DL4J's helper
-    g.vertex("all", concat(), "mix", "cp")
+    g.vertex("all", concat(), "mix", "c", "dp")
     g.layer("out", output(5), "all")
     return g.build("out")
 
@@ -95,7 +96,7 @@ def test_weights_only_backprop_matches_dl4j(switch, build, shape, classes):
     switch("dl4j")
     grad_theirs, params_theirs = _step_gradients(theirs, features, labels)
     assert _helpers().weightsOnlyBackprops() - before == ran  # DL4J's helper ran the second step
-    assert ran == (1 if shape[1] == 1 else 2)  # LeNet's first conv; the graph's two unpadded input convs
+    assert ran == (1 if shape[1] == 1 else 4)  # LeNet's first convolution; the graph's four fed by its input
     assert np.abs(grad_theirs).max() > 1e-3  # a real gradient to compare
     assert float(np.max(np.abs(grad_ours - grad_theirs))) <= 1e-5
     assert float(np.max(np.abs(params_ours - params_theirs))) <= 1e-5

@@ -43,8 +43,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Only inside a dl4j-bridge training step (a thread-local flag set by {@link Networks#fitBatch} and the Spark
  * {@link #hook()}), where DL4J drops the first layer's input gradient unused; any other backprop (a user's
- * {@code calculateGradients}, external errors) runs DL4J's helper and gets the real input gradient. Other cases the
- * helper leaves to DL4J: padding or Same mode, channels-last, non-float data, windows over 64 MiB. Off with
+ * {@code calculateGradients}, external errors) runs DL4J's helper and gets the real input gradient. Padding (Same
+ * mode included) is a zeroed copy of the input. Cases left to DL4J: channels-last, non-float data, windows over
+ * 64 MiB. Off with
  * {@code -Ddl4jbridge.inputConvGradients=dl4j} or {@code DL4J_BRIDGE_INPUT_CONV_GRADIENTS=dl4j}.
  */
 public final class InputConvGradients {
@@ -155,6 +156,7 @@ public final class InputConvGradients {
         // to malloc) costs page faults that took the window copy from 0.2 to 4.5 ms on this VM.
         private INDArray columns;
         private INDArray perImage;
+        private INDArray padded;
 
         WeightsOnlyHelper(DataType dataType) {
             super(dataType);
@@ -179,7 +181,7 @@ public final class InputConvGradients {
                 int[] dilation,
                 CNN2DFormat format,
                 LayerWorkspaceMgr workspaceMgr) {
-            INDArray weightGrad2d = applies(input, delta, pad, convolutionMode, format, kernel)
+            INDArray weightGrad2d = applies(input, delta, format, kernel)
                     ? Shape.newShapeNoCopy(
                             weightGradView, new long[] {delta.size(1), input.size(1) * kernel[0] * kernel[1]}, false)
                     : null;
@@ -203,7 +205,8 @@ public final class InputConvGradients {
                         format,
                         workspaceMgr);
             }
-            INDArray sums = gradientSums(input, delta, kernel, strides, dilation);
+            INDArray sums = gradientSums(
+                    paddedInput(input, delta, kernel, strides, pad, dilation), delta, kernel, strides, dilation);
             long k = weightGrad2d.size(1);
             weightGrad2d.assign(sums.get(NDArrayIndex.all(), NDArrayIndex.interval(0, k)));
             Gradient gradient = new DefaultGradient();
@@ -218,19 +221,39 @@ public final class InputConvGradients {
             return new Pair<>(gradient, unused);
         }
 
-        private static boolean applies(
-                INDArray input, INDArray delta, int[] pad, ConvolutionMode mode, CNN2DFormat format, int[] kernel) {
-            if (!IN_TRAINING_STEP.get() || !enabled() || format != CNN2DFormat.NCHW || mode == ConvolutionMode.Same) {
+        private static boolean applies(INDArray input, INDArray delta, CNN2DFormat format, int[] kernel) {
+            if (!IN_TRAINING_STEP.get() || !enabled() || format != CNN2DFormat.NCHW) {
                 return false;
             }
-            if (pad[0] != 0
-                    || pad[1] != 0
-                    || input.dataType() != DataType.FLOAT
-                    || delta.dataType() != DataType.FLOAT) {
+            if (input.dataType() != DataType.FLOAT || delta.dataType() != DataType.FLOAT) {
                 return false;
             }
-            long windows = input.size(0) * (input.size(1) * kernel[0] * kernel[1] + 1) * delta.size(2) * delta.size(3);
-            return windows <= MAX_WINDOW_ELEMENTS && hasPlainStrides(input);
+            long windows = input.size(0) * input.size(1) * kernel[0] * kernel[1] * delta.size(2) * delta.size(3);
+            return windows <= MAX_WINDOW_ELEMENTS;
+        }
+
+        /**
+         * The input as the windows read it: itself where it is a plain array needing no padding, else copied into
+         * a zeroed [n, c, H', W'] array with the top and left padding DL4J computed (Same mode included) and as much
+         * bottom and right padding as the last window reaches.
+         */
+        private INDArray paddedInput(
+                INDArray input, INDArray delta, int[] kernel, int[] strides, int[] pad, int[] dilation) {
+            long h = input.size(2), w = input.size(3);
+            long hp = Math.max(h + pad[0], (delta.size(2) - 1) * strides[0] + (kernel[0] - 1L) * dilation[0] + 1);
+            long wp = Math.max(w + pad[1], (delta.size(3) - 1) * strides[1] + (kernel[1] - 1L) * dilation[1] + 1);
+            if (pad[0] == 0 && pad[1] == 0 && hp == h && wp == w && hasPlainStrides(input)) {
+                return input;
+            }
+            padded = reused(padded, new long[] {input.size(0), input.size(1), hp, wp});
+            padded.assign(0.0);
+            padded.get(
+                            NDArrayIndex.all(),
+                            NDArrayIndex.all(),
+                            NDArrayIndex.interval(pad[0], pad[0] + h),
+                            NDArrayIndex.interval(pad[1], pad[1] + w))
+                    .assign(input);
+            return padded;
         }
 
         /** [outChannels, inChannels*kH*kW + 1]: the weight gradient, then the bias gradient as the last column. */
