@@ -481,9 +481,15 @@ def run(quick: bool) -> str:
     n = 2048 if quick else 60000
     rows, medians = [], {}
     reference = None
-    for label, kind, env in VARIANTS:
-        repeats = 1 if quick else 3
-        results = [_spawn(kind, n, env) for _ in range(repeats)]
+    repeats = 1 if quick else 3
+    # Round by round, every variant once a round: a machine that drifts during the run hits them all alike.
+    by_label: dict[str, list] = {label: [] for label, _, _ in VARIANTS}
+    for r in range(repeats):
+        for label, kind, env in VARIANTS:
+            by_label[label].append(_spawn(kind, n, env))
+            print(f"round {r + 1}: {label}: {by_label[label][-1]}"[:200], flush=True)
+    for label, kind, _env in VARIANTS:
+        results = by_label[label]
         failed = next((r for r in results if isinstance(r, str)), None)
         if failed:
             rows.append(f"| {label} | {failed} | | | | |")
@@ -510,7 +516,7 @@ def run(quick: bool) -> str:
 
 Command: `.venv/bin/python -m benchmarks.bench_training{" --quick" if quick else ""}`. One epoch of {n} samples,
 batch {BATCH}, Adam 1e-3, {THREADS} threads (OMP_NUM_THREADS / torch.set_num_threads), after a 1,024-sample warm-up,
-each in a fresh process. Goal: DL4J/PyTorch >= 1.0.
+each in a fresh process, the rows taking turns round by round. Goal: DL4J/PyTorch >= 1.0.
 
 Peak RSS is the whole worker process: Python, and for DL4J the in-process JVM heap and ND4J's native memory;
 ND4J off-heap is ND4J's own count of its native allocations (`Nd4j.getMemoryManager().allocatedMemory(0)`:
