@@ -125,11 +125,13 @@ OPENBLAS_IDLE_PROBE = """
     import os, time, numpy, bridge
 
     def native_threads_cpu():  # CPU seconds of the unnamed threads (OpenBLAS's and OpenMP's), not the JVM's own
+        with open("/proc/self/comm") as comm:
+            unnamed = comm.read().strip()  # native threads keep the process's name ("python", "python3", ...)
         ticks = 0
         for tid in os.listdir("/proc/self/task"):
             with open(f"/proc/self/task/{tid}/stat") as stat:
                 text = stat.read()
-            if int(tid) != os.getpid() and text[text.index("(") + 1 : text.rindex(")")] == "python":
+            if int(tid) != os.getpid() and text[text.index("(") + 1 : text.rindex(")")] == unnamed:
                 fields = text[text.rindex(")") + 2 :].split()
                 ticks += int(fields[11]) + int(fields[12])
         return ticks / os.sysconf("SC_CLK_TCK")
