@@ -152,8 +152,8 @@ public final class InputConvGradients {
 
     /** DL4J's oneDNN helper, but for a training step's backprop where it applies: weight and bias gradients only. */
     static final class WeightsOnlyHelper extends MKLDNNConvHelper {
-        // Kept across steps, outside DL4J's workspaces: a fresh 3.7 MiB array per LeNet step (a workspace spilling
-        // to malloc) costs page faults that took the window copy from 0.2 to 4.5 ms on this VM.
+        // Kept across steps, outside DL4J's workspaces, for the layer's life (at most 64 MiB of windows): no
+        // allocation per step (LeNet's windows are 3.7 MiB, and fresh memory is slow to touch on small VMs).
         private INDArray columns;
         private INDArray perImage;
         private INDArray padded;
