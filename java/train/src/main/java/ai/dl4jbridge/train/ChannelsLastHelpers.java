@@ -1,9 +1,6 @@
 package ai.dl4jbridge.train;
 
 import java.lang.reflect.Field;
-import java.util.Collections;
-import java.util.Map;
-import java.util.WeakHashMap;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -30,7 +27,7 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
  * before a worker's first minibatch.
  */
 public final class ChannelsLastHelpers {
-    private static final Map<Model, Boolean> DONE = Collections.synchronizedMap(new WeakHashMap<>());
+    private static final OncePerNetwork DROPPED = new OncePerNetwork();
 
     private ChannelsLastHelpers() {}
 
@@ -46,13 +43,12 @@ public final class ChannelsLastHelpers {
                 dropped++;
             }
         }
-        DONE.put(net, Boolean.TRUE);
         return dropped;
     }
 
-    /** {@link #drop(Model)} once per network (a weak set remembers which were done). */
+    /** {@link #drop(Model)} once per network. */
     public static void ensureDropped(Model net) {
-        if (!DONE.containsKey(net)) {
+        if (DROPPED.firstTime(net)) {
             drop(net);
         }
     }

@@ -1,9 +1,6 @@
 package ai.dl4jbridge.train;
 
 import java.lang.reflect.Field;
-import java.util.Collections;
-import java.util.Map;
-import java.util.WeakHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
@@ -53,7 +50,7 @@ public final class InputConvGradients {
     static final String ENVIRONMENT = "DL4J_BRIDGE_INPUT_CONV_GRADIENTS";
     private static final long MAX_WINDOW_ELEMENTS = 1L << 24; // 64 MiB of float32 windows per minibatch
     private static final ThreadLocal<Boolean> IN_TRAINING_STEP = ThreadLocal.withInitial(() -> Boolean.FALSE);
-    private static final Map<Model, Boolean> DONE = Collections.synchronizedMap(new WeakHashMap<>());
+    private static final OncePerNetwork INSTALLED = new OncePerNetwork();
     private static final AtomicLong WEIGHTS_ONLY = new AtomicLong();
 
     private InputConvGradients() {}
@@ -88,13 +85,12 @@ public final class InputConvGradients {
                 installed++;
             }
         }
-        DONE.put(net, Boolean.TRUE);
         return installed;
     }
 
-    /** {@link #install(Model)} once per network (a weak set remembers which were done). */
+    /** {@link #install(Model)} once per network. */
     public static void ensureInstalled(Model net) {
-        if (!DONE.containsKey(net)) {
+        if (INSTALLED.firstTime(net)) {
             install(net);
         }
     }
@@ -205,14 +201,14 @@ public final class InputConvGradients {
                         format,
                         workspaceMgr);
             }
-            INDArray sums = gradientSums(
+            INDArray perImage = weightGradientsPerImage(
                     paddedInput(input, delta, kernel, strides, pad, dilation), delta, kernel, strides, dilation);
-            long k = weightGrad2d.size(1);
-            weightGrad2d.assign(sums.get(NDArrayIndex.all(), NDArrayIndex.interval(0, k)));
+            weightGrad2d.assign(perImage.sum(0));
             Gradient gradient = new DefaultGradient();
             if (biasGradView != null) {
-                biasGradView.assign(
-                        sums.get(NDArrayIndex.all(), NDArrayIndex.point(k)).reshape(biasGradView.shape()));
+                INDArray deltas = delta.reshape('c', delta.size(0), delta.size(1), delta.size(2) * delta.size(3));
+                // sums along the contiguous axis first
+                biasGradView.assign(deltas.sum(2).sum(0).reshape(biasGradView.shape()));
                 gradient.gradientForVariable().put(ConvolutionParamInitializer.BIAS_KEY, biasGradView);
             }
             gradient.gradientForVariable().put(ConvolutionParamInitializer.WEIGHT_KEY, weightGradView);
@@ -256,8 +252,9 @@ public final class InputConvGradients {
             return padded;
         }
 
-        /** [outChannels, inChannels*kH*kW + 1]: the weight gradient, then the bias gradient as the last column. */
-        private INDArray gradientSums(INDArray input, INDArray delta, int[] kernel, int[] strides, int[] dilation) {
+        /** [n, outChannels, inChannels*kH*kW]: each image's weight gradient (the caller sums them). */
+        private INDArray weightGradientsPerImage(
+                INDArray input, INDArray delta, int[] kernel, int[] strides, int[] dilation) {
             long n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
             long oc = delta.size(1), oh = delta.size(2), ow = delta.size(3), p = oh * ow;
             long kh = kernel[0], kw = kernel[1], k = c * kh * kw;
@@ -280,15 +277,13 @@ public final class InputConvGradients {
                         'c');
                 into.assign(windows);
             }
-            INDArray deltas = delta.reshape('c', n, oc, p);
             perImage = reused(perImage, new long[] {n, oc, k});
             Nd4j.exec(DynamicCustomOp.builder("matmul")
-                    .addInputs(deltas, columns)
+                    .addInputs(delta.reshape('c', n, oc, p), columns)
                     .addOutputs(perImage)
                     .addIntegerArguments(0, 1) // columns transposed: [n, oc, p] x [n, p, k]
                     .build());
-            INDArray biasSums = deltas.sum(2).sum(0).reshape(oc, 1); // sums along the contiguous axis first
-            return Nd4j.hstack(perImage.sum(0), biasSums);
+            return perImage;
         }
 
         private static INDArray reused(INDArray kept, long[] shape) {
@@ -315,26 +310,33 @@ public final class InputConvGradients {
     private static final class Hook implements TrainingHook {
         private static final long serialVersionUID = 1L;
 
-        @Override
-        public void preUpdate(DataSet minibatch, Model model) {
+        private static void before(Model model) {
             ensureInstalled(model);
             IN_TRAINING_STEP.set(Boolean.TRUE);
+        }
+
+        private static void after() {
+            IN_TRAINING_STEP.set(Boolean.FALSE);
+        }
+
+        @Override
+        public void preUpdate(DataSet minibatch, Model model) {
+            before(model);
         }
 
         @Override
         public void postUpdate(DataSet minibatch, Model model) {
-            IN_TRAINING_STEP.set(Boolean.FALSE);
+            after();
         }
 
         @Override
         public void preUpdate(MultiDataSet minibatch, Model model) {
-            ensureInstalled(model);
-            IN_TRAINING_STEP.set(Boolean.TRUE);
+            before(model);
         }
 
         @Override
         public void postUpdate(MultiDataSet minibatch, Model model) {
-            IN_TRAINING_STEP.set(Boolean.FALSE);
+            after();
         }
     }
 }
