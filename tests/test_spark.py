@@ -12,6 +12,7 @@ import pytest
 import bridge
 from bridge import nets, spark
 from bridge.errors import DataError, SparkError
+from bridge.jvm import jclass
 from bridge.spark_cluster import StandaloneCluster, free_port
 
 pytestmark = pytest.mark.slow  # Spark jobs and clusters: tens of seconds each
@@ -39,6 +40,8 @@ def test_local2_trains_and_reports_stats(mnist, tmp_path):
     x, y, xt, yt = mnist
     net = nets.mlp(seed=3)
     stats, report = tmp_path / "stats.json", tmp_path / "stats.html"
+    flush = jclass("ai.dl4jbridge.train.FlushDenormals")
+    flushed_before = flush.flushedSteps()
     history = bridge.fit(
         net,
         x[:N_TRAIN],
@@ -52,6 +55,7 @@ def test_local2_trains_and_reports_stats(mnist, tmp_path):
         stats_html=str(report),
     )
     assert "<html" in report.read_text().lower()  # DL4J's own training-stats report
+    assert flush.flushedSteps() - flushed_before == 2 * -(-N_TRAIN // 32)  # every worker minibatch, FTZ/DAZ on
     assert [h.epoch for h in history] == [1, 2] and all(h.samples_per_sec > 0 for h in history)
     assert bridge.evaluate(net, xt, yt).accuracy > 0.75
     timings = json.loads(stats.read_text())

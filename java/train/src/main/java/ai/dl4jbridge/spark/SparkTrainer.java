@@ -3,6 +3,7 @@ package ai.dl4jbridge.spark;
 import ai.dl4jbridge.train.BatchTransform;
 import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.EpochStats;
+import ai.dl4jbridge.train.FlushDenormals;
 import ai.dl4jbridge.train.InputConvGradients;
 import ai.dl4jbridge.train.Networks;
 import ai.dl4jbridge.train.Rows;
@@ -136,7 +137,11 @@ public final class SparkTrainer {
     private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
         ScoreHook scores = new ScoreHook(sc);
         List<TrainingHook> hooks = new ArrayList<>(List.of(
-                new WorkerThreads(threadsPerWorker()), ChannelsLastHelpers.hook(), InputConvGradients.hook(), scores));
+                new WorkerThreads(threadsPerWorker()),
+                FlushDenormals.hook(),
+                ChannelsLastHelpers.hook(),
+                InputConvGradients.hook(),
+                scores));
         if (run.transform != null) {
             hooks.add(0, new TransformHook(run.transform, run.seed));
         }

@@ -71,7 +71,7 @@ public final class InputConvGradients {
         boolean outer = IN_TRAINING_STEP.get();
         IN_TRAINING_STEP.set(Boolean.TRUE);
         try {
-            fit.run();
+            FlushDenormals.during(fit);
         } finally {
             IN_TRAINING_STEP.set(outer);
         }
