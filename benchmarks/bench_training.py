@@ -29,11 +29,13 @@ BIG_BATCH = "DL4J, default, batch 256"
 DL4J_INPUT_CONV = "DL4J via dl4j-bridge, DL4J's own input-convolution backprop (DL4J_BRIDGE_INPUT_CONV_GRADIENTS=dl4j)"
 C2_JIT = "DL4J via dl4j-bridge, HotSpot's C2 compiler too (JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=4)"
 OPENBLAS_WAIT = "DL4J via dl4j-bridge, OpenBLAS's own idle wait (OPENBLAS_THREAD_TIMEOUT=28)"
-EARLIER = "DL4J via dl4j-bridge, all three of the above (the default until 2026-12-05)"
+DENORMALS = "DL4J via dl4j-bridge, denormal floats kept (DL4J_BRIDGE_FLUSH_DENORMALS=false)"
+EARLIER = "DL4J via dl4j-bridge, all four of the above (the default before them)"
 EARLIER_ENV = {
     "DL4J_BRIDGE_INPUT_CONV_GRADIENTS": "dl4j",
     "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4",
     "OPENBLAS_THREAD_TIMEOUT": "28",
+    "DL4J_BRIDGE_FLUSH_DENORMALS": "false",
 }
 VARIANTS = [
     ("PyTorch 2.15 CPU (reference)", "torch", {}),
@@ -41,6 +43,7 @@ VARIANTS = [
     (DL4J_INPUT_CONV, "dl4j", {"DL4J_BRIDGE_INPUT_CONV_GRADIENTS": "dl4j"}),
     (C2_JIT, "dl4j", {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4"}),
     (OPENBLAS_WAIT, "dl4j", {"OPENBLAS_THREAD_TIMEOUT": "28"}),
+    (DENORMALS, "dl4j", {"DL4J_BRIDGE_FLUSH_DENORMALS": "false"}),
     (EARLIER, "dl4j", EARLIER_ENV),
     (SPINNING, "dl4j", {"GOMP_SPINCOUNT": "300000"}),
     (GENERIC, "dl4j", {"DL4J_BRIDGE_ND4J": "generic", "GOMP_SPINCOUNT": "300000", **EARLIER_ENV}),
@@ -568,10 +571,10 @@ Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its l
 im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
 'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
 answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
-{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the three changes
+{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the four changes
 below).{spin}{extra}
 
-Three more defaults, each measured against the default with it turned back (speed-ups, default over the row):{changes}
+Four more defaults, each measured against the default with it turned back (speed-ups, default over the row):{changes}
 (1) The first convolution's input gradient: DL4J's oneDNN helper (conv2d_bp) computes it though nothing reads it,
 and for LeNet's one-channel input oneDNN pads the channel to 16 in its backward-data kernel (4.2 ms of the step in
 oneDNN's verbose log, against 0.3 ms for the weight gradient). dl4j-bridge's helper for convolutions fed by the
@@ -583,6 +586,12 @@ JVM compiles with C1 alone (-XX:TieredStopAtLevel=1). Over three consecutive epo
 (one run each: C2 2,244 / 2,472 / 2,602 samples/s, C1 2,745 / 2,655 / 2,544). (3) OpenBLAS's idle worker calls
 sched_yield for ~0.1 s (2^28 cycles) after each dense-layer matmul, through the convolutions that follow: a third
 busy thread on 2 cores, a quarter of the steps at 2-3x the median; OPENBLAS_THREAD_TIMEOUT=4 sends it to sleep.
+(4) Denormal floats: about 700 steps in, Adam's first moment of every weight whose gradient stays zero (dead
+ReLUs) decays below 1.2e-38, and each op that reads a denormal takes the CPU's slow path: perf put Adam's update
+at 16% of all CPU samples after 2,400 steps (3% with flushing), and without flushing a second epoch ran at 0.88-0.90x
+the first (2 fresh processes), with it at 0.99-1.01x. Training steps set FTZ/DAZ on the
+training thread and its OpenMP team, as TensorFlow does (java/train/.../FlushDenormals.java; a test trains with
+denormal Adam moments to DL4J's parameters within 1e-5).
 
 What is left, from oneDNN's verbose log (12 ms of a ~25 ms step) and perf: the second convolution's backward
 (weights 2.4 ms, data 1.6 ms per step), each convolution's forward run twice (DL4J recomputes it in backprop), the
@@ -598,7 +607,8 @@ _CHANGES = (
     ("weights-only backprop of the input convolution", DL4J_INPUT_CONV),
     ("C1 alone", C2_JIT),
     ("OpenBLAS's worker sleeping at once", OPENBLAS_WAIT),
-    ("all three", EARLIER),
+    ("denormals flushed to zero", DENORMALS),
+    ("all four", EARLIER),
 )
 
 
