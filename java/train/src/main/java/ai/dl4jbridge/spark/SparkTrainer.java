@@ -4,6 +4,7 @@ import ai.dl4jbridge.train.BatchTransform;
 import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.EpochStats;
 import ai.dl4jbridge.train.FlushDenormals;
+import ai.dl4jbridge.train.ForwardCache;
 import ai.dl4jbridge.train.InputConvGradients;
 import ai.dl4jbridge.train.Networks;
 import ai.dl4jbridge.train.Rows;
@@ -139,6 +140,7 @@ public final class SparkTrainer {
         List<TrainingHook> hooks = new ArrayList<>(List.of(
                 new WorkerThreads(threadsPerWorker()),
                 FlushDenormals.hook(),
+                ForwardCache.hook(),
                 ChannelsLastHelpers.hook(),
                 InputConvGradients.hook(),
                 scores));

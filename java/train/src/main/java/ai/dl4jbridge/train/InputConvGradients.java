@@ -71,7 +71,7 @@ public final class InputConvGradients {
         boolean outer = IN_TRAINING_STEP.get();
         IN_TRAINING_STEP.set(Boolean.TRUE);
         try {
-            FlushDenormals.during(fit);
+            fit.run();
         } finally {
             IN_TRAINING_STEP.set(outer);
         }

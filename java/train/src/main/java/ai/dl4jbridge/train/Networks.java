@@ -28,11 +28,11 @@ public final class Networks {
         NeuralNetwork network = (NeuralNetwork) requireKnown(net);
         ChannelsLastHelpers.ensureDropped(net);
         InputConvGradients.ensureInstalled(net);
-        if (features.length == 1 && labels.length == 1) {
-            InputConvGradients.trainingStep(() -> network.fit(new DataSet(features[0], labels[0])));
-        } else {
-            InputConvGradients.trainingStep(() -> network.fit(new MultiDataSet(features, labels)));
-        }
+        Runnable fit = features.length == 1 && labels.length == 1
+                ? () -> network.fit(new DataSet(features[0], labels[0]))
+                : () -> network.fit(new MultiDataSet(features, labels));
+        // dl4j-bridge's step: no input gradient for input convolutions, denormals flushed, DL4J's forward cache on
+        InputConvGradients.trainingStep(() -> FlushDenormals.during(() -> ForwardCache.during(net, fit)));
     }
 
     /** Inference (test mode): one array per network output. */
