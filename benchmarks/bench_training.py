@@ -30,12 +30,14 @@ DL4J_INPUT_CONV = "DL4J via dl4j-bridge, DL4J's own input-convolution backprop (
 C2_JIT = "DL4J via dl4j-bridge, HotSpot's C2 compiler too (JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=4)"
 OPENBLAS_WAIT = "DL4J via dl4j-bridge, OpenBLAS's own idle wait (OPENBLAS_THREAD_TIMEOUT=28)"
 DENORMALS = "DL4J via dl4j-bridge, denormal floats kept (DL4J_BRIDGE_FLUSH_DENORMALS=false)"
-EARLIER = "DL4J via dl4j-bridge, all four of the above (the default before them)"
+NO_CACHE = "DL4J via dl4j-bridge, forward recomputed in backprop (DL4J_BRIDGE_FORWARD_CACHE=false)"
+EARLIER = "DL4J via dl4j-bridge, all five of the above (the default before them)"
 EARLIER_ENV = {
     "DL4J_BRIDGE_INPUT_CONV_GRADIENTS": "dl4j",
     "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4",
     "OPENBLAS_THREAD_TIMEOUT": "28",
     "DL4J_BRIDGE_FLUSH_DENORMALS": "false",
+    "DL4J_BRIDGE_FORWARD_CACHE": "false",
 }
 VARIANTS = [
     ("PyTorch 2.15 CPU (reference)", "torch", {}),
@@ -44,6 +46,7 @@ VARIANTS = [
     (C2_JIT, "dl4j", {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4"}),
     (OPENBLAS_WAIT, "dl4j", {"OPENBLAS_THREAD_TIMEOUT": "28"}),
     (DENORMALS, "dl4j", {"DL4J_BRIDGE_FLUSH_DENORMALS": "false"}),
+    (NO_CACHE, "dl4j", {"DL4J_BRIDGE_FORWARD_CACHE": "false"}),
     (EARLIER, "dl4j", EARLIER_ENV),
     (SPINNING, "dl4j", {"GOMP_SPINCOUNT": "300000"}),
     (GENERIC, "dl4j", {"DL4J_BRIDGE_ND4J": "generic", "GOMP_SPINCOUNT": "300000", **EARLIER_ENV}),
@@ -571,10 +574,10 @@ Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its l
 im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
 'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
 answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
-{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the four changes
+{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the five changes
 below).{spin}{extra}
 
-Four more defaults, each measured against the default with it turned back (speed-ups, default over the row):{changes}
+Five more defaults, each measured against the default with it turned back (speed-ups, default over the row):{changes}
 (1) The first convolution's input gradient: DL4J's oneDNN helper (conv2d_bp) computes it though nothing reads it,
 and for LeNet's one-channel input oneDNN pads the channel to 16 in its backward-data kernel (4.2 ms of the step in
 oneDNN's verbose log, against 0.3 ms for the weight gradient). dl4j-bridge's helper for convolutions fed by the
@@ -591,13 +594,18 @@ ReLUs) decays below 1.2e-38, and each op that reads a denormal takes the CPU's s
 at 16% of all CPU samples after 2,400 steps (3% with flushing), and without flushing a second epoch ran at 0.88-0.90x
 the first (2 fresh processes), with it at 0.99-1.01x. Training steps set FTZ/DAZ on the
 training thread and its OpenMP team, as TensorFlow does (java/train/.../FlushDenormals.java; a test trains with
-denormal Adam moments to DL4J's parameters within 1e-5).
+denormal Adam moments to DL4J's parameters within 1e-5). (5) DL4J's forward cache (CacheMode.DEVICE) for the
+step only: a convolution keeps its forward output for backprop instead of running the convolution again (DL4J's
+default trades that time for memory); dl4j-bridge drops the cached outputs after each step, which DL4J never does
+(a later backprop outside training would read them), and leaves the saved configuration's mode alone
+(java/train/.../ForwardCache.java; tests: same parameters as without, to 1e-5).
 
-What is left, from oneDNN's verbose log (12 ms of a ~25 ms step) and perf: the second convolution's backward
-(weights 2.4 ms, data 1.6 ms per step), each convolution's forward run twice (DL4J recomputes it in backprop), the
-pooling forward rerun in backprop for its indices (1.1 ms), reorders between NCHW and oneDNN's blocked formats,
-libnd4j's element-wise ops called through std::function per element (ReLU's derivative, Adam's update), and
-libgomp's wait loop. NHWC layers (DL4J's `CNN2DFormat.NHWC` on every conv and pooling layer) train slower: 35.5 ms
+What is left, from oneDNN's verbose log (11 ms of a ~20 ms step) and perf: the second convolution's backward
+(weights 1.9 ms, data 1.5 ms per step), the pooling forward rerun in backprop for its indices (1.1 ms), 18
+reorders between NCHW and oneDNN's blocked formats (2.0 ms), ReLU's derivative called through std::function per
+element (0.75 ms for the first convolution's output where two vectorised ND4J ops take 0.46 ms), the dense
+layers' OpenBLAS calls, and libgomp's wait loop. Tried and dropped this session: max-pooling backprop in Java
+(1.7 ms with C2 and 5.6 ms with C1 for the first pooling layer, against oneDNN's 1.3 ms). NHWC layers (DL4J's `CNN2DFormat.NHWC` on every conv and pooling layer) train slower: 35.5 ms
 per step against 27-29 ms (2 alternating runs each, an earlier session). DL4J's SameDiff runs the same LeNet at
 0.9x-1.5x across runs (its section below). Not tried: keeping oneDNN primitives and blocked formats across steps
 through our own oneDNN binding."""
@@ -608,7 +616,8 @@ _CHANGES = (
     ("C1 alone", C2_JIT),
     ("OpenBLAS's worker sleeping at once", OPENBLAS_WAIT),
     ("denormals flushed to zero", DENORMALS),
-    ("all four", EARLIER),
+    ("the forward cache", NO_CACHE),
+    ("all five", EARLIER),
 )
 
 
