@@ -31,13 +31,15 @@ C2_JIT = "DL4J via dl4j-bridge, HotSpot's C2 compiler too (JAVA_TOOL_OPTIONS=-XX
 OPENBLAS_WAIT = "DL4J via dl4j-bridge, OpenBLAS's own idle wait (OPENBLAS_THREAD_TIMEOUT=28)"
 DENORMALS = "DL4J via dl4j-bridge, denormal floats kept (DL4J_BRIDGE_FLUSH_DENORMALS=false)"
 NO_CACHE = "DL4J via dl4j-bridge, forward recomputed in backprop (DL4J_BRIDGE_FORWARD_CACHE=false)"
-EARLIER = "DL4J via dl4j-bridge, all five of the above (the default before them)"
+RELU_BP = "DL4J via dl4j-bridge, DL4J's relu_bp for ReLU's derivative (DL4J_BRIDGE_RELU_GRADIENTS=dl4j)"
+EARLIER = "DL4J via dl4j-bridge, all six of the above (the default before them)"
 EARLIER_ENV = {
     "DL4J_BRIDGE_INPUT_CONV_GRADIENTS": "dl4j",
     "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4",
     "OPENBLAS_THREAD_TIMEOUT": "28",
     "DL4J_BRIDGE_FLUSH_DENORMALS": "false",
     "DL4J_BRIDGE_FORWARD_CACHE": "false",
+    "DL4J_BRIDGE_RELU_GRADIENTS": "dl4j",
 }
 VARIANTS = [
     ("PyTorch 2.15 CPU (reference)", "torch", {}),
@@ -47,6 +49,7 @@ VARIANTS = [
     (OPENBLAS_WAIT, "dl4j", {"OPENBLAS_THREAD_TIMEOUT": "28"}),
     (DENORMALS, "dl4j", {"DL4J_BRIDGE_FLUSH_DENORMALS": "false"}),
     (NO_CACHE, "dl4j", {"DL4J_BRIDGE_FORWARD_CACHE": "false"}),
+    (RELU_BP, "dl4j", {"DL4J_BRIDGE_RELU_GRADIENTS": "dl4j"}),
     (EARLIER, "dl4j", EARLIER_ENV),
     (SPINNING, "dl4j", {"GOMP_SPINCOUNT": "300000"}),
     (GENERIC, "dl4j", {"DL4J_BRIDGE_ND4J": "generic", "GOMP_SPINCOUNT": "300000", **EARLIER_ENV}),
@@ -574,10 +577,10 @@ Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its l
 im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
 'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
 answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
-{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the five changes
+{generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the six changes
 below).{spin}{extra}
 
-Five more defaults, each measured against the default with it turned back (speed-ups, default over the row):{changes}
+Six more defaults, each measured against the default with it turned back (speed-ups, default over the row):{changes}
 (1) The first convolution's input gradient: DL4J's oneDNN helper (conv2d_bp) computes it though nothing reads it,
 and for LeNet's one-channel input oneDNN pads the channel to 16 in its backward-data kernel (4.2 ms of the step in
 oneDNN's verbose log, against 0.3 ms for the weight gradient). dl4j-bridge's helper for convolutions fed by the
@@ -598,13 +601,16 @@ denormal Adam moments to DL4J's parameters within 1e-5). (5) DL4J's forward cach
 step only: a convolution keeps its forward output for backprop instead of running the convolution again (DL4J's
 default trades that time for memory); dl4j-bridge drops the cached outputs after each step, which DL4J never does
 (a later backprop outside training would read them), and leaves the saved configuration's mode alone
-(java/train/.../ForwardCache.java; tests: same parameters as without, to 1e-5).
+(java/train/.../ForwardCache.java; tests: same parameters as without, to 1e-5). (6) ReLU's derivative: libnd4j's
+relu_bp calls a std::function per element (0.75 ms on the first convolution's output); the step function of the
+pre-activation times the gradient, two vectorised ND4J ops, takes 0.46 ms (0.05 against 0.21 ms on the second's).
+DL4J's ActivationReLU objects are swapped for a subclass with that backprop during the step only
+(java/train/.../ReluGradients.java; tests: relu_bp's values on edge cases, DL4J's parameters after training).
 
 What is left, from oneDNN's verbose log (11 ms of a ~20 ms step) and perf: the second convolution's backward
 (weights 1.9 ms, data 1.5 ms per step), the pooling forward rerun in backprop for its indices (1.1 ms), 18
-reorders between NCHW and oneDNN's blocked formats (2.0 ms), ReLU's derivative called through std::function per
-element (0.75 ms for the first convolution's output where two vectorised ND4J ops take 0.46 ms), the dense
-layers' OpenBLAS calls, and libgomp's wait loop. Tried and dropped this session: max-pooling backprop in Java
+reorders between NCHW and oneDNN's blocked formats (2.0 ms), the dense layers' OpenBLAS calls (DL4J's dense
+forward 0.84 ms against PyTorch's 0.21), and libgomp's wait loop. Tried and dropped this session: max-pooling backprop in Java
 (1.7 ms with C2 and 5.6 ms with C1 for the first pooling layer, against oneDNN's 1.3 ms). NHWC layers (DL4J's `CNN2DFormat.NHWC` on every conv and pooling layer) train slower: 35.5 ms
 per step against 27-29 ms (2 alternating runs each, an earlier session). DL4J's SameDiff runs the same LeNet at
 0.9x-1.5x across runs (its section below). Not tried: keeping oneDNN primitives and blocked formats across steps
@@ -617,7 +623,8 @@ _CHANGES = (
     ("OpenBLAS's worker sleeping at once", OPENBLAS_WAIT),
     ("denormals flushed to zero", DENORMALS),
     ("the forward cache", NO_CACHE),
-    ("all five", EARLIER),
+    ("vectorised ReLU derivative", RELU_BP),
+    ("all six", EARLIER),
 )
 
 

@@ -7,6 +7,7 @@ import ai.dl4jbridge.train.FlushDenormals;
 import ai.dl4jbridge.train.ForwardCache;
 import ai.dl4jbridge.train.InputConvGradients;
 import ai.dl4jbridge.train.Networks;
+import ai.dl4jbridge.train.ReluGradients;
 import ai.dl4jbridge.train.Rows;
 import ai.dl4jbridge.train.Trainer;
 import ai.dl4jbridge.train.TrainingRun;
@@ -141,6 +142,7 @@ public final class SparkTrainer {
                 new WorkerThreads(threadsPerWorker()),
                 FlushDenormals.hook(),
                 ForwardCache.hook(),
+                ReluGradients.hook(),
                 ChannelsLastHelpers.hook(),
                 InputConvGradients.hook(),
                 scores));

@@ -35,7 +35,8 @@ public final class FlushDenormals {
     private static final int FENV_BYTES = 32; // glibc's x86-64 fenv_t: the x87 environment, then MXCSR
     private static final int MXCSR_OFFSET = 28;
     private static final AtomicLong FLUSHED_STEPS = new AtomicLong();
-    private static final ThreadLocal<Memory> SAVED_BY_HOOK = new ThreadLocal<>();
+    private static final ThreadLocal<ThreadState> STATE = ThreadLocal.withInitial(ThreadState::new);
+    private static final ThreadLocal<Boolean> ENTERED_BY_HOOK = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
     private FlushDenormals() {}
 
@@ -65,11 +66,11 @@ public final class FlushDenormals {
 
     /** Runs one training step with denormals flushed on this thread and its OpenMP team, then puts back the rest. */
     public static void during(Runnable step) {
-        Memory saved = enter();
+        boolean entered = enter();
         try {
             step.run();
         } finally {
-            exit(saved);
+            exit(entered);
         }
     }
 
@@ -78,23 +79,34 @@ public final class FlushDenormals {
         return new Hook();
     }
 
-    /** Sets FTZ and DAZ; returns the environment to restore, or null where nothing was changed. */
-    private static Memory enter() {
-        if (!available() || !enabled()) {
-            return null;
-        }
-        Memory saved = currentEnvironment();
-        Memory flushing = new Memory(FENV_BYTES);
-        flushing.write(0, saved.getByteArray(0, FENV_BYTES), 0, FENV_BYTES);
-        flushing.setInt(MXCSR_OFFSET, saved.getInt(MXCSR_OFFSET) | FTZ_DAZ);
-        setOnThreadAndTeam(flushing);
-        FLUSHED_STEPS.incrementAndGet();
-        return saved;
+    /** The thread's two environments, kept (no allocation per step), and how deeply its steps are nested. */
+    private static final class ThreadState {
+        final Memory saved = new Memory(FENV_BYTES);
+        final Memory flushing = new Memory(FENV_BYTES);
+        int depth;
     }
 
-    private static void exit(Memory saved) {
-        if (saved != null) {
-            setOnThreadAndTeam(saved);
+    /** Sets FTZ and DAZ (the outermost step only); false where nothing was changed. */
+    private static boolean enter() {
+        if (!available() || !enabled()) {
+            return false;
+        }
+        ThreadState state = STATE.get();
+        if (state.depth++ > 0) {
+            return true;
+        }
+        Natives.INSTANCE.fegetenv.invokeInt(new Object[] {state.saved});
+        state.flushing.write(0, state.saved.getByteArray(0, FENV_BYTES), 0, FENV_BYTES);
+        state.flushing.setInt(MXCSR_OFFSET, state.saved.getInt(MXCSR_OFFSET) | FTZ_DAZ);
+        setOnThreadAndTeam(state.flushing);
+        FLUSHED_STEPS.incrementAndGet();
+        return true;
+    }
+
+    private static void exit(boolean entered) {
+        ThreadState state = entered ? STATE.get() : null;
+        if (state != null && --state.depth == 0) {
+            setOnThreadAndTeam(state.saved);
         }
     }
 
@@ -148,12 +160,12 @@ public final class FlushDenormals {
         private static final long serialVersionUID = 1L;
 
         private static void before() {
-            SAVED_BY_HOOK.set(enter());
+            ENTERED_BY_HOOK.set(enter());
         }
 
         private static void after() {
-            exit(SAVED_BY_HOOK.get());
-            SAVED_BY_HOOK.remove();
+            exit(ENTERED_BY_HOOK.get());
+            ENTERED_BY_HOOK.remove();
         }
 
         @Override

@@ -31,8 +31,11 @@ public final class Networks {
         Runnable fit = features.length == 1 && labels.length == 1
                 ? () -> network.fit(new DataSet(features[0], labels[0]))
                 : () -> network.fit(new MultiDataSet(features, labels));
-        // dl4j-bridge's step: no input gradient for input convolutions, denormals flushed, DL4J's forward cache on
-        InputConvGradients.trainingStep(() -> FlushDenormals.during(() -> ForwardCache.during(net, fit)));
+        // dl4j-bridge's step, each part with its own switch: no input gradient for convolutions fed by the input,
+        // denormals flushed, DL4J's forward cache on, ReLU's derivative vectorised
+        Runnable withVectorisedRelu = () -> ReluGradients.during(net, fit);
+        Runnable withForwardCache = () -> ForwardCache.during(net, withVectorisedRelu);
+        InputConvGradients.trainingStep(() -> FlushDenormals.during(withForwardCache));
     }
 
     /** Inference (test mode): one array per network output. */

@@ -55,6 +55,18 @@ class FlushDenormalsTest {
     }
 
     @Test
+    void aNestedStepLeavesTheOuterStepFlushingAndTheEndRestoresTheRegister() {
+        int before = FlushDenormals.mxcsr() & FlushDenormals.FTZ_DAZ;
+        int[] afterInner = new int[1];
+        FlushDenormals.during(() -> {
+            FlushDenormals.during(() -> {});
+            afterInner[0] = FlushDenormals.mxcsr();
+        });
+        assertEquals(FlushDenormals.FTZ_DAZ, afterInner[0] & FlushDenormals.FTZ_DAZ);
+        assertEquals(before, FlushDenormals.mxcsr() & FlushDenormals.FTZ_DAZ);
+    }
+
+    @Test
     void theSwitchLeavesStepsAsDl4jRunsThem() {
         System.setProperty(FlushDenormals.PROPERTY, "false");
         float[][] inside = new float[1][];
