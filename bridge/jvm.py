@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from dataclasses import asdict, dataclass, field
@@ -143,6 +144,7 @@ def start_jvm(
         # interrupt=False: Ctrl-C stays Python's (KeyboardInterrupt; bridge.fit stops its Java loop at a minibatch
         # boundary). With JPype's default for scripts the JVM owns SIGINT and ends the whole process.
         jpype.startJVM(jvm_path, *args, classpath=cp, convertStrings=False, interrupt=False)
+        _exit_on_sigterm()
         _started_with = JvmOptions(
             heap, off_heap, max_physical, threads, tuple(extra_classpath), tuple(extra_flags), tuple(cp)
         )
@@ -224,6 +226,20 @@ def jclass(name: str):
 def _describe(options: JvmOptions) -> str:
     shown = {k: v for k, v in asdict(options).items() if k != "classpath"}
     return ", ".join(f"{k}={v!r}" for k, v in shown.items())
+
+
+def _exit_on_sigterm() -> None:
+    """With interrupt=False JPype hands SIGTERM to Python from a Java thread (PyErr_SetInterruptEx, no GIL held);
+    while Python keeps the default disposition, CPython 3.11.2 compares it with the default handler there and
+    segfaults: every `kill` crashed the JVM and left an hs_err file in the working directory. Where the script keeps
+    the default, SIGTERM ends the process as it would without a JVM: at once, exit status 128 + 15, no cleanup. A
+    handler of the script's own, set before or after, is left to run."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_as_sigterm_would)
+
+
+def _exit_as_sigterm_would(signum, frame) -> None:
+    os._exit(128 + signum)
 
 
 def java_home() -> Path:

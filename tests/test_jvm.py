@@ -220,3 +220,39 @@ def test_release_openmp_threads_ends_the_idle_team_and_nd4j_still_computes():
     released, ended, same, last = line.split()[1:]
     assert released == "True" and int(ended) >= 1, line
     assert same == "True" and float(last) == 2.0 * ((1 << 20) - 1), line
+
+
+SIGTERM_PROBE = """
+    import signal, sys, time, bridge
+    bridge.start_jvm()
+    if sys.argv[1] == "own-handler":
+        def handler(signum, frame):
+            print("handled", signum, flush=True)
+            sys.exit(7)
+        signal.signal(signal.SIGTERM, handler)
+    bridge.to_indarray(__import__("numpy").zeros(4, "float32"))  # the JVM in use
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("mode, status, says", [("default", 128 + 15, ""), ("own-handler", 7, "handled 15")])
+def test_sigterm_ends_the_process_or_runs_the_scripts_handler(tmp_path, mode, status, says):
+    """JPype hands SIGTERM to Python from a Java thread, which crashed the JVM while Python kept the default
+    disposition: bridge makes it end the process as without a JVM (no crash log); a script's own handler runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SIGTERM_PROBE), mode],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        process.send_signal(15)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == status
+    assert says in out
+    assert not list(tmp_path.glob("hs_err_pid*.log"))
