@@ -27,6 +27,23 @@ def mnist():
     return data.load("mnist")
 
 
+@pytest.fixture
+def java_property():
+    """Sets JVM system properties for one test and clears them after (dl4j-bridge's training switches, read at
+    every step): java_property(name, value)."""
+    from bridge.jvm import jclass
+
+    system, names = jclass("java.lang.System"), []
+
+    def set_property(name: str, value: str) -> None:
+        names.append(name)
+        system.setProperty(name, value)
+
+    yield set_property
+    for name in names:
+        system.clearProperty(name)
+
+
 @pytest.fixture()
 def rng():
     return np.random.default_rng(1234)

@@ -8,7 +8,9 @@ net = g.output("out").build()        # an initialised ComputationGraph (JPype pr
 from __future__ import annotations
 
 import jpype
+import numpy as np
 
+import bridge
 from bridge.jvm import jclass
 
 C = "org.deeplearning4j.nn.conf."
@@ -325,3 +327,13 @@ def frozen(layer_conf, backprop: bool = False):
     if backprop:
         return jclass(L + "misc.FrozenLayerWithBackprop")(layer_conf)
     return jclass(L + "misc.FrozenLayer$Builder")().layer(layer_conf).build()
+
+
+def minibatches(shape, classes: int, count: int, seed: int):
+    """`count` (features, one-hot labels) pairs of Gaussian images, as INDArray[] pairs for Networks.fitBatch."""
+    rng = np.random.default_rng(seed)
+    arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))
+    for _ in range(count):
+        features = rng.normal(0, 1, shape).astype(np.float32)
+        labels = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, shape[0])]
+        yield arrays([bridge.to_indarray(features)]), arrays([bridge.to_indarray(labels)])

@@ -21,10 +21,8 @@ def fashion():
 
 
 @pytest.fixture
-def switch():
-    system = jclass("java.lang.System")
-    yield lambda value: system.setProperty(PROPERTY, value)
-    system.clearProperty(PROPERTY)
+def switch(java_property):
+    return lambda value: java_property(PROPERTY, value)
 
 
 def _flush():

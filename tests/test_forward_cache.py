@@ -6,7 +6,7 @@ and the configuration a network is saved with keeps its own cache mode."""
 import jpype
 import numpy as np
 import pytest
-from dl4j_builders import C, GraphSpec, L, add, conv, conv_input, dense, max_pool, output
+from dl4j_builders import C, GraphSpec, L, add, conv, conv_input, dense, max_pool, minibatches, output
 
 import bridge
 from bridge.jvm import jclass
@@ -15,10 +15,8 @@ PROPERTY = "dl4jbridge.forwardCache"
 
 
 @pytest.fixture
-def switch():
-    system = jclass("java.lang.System")
-    yield lambda value: system.setProperty(PROPERTY, value)
-    system.clearProperty(PROPERTY)
+def switch(java_property):
+    return lambda value: java_property(PROPERTY, value)
 
 
 def _adam():
@@ -47,15 +45,6 @@ def _residual_graph():
     g.layer("pool", max_pool(), "sum")
     g.layer("out", output(4), "pool")
     return g.build("out")
-
-
-def _batches(shape, classes, count, seed):
-    rng = np.random.default_rng(seed)
-    arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))
-    for _ in range(count):
-        features = rng.normal(0, 1, shape).astype(np.float32)
-        labels = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, shape[0])]
-        yield arrays([bridge.to_indarray(features)]), arrays([bridge.to_indarray(labels)])
 
 
 def _cached_outputs(net):
@@ -106,7 +95,7 @@ def test_cached_steps_train_to_dl4js_parameters(switch, build, shape, classes, c
     cached, plain = build(), build()
     watcher = _CacheWatcher(cached)
     cached.addListeners(watcher)
-    for features, labels in _batches(shape, classes, 4, seed=1):
+    for features, labels in minibatches(shape, classes, 4, seed=1):
         fit_batch(cached, features, labels)
     assert watcher.seen == [convs] * 4  # every convolution's backprop found its forward output cached
     assert _cached_outputs(cached) == 0  # and none is left once the step is over
@@ -114,7 +103,7 @@ def test_cached_steps_train_to_dl4js_parameters(switch, build, shape, classes, c
     switch("false")
     plain_watcher = _CacheWatcher(plain)
     plain.addListeners(plain_watcher)
-    for features, labels in _batches(shape, classes, 4, seed=1):
+    for features, labels in minibatches(shape, classes, 4, seed=1):
         fit_batch(plain, features, labels)
     assert plain_watcher.seen == [0] * 4
     difference = np.abs(bridge.to_numpy(cached.params()) - bridge.to_numpy(plain.params())).max()
@@ -125,7 +114,7 @@ def test_a_backprop_after_a_cached_step_sees_its_own_input():
     """A user's calculateGradients after training: DL4J's convolutions read a cached forward output whenever one is
     there, so one left from the last step would give the gradients of that step's minibatch."""
     net = _sequential()
-    (features, labels), (other_features, other_labels) = _batches((16, 1, 20, 20), 10, 2, seed=3)
+    (features, labels), (other_features, other_labels) = minibatches((16, 1, 20, 20), 10, 2, seed=3)
     jclass("ai.dl4jbridge.train.Networks").fitBatch(net, features, labels)
     fresh = net.clone()  # the same parameters, no cache
     ours = net.calculateGradients(other_features[0], other_labels[0], None, None).getFirst().gradient()
@@ -139,7 +128,7 @@ def test_the_saved_configuration_keeps_its_cache_mode(tmp_path):
     fit_batch = jclass("ai.dl4jbridge.train.Networks").fitBatch
     default, own = _sequential(), _sequential(cache_mode="HOST")
     for net in (default, own):
-        for features, labels in _batches((8, 1, 20, 20), 10, 2, seed=5):
+        for features, labels in minibatches((8, 1, 20, 20), 10, 2, seed=5):
             fit_batch(net, features, labels)
     assert default.getLayerWiseConfigurations().getCacheMode() == cache_mode.NONE
     assert '"cacheMode" : "NONE"' in str(default.getLayerWiseConfigurations().toJson())

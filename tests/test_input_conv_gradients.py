@@ -13,10 +13,8 @@ PROPERTY = "dl4jbridge.inputConvGradients"
 
 
 @pytest.fixture
-def switch():
-    system = jclass("java.lang.System")
-    yield lambda value: system.setProperty(PROPERTY, value)
-    system.clearProperty(PROPERTY)
+def switch(java_property):
+    return lambda value: java_property(PROPERTY, value)
 
 
 def _helpers():

@@ -5,7 +5,7 @@ networks built with DL4J's builders, and DL4J's own activation class in the conf
 import jpype
 import numpy as np
 import pytest
-from dl4j_builders import C, GraphSpec, L, activation, conv, conv_input, dense, max_pool, output
+from dl4j_builders import C, GraphSpec, L, activation, conv, conv_input, dense, max_pool, minibatches, output
 
 import bridge
 from bridge.jvm import jclass
@@ -14,10 +14,8 @@ PROPERTY = "dl4jbridge.reluGradients"
 
 
 @pytest.fixture
-def switch():
-    system = jclass("java.lang.System")
-    yield lambda value: system.setProperty(PROPERTY, value)
-    system.clearProperty(PROPERTY)
+def switch(java_property):
+    return lambda value: java_property(PROPERTY, value)
 
 
 def _relu_gradients():
@@ -61,15 +59,6 @@ def _graph():
     return g.build("out")
 
 
-def _batches(shape, classes, count, seed):
-    rng = np.random.default_rng(seed)
-    arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))
-    for _ in range(count):
-        features = rng.normal(0, 1, shape).astype(np.float32)
-        labels = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, shape[0])]
-        yield arrays([bridge.to_indarray(features)]), arrays([bridge.to_indarray(labels)])
-
-
 def test_the_derivative_matches_relu_bp_on_edge_values():
     z = np.array([[-1.0, 0.0, -0.0, 1e-40, -1e-40, 2.0, np.nan, np.inf, -np.inf, 3.4e38]], dtype=np.float32)
     epsilon = np.array([[0.5, -2.0, 3.0, 1.5, -1.5, -0.25, 7.0, 1.0, 2.0, -3.4e38]], dtype=np.float32)
@@ -88,13 +77,13 @@ def test_training_ends_at_dl4js_parameters(switch, build, shape, classes, plain_
     fit_batch = jclass("ai.dl4jbridge.train.Networks").fitBatch
     ours, theirs = build(), build()
     before = _relu_gradients().vectorisedBackprops()
-    for features, labels in _batches(shape, classes, 3, seed=2):
+    for features, labels in minibatches(shape, classes, 3, seed=2):
         fit_batch(ours, features, labels)
     assert _relu_gradients().vectorisedBackprops() - before == 3 * plain_relus
 
     switch("dl4j")
     before = _relu_gradients().vectorisedBackprops()
-    for features, labels in _batches(shape, classes, 3, seed=2):
+    for features, labels in minibatches(shape, classes, 3, seed=2):
         fit_batch(theirs, features, labels)
     assert _relu_gradients().vectorisedBackprops() == before
     difference = np.abs(bridge.to_numpy(ours.params()) - bridge.to_numpy(theirs.params())).max()
@@ -103,7 +92,7 @@ def test_training_ends_at_dl4js_parameters(switch, build, shape, classes, plain_
 
 def test_the_configuration_names_dl4js_relu_outside_the_step():
     net = _sequential()
-    for features, labels in _batches((8, 1, 20, 20), 10, 1, seed=4):
+    for features, labels in minibatches((8, 1, 20, 20), 10, 1, seed=4):
         jclass("ai.dl4jbridge.train.Networks").fitBatch(net, features, labels)
     json = str(net.getLayerWiseConfigurations().toJson())
     assert "VectorisedReLU" not in json and "ActivationReLU" in json

@@ -10,8 +10,6 @@ import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.layers.LayerHelper;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.spark.api.TrainingHook;
-import org.nd4j.linalg.dataset.api.DataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 
 /**
  * Removes DL4J 1.0.0-M2.1's oneDNN layer helpers from the layers that compute channels-last (NHWC) maps,
@@ -106,23 +104,15 @@ public final class ChannelsLastHelpers {
         return false;
     }
 
-    private static final class Hook implements TrainingHook {
+    private static final class Hook extends StepHook {
         private static final long serialVersionUID = 1L;
 
         @Override
-        public void preUpdate(DataSet minibatch, Model model) {
+        void before(Model model) {
             ensureDropped(model);
         }
 
         @Override
-        public void postUpdate(DataSet minibatch, Model model) {}
-
-        @Override
-        public void preUpdate(MultiDataSet minibatch, Model model) {
-            ensureDropped(model);
-        }
-
-        @Override
-        public void postUpdate(MultiDataSet minibatch, Model model) {}
+        void after(Model model) {}
     }
 }

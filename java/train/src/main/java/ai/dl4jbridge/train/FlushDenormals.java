@@ -6,8 +6,6 @@ import com.sun.jna.NativeLibrary;
 import java.util.concurrent.atomic.AtomicLong;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.spark.api.TrainingHook;
-import org.nd4j.linalg.dataset.api.DataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -156,36 +154,18 @@ public final class FlushDenormals {
         }
     }
 
-    private static final class Hook implements TrainingHook {
+    private static final class Hook extends StepHook {
         private static final long serialVersionUID = 1L;
 
-        private static void before() {
+        @Override
+        void before(Model model) {
             ENTERED_BY_HOOK.set(enter());
         }
 
-        private static void after() {
+        @Override
+        void after(Model model) {
             exit(ENTERED_BY_HOOK.get());
             ENTERED_BY_HOOK.remove();
-        }
-
-        @Override
-        public void preUpdate(DataSet minibatch, Model model) {
-            before();
-        }
-
-        @Override
-        public void postUpdate(DataSet minibatch, Model model) {
-            after();
-        }
-
-        @Override
-        public void preUpdate(MultiDataSet minibatch, Model model) {
-            before();
-        }
-
-        @Override
-        public void postUpdate(MultiDataSet minibatch, Model model) {
-            after();
         }
     }
 }

@@ -10,8 +10,6 @@ import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
 import org.deeplearning4j.nn.layers.wrapper.BaseWrapperLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.spark.api.TrainingHook;
-import org.nd4j.linalg.dataset.api.DataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 
 /**
  * Training steps with DL4J's own forward cache ({@code CacheMode.DEVICE}): a convolution keeps its forward output
@@ -135,39 +133,21 @@ public final class ForwardCache {
         }
     }
 
-    private static final class Hook implements TrainingHook {
+    private static final class Hook extends StepHook {
         private static final long serialVersionUID = 1L;
         private static final ThreadLocal<Boolean> APPLIED = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
-        private static void before(Model model) {
+        @Override
+        void before(Model model) {
             APPLIED.set(enter(model));
         }
 
-        private static void after(Model model) {
+        @Override
+        void after(Model model) {
             if (APPLIED.get()) {
                 restore(model);
             }
             APPLIED.remove();
-        }
-
-        @Override
-        public void preUpdate(DataSet minibatch, Model model) {
-            before(model);
-        }
-
-        @Override
-        public void postUpdate(DataSet minibatch, Model model) {
-            after(model);
-        }
-
-        @Override
-        public void preUpdate(MultiDataSet minibatch, Model model) {
-            before(model);
-        }
-
-        @Override
-        public void postUpdate(MultiDataSet minibatch, Model model) {
-            after(model);
         }
     }
 }

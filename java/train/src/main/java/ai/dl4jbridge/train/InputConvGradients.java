@@ -25,8 +25,6 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.shape.Shape;
-import org.nd4j.linalg.dataset.api.DataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -307,36 +305,18 @@ public final class InputConvGradients {
         }
     }
 
-    private static final class Hook implements TrainingHook {
+    private static final class Hook extends StepHook {
         private static final long serialVersionUID = 1L;
 
-        private static void before(Model model) {
+        @Override
+        void before(Model model) {
             ensureInstalled(model);
             IN_TRAINING_STEP.set(Boolean.TRUE);
         }
 
-        private static void after() {
+        @Override
+        void after(Model model) {
             IN_TRAINING_STEP.set(Boolean.FALSE);
-        }
-
-        @Override
-        public void preUpdate(DataSet minibatch, Model model) {
-            before(model);
-        }
-
-        @Override
-        public void postUpdate(DataSet minibatch, Model model) {
-            after();
-        }
-
-        @Override
-        public void preUpdate(MultiDataSet minibatch, Model model) {
-            before(model);
-        }
-
-        @Override
-        public void postUpdate(MultiDataSet minibatch, Model model) {
-            after();
         }
     }
 }

@@ -16,8 +16,6 @@ import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.Step;
-import org.nd4j.linalg.dataset.api.DataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -137,40 +135,22 @@ public final class ReluGradients {
                 : net instanceof ComputationGraph ? ((ComputationGraph) net).getLayers() : new Layer[0];
     }
 
-    private static final class Hook implements TrainingHook {
+    private static final class Hook extends StepHook {
         private static final long serialVersionUID = 1L;
         private static final ThreadLocal<List<Swap>> SWAPPED = new ThreadLocal<>();
 
-        private static void before(Model model) {
+        @Override
+        void before(Model model) {
             SWAPPED.set(swapIn(model));
         }
 
-        private static void after() {
+        @Override
+        void after(Model model) {
             List<Swap> swapped = SWAPPED.get();
             if (swapped != null) {
                 putBack(swapped);
             }
             SWAPPED.remove();
-        }
-
-        @Override
-        public void preUpdate(DataSet minibatch, Model model) {
-            before(model);
-        }
-
-        @Override
-        public void postUpdate(DataSet minibatch, Model model) {
-            after();
-        }
-
-        @Override
-        public void preUpdate(MultiDataSet minibatch, Model model) {
-            before(model);
-        }
-
-        @Override
-        public void postUpdate(MultiDataSet minibatch, Model model) {
-            after();
         }
     }
 }
