@@ -12,7 +12,7 @@ import time
 
 from .common import write_section
 
-AVERAGING = 10  # bridge's default: minibatches per worker between averagings
+AVERAGING = 40  # bridge's default: minibatches per worker between averagings
 
 PHASES = [  # DL4J stat key -> what it is
     ("ParameterAveragingMasterFitTimesMs", "whole fit (driver)"),

@@ -39,7 +39,7 @@ class SparkOptions:
     """ParameterAveragingTrainingMaster settings (see DL4J's Spark training guide)."""
 
     batch_size_per_worker: int = 32
-    averaging_frequency: int = 10  # minibatches per worker between averagings; each round is a Spark job
+    averaging_frequency: int = 40  # minibatches per worker between averagings; each round is a Spark job
     workers: int | None = None  # partitions trained at once; default: the session's parallelism
     prefetch_batches: int = 2
     # Never (each worker gets its share of every round) | NumPartitionsWorkersDiffers | Always

@@ -67,8 +67,8 @@ def test_local2_trains_and_reports_stats(mnist, tmp_path):
 
 def test_spark_accuracy_matches_local_training(mnist):
     """Same network, data, epochs and seed: parameter averaging on local[2] lands within 2 points of local training.
-    4,000 rows make only 3 averaging rounds an epoch at the default frequency (20 minibatches per worker), where
-    seeds moved the gap between 0 and 2.8 points, before and after the round splitting of RoundSplitMaster; 5 makes
+    4,000 rows make 3 averaging rounds an epoch at 20 minibatches per worker (1 at the default, 40), where seeds
+    moved the gap between 0 and 2.8 points, before and after the round splitting of RoundSplitMaster; 5 makes
     12 rounds (0.6-1.4 points over 3 seeds). Full-size LeNet at the default: BENCHMARKS.md, spark-accuracy."""
     x, y, xt, yt = mnist
     accuracies = {}

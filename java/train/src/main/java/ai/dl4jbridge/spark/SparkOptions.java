@@ -10,7 +10,7 @@ public final class SparkOptions {
     /** Minibatches each worker fits between averagings. Each round is a Spark job (a broadcast and an aggregation,
      * 4% of a LeNet epoch on local[2] at 20); on LeNet / Fashion-MNIST (2 epochs, local[2]) 10 ended 0.8 points
      * below local training at 0.99-1.06x its speed, 20 ended 1.7 points below at 1.17x. */
-    public int averagingFrequency = 10;
+    public int averagingFrequency = 40;
     /** Partitions of the training RDD: the number of workers (executor cores) that train at once. */
     public int workers = 2;
 
