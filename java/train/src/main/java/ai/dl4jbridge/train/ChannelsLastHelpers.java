@@ -4,11 +4,9 @@ import java.lang.reflect.Field;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.layers.LayerHelper;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.spark.api.TrainingHook;
 
 /**
@@ -31,11 +29,8 @@ public final class ChannelsLastHelpers {
 
     /** Drops the helpers of the network's channels-last layers; returns how many were dropped. */
     public static int drop(Model net) {
-        Layer[] layers = net instanceof ComputationGraph
-                ? ((ComputationGraph) net).getLayers()
-                : net instanceof MultiLayerNetwork ? ((MultiLayerNetwork) net).getLayers() : new Layer[0];
         int dropped = 0;
-        for (Layer layer : layers) {
+        for (Layer layer : Networks.layers(net)) {
             Layer inner = unwrap(layer);
             if (isChannelsLast(inner) && clearHelper(inner)) {
                 dropped++;

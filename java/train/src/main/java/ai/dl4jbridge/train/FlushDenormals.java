@@ -40,8 +40,7 @@ public final class FlushDenormals {
 
     /** False where the property or the environment says "false". */
     public static boolean enabled() {
-        String setting = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENVIRONMENT, "true"));
-        return !"false".equalsIgnoreCase(setting.trim());
+        return Switches.isOn(PROPERTY, ENVIRONMENT, "false");
     }
 
     /** True where this platform can set the bits (x86-64 Linux: glibc and ND4J's libgomp). */

@@ -27,8 +27,7 @@ public final class ForwardCache {
 
     /** False where the property or the environment says "false". */
     public static boolean enabled() {
-        String setting = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENVIRONMENT, "true"));
-        return !"false".equalsIgnoreCase(setting.trim());
+        return Switches.isOn(PROPERTY, ENVIRONMENT, "false");
     }
 
     /** Runs one training step of the network with the forward cache on, where the configuration leaves it off. */
@@ -58,7 +57,7 @@ public final class ForwardCache {
             return false;
         }
         setConfigured(net, CacheMode.DEVICE);
-        for (Layer layer : layers(net)) {
+        for (Layer layer : Networks.layers(net)) {
             layer.setCacheMode(CacheMode.DEVICE);
         }
         return true;
@@ -69,7 +68,7 @@ public final class ForwardCache {
      * calculateGradients, a step with the cache switched off) would otherwise read this step's. */
     private static void restore(Model net) {
         setConfigured(net, CacheMode.NONE);
-        for (Layer layer : layers(net)) {
+        for (Layer layer : Networks.layers(net)) {
             CacheMode own = layer.conf() == null ? null : layer.conf().getCacheMode();
             layer.setCacheMode(own == null ? CacheMode.NONE : own);
             dropCachedForward(layer);
@@ -91,12 +90,6 @@ public final class ForwardCache {
         } catch (IllegalAccessException e) {
             throw new IllegalStateException("cannot drop the cached forward output of " + layer.getClass(), e);
         }
-    }
-
-    private static Layer[] layers(Model net) {
-        return net instanceof MultiLayerNetwork
-                ? ((MultiLayerNetwork) net).getLayers()
-                : net instanceof ComputationGraph ? ((ComputationGraph) net).getLayers() : new Layer[0];
     }
 
     private static CacheMode configuredCacheMode(Model net) {

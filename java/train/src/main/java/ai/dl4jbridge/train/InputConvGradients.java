@@ -55,8 +55,7 @@ public final class InputConvGradients {
 
     /** False where the property or the environment says "dl4j": every layer then runs DL4J's own helper. */
     public static boolean enabled() {
-        String setting = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENVIRONMENT, "weights-only"));
-        return !"dl4j".equalsIgnoreCase(setting.trim());
+        return Switches.isOn(PROPERTY, ENVIRONMENT, "dl4j");
     }
 
     /** How many backprops computed weight gradients only, in this JVM (tests read it). */

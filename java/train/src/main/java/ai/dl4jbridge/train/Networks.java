@@ -38,6 +38,13 @@ public final class Networks {
         InputConvGradients.trainingStep(() -> FlushDenormals.during(withForwardCache));
     }
 
+    /** The network's layers (a graph's in its own order); none for a model of another kind. */
+    public static Layer[] layers(Model net) {
+        return net instanceof MultiLayerNetwork
+                ? ((MultiLayerNetwork) net).getLayers()
+                : net instanceof ComputationGraph ? ((ComputationGraph) net).getLayers() : new Layer[0];
+    }
+
     /** Inference (test mode): one array per network output. */
     public static INDArray[] output(Model net, INDArray[] features) {
         ChannelsLastHelpers.ensureDropped(requireKnown(net));
@@ -114,10 +121,7 @@ public final class Networks {
     /** The learning rate of the first layer that has one, at the network's current counters (schedules
      * included); NaN when no layer has one. */
     public static double learningRate(Model net) {
-        Layer[] layers = requireKnown(net) instanceof MultiLayerNetwork
-                ? ((MultiLayerNetwork) net).getLayers()
-                : ((ComputationGraph) net).getLayers();
-        for (Layer layer : layers) {
+        for (Layer layer : Networks.layers(requireKnown(net))) {
             Object conf = layer.conf().getLayer();
             if (layer.numParams() == 0 || !(conf instanceof BaseLayer)) {
                 continue;

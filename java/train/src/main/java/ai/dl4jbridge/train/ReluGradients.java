@@ -8,8 +8,6 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.spark.api.TrainingHook;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
@@ -36,6 +34,7 @@ public final class ReluGradients {
     static final String ENVIRONMENT = "DL4J_BRIDGE_RELU_GRADIENTS";
 
     private static final AtomicLong VECTORISED = new AtomicLong();
+    private static final VectorisedReLU VECTORISED_RELU = new VectorisedReLU(); // stateless: one for all layers
 
     private ReluGradients() {}
 
@@ -46,8 +45,7 @@ public final class ReluGradients {
 
     /** False where the property or the environment says "dl4j". */
     public static boolean enabled() {
-        String setting = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENVIRONMENT, "vectorised"));
-        return !"dl4j".equalsIgnoreCase(setting.trim());
+        return Switches.isOn(PROPERTY, ENVIRONMENT, "dl4j");
     }
 
     /** Runs one training step of the network with its plain ReLUs' backprop vectorised. */
@@ -105,7 +103,7 @@ public final class ReluGradients {
         if (!enabled()) {
             return swapped;
         }
-        for (Layer layer : layers(net)) {
+        for (Layer layer : Networks.layers(net)) {
             Object conf = layer.conf() == null ? null : layer.conf().getLayer();
             if (conf instanceof BaseLayer) { // convolutions, dense and output layers
                 swap(((BaseLayer) conf).getActivationFn(), ((BaseLayer) conf)::setActivationFn, swapped);
@@ -119,7 +117,7 @@ public final class ReluGradients {
     private static void swap(IActivation activation, Consumer<IActivation> setter, List<Swap> swapped) {
         if (isPlainRelu(activation)) {
             swapped.add(new Swap(setter, activation));
-            setter.accept(new VectorisedReLU());
+            setter.accept(VECTORISED_RELU);
         }
     }
 
@@ -127,12 +125,6 @@ public final class ReluGradients {
         for (Swap swap : swapped) {
             swap.setter.accept(swap.original);
         }
-    }
-
-    private static Layer[] layers(Model net) {
-        return net instanceof MultiLayerNetwork
-                ? ((MultiLayerNetwork) net).getLayers()
-                : net instanceof ComputationGraph ? ((ComputationGraph) net).getLayers() : new Layer[0];
     }
 
     private static final class Hook extends StepHook {
