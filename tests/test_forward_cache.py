@@ -6,7 +6,7 @@ and the configuration a network is saved with keeps its own cache mode."""
 import jpype
 import numpy as np
 import pytest
-from dl4j_builders import C, GraphSpec, L, add, conv, conv_input, dense, max_pool, minibatches, output
+from dl4j_builders import C, GraphSpec, L, add, conv, conv_input, dense, max_pool, minibatches, output, pooling
 
 import bridge
 from bridge.jvm import jclass
@@ -30,6 +30,16 @@ def _sequential(cache_mode=None):
     layers = [conv(6, 5), max_pool(), conv(8, 3), max_pool(), dense(32), output(10)]
     conf = builder.list(jpype.JArray(jclass(L + "Layer"))(layers)).setInputType(conv_input(20, 20, 1)).build()
     net = jclass("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(conf)
+    net.init()
+    return net
+
+
+def _channels_last():
+    """NHWC convolutions (dl4j-bridge drops DL4J's oneDNN helpers from them: DL4J's own im2col path caches here)."""
+    builder = jclass(C + "NeuralNetConfiguration$Builder")().seed(5).updater(_adam())
+    layers = [conv(6, 3, nhwc=True), pooling("MAX", nhwc=True), conv(8, 3, nhwc=True), dense(16), output(10)]
+    conf = builder.list(jpype.JArray(jclass(L + "Layer"))(layers)).setInputType(conv_input(12, 12, 3, nhwc=True))
+    net = jclass("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(conf.build())
     net.init()
     return net
 
@@ -88,7 +98,12 @@ class _CacheWatcher:
 
 
 @pytest.mark.parametrize(
-    "build, shape, classes, convs", [(_sequential, (16, 1, 20, 20), 10, 2), (_residual_graph, (8, 3, 12, 12), 4, 4)]
+    "build, shape, classes, convs",
+    [
+        (_sequential, (16, 1, 20, 20), 10, 2),
+        (_residual_graph, (8, 3, 12, 12), 4, 4),
+        (_channels_last, (8, 12, 12, 3), 10, 2),
+    ],
 )
 def test_cached_steps_train_to_dl4js_parameters(switch, build, shape, classes, convs):
     fit_batch = jclass("ai.dl4jbridge.train.Networks").fitBatch
