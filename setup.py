@@ -1,11 +1,12 @@
-"""The Python packages of the wheel, the Java sources among them (java/ is shipped as bridge._java, so that
+"""The version and the Python packages of the wheel, the Java sources among them (java/ is shipped as bridge._java, so that
 `dl4j-bridge setup` can build the jars anywhere). Each Java source folder is listed as a package of
 bridge._java: setuptools warns about data folders that look like packages otherwise. Everything else is in
-pyproject.toml."""
+pyproject.toml. The version is written once, as the `revision` of java/pom.xml (bridge.jvm.locate reads it too)."""
 
+import re
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 JAVA = Path(__file__).resolve().parent / "java"
 
@@ -27,4 +28,11 @@ def java_source_packages() -> list[str]:
     return names
 
 
-setup(packages=["bridge", "bridge.onnx", "bridge.datasets", "bridge._java", *java_source_packages()])
+def version() -> str:
+    return re.search(r"<revision>([^<]+)</revision>", (JAVA / "pom.xml").read_text()).group(1).strip()
+
+
+setup(
+    version=version(),
+    packages=[*find_packages(include=["bridge", "bridge.*"]), "bridge._java", *java_source_packages()],
+)

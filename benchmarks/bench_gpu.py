@@ -75,7 +75,7 @@ def _engines(model_path: Path) -> dict[str, object]:
 
 
 def run(quick: bool) -> tuple[str, bool]:
-    from bridge.runtime import _gpu_driver_missing
+    from bridge.serve.runtime import _gpu_driver_missing
 
     missing = _gpu_driver_missing()
     if missing:

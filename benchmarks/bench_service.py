@@ -30,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 
 from bridge.jvm import java_home
-from bridge.service import JavaService, ServiceClient, service_jar
+from bridge.serve.service import JavaService, ServiceClient, service_jar
 
 from .common import machine, percentiles, write_section
 

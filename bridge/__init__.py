@@ -5,19 +5,39 @@ x, y, xt, yt = bridge.data.load("mnist")
 net = bridge.nets.lenet()
 bridge.fit(net, x, y, epochs=5)
 print(bridge.evaluate(net, xt, yt).accuracy)
+
+The package's layers, bottom to top (each imports only those below it; docs/architecture.md):
+errors, validate, files -> jvm -> model, data -> onnx, train -> serve -> cli.
 """
 
-from . import augment, callbacks, data, errors, nets, schedules, spark
-from .arrays import to_indarray, to_numpy
+import sys
+
+from . import data, errors, onnx
 from .errors import BridgeError
 from .jvm import start_jvm
-from .nets import Network
+from .jvm.arrays import to_indarray, to_numpy
+from .jvm.locate import VERSION as __version__
+from .model import nets, schedules
+from .model.modelfile import load, save
+from .model.network import Network
+from .model.transfer import transfer
 from .onnx import export_onnx
-from .runtime import OnnxModel
-from .training import evaluate, fit, load, predict, save
-from .transfer import transfer
+from .serve.runtime import OnnxModel
+from .train import augment, callbacks, plots, spark, ui
+from .train.api import evaluate, fit, predict
 
-__version__ = "0.1.0"
+# The public namespaces live in the subpackages; `import bridge.nets` and `from bridge.callbacks import X` keep
+# working through these names.
+for _name, _module in {
+    "nets": nets,
+    "schedules": schedules,
+    "callbacks": callbacks,
+    "augment": augment,
+    "spark": spark,
+    "ui": ui,
+    "plots": plots,
+}.items():
+    sys.modules[f"{__name__}.{_name}"] = _module
 
 __all__ = [
     "start_jvm",
@@ -29,6 +49,10 @@ __all__ = [
     "spark",
     "callbacks",
     "schedules",
+    "augment",
+    "ui",
+    "plots",
+    "onnx",
     "Network",
     "BridgeError",
     "fit",
@@ -38,7 +62,6 @@ __all__ = [
     "load",
     "export_onnx",
     "OnnxModel",
-    "__version__",
     "transfer",
-    "augment",
+    "__version__",
 ]

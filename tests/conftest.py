@@ -51,7 +51,7 @@ def rng():
 
 def pytest_collection_modifyitems(config, items):
     """GPU tests run only where an NVIDIA driver is present; elsewhere they are skipped, with the reason."""
-    from bridge.runtime import _gpu_driver_missing
+    from bridge.serve.runtime import _gpu_driver_missing
 
     reason = _gpu_driver_missing()
     if reason:

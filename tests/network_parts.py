@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bridge import nets
-from bridge.arrays import to_numpy
+from bridge.jvm.arrays import to_numpy
 from bridge.jvm import jclass
 
 FROZEN_LAYER = "org.deeplearning4j.nn.conf.layers.misc.FrozenLayer"

@@ -12,7 +12,7 @@ import pytest
 from dl4j_builders import GraphSpec, conv, conv_input, output_in
 
 from bridge import nets
-from bridge.arrays import to_indarray, to_numpy
+from bridge.jvm.arrays import to_indarray, to_numpy
 from bridge.augment import Augmentation
 from bridge.errors import DataError, ShapeError, java_errors
 from bridge.jvm import jclass

@@ -228,7 +228,7 @@ def test_augmentation_hook_transforms_every_training_batch_with_seeds_from_epoch
 
 
 def test_npy_stream_trains_as_the_same_data_in_memory(mnist, tmp_path):
-    from bridge.streams import NpyStream
+    from bridge.train.streams import NpyStream
 
     x, y, xt, yt = mnist
     np.save(tmp_path / "x.npy", x[:300])
@@ -244,7 +244,7 @@ def test_npy_stream_trains_as_the_same_data_in_memory(mnist, tmp_path):
 
 
 def test_npy_stream_misuse_and_bad_rows_are_clear_errors(mnist, tmp_path):
-    from bridge.streams import NpyStream
+    from bridge.train.streams import NpyStream
 
     x, y = mnist[0][:200], mnist[1][:200].copy()
     np.save(tmp_path / "x.npy", x)

@@ -120,8 +120,8 @@ def test_residual_graph_trains_exports_and_predicts_from_the_cli(residual_run):
 
 
 def test_serve_answers_what_python_onnx_runtime_answers_for_a_graph(residual_run, mnist):
-    from bridge.runtime import OnnxModel
-    from bridge.service import JavaService, ServiceClient
+    from bridge.serve.runtime import OnnxModel
+    from bridge.serve.service import JavaService, ServiceClient
 
     out, _ = residual_run
     x = mnist[2][:64]

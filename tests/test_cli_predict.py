@@ -157,7 +157,7 @@ def _hostile_inputs(tmp_path: Path) -> dict:
 )
 def test_bad_predict_inputs_exit_1_with_a_message_and_no_traceback(tmp_path, case, capsys):
     """In-process (main() returns instead of raising: an escaping exception would fail the test)."""
-    from bridge.cli import main
+    from bridge.cli.main import main
 
     args, message = _hostile_inputs(tmp_path)[case]
     assert main(["predict", str(LENET), *map(str, args)]) == 1
@@ -175,7 +175,7 @@ def _actions(parser: argparse.ArgumentParser):
 
 
 def test_every_option_has_help_and_help_shows_defaults(capsys):
-    from bridge.cli import _parser, main
+    from bridge.cli.main import _parser, main
 
     missing = [name for name, text, _ in _actions(_parser()) if not text]
     assert missing == []
@@ -189,14 +189,14 @@ def test_every_option_has_help_and_help_shows_defaults(capsys):
 
 
 def test_version():
-    from bridge.doctor import _version
+    from bridge.cli.doctor import _version
 
     result = _cli("--version")
     assert result.returncode == 0 and result.stdout.strip().startswith(f"dl4j-bridge {_version()}")
 
 
 def test_doctor_lists_only_providers_that_ran_here():
-    from bridge.runtime import _gpu_driver_missing
+    from bridge.serve.runtime import _gpu_driver_missing
 
     result = _cli("doctor", "--json")
     assert result.returncode == 0, result.stderr

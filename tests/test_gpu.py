@@ -12,7 +12,7 @@ import pytest
 
 import bridge
 from bridge.errors import ProviderError
-from bridge.runtime import GPU_PROVIDERS
+from bridge.serve.runtime import GPU_PROVIDERS
 
 pytestmark = pytest.mark.gpu
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"

@@ -62,7 +62,7 @@ def test_the_wheel_carries_the_license_the_digits_and_ranges_not_pins(installed)
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    assert "bridge/datasets/mnist_5k.csv.gz" in names
+    assert "bridge/data/datasets/mnist_5k.csv.gz" in names
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert "License-Expression: Apache-2.0" in metadata
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]

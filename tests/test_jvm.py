@@ -39,7 +39,7 @@ def _run(code: str, env: dict) -> subprocess.CompletedProcess:
 def _setup_error(call: str, env: dict) -> subprocess.CompletedProcess:
     """Run `call` in a fresh interpreter; it prints SETUP-ERROR and the message if SetupError is raised."""
     code = f"""
-        import bridge.jvm as j, pathlib
+        import bridge.jvm as jvm, bridge.jvm.locate as j, pathlib
         try:
             {call}
         except j.SetupError as e:
@@ -50,7 +50,7 @@ def _setup_error(call: str, env: dict) -> subprocess.CompletedProcess:
 
 def test_missing_classpath_says_what_to_run(tmp_path):
     result = _setup_error(
-        "j.REPO_JAVA_DIR = pathlib.Path('/nonexistent'); j.start_jvm()", {"DL4J_BRIDGE_CACHE": str(tmp_path)}
+        "j.REPO_JAVA_DIR = pathlib.Path('/nonexistent'); jvm.start_jvm()", {"DL4J_BRIDGE_CACHE": str(tmp_path)}
     )
     assert "SETUP-ERROR" in result.stdout and "dl4j-bridge setup" in result.stdout, result.stderr
 
@@ -70,7 +70,8 @@ def test_missing_jdk_says_what_to_install(tmp_path):
 
 def test_cnn_layers_use_onednn_kernels_when_that_build_is_loaded():
     """On AVX2 CPUs the oneDNN build of libnd4j is loaded and DL4J's conv layers run on it (3x LeNet training)."""
-    from bridge.jvm import _cpu_flags, jclass, nd4j_build
+    from bridge.jvm import jclass, nd4j_build
+    from bridge.jvm.process import _cpu_flags
     from bridge.nets import as_java
 
     build = nd4j_build()

@@ -16,7 +16,7 @@ import bridge
 from bridge import nets
 from bridge.errors import DataError, ModelFileError
 from bridge.jvm import jclass
-from bridge.modelfile import LEGACY_METADATA_ENTRY, METADATA_ENTRY, java_serialized_string
+from bridge.model.modelfile import LEGACY_METADATA_ENTRY, METADATA_ENTRY, java_serialized_string
 from bridge.nets import Network
 
 

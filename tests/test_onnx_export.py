@@ -14,7 +14,7 @@ import bridge
 from bridge import nets
 from bridge.errors import DataError, ModelFileError, ParityError, ProviderError, ShapeError, UnsupportedLayerError
 from bridge.jvm import jclass
-from bridge.runtime import _gpu_driver_missing
+from bridge.serve.runtime import _gpu_driver_missing
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 _L = "org.deeplearning4j.nn.conf.layers."

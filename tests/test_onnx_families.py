@@ -37,7 +37,7 @@ from onnx_helpers import assert_parity
 from bridge.jvm import java_home
 from bridge.onnx import export_onnx
 from bridge.onnx.export import dl4j_outputs
-from bridge.service import service_jar
+from bridge.serve.service import service_jar
 
 pytestmark = pytest.mark.slow  # zoo-size networks (ResNet-50, Xception, ...): tens of seconds each
 

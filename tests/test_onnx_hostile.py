@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from bridge.errors import ModelFileError, ShapeError
-from bridge.runtime import OnnxModel
+from bridge.serve.runtime import OnnxModel
 
 
 def _model(inputs, metadata=None, weights_width=None):

@@ -9,7 +9,7 @@ import pytest
 
 import bridge
 from bridge import nets
-from bridge.arrays import to_indarray
+from bridge.jvm.arrays import to_indarray
 from bridge.errors import DataError
 from bridge.jvm import jclass
 

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bridge.errors import ModelFileError, ShapeError
-from bridge.runtime import OnnxModel
+from bridge.serve.runtime import OnnxModel
 
 C, H, W, K = 3, 8, 8, 4
 RNG = np.random.default_rng(7)

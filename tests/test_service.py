@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from concurrency import run_in_threads
 
-from bridge.service import JavaService, ServiceClient, service_command
+from bridge.serve.service import JavaService, ServiceClient, service_command
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 TOLERANCE = 1e-5  # DL4J vs ONNX Runtime, float32 both sides (models/vectors/*/meta.json)
@@ -202,7 +202,7 @@ def test_model_health_metrics(served):
         b"dl4jbridge_request_errors_total",
     ):
         assert name in metrics, name
-    # started by JavaService, the JVM runs the parallel collector (bridge.service.DEFAULT_SERVICE_JVM_OPTIONS)
+    # started by JavaService, the JVM runs the parallel collector (bridge.serve.service.DEFAULT_SERVICE_JVM_OPTIONS)
     assert b'jvm_gc_collection_seconds_count{gc="PS Scavenge"}' in metrics, _gc_lines(metrics)
 
 

@@ -20,7 +20,7 @@ from onnx import TensorProto, helper
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.jvm import java_home
-from bridge.service import JavaService, ServiceClient, service_jar
+from bridge.serve.service import JavaService, ServiceClient, service_jar
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 LENET = VECTORS / "lenet" / "model.onnx"

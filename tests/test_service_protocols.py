@@ -17,7 +17,7 @@ import tritonclient.http as triton_http
 from concurrency import run_in_threads
 
 import bridge
-from bridge.service import JavaService, ServiceClient
+from bridge.serve.service import JavaService, ServiceClient
 
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 LENET = VECTORS / "lenet" / "model.onnx"

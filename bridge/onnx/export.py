@@ -14,6 +14,14 @@ import onnx
 from onnx import helper
 
 from ..errors import DataError, ParityError, ShapeError, UnsupportedLayerError, java_errors
+from ..files import target_path, write_atomic
+from ..jvm import jclass
+from ..jvm.arrays import to_indarray, to_numpy
+from ..jvm.locate import VERSION as __version__
+from ..model.inputs import input_specs
+from ..model.kinds import as_java, is_graph
+from ..model.network import Network as BridgeNetwork
+from ..train.api import load
 from . import activations, conv, conv2d, dense, frozen, heads, normalization, preprocessors, vertices  # noqa: F401  (they register converters)  # noqa: F401  (they register converters)
 from .registry import FLOAT, LAYERS, PREPROCESSORS, VERTICES, Graph, Tensor, layer_problems, registry_problems
 from .walk import LAYER, PREPROCESSOR, Network, walk
@@ -66,9 +74,6 @@ def to_onnx(
     (H, W, C) for NHWC networks, where DL4J's configuration does not record it (InputType.convolutional);
     a dict {input name: shape} for graphs with several inputs.
     """
-    from ..nets import Network as BridgeNetwork
-    from ..nets import as_java, is_graph
-
     if opset not in OPSETS:
         raise DataError(
             f"Received an invalid value for `opset`. Received: opset={opset}. Expected {OPSETS.start}..{OPSETS.stop - 1}."
@@ -112,8 +117,6 @@ def _convert(g: Graph, network: Network, tensors: dict[str, Tensor]) -> dict[str
 
 
 def _model(graph, opset: int, name: str, scaling, labels, layout: str) -> onnx.ModelProto:
-    from .. import __version__
-
     model = helper.make_model(
         graph, producer_name="dl4j-bridge", producer_version=__version__, opset_imports=[helper.make_opsetid("", opset)]
     )
@@ -141,8 +144,6 @@ def _output_names(network: Network) -> dict[str, str]:
 
 def _input_tensors(net, network: Network, input_shape) -> dict[str, Tensor]:
     """DL4J input name -> the ONNX graph input ("input" for one input, DL4J's names for several)."""
-    from ..inputs import input_specs
-
     specs = input_specs(net)
     given = _given_shapes(input_shape, [s.name for s in specs])
     tensors = {}
@@ -214,8 +215,6 @@ def _check_image_shape(spec, shape: tuple[int, ...], example: str) -> None:
 
 def _layouts(net, tensors: dict[str, Tensor]) -> str:
     """The "input_layout" metadata: the layout of every input, as the ONNX model takes it."""
-    from ..inputs import input_specs
-
     parts = []
     for spec in input_specs(net):
         t = tensors[spec.name]
@@ -248,12 +247,9 @@ def export_onnx(
     Graphs with several inputs or outputs keep DL4J's names. See to_onnx for input_shape.
     """
     start = time.perf_counter()
-    from ..files import target_path
 
     target_path(path, "ONNX model")  # a folder or an unwritable place is refused before the work
     if isinstance(net, (str, os.PathLike)):
-        from ..training import load
-
         net = load(net)
     model = to_onnx(net, opset, labels, model_name, scaling, input_shape)
     payload = model.SerializeToString()
@@ -264,18 +260,12 @@ def export_onnx(
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
-    from ..files import write_atomic
-
     write_atomic(path, payload, "ONNX model")
 
 
 def dl4j_outputs(net, feeds: list[np.ndarray]) -> list[np.ndarray]:
     """DL4J's own output() for the inputs in network-input order: one array per network output."""
     import jpype
-
-    from ..arrays import to_indarray, to_numpy
-    from ..jvm import jclass
-    from ..nets import as_java
 
     java = as_java(net)
     with java_errors("DL4J output()"):

@@ -7,7 +7,7 @@ parameter names in paramTable(), are the wrapped layer's own.
 
 from __future__ import annotations
 
-from ..inputs import WRAPPER_KEYS
+from ..model.inputs import WRAPPER_KEYS
 from .registry import LAYERS, VERTICES, Graph, Tensor, layer, layer_problems, registry_problems, vertex
 
 _MISC = "org.deeplearning4j.nn.conf.layers.misc."

@@ -21,7 +21,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import UnsupportedLayerError
-from ..inputs import FORMAT_KEYS
+from ..model.inputs import FORMAT_KEYS
 
 __all__ = [
     "Converter",

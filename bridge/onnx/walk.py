@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..jvm.arrays import to_numpy
+
 __all__ = ["Node", "Network", "walk"]
 
 LAYER, VERTEX, PREPROCESSOR = "layer", "vertex", "preprocessor"
@@ -50,8 +52,6 @@ def _short(java_class: str) -> str:
 
 def _layer_params(java_layer) -> Callable[[], dict]:
     def fetch() -> dict:
-        from ..arrays import to_numpy
-
         return {str(k): to_numpy(v) for k, v in dict(java_layer.paramTable()).items()}
 
     return fetch

@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
         description = "Serves ONNX models over HTTP (dl4j-bridge's /v1 API, Open Inference Protocol v2 REST, "
                 + "TensorFlow Serving's REST predict) and gRPC (Open Inference Protocol v2).")
 public final class ServiceOptions {
-    static final String VERSION = "0.1.0";
+    static final String VERSION = builtVersion();
 
     @Option(
             names = "--model",
@@ -346,5 +346,18 @@ public final class ServiceOptions {
     public ServiceOptions nanPolicy(NanPolicy policy) {
         this.nanPolicy = policy;
         return this;
+    }
+
+    /** The project's version, filled into version.properties by Maven from the parent pom's revision. */
+    private static String builtVersion() {
+        try (java.io.InputStream in = ServiceOptions.class.getResourceAsStream("/ai/dl4jbridge/runtime/version.properties")) {
+            java.util.Properties properties = new java.util.Properties();
+            if (in != null) {
+                properties.load(in);
+            }
+            return properties.getProperty("version", "unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
     }
 }

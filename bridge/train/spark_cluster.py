@@ -1,0 +1,182 @@
+"""A Spark standalone cluster on this machine (a master and N workers, each its own JVM process), for
+tests, benchmarks and trying the cluster path without a real cluster.
+
+    with StandaloneCluster(workers=2) as cluster:
+        bridge.fit(net, x, y, spark=cluster.master_url)
+
+A standalone worker launches executors with the classpath Spark's launcher builds from
+$SPARK_HOME/jars, so the cluster gets a SPARK_HOME whose jars/ links to the Maven-built jars.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from ..errors import SparkError
+from ..jvm import JAVA17_MODULE_FLAGS, classpath, java_home, set_native_thread_defaults
+
+__all__ = ["StandaloneCluster", "free_port"]
+
+_LOG4J = """rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StandaloneCluster:
+    def __init__(
+        self, workers: int = 2, cores_per_worker: int = 1, worker_memory: str = "3g", start_timeout: float = 90.0
+    ):
+        self.workers, self.cores, self.memory, self.start_timeout = (
+            workers,
+            cores_per_worker,
+            worker_memory,
+            start_timeout,
+        )
+        self.port, self.ui_port = free_port(), free_port()
+        self.master_url = f"spark://127.0.0.1:{self.port}"
+        self.home = Path(tempfile.mkdtemp(prefix="dl4j-bridge-spark-"))
+        self.master: subprocess.Popen | None = None
+        self.worker_processes: list[subprocess.Popen] = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self) -> StandaloneCluster:
+        self._make_spark_home()
+        try:
+            self.master = self._launch(
+                "master",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--webui-port",
+                str(self.ui_port),
+            )
+            for index in range(self.workers):
+                self.worker_processes.append(
+                    self._launch(
+                        f"worker-{index}",
+                        "org.apache.spark.deploy.worker.Worker",
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        str(self.cores),
+                        "--memory",
+                        self.memory,
+                        "--webui-port",
+                        str(free_port()),
+                        "--work-dir",
+                        str(self.home / "work"),
+                        self.master_url,
+                    )
+                )
+            self._wait_for_workers(self.workers)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _make_spark_home(self) -> None:
+        jars = self.home / "jars"
+        jars.mkdir(parents=True)
+        for index, entry in enumerate(classpath()):
+            (jars / f"{index:03d}-{Path(entry).name}").symlink_to(entry)
+        # Spark's launcher looks for jars/ in a SPARK_HOME only when it holds a RELEASE file.
+        (self.home / "RELEASE").write_text("Spark 3.5 jars linked by dl4j-bridge\n")
+        (self.home / "conf").mkdir()
+        (self.home / "conf" / "log4j2.properties").write_text(_LOG4J)
+
+    def _launch(self, name: str, main_class: str, *args: str) -> subprocess.Popen:
+        java = java_home() / "bin" / "java"
+        cmd = [
+            str(java),
+            "-Xmx512m",
+            *JAVA17_MODULE_FLAGS,
+            "-cp",
+            f"{self.home}/conf:{self.home}/jars/*",
+            main_class,
+            *args,
+        ]
+        env = {
+            **os.environ,
+            "SPARK_HOME": str(self.home),
+            "SPARK_SCALA_VERSION": "2.12",
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "OMP_NUM_THREADS": "1",
+        }
+        set_native_thread_defaults(env)  # the executors' ND4J, as in the driver
+        log = open(self.home / f"{name}.log", "wb")
+        # Its own process group: stopping a worker also stops the executors it launched.
+        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive_workers(self) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=2) as response:
+                return int(json.load(response).get("aliveworkers", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def _wait_for_workers(self, count: int) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.master.poll() is not None:
+                raise SparkError(f"the Spark master exited: see {self.home / 'master.log'}")
+            if self.alive_workers() >= count:
+                return
+            time.sleep(0.5)
+        raise SparkError(
+            f"{count} Spark workers did not register within {self.start_timeout:.0f} s: see the logs in {self.home}"
+        )
+
+    def kill_worker(self, index: int = 0) -> None:
+        """Kill a worker and its executors at once (SIGKILL), as a crashed machine would vanish."""
+        _kill_group(self.worker_processes[index], signal.SIGKILL)
+
+    def stop(self) -> None:
+        for process in [*self.worker_processes, self.master]:
+            if process is not None and process.poll() is None:
+                _kill_group(process, signal.SIGTERM)
+        for process in [*self.worker_processes, self.master]:
+            if process is None:
+                continue
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _kill_group(process, signal.SIGKILL)
+                process.wait(timeout=15)
+            _kill_group(process, signal.SIGKILL)  # executors left in the group, if any
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in [self.master, *self.worker_processes] if p is not None]
+
+
+def _kill_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
