@@ -4,6 +4,7 @@ trained briefly with a fixed seed, the ONNX file, the DL4J zip and DL4J's output
 
 Run: .venv/bin/python models/make_vectors.py [mlp] [lenet] [resnet]     (no names: all of them)
 """
+
 from __future__ import annotations
 
 import json
@@ -37,19 +38,36 @@ def write_model(net, x_train, y_train, x_test, y_test, folder_name: str | None =
     if shape:
         x_train, x_test = x_train.reshape(-1, *shape), x_test.reshape(-1, *shape)
     bridge.fit(net, x_train, y_train, epochs=epochs, batch_size=64, seed=SEED, progress=False)
-    report = export_onnx(net, folder / "model.onnx", opset=OPSET, sample=x_test[:256], tolerance=TOLERANCE,
-                         scaling="uint8 / 255 as float32")
+    report = export_onnx(
+        net,
+        folder / "model.onnx",
+        opset=OPSET,
+        sample=x_test[:256],
+        tolerance=TOLERANCE,
+        scaling="uint8 / 255 as float32",
+    )
     _write_zip(net, folder / "model.zip")
     outputs = bridge.predict(net, x_test)
     outputs.astype("<f4").tofile(folder / "outputs.f32")
     meta = {
-        "model": folder.name, "kind": "ComputationGraph" if net.is_graph else "MultiLayerNetwork",
-        "input": "../mnist_test_1000.u8", "labels_file": "../mnist_test_1000_labels.u8",
-        "input_shape": list(x_test.shape), "input_layout": "NCHW" if shape else "flat", "output_shape": list(outputs.shape), "dtype": "float32 little-endian",
-        "scaling": "float32(u8) / float32(255)", "dl4j_version": DL4J_VERSION, "opset": OPSET,
-        "tolerance": TOLERANCE, "onnx_max_abs_diff": report.max_abs_diff,
-        "accuracy": float((outputs.argmax(1) == y_test).mean()), "epochs": epochs, "seed": SEED,
-        "onnx_input": "input", "onnx_output": "probabilities",
+        "model": folder.name,
+        "kind": "ComputationGraph" if net.is_graph else "MultiLayerNetwork",
+        "input": "../mnist_test_1000.u8",
+        "labels_file": "../mnist_test_1000_labels.u8",
+        "input_shape": list(x_test.shape),
+        "input_layout": "NCHW" if shape else "flat",
+        "output_shape": list(outputs.shape),
+        "dtype": "float32 little-endian",
+        "scaling": "float32(u8) / float32(255)",
+        "dl4j_version": DL4J_VERSION,
+        "opset": OPSET,
+        "tolerance": TOLERANCE,
+        "onnx_max_abs_diff": report.max_abs_diff,
+        "accuracy": float((outputs.argmax(1) == y_test).mean()),
+        "epochs": epochs,
+        "seed": SEED,
+        "onnx_input": "input",
+        "onnx_output": "probabilities",
     }
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -80,8 +98,12 @@ MODELS = {
     # identity and 1x1-projection shortcuts (ElementWiseVertex Add), global average pooling. At the default
     # learning rate (1e-3) and 2 epochs it reached 0.55 on the test digits; 3e-3 and 3 epochs reach 0.86,
     # so its arg-max checks are not made on near-ties of an untrained network.
-    "resnet": (lambda labels: nets.resnet_small(input_shape=(1, 28, 28), widths=(8, 16), learning_rate=3e-3,
-                                                seed=SEED, labels=labels), 3),
+    "resnet": (
+        lambda labels: nets.resnet_small(
+            input_shape=(1, 28, 28), widths=(8, 16), learning_rate=3e-3, seed=SEED, labels=labels
+        ),
+        3,
+    ),
 }
 
 
@@ -94,8 +116,9 @@ def main(names: list[str]) -> None:
     write_digits(x_test, y_test)
     for name in names or list(MODELS):
         build, epochs = MODELS[name]
-        meta = write_model(build(data.labels_for("mnist")), x_train, y_train, x_test, y_test, folder_name=name,
-                           epochs=epochs)
+        meta = write_model(
+            build(data.labels_for("mnist")), x_train, y_train, x_test, y_test, folder_name=name, epochs=epochs
+        )
         print(f"{name}: accuracy {meta['accuracy']:.3f}, ONNX max abs diff {meta['onnx_max_abs_diff']:.2e}")
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from bridge import nets
-from bridge.jvm.arrays import to_numpy
 from bridge.jvm import jclass
+from bridge.jvm.arrays import to_numpy
 
 FROZEN_LAYER = "org.deeplearning4j.nn.conf.layers.misc.FrozenLayer"
 FROZEN_VERTEX = "org.deeplearning4j.nn.conf.graph.FrozenVertex"

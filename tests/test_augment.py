@@ -12,10 +12,10 @@ import pytest
 from dl4j_builders import GraphSpec, conv, conv_input, output_in
 
 from bridge import nets
-from bridge.jvm.arrays import to_indarray, to_numpy
 from bridge.augment import Augmentation
 from bridge.errors import DataError, ShapeError, java_errors
 from bridge.jvm import jclass
+from bridge.jvm.arrays import to_indarray, to_numpy
 
 EVERYTHING = dict(
     shift=2,

@@ -9,8 +9,8 @@ from dl4j_builders import batch_norm_in, conv, conv_input, global_avg_pool, outp
 import bridge
 from bridge import nets
 from bridge.errors import DataError, ShapeError
-from bridge.model.inputs import InputSpec, input_specs, output_names
 from bridge.jvm import jclass
+from bridge.model.inputs import InputSpec, input_specs, output_names
 
 C = "org.deeplearning4j.nn.conf."
 N_TRAIN = 1000

@@ -9,9 +9,9 @@ import pytest
 
 import bridge
 from bridge import nets
-from bridge.jvm.arrays import to_indarray
 from bridge.errors import DataError
 from bridge.jvm import jclass
+from bridge.jvm.arrays import to_indarray
 
 
 def _mse(p, y):
