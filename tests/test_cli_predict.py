@@ -121,7 +121,7 @@ def _hostile_inputs(tmp_path: Path) -> dict:
     (tmp_path / "empty").mkdir()
     (tmp_path / "x.txt").write_text("1,2,3")
     return {
-        "broken-image": ([tmp_path / "broken.png"], "not a readable image"),
+        "broken-image": ([tmp_path / "broken.png"], "cannot be read as an image"),
         "pickled-npy": ([tmp_path / "objects.npy"], "pickled"),
         "npz-two-arrays": ([tmp_path / "two.npz"], "name the one to predict on with --key"),
         "npz-wrong-key": ([tmp_path / "two.npz", "--key", "c"], "--key"),
