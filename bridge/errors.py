@@ -1,9 +1,17 @@
-"""The project's exceptions, and the one place where Java exceptions become Python ones."""
+"""The project's exceptions, and the one place where Java exceptions become Python ones.
+
+Public entry points carry @java_boundary (as PySpark's captured exceptions): whatever Java throws below them,
+and wherever (a callback, a listener's set-up, a Spark job), leaves as a BridgeError subclass chosen by the
+ordered table below, raised `from` the Java exception, keeping its class and message.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+
+import jpype
 
 
 class BridgeError(Exception):
@@ -26,8 +34,16 @@ class DataError(BridgeError, ValueError):
     """Input data is invalid: wrong dtype, NaN/inf, labels out of range, empty, corrupt file."""
 
 
+class FileAccessError(BridgeError, OSError):
+    """A file or folder could not be read or written: missing, no permission, disk full, a file system refusing."""
+
+
 class ModelFileError(BridgeError, OSError):
     """A model file is missing, truncated or not a model of the expected kind."""
+
+
+class ResourceError(BridgeError, MemoryError):
+    """The JVM ran out of memory (heap, or ND4J's off-heap limit): start it with more (bridge.start_jvm)."""
 
 
 class UnsupportedLayerError(BridgeError, NotImplementedError):
@@ -61,11 +77,15 @@ class JavaError(BridgeError, RuntimeError):
 
 
 # Ordered: the first Java class (or superclass) that matches decides the Python type.
+# A zip that Java cannot read is a model file (DL4J's model files are zips); other I/O failures are about files
+# in general, unless the call says its files are models (java_errors(..., io_error=ModelFileError)).
 _JAVA_TO_PYTHON: list[tuple[str, type[BridgeError]]] = [
     ("org.apache.spark.SparkException", SparkError),
-    ("java.io.FileNotFoundException", ModelFileError),
+    ("java.lang.OutOfMemoryError", ResourceError),
+    ("org.bytedeco.javacpp.Pointer$OutOfMemoryError", ResourceError),
     ("java.util.zip.ZipException", ModelFileError),
-    ("java.io.IOException", ModelFileError),
+    ("java.io.IOException", FileAccessError),
+    ("java.io.UncheckedIOException", FileAccessError),
     ("org.nd4j.linalg.exception.ND4JIllegalStateException", ShapeError),
     ("org.deeplearning4j.exception.DL4JInvalidInputException", ShapeError),
     ("org.deeplearning4j.exception.DL4JInvalidConfigException", DataError),
@@ -90,13 +110,16 @@ def _root_cause(exc):
     return exc
 
 
-def translate(exc, context: str = "") -> BridgeError:
-    """The Python exception for a Java Throwable (JPype's JException), keeping class and message."""
+def translate(exc, context: str = "", io_error: type[BridgeError] = FileAccessError) -> BridgeError:
+    """The Python exception for a Java Throwable (JPype's JException), keeping class and message. io_error: the
+    type for Java's I/O failures in this call (ModelFileError where the files are models)."""
     root = _root_cause(exc)
     java_class = str(root.getClass().getName())
     java_message = str(root.getMessage()) if root.getMessage() is not None else ""
     chain = _java_class_chain(root) + _java_class_chain(exc)
     python_type = next((py for java, py in _JAVA_TO_PYTHON if java in chain), JavaError)
+    if python_type is FileAccessError:
+        python_type = io_error
     prefix = f"{context}: " if context else ""
     message = f"{prefix}{java_class}: {java_message}"
     if python_type is JavaError:
@@ -108,11 +131,23 @@ def translate(exc, context: str = "") -> BridgeError:
 
 
 @contextlib.contextmanager
-def java_errors(context: str = "") -> Iterator[None]:
-    """Wrap every call into the JVM: Java exceptions leave as BridgeError subclasses, raised from the original."""
-    import jpype
-
+def java_errors(context: str = "", io_error: type[BridgeError] = FileAccessError) -> Iterator[None]:
+    """Wrap calls into the JVM: Java exceptions leave as BridgeError subclasses, raised from the original."""
     try:
         yield
     except jpype.JException as exc:
-        raise translate(exc, context) from exc
+        raise translate(exc, context, io_error) from exc
+
+
+def java_boundary(context: str, io_error: type[BridgeError] = FileAccessError) -> Callable:
+    """Decorator for a public entry point: every Java exception raised under it, however deep, is translated."""
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def entry(*args, **kwargs):
+            with java_errors(context, io_error):
+                return function(*args, **kwargs)
+
+        return entry
+
+    return decorate

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import DataError, java_errors
+from ..errors import DataError, java_boundary, java_errors
 from .process import jclass
 
 __all__ = ["to_indarray", "to_numpy", "is_indarray", "require_float_array", "require_finite", "as_float32"]
@@ -32,6 +32,7 @@ _ND4J_TYPES = {
 _NUMPY_TYPES = {name: dtype for dtype, name in _ND4J_TYPES.items()}
 
 
+@java_boundary("to_indarray")
 def to_indarray(array, out=None, copy: bool = True) -> INDArray:
     """Copy a numpy array (any shape, C/F order or strided) into a new INDArray of the same dtype.
 
@@ -79,6 +80,7 @@ def to_indarray(array, out=None, copy: bool = True) -> INDArray:
         return ndarrays.fromBuffer(buffer, _ND4J_TYPES[array.dtype], shape, order)
 
 
+@java_boundary("to_numpy")
 def to_numpy(indarray, copy: bool = True, out: np.ndarray | None = None) -> np.ndarray:
     """Copy an INDArray (any order, views included) into a new C-ordered numpy array of its dtype.
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import DataError, java_errors
+from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
 from .layers import Activation, BatchNorm, Conv2D, base_configuration, check_weight_init
 from .network import Network
@@ -171,6 +171,7 @@ class Subset(_Vertex):
         return jclass(_CONF + "graph.SubsetVertex")(self.start, self.stop - 1)
 
 
+@java_boundary("graph")
 def graph(
     inputs: Mapping[str, object],
     nodes,

@@ -20,7 +20,7 @@ import struct
 import zipfile
 from pathlib import Path
 
-from ..errors import ModelFileError, java_errors
+from ..errors import ModelFileError, java_boundary, java_errors
 from ..files import atomic_path
 from ..jvm import jclass
 from .network import Network, as_java
@@ -37,6 +37,7 @@ PARAMETER_ENTRIES = ("coefficients.bin", "updaterState.bin")
 DESERIALIZED_BY_DL4J = ("preprocessor.bin",)
 
 
+@java_boundary("save", ModelFileError)
 def save(net, path: str | os.PathLike, training_state: dict | None = None) -> Path:
     """Write the DL4J model zip (with updater state) atomically: a failure leaves any old file intact.
 
@@ -45,7 +46,7 @@ def save(net, path: str | os.PathLike, training_state: dict | None = None) -> Pa
     dl4j-bridge-training.json (see _training_state_of)."""
     java, path = as_java(net), Path(path)
     with atomic_path(path, "model") as tmp:
-        with java_errors(f"save {path}"):
+        with java_errors(f"save {path}", ModelFileError):
             jclass("org.deeplearning4j.util.ModelSerializer").writeModel(java, jclass("java.io.File")(str(tmp)), True)
         if isinstance(net, Network):
             with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -55,6 +56,7 @@ def save(net, path: str | os.PathLike, training_state: dict | None = None) -> Pa
     return path
 
 
+@java_boundary("load", ModelFileError)
 def load(path: str | os.PathLike) -> Network:
     """Read a DL4J model zip written by save() or by DL4J itself: a ComputationGraph when its
     configuration.json has "vertices", else a MultiLayerNetwork. ModelFileError for anything else."""
@@ -63,7 +65,7 @@ def load(path: str | os.PathLike) -> Network:
         raise ModelFileError(f"No model file at {path}." + (" It is a directory." if path.is_dir() else ""))
     graph, meta = _inspect(path)
     kind = "ComputationGraph" if graph else "MultiLayerNetwork"
-    with java_errors(f"load {path}"):
+    with java_errors(f"load {path}", ModelFileError):
         serializer = jclass("org.deeplearning4j.util.ModelSerializer")
         try:
             restore = serializer.restoreComputationGraph if graph else serializer.restoreMultiLayerNetwork

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import jpype
 
-from ..errors import DataError, java_errors
+from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
 from .graphs import (
     Add,
@@ -121,6 +121,7 @@ def _input_type(input_shape):
     )
 
 
+@java_boundary("sequential")
 def sequential(
     layers: Sequence,
     input_shape,
@@ -148,6 +149,7 @@ def sequential(
     return Network(java, name=name, labels=labels)
 
 
+@java_boundary("mlp")
 def mlp(
     n_in: int = 784,
     hidden: Sequence[int] = (256, 128),
@@ -162,6 +164,7 @@ def mlp(
     return sequential(layers, n_in, Adam(learning_rate), seed=seed, name="mlp", labels=labels)
 
 
+@java_boundary("lenet")
 def lenet(
     input_shape=(1, 28, 28), n_classes: int = 10, learning_rate: float = 1e-3, seed: int = 42, labels=None
 ) -> Network:
@@ -170,6 +173,7 @@ def lenet(
     return sequential(layers, input_shape, Adam(learning_rate), seed=seed, name="lenet", labels=labels)
 
 
+@java_boundary("resnet_small")
 def resnet_small(
     input_shape=(1, 28, 28),
     n_classes: int = 10,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import DataError, java_errors
+from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
 from .inputs import input_types
 from .kinds import as_java, is_graph
@@ -27,6 +27,7 @@ _TL = "org.deeplearning4j.nn.transferlearning."
 _CONF = "org.deeplearning4j.nn.conf."
 
 
+@java_boundary("transfer")
 def transfer(
     net,
     freeze=None,

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from ..errors import DataError, ParityError, ShapeError, UnsupportedLayerError, java_errors
+from ..errors import DataError, ParityError, ShapeError, UnsupportedLayerError, java_boundary, java_errors
 from ..files import target_path, write_atomic
 from ..jvm import jclass
 from ..jvm.arrays import to_indarray, to_numpy
@@ -65,6 +65,7 @@ def scan(network: Network) -> list[str]:
     return problems
 
 
+@java_boundary("to_onnx")
 def to_onnx(
     net, opset: int = 17, labels=None, model_name: str | None = None, scaling: str | None = None, input_shape=None
 ) -> onnx.ModelProto:
@@ -226,6 +227,7 @@ def _layouts(net, tensors: dict[str, Tensor]) -> str:
     return parts[0] if len(parts) == 1 else "; ".join(f"{name}: {p}" for name, p in zip(tensors, parts))
 
 
+@java_boundary("export_onnx")
 def export_onnx(
     net,
     path,

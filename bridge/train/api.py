@@ -7,20 +7,24 @@ Inputs are validated in Python before any native call (bridge.inputs); the loops
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from ..errors import DataError, java_errors
+from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
-from ..jvm.arrays import to_indarray, to_numpy
+from ..jvm.arrays import to_numpy
 from ..model.inputs import output_names, prepare_features
-from ..model.modelfile import load, save  # noqa: F401  (re-exported: bridge.training.save/load)
-from ..model.network import Network, as_java
-from ..validate import boolean, choice, fraction, integer_at_least, positive_int
-from .callbacks import EpochResult, History, ProgressBar, run_training, split_callbacks
-from .prepared import TARGETS, PreparedData, indarrays, prepared, training_run
+from ..model.kinds import as_java
+from ..model.modelfile import load, save  # noqa: F401  (re-exported: bridge.train.api.save/load)
+from ..validate import fraction, positive_int
+from . import spark as spark_training
+from .callbacks import EpochResult, History
+from .plan import TrainingPlan, execute, java_run, make_plan
+from .prepared import TARGETS, indarrays, prepared, training_run
+from .spark import SparkOptions
+from .streams import is_stream
+from .ui import fit_with_ui
 
 __all__ = ["fit", "evaluate", "predict", "save", "load", "EpochResult", "EvaluationResult", "History"]
 
@@ -48,6 +52,7 @@ class EvaluationResult:
         }
 
 
+@java_boundary("fit")
 def fit(
     net,
     x,
@@ -97,8 +102,6 @@ def fit(
     Returns a History: a list of EpochResult that also has Keras' .history dict and .epoch.
     """
     if ui:  # DL4J's training UI around the same run (bridge.ui)
-        from .ui import fit_with_ui
-
         return fit_with_ui(
             fit,
             ui,
@@ -124,44 +127,22 @@ def fit(
         )
     options = _spark_settings(spark, spark_options, spark_keywords)
     validation = _validation_argument(validation, validation_data, validation_split)
-    java = as_java(net)
-    model = net if isinstance(net, Network) else Network(java)
     positive_int(batch_size, "batch_size")
-    positive_int(epochs, "epochs")
-    integer_at_least(initial_epoch, "initial_epoch", 0)
-    if initial_epoch >= epochs:
-        raise DataError(
-            f"initial_epoch={initial_epoch} >= epochs={epochs}: as in Keras, `epochs` is the index of the "
-            f"last epoch, so fit() runs epochs - initial_epoch epochs. Pass epochs > {initial_epoch}."
-        )
-    boolean(shuffle, "shuffle")
-    verbose = _verbosity(verbose, progress)
-    ours, listeners = split_callbacks(callbacks)
-    if listeners and spark is not None:
-        raise TypeError(
-            "DL4J TrainingListeners in `callbacks` run with local training only: on Spark each worker "
-            "trains its own copy of the network. Pass bridge.callbacks objects (called once per epoch)."
-        )
-    from .streams import is_stream
-
+    plan = make_plan(
+        net,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        seed=seed,
+        shuffle=shuffle,
+        verbose=verbose,
+        progress=progress,
+        callbacks=callbacks,
+        class_weight=class_weight,
+        augmentation=augmentation,
+        distributed=spark is not None,
+    )
     if is_stream(x):
-        return _fit_stream(
-            model,
-            java,
-            x,
-            y,
-            epochs,
-            batch_size,
-            seed,
-            validation,
-            initial_epoch,
-            verbose,
-            ours,
-            listeners,
-            augmentation,
-            class_weight,
-            spark,
-        )
+        return _fit_stream(plan, x, y, validation, spark)
     if y is None:
         raise DataError("fit() needs targets `y` for in-memory data (only a minibatch stream carries its own).")
     data = prepared(net, x, y)
@@ -169,62 +150,14 @@ def fit(
         data, val = data.split(validation)
     else:
         val = prepared(net, *validation, names=("validation x", "validation y")) if validation is not None else None
-    settings = _Settings(epochs - initial_epoch, batch_size, seed, shuffle, initial_epoch)
-    history = History(
-        {
-            "epochs": epochs,
-            "initial_epoch": initial_epoch,
-            "batch_size": batch_size,
-            "seed": seed,
-            "samples": data.examples,
-            "steps": -(-data.examples // batch_size),
-            "validation": val is not None,
-            "verbose": verbose,
-        }
-    )
-    calls = [ProgressBar(verbose, epochs, data.examples), *ours]
-    with _class_weights(java, data, class_weight), _listeners_added(java, listeners):
-        if spark is not None:
-            from . import spark as spark_module
+    if spark is not None:
+        return spark_training.fit(plan, data, val, batch_size, spark, options)
 
-            return spark_module.fit(
-                java,
-                data,
-                settings,
-                val,
-                spark,
-                options,
-                model,
-                calls,
-                history,
-                transform=_transform(augmentation, model),
-            )
+    def start(listener):
+        run = java_run(plan, data, val, listener, batch_size)
+        return run, lambda: jclass(_TRAINER).fit(run), None
 
-        def start(listener):
-            run = training_run(
-                java,
-                data,
-                epochs=settings.epochs,
-                batch_size=batch_size,
-                seed=seed,
-                validation=val,
-                listener=listener.proxy,
-                shuffle=shuffle,
-                initial_epoch=initial_epoch,
-            )
-            run.transform = _transform(augmentation, model)
-            return run, lambda: jclass(_TRAINER).fit(run), None
-
-        return run_training(model, calls, history, start)
-
-
-@dataclass(frozen=True)
-class _Settings:
-    epochs: int  # epochs to run in this call
-    batch_size: int
-    seed: int
-    shuffle: bool
-    initial_epoch: int
+    return execute(plan, data, data.examples, batch_size, val, start)
 
 
 _FIT_KEYWORDS = (
@@ -250,10 +183,6 @@ _FIT_KEYWORDS = (
 def _spark_settings(spark, spark_options, spark_keywords: dict):
     """The SparkOptions for spark=... (an options object and/or its fields as keywords); unknown keywords raise
     TypeError naming the valid ones (a typo such as epoch=5 must not train one epoch quietly)."""
-    from dataclasses import fields, replace
-
-    from .spark import SparkOptions
-
     spark_names = sorted(f.name for f in fields(SparkOptions))
     unknown = sorted(set(spark_keywords) - set(spark_names))
     if unknown:
@@ -295,97 +224,7 @@ def _validation_argument(validation, validation_data, validation_split):
     return validation
 
 
-def _verbosity(verbose, progress) -> int:
-    if verbose is None:
-        return 1 if progress else 0
-    choice(verbose, "verbose", (0, 1, 2))
-    return 0 if progress is False else verbose
-
-
-def _transform(augmentation, model):
-    """The Java BatchTransform for `augmentation`: one itself, or what its to_java(net) returns."""
-    if augmentation is None:
-        return None
-    transform_class = jclass("ai.dl4jbridge.train.BatchTransform")
-    transform = augmentation.to_java(model) if hasattr(augmentation, "to_java") else augmentation
-    if isinstance(transform, transform_class):
-        return transform
-    try:  # a BatchTransform written in Python (a JPype proxy) converts to the interface
-        import jpype
-
-        return jpype.JObject(transform, transform_class)
-    except TypeError:
-        raise TypeError(
-            f"`augmentation` must be an ai.dl4jbridge.train.BatchTransform or have to_java(net) returning "
-            f"one (bridge.augment.Augmentation), received {type(augmentation).__name__}."
-        ) from None
-
-
-@contextlib.contextmanager
-def _class_weights(java, data: PreparedData, class_weight):
-    """Keras' class_weight as DL4J's weighted loss on the output layer, for this fit only."""
-    if class_weight is None:
-        yield
-        return
-    if not isinstance(class_weight, dict):
-        raise DataError(
-            f"Expected `class_weight` as a dict {{class index: weight}}, received {type(class_weight).__name__}."
-        )
-    if len(data.n_classes) != 1:
-        raise DataError(f"class_weight applies to a network with one output; this one has {data.output_names}.")
-    width = data.n_classes[0]
-    weights = np.ones(width, np.float32)
-    for key, value in class_weight.items():
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < width:
-            raise DataError(f"class_weight key {key!r} is not a class index in [0, {width}).")
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.number))
-            or not np.isfinite(value)
-            or value < 0
-        ):
-            raise DataError(f"class_weight[{key}] = {value!r}: expected a finite number >= 0.")
-        weights[key] = value
-    networks = jclass("ai.dl4jbridge.train.Networks")
-    with java_errors("class_weight"):
-        previous = networks.weightLoss(java, 0, to_indarray(weights))
-    try:
-        yield
-    finally:
-        networks.setLossFunction(java, 0, previous)
-
-
-@contextlib.contextmanager
-def _listeners_added(java, listeners: list):
-    """DL4J TrainingListeners given in callbacks, on the network for this fit only."""
-    if not listeners:
-        yield
-        return
-    previous = list(java.getListeners() or [])
-    java.addListeners(*listeners)
-    try:
-        yield
-    finally:
-        java.setListeners(jclass("java.util.ArrayList")(previous))
-
-
-def _fit_stream(
-    model,
-    java,
-    stream,
-    y,
-    epochs,
-    batch_size,
-    seed,
-    validation,
-    initial_epoch,
-    verbose,
-    ours,
-    listeners,
-    augmentation,
-    class_weight,
-    spark,
-):
+def _fit_stream(plan: TrainingPlan, stream, y, validation, spark) -> History:
     """fit() over a minibatch stream: a Python thread reads minibatches ahead into a bounded Java queue."""
     if spark is not None:
         raise DataError("Minibatch streams train locally; on Spark use bridge.spark.fit_files (DataSet files).")
@@ -393,41 +232,20 @@ def _fit_stream(
         raise DataError("A minibatch stream carries its own targets: call fit(net, stream) with y=None.")
     if isinstance(validation, float):
         raise DataError("validation_split needs in-memory data; pass validation_data=(x_val, y_val) with a stream.")
+    model = plan.model
     val = prepared(model, *validation, names=("validation x", "validation y")) if validation is not None else None
     probe = stream.first(model)
-    history = History(
-        {
-            "epochs": epochs,
-            "initial_epoch": initial_epoch,
-            "batch_size": stream.batch_size,
-            "seed": seed,
-            "samples": stream.examples,
-            "steps": stream.steps,
-            "validation": val is not None,
-            "verbose": verbose,
-        }
-    )
-    calls = [ProgressBar(verbose, epochs, stream.examples), *ours]
-    with _class_weights(java, probe, class_weight), _listeners_added(java, listeners):
 
-        def start(listener):
-            run = training_run(
-                java,
-                probe,
-                epochs=epochs - initial_epoch,
-                batch_size=stream.batch_size,
-                seed=seed,
-                validation=val,
-                listener=listener.proxy,
-                initial_epoch=initial_epoch,
-            )
-            run.transform = _transform(augmentation, model)
-            run.stream = stream.queue(run, epochs - initial_epoch, seed)
-            return run, lambda: jclass(_TRAINER).fit(run), None
+    def start(listener):
+        run = java_run(plan, probe, val, listener, stream.batch_size)
+        run.shuffle = True  # the stream orders its own minibatches (NpyStream's shuffle)
+        run.stream = stream.queue(run, plan.epochs_to_run, plan.seed)
+        return run, lambda: jclass(_TRAINER).fit(run), None
 
-        return run_training(model, calls, history, start)
+    return execute(plan, probe, stream.examples, stream.batch_size, val, start, steps=stream.steps)
 
 
+@java_boundary("evaluate")
 def evaluate(net, x, y, batch_size: int = 1024):
     """DL4J's Evaluation of `net` on x and y (int class indices), laid out as for fit().
 
@@ -448,6 +266,7 @@ def evaluate(net, x, y, batch_size: int = 1024):
     return results[0] if len(results) == 1 else dict(zip(data.output_names, results))
 
 
+@java_boundary("predict")
 def predict(net, x, batch_size: int = 1024):
     """DL4J's output (class probabilities for a softmax output): float32 (n, n_out).
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..errors import DataError, ShapeError, java_errors
+from ..errors import DataError, ShapeError, java_boundary, java_errors
 from ..jvm import jclass
 from ..jvm.arrays import to_indarray, to_numpy
 from ..model.inputs import input_specs
@@ -103,6 +103,7 @@ class Augmentation:
         s.seed = self.seed
         return s
 
+    @java_boundary("Augmentation.to_java")
     def to_java(self, net):
         """The Java BatchTransform for `net`: its image inputs augmented in the network's own layout, its flat
         (non-image) inputs passed through. DataError when the network has no image input."""
@@ -123,6 +124,7 @@ class Augmentation:
             inputs = jpype.JArray(jclass(_CLASS + "$ImageInput"))(layouts)
             return jclass(_CLASS)(self.settings(), inputs)
 
+    @java_boundary("Augmentation.apply")
     def apply(self, images, seed: int = 0, layout: str = "NCHW") -> np.ndarray:
         """The augmented copy of `images`, float32 (n, C, H, W) (or (n, H, W, C) with layout="NHWC"), as the
         training loop would compute it for a batch with this seed."""

@@ -58,14 +58,14 @@ def prepared(net, x, y, names=("x", "y")) -> PreparedData:
     n = len(features[0])
     ys = by_name(outputs, y, names[1], "output", "labels")
     checked = [
-        _targets(v, n, size, argument_label(names[1], o, len(outputs))) for o, v, size in zip(outputs, ys, sizes)
+        class_targets(v, n, size, argument_label(names[1], o, len(outputs))) for o, v, size in zip(outputs, ys, sizes)
     ]
     return PreparedData(
         features, [c[0] for c in checked], [int(s) for s in sizes], outputs, tuple(c[1] for c in checked)
     )
 
 
-def _targets(y, n: int, width: int | None, name: str) -> tuple[np.ndarray, str]:
+def class_targets(y, n: int, width: int | None, name: str) -> tuple[np.ndarray, str]:
     """(array, kind) for one output: class indices, or a float target matrix of the output's width."""
     y = np.asarray(y)
     if width is None:

@@ -19,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, JavaError, SparkError, java_errors
+from ..errors import DataError, JavaError, SparkError, java_boundary, java_errors
+from ..files import write_atomic
 from ..jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, start_jvm
 from ..jvm.arrays import to_indarray
-from ..model.inputs import input_specs, output_names
-from ..model.network import Network, as_java
+from ..model.inputs import input_specs, output_names, output_sizes
 from ..validate import boolean, choice, integer_at_least, positive_int
-from .callbacks import History, ProgressBar, run_training, split_callbacks
-from .prepared import PreparedData, prepared, training_run
+from .callbacks import History
+from .plan import TrainingPlan, execute, java_run, make_plan
+from .prepared import CLASSES, PreparedData, class_targets, prepared
 
 __all__ = ["session", "SparkSession", "fit", "fit_files", "export_datasets", "SparkOptions"]
 
@@ -135,6 +136,7 @@ def _check_master(master: str) -> None:
             ) from exc
 
 
+@java_boundary("starting Spark")
 def session(
     master: str = "local[*]",
     conf: dict | None = None,
@@ -219,36 +221,28 @@ def _java_options(options: SparkOptions, parallelism: int):
     return java
 
 
-def fit(java_net, data, settings, validation, spark, options, model, callbacks, history, transform=None):
-    """bridge.fit(..., spark=...) lands here, with inputs already checked (bridge.prepared.PreparedData):
-    SparkDl4jMultiLayer or SparkComputationGraph, the same parameter and updater-state averaging. `options`: a
-    SparkOptions, or its fields as a dict (the per-worker batch then defaults to fit's batch_size)."""
+def fit(plan: TrainingPlan, data: PreparedData, validation, batch_size: int, spark, options) -> History:
+    """bridge.fit(..., spark=...) lands here with a checked plan and data (bridge.train.plan): SparkDl4jMultiLayer
+    or SparkComputationGraph, the same parameter and updater-state averaging. `options`: a SparkOptions, or its
+    fields as a dict (the per-worker batch then defaults to fit's batch_size)."""
     opts = (
         options
         if isinstance(options, SparkOptions)
-        else SparkOptions(**{"batch_size_per_worker": settings.batch_size, **(options or {})})
+        else SparkOptions(**{"batch_size_per_worker": batch_size, **(options or {})})
     )
 
     def start(trainer, listener):
-        run = training_run(
-            java_net,
-            data,
-            epochs=settings.epochs,
-            seed=settings.seed,
-            validation=validation,
-            listener=listener.proxy,
-            initial_epoch=settings.initial_epoch,
-        )
-        run.transform = transform
+        run = java_run(plan, data, validation, listener, batch_size)
         return run, lambda: trainer.fit(run)
 
-    return _run(spark, opts, model, callbacks, history, start)
+    return _run(plan, data, data.examples, batch_size, validation, spark, opts, start)
 
 
+@java_boundary("fit_files")
 def fit_files(
     net,
     directory,
-    n_classes: int,
+    n_classes: int | None = None,
     epochs: int = 1,
     seed: int = 42,
     validation=None,
@@ -258,13 +252,29 @@ def fit_files(
     initial_epoch: int = 0,
     verbose: int | None = None,
     spark_options: SparkOptions | None = None,
+    *,
+    validation_data=None,
+    shuffle: bool = True,
+    class_weight: dict | None = None,
     **options,
-):
-    """Train from DataSet files (see export_datasets) that every worker can read: nothing is collected
-    through Python or the driver. net: a MultiLayerNetwork or a ComputationGraph with one input and one
-    output. validation: optional (x, y) evaluated on the driver after each epoch. callbacks, initial_epoch and
-    verbose as in bridge.fit (callbacks run once per epoch)."""
-    java = as_java(net)
+) -> History:
+    """Train from DataSet files (see export_datasets) that every worker can read: nothing is collected through
+    Python or the driver. net: a MultiLayerNetwork or a ComputationGraph with one input and one output, whose
+    output width is the files' class count (n_classes, if given, must say the same). epochs, initial_epoch,
+    shuffle, verbose, callbacks (once per epoch) and class_weight as in bridge.fit: `epochs` is the index of the
+    last epoch. validation_data (or validation): optional (x, y) evaluated on the driver after each epoch."""
+    plan = make_plan(
+        net,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        seed=seed,
+        shuffle=shuffle,
+        verbose=verbose,
+        progress=progress,
+        callbacks=callbacks,
+        class_weight=class_weight,
+        distributed=True,
+    )
     if len(input_specs(net)) != 1 or len(output_names(net)) != 1:
         raise DataError(
             "fit_files trains networks with one input and one output (DataSet files); this graph has "
@@ -276,77 +286,111 @@ def fit_files(
         raise DataError(
             f"{folder} holds no DataSet files (part-*.bin): write them with bridge.spark.export_datasets()."
         )
-    positive_int(epochs, "epochs")
-    meta = json.loads((folder / "datasets.json").read_text()) if (folder / "datasets.json").exists() else {}
+    meta = _dataset_metadata(folder)
+    width = _files_class_count(net, meta, n_classes, folder)
+    if validation is not None and validation_data is not None:
+        raise TypeError("fit_files() received both `validation` and `validation_data` (the same thing): pass one.")
+    validation = validation if validation is not None else validation_data
     val = prepared(net, *validation, names=("validation x", "validation y")) if validation is not None else None
-    opts = spark_options or SparkOptions(**{"batch_size_per_worker": int(meta.get("batch_size", 32)), **options})
+    batch_size = int(meta.get("batch_size", 32))
+    opts = spark_options or SparkOptions(**{"batch_size_per_worker": batch_size, **options})
     examples = int(meta.get("examples", 0))
     # The run carries the network, classes and validation; the training data are the files.
-    classes = PreparedData([], [], [int(n_classes)], output_names(net), ("classes",))
-    ours, listeners = split_callbacks(callbacks)
-    if listeners:
-        raise TypeError("fit_files runs DL4J's TrainingListeners on the workers' copies only: pass bridge callbacks.")
-    verbose = 0 if not progress else (1 if verbose is None else verbose)
-    model = net if isinstance(net, Network) else Network(java)
-    history = History(
-        {
-            "epochs": initial_epoch + epochs,
-            "initial_epoch": initial_epoch,
-            "seed": seed,
-            "samples": examples,
-            "validation": val is not None,
-            "verbose": verbose,
-        }
-    )
+    classes = PreparedData([], [], [width], output_names(net), (CLASSES,))
 
     def start(trainer, listener):
-        run = training_run(
-            java,
-            classes,
-            epochs=epochs,
-            seed=seed,
-            validation=val,
-            listener=listener.proxy,
-            initial_epoch=initial_epoch,
-        )
+        run = java_run(plan, classes, val, listener, batch_size)
         run.dataFiles, run.dataFileExamples = str(folder.resolve()), examples
         return run, lambda: trainer.fitFiles(run)
 
-    return _run(spark, opts, model, [ProgressBar(verbose, initial_epoch + epochs, examples), *ours], history, start)
+    return _run(plan, classes, examples, batch_size, val, spark, opts, start)
 
 
-def export_datasets(x: np.ndarray, y: np.ndarray, directory, n_classes: int = 10, batch_size: int = 32) -> int:
-    """Write (x, y) once as DL4J DataSet files of `batch_size` rows, for fit_files(). Returns the file count."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    y = np.asarray(y, dtype=np.int32)
-    if x.ndim < 2 or len(x) != len(y) or len(x) == 0:
+def _dataset_metadata(folder: Path) -> dict:
+    path = folder / "datasets.json"
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path} is not readable JSON ({exc}): write the folder again with export_datasets().") from exc
+    if not isinstance(meta, dict):
+        raise DataError(f"{path} does not hold export_datasets()'s metadata (a JSON object).")
+    return meta
+
+
+def _files_class_count(net, meta: dict, n_classes, folder: Path) -> int:
+    """The network's output width, checked against n_classes and the files' recorded class count."""
+    width = output_sizes(net)[0]
+    if n_classes is not None and (isinstance(n_classes, bool) or n_classes != width):
         raise DataError(
-            f"Expected x (n, features) or images (n, C, H, W) / (n, H, W, C) and y (n,) with n >= 1, "
-            f"received {x.shape} and {y.shape}."
+            f"Received n_classes={n_classes!r}, but the network's output has {width} units: the DataSet files' "
+            "labels are one-hot rows of the output's width. Pass n_classes={width} or omit it."
         )
+    recorded = meta.get("classes")
+    if recorded is not None and recorded != width:
+        raise DataError(
+            f"The DataSet files in {folder} hold {recorded}-class labels (datasets.json), but the network's output "
+            f"has {width} units. Write them again with export_datasets(..., n_classes={width}), or train a network "
+            f"with {recorded} outputs."
+        )
+    return int(width)
+
+
+@java_boundary("export_datasets")
+def export_datasets(x, y, directory, n_classes: int | None = None, batch_size: int = 32) -> int:
+    """Write (x, y) once as DL4J DataSet files of `batch_size` rows, for fit_files(). Returns the file count.
+
+    x: float features (n, F) or images (n, C, H, W) / (n, H, W, C), finite. y: (n,) integer class indices in
+    [0, n_classes), or one-hot rows. n_classes: the label width written (the network's output width); default:
+    the largest label + 1."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim < 2 or len(x) == 0:
+        raise DataError(
+            f"Expected x (n, features) or images (n, C, H, W) / (n, H, W, C) with n >= 1, received shape {x.shape}."
+        )
+    if not np.isfinite(x).all():
+        raise DataError(
+            "x holds NaN or infinite values (after conversion to float32): DataSet files need finite features."
+        )
+    positive_int(batch_size, "batch_size")
+    labels = _class_labels(y, len(x), n_classes)
+    classes = int(n_classes) if n_classes is not None else int(labels.max()) + 1
     with java_errors(f"writing DataSet files to {directory}"):
         count = int(
             jclass("ai.dl4jbridge.spark.SparkTrainer").exportDataSets(
-                to_indarray(x), to_indarray(y), n_classes, batch_size, str(directory)
+                to_indarray(x), to_indarray(labels), classes, batch_size, str(directory)
             )
         )
-    (Path(directory) / "datasets.json").write_text(
-        json.dumps(
-            {
-                "examples": len(x),
-                "features": list(x.shape[1:]),
-                "classes": n_classes,
-                "batch_size": batch_size,
-                "files": count,
-            }
-        )
-    )
+    metadata = {"examples": len(x), "features": list(x.shape[1:]), "classes": classes, "batch_size": batch_size}
+    write_atomic(Path(directory) / "datasets.json", json.dumps({**metadata, "files": count}).encode())
     return count
 
 
-def _run(spark, options: SparkOptions, model, callbacks, history, start):
-    """Train on Spark through bridge.callbacks.run_training: per-epoch callbacks, and Ctrl-C cancels the running
-    jobs (the network keeps its last averaged parameters)."""
+def _class_labels(y, n: int, n_classes) -> np.ndarray:
+    """y as (n,) int32 class indices in [0, n_classes): indices as they are, one-hot rows by their argmax."""
+    if n_classes is not None:
+        integer_at_least(n_classes, "n_classes", 1)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[0] == n and (n_classes is None or y.shape[1] == n_classes):
+        width = y.shape[1]
+        labels, kind = class_targets(y, n, width, "y")
+        if kind != CLASSES:
+            raise DataError("DataSet files hold class labels: pass y as class indices or one-hot rows.")
+        return labels
+    labels, _ = class_targets(y, n, int(n_classes) if n_classes is not None else _label_bound(y), "y")
+    return labels
+
+
+def _label_bound(y: np.ndarray) -> int:
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.size == 0:
+        return 1 << 30  # class_targets then names what is wrong with y
+    return int(y.max()) + 1 if y.min() >= 0 else 1 << 30
+
+
+def _run(plan: TrainingPlan, data, samples: int, batch_size: int, validation, spark, options: SparkOptions, start):
+    """Train on Spark through the one training plan: per-epoch callbacks, and Ctrl-C cancels the running jobs
+    (the network keeps its last averaged parameters)."""
     with _session_for(spark) as active:
         trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")(active.context, _java_options(options, active.parallelism))
 
@@ -355,7 +399,7 @@ def _run(spark, options: SparkOptions, model, callbacks, history, start):
             return run, _in_spark_errors(call, f"Spark training on {active.master}"), trainer.cancel
 
         try:
-            run_training(model, callbacks, history, begin)
+            history = execute(plan, data, samples, batch_size, validation, begin)
         finally:
             active.last_timings = {
                 str(k): {"events": int(v[0]), "total_ms": int(v[1])} for k, v in dict(trainer.timings()).items()

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import DataError, SetupError
+from ..errors import DataError, SetupError, java_boundary
 from ..jvm import java_home, jclass, ui_classpath
 from ..model.kinds import as_java
 from .spark import SparkOptions
@@ -151,6 +151,7 @@ class TrainingUI:
         time.sleep(0.5)  # the last POST in flight
 
 
+@java_boundary("training_ui")
 def training_ui(net, port: int = DEFAULT_PORT, stats_file=None, frequency: int = 1) -> TrainingUI:
     """DL4J's training UI for the block's training of `net` (see the module docstring); stats in `stats_file`
     (default ./ui-stats.bin), `frequency`: report every N iterations. port=0 picks a free port."""
@@ -204,6 +205,7 @@ def _wait_until_stable(path: Path, quiet: float = 1.5) -> None:
         time.sleep(0.25)
 
 
+@java_boundary("replay")
 def replay(stats_file, port: int = DEFAULT_PORT, block: bool = True) -> UIServer:
     """Serve DL4J's UI over a saved stats file; blocks until Ctrl-C unless block=False (then stop() it)."""
     server = UIServer(stats_file, port, replay=True).start()
