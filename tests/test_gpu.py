@@ -1,7 +1,7 @@
 """ONNX Runtime's GPU providers against its CPU provider, on the shared vectors (no JVM needed).
 
 Marked `gpu`: they run where an NVIDIA driver and onnxruntime-gpu are present (a lent GPU machine,
-see ../shared/GPU.md) and are skipped elsewhere, with the reason.
+see docs/architecture.md, "GPUs") and are skipped elsewhere, with the reason.
 """
 
 import warnings

@@ -114,6 +114,9 @@ def test_training_from_dataset_files(mnist, tmp_path):
         net, tmp_path / "data", n_classes=10, epochs=1, spark="local[2]", validation=(xt, yt), progress=False
     )
     assert history[0].val_accuracy > 0.5
+    # epochs as in Keras (and bridge.fit): the index of the last epoch, so epochs=2 from initial_epoch=1 runs one
+    resumed = spark.fit_files(net, tmp_path / "data", epochs=2, initial_epoch=1, spark="local[2]", verbose=0)
+    assert [r.epoch for r in resumed] == [2] and resumed.params["epochs"] == 2
 
 
 def test_unreachable_master_fails_fast_with_a_clear_error():

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import math
 
-from .registry import Graph, Tensor, activation
+from .registry import ACTIVATIONS, Graph, Tensor, activation
 
 _IMPL = "org.nd4j.linalg.activations.impl."
 
 
 def apply_activation(g: Graph, conf: dict | None, x: Tensor) -> Tensor:
-    from .registry import ACTIVATIONS
-
     if conf is None:
         return x
     return ACTIVATIONS[conf["@class"]].convert(g, conf, x)

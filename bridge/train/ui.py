@@ -6,7 +6,7 @@
     bridge.ui.replay(ui.stats_file)                        # the same charts later, from the file
 
 DL4J's UI server (Vert.x) runs in a JVM of its own (java/ui): beside Spark's Netty in the training JVM its
-pages fail (DESIGN.md). The training JVM adds DL4J's StatsListener to the network for the run, posting through
+pages fail (a NullPointerException inside Vert.x's HTTP decoding, seen with DL4J 1.0.0-M2.1 and Spark 3.5). The training JVM adds DL4J's StatsListener to the network for the run, posting through
 RemoteUIStatsStorageRouter; the UI server stores what it receives in a FileStatsStorage (stats_file) and
 shows it: score, update/parameter ratios, activations, per-layer charts. On Spark, each worker's StatsListener
 posts through the same router (DL4J's SparkListenable.setListeners; SparkOptions.ui_url).
