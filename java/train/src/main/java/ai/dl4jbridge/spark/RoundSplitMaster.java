@@ -1,6 +1,6 @@
 package ai.dl4jbridge.spark;
 
-import ai.dl4jbridge.train.Trainer;
+import ai.dl4jbridge.train.Seeds;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -37,7 +37,7 @@ final class RoundSplitMaster extends ParameterAveragingTrainingMaster {
     @SuppressWarnings("unchecked")
     protected <T> JavaRDD<T>[] getSplitRDDs(JavaRDD<T> data, int totalObjects, int examplesPerObject) {
         int rounds = rounds(data, Math.max(1, getNumDataSetObjectsPerSplit(examplesPerObject) / numWorkers));
-        long epochSeed = Trainer.mix(seed, epochs++);
+        long epochSeed = Seeds.mix(seed, epochs++);
         JavaRDD<T>[] splits = new JavaRDD[rounds];
         for (int r = 0; r < rounds; r++) {
             splits[r] = data.mapPartitionsWithIndex(new RoundSlice<>(r, rounds, epochSeed), true);
@@ -81,7 +81,7 @@ final class RoundSplitMaster extends ParameterAveragingTrainingMaster {
         public Iterator<T> call(Integer partition, Iterator<T> objects) {
             List<T> all = new ArrayList<>();
             objects.forEachRemaining(all::add);
-            Collections.shuffle(all, new Random(Trainer.mix(epochSeed, partition)));
+            Collections.shuffle(all, new Random(Seeds.mix(epochSeed, partition)));
             List<T> slice = new ArrayList<>(all.size() / rounds + 1);
             for (int i = round; i < all.size(); i += rounds) {
                 slice.add(copyOf(all.get(i)));

@@ -1,16 +1,13 @@
 package ai.dl4jbridge.spark;
 
 import ai.dl4jbridge.train.BatchTransform;
-import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.EpochStats;
-import ai.dl4jbridge.train.FlushDenormals;
-import ai.dl4jbridge.train.ForwardCache;
-import ai.dl4jbridge.train.InputConvGradients;
 import ai.dl4jbridge.train.Networks;
-import ai.dl4jbridge.train.ReluGradients;
 import ai.dl4jbridge.train.Rows;
+import ai.dl4jbridge.train.Seeds;
 import ai.dl4jbridge.train.Trainer;
 import ai.dl4jbridge.train.TrainingRun;
+import ai.dl4jbridge.train.TrainingStep;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -138,14 +135,11 @@ public final class SparkTrainer {
 
     private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
         ScoreHook scores = new ScoreHook(sc);
-        List<TrainingHook> hooks = new ArrayList<>(List.of(
-                new WorkerThreads(threadsPerWorker()),
-                FlushDenormals.hook(),
-                ForwardCache.hook(),
-                ReluGradients.hook(),
-                ChannelsLastHelpers.hook(),
-                InputConvGradients.hook(),
-                scores));
+        // DL4J calls every preUpdate in this order, fits, then every postUpdate in the same order. The augmentation
+        // changes the minibatch before anything else sees it; the OpenMP cap comes before the step, whose denormal
+        // flushing sets the bits on this thread's OpenMP team; the step is local training's (TrainingStep's list).
+        List<TrainingHook> hooks =
+                new ArrayList<>(List.of(new WorkerThreads(threadsPerWorker()), TrainingStep.hook(), scores));
         if (run.transform != null) {
             hooks.add(0, new TransformHook(run.transform, run.seed));
         }
@@ -248,7 +242,7 @@ public final class SparkTrainer {
         }
 
         private long nextSeed(Model model) {
-            return Trainer.mix(Trainer.epochSeed(seed, Networks.epochCount(model)), counter++);
+            return Seeds.mix(Trainer.epochSeed(seed, Networks.epochCount(model)), counter++);
         }
 
         @Override

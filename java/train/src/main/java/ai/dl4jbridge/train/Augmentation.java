@@ -137,7 +137,7 @@ public final class Augmentation implements BatchTransform, Serializable {
         }
         INDArray[] out = new INDArray[features.length];
         for (int i = 0; i < features.length; i++) {
-            out[i] = inputs[i] == null ? features[i] : apply(features[i], inputs[i], mix(seed, i));
+            out[i] = inputs[i] == null ? features[i] : apply(features[i], inputs[i], Seeds.mix(seed, i));
         }
         return out;
     }
@@ -151,7 +151,7 @@ public final class Augmentation implements BatchTransform, Serializable {
         }
         float[] in = batch.dup('c').data().asFloat();
         float[] out = new float[in.length];
-        SplittableRandom random = new SplittableRandom(mix(seed, settings.seed));
+        SplittableRandom random = new SplittableRandom(Seeds.mix(seed, settings.seed));
         for (int image = 0; image < shape.n; image++) {
             augmentImage(in, out, image * shape.imageSize, shape, random);
         }
@@ -209,14 +209,6 @@ public final class Augmentation implements BatchTransform, Serializable {
 
     static double uniform(SplittableRandom random, double low, double high) {
         return low == high ? low : low + (high - low) * random.nextDouble();
-    }
-
-    /** SplitMix64's finaliser over the combination: nearby seeds give unrelated streams. */
-    static long mix(long a, long b) {
-        long z = a * 0x9E3779B97F4A7C15L + b + 0x632BE59BD9B4E019L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
     }
 
     private static void require(boolean condition, String message) {

@@ -78,7 +78,7 @@ final class BatchLoader implements AutoCloseable {
         int[] rows = Arrays.copyOfRange(order, b * run.batchSize, Math.min(order.length, (b + 1) * run.batchSize));
         INDArray[] features = Rows.pull(run.features, rows);
         if (run.transform != null) {
-            features = run.transform.apply(features, Trainer.mix(epochSeed, b));
+            features = run.transform.apply(features, Seeds.mix(epochSeed, b));
         }
         return new BatchQueue.Batch(features, Rows.pull(targets, rows));
     }

@@ -18,9 +18,8 @@ import org.deeplearning4j.spark.api.TrainingHook;
  * another (a separable convolution or a crop into a convolution or batch norm: 1e32, NaN, or off by ~1).
  * Without its helper a layer runs DL4J's own code, as on the generic build.
  *
- * <p>{@link Networks} calls {@link #ensureDropped(Model)} before every fit and output; Spark workers
- * build their own copies of the network, so the Spark trainer installs {@link #hook()}, which drops them
- * before a worker's first minibatch.
+ * <p>{@link Networks} calls {@link #ensureDropped(Model)} before every output and score, and every training step
+ * ({@link TrainingStep}, local and on Spark workers, which build their own copies of the network) before its fit.
  */
 public final class ChannelsLastHelpers {
     private static final OncePerNetwork DROPPED = new OncePerNetwork();
@@ -48,7 +47,7 @@ public final class ChannelsLastHelpers {
 
     /** A Spark training hook that calls {@link #drop(Model)} once per worker network. */
     public static TrainingHook hook() {
-        return new Hook();
+        return TrainingStep.hook(TrainingStep.Change.CHANNELS_LAST_HELPERS);
     }
 
     private static Layer unwrap(Layer layer) {
@@ -97,17 +96,5 @@ public final class ChannelsLastHelpers {
             }
         }
         return false;
-    }
-
-    private static final class Hook extends StepHook {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        void before(Model model) {
-            ensureDropped(model);
-        }
-
-        @Override
-        void after(Model model) {}
     }
 }

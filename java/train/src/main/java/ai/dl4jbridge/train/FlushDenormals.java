@@ -3,8 +3,8 @@ package ai.dl4jbridge.train;
 import com.sun.jna.Function;
 import com.sun.jna.Memory;
 import com.sun.jna.NativeLibrary;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.spark.api.TrainingHook;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -20,7 +20,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * Java but leaves it as it is on Java's calls out, so a setting made from Java (glibc's fesetenv through JNA, which
  * DL4J already brings) holds for the ND4J and oneDNN calls of the step. Their OpenMP worker threads get the same
  * setting through one parallel region of ND4J's libgomp running fesetenv. Where glibc, libgomp or JNA is missing
- * (other platforms), steps run as DL4J's.
+ * (other platforms), steps run as DL4J's. {@link TrainingStep} applies it, outermost, to every training step.
  *
  * <p>Off with {@code -Ddl4jbridge.flushDenormals=false} or {@code DL4J_BRIDGE_FLUSH_DENORMALS=false}.
  */
@@ -34,7 +34,7 @@ public final class FlushDenormals {
     private static final int MXCSR_OFFSET = 28;
     private static final AtomicLong FLUSHED_STEPS = new AtomicLong();
     private static final ThreadLocal<ThreadState> STATE = ThreadLocal.withInitial(ThreadState::new);
-    private static final ThreadLocal<Boolean> ENTERED_BY_HOOK = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    private static final StepChange.Undo EXIT = FlushDenormals::exit;
 
     private FlushDenormals() {}
 
@@ -63,17 +63,17 @@ public final class FlushDenormals {
 
     /** Runs one training step with denormals flushed on this thread and its OpenMP team, then puts back the rest. */
     public static void during(Runnable step) {
-        boolean entered = enter();
-        try {
-            step.run();
-        } finally {
-            exit(entered);
-        }
+        TrainingStep.run(List.of(TrainingStep.Change.FLUSH_DENORMALS), null, step);
     }
 
     /** The same around each minibatch of a Spark worker (DL4J calls pre- and postUpdate on the training thread). */
     public static TrainingHook hook() {
-        return new Hook();
+        return TrainingStep.hook(TrainingStep.Change.FLUSH_DENORMALS);
+    }
+
+    /** Sets FTZ and DAZ for one step on this thread and its OpenMP team; the undo puts back the rest. */
+    static StepChange.Undo beginStep() {
+        return enter() ? EXIT : StepChange.Undo.NOTHING;
     }
 
     /** The thread's two environments, kept (no allocation per step), and how deeply its steps are nested. */
@@ -100,9 +100,10 @@ public final class FlushDenormals {
         return true;
     }
 
-    private static void exit(boolean entered) {
-        ThreadState state = entered ? STATE.get() : null;
-        if (state != null && --state.depth == 0) {
+    /** Undoes one enter() that returned true. */
+    private static void exit() {
+        ThreadState state = STATE.get();
+        if (--state.depth == 0) {
             setOnThreadAndTeam(state.saved);
         }
     }
@@ -150,21 +151,6 @@ public final class FlushDenormals {
             } catch (UnsatisfiedLinkError | RuntimeException e) {
                 return null;
             }
-        }
-    }
-
-    private static final class Hook extends StepHook {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        void before(Model model) {
-            ENTERED_BY_HOOK.set(enter());
-        }
-
-        @Override
-        void after(Model model) {
-            exit(ENTERED_BY_HOOK.get());
-            ENTERED_BY_HOOK.remove();
         }
     }
 }

@@ -1,6 +1,7 @@
 package ai.dl4jbridge.train;
 
 import java.lang.reflect.Field;
+import java.util.List;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CacheMode;
@@ -32,19 +33,18 @@ public final class ForwardCache {
 
     /** Runs one training step of the network with the forward cache on, where the configuration leaves it off. */
     public static void during(Model net, Runnable step) {
-        boolean applied = enter(net);
-        try {
-            step.run();
-        } finally {
-            if (applied) {
-                restore(net);
-            }
-        }
+        TrainingStep.run(List.of(TrainingStep.Change.FORWARD_CACHE), net, step);
     }
 
     /** The same around each minibatch of a Spark worker. */
     public static TrainingHook hook() {
-        return new Hook();
+        return TrainingStep.hook(TrainingStep.Change.FORWARD_CACHE);
+    }
+
+    /** Turns the cache on for one step of the network, where the configuration leaves it off; the undo turns it off
+     * and drops what it cached. */
+    static StepChange.Undo beginStep(Model net) {
+        return enter(net) ? () -> restore(net) : StepChange.Undo.NOTHING;
     }
 
     /** False where this DL4J's layers keep their cache in fields other than M2.1's (then it stays off). */
@@ -123,24 +123,6 @@ public final class ForwardCache {
             } catch (ReflectiveOperationException | RuntimeException e) {
                 return null;
             }
-        }
-    }
-
-    private static final class Hook extends StepHook {
-        private static final long serialVersionUID = 1L;
-        private static final ThreadLocal<Boolean> APPLIED = ThreadLocal.withInitial(() -> Boolean.FALSE);
-
-        @Override
-        void before(Model model) {
-            APPLIED.set(enter(model));
-        }
-
-        @Override
-        void after(Model model) {
-            if (APPLIED.get()) {
-                restore(model);
-            }
-            APPLIED.remove();
         }
     }
 }

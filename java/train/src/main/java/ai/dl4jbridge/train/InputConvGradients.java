@@ -36,12 +36,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * gradients are one batched matrix product of the output gradient with the input's sliding windows (a strided
  * view of the input, copied once) and a row of ones; the input gradient returned is zeros.
  *
- * <p>Only inside a dl4j-bridge training step (a thread-local flag set by {@link Networks#fitBatch} and the Spark
- * {@link #hook()}), where DL4J drops the first layer's input gradient unused; any other backprop (a user's
- * {@code calculateGradients}, external errors) runs DL4J's helper and gets the real input gradient. Padding (Same
- * mode included) is a zeroed copy of the input. Cases left to DL4J: channels-last, non-float data, windows over
- * 64 MiB. Off with
- * {@code -Ddl4jbridge.inputConvGradients=dl4j} or {@code DL4J_BRIDGE_INPUT_CONV_GRADIENTS=dl4j}.
+ * <p>Only inside a dl4j-bridge training step (a thread-local flag set by {@link TrainingStep}, for
+ * {@link Networks#fitBatch} and Spark workers alike), where DL4J drops the first layer's input gradient unused; any
+ * other backprop (a user's {@code calculateGradients}, external errors) runs DL4J's helper and gets the real input
+ * gradient. Padding (Same mode included) is a zeroed copy of the input. Cases left to DL4J: channels-last,
+ * non-float data, windows over 64 MiB. Off with {@code -Ddl4jbridge.inputConvGradients=dl4j} or
+ * {@code DL4J_BRIDGE_INPUT_CONV_GRADIENTS=dl4j}.
  */
 public final class InputConvGradients {
     static final String PROPERTY = "dl4jbridge.inputConvGradients";
@@ -63,15 +63,33 @@ public final class InputConvGradients {
         return WEIGHTS_ONLY.get();
     }
 
-    /** Runs one training step (DL4J's fit on a minibatch) with the input gradient left out. */
+    /** Runs one training step (DL4J's fit on a minibatch) with the input gradient left out, where the helper is
+     * installed ({@link TrainingStep} installs it too). */
     public static void trainingStep(Runnable fit) {
-        boolean outer = IN_TRAINING_STEP.get();
-        IN_TRAINING_STEP.set(Boolean.TRUE);
+        StepChange.Undo unmark = markStep();
         try {
             fit.run();
         } finally {
-            IN_TRAINING_STEP.set(outer);
+            unmark.undo();
         }
+    }
+
+    /** Installs the helper (once per network) and marks this thread as in a training step; the undo puts the mark
+     * back to what it was. */
+    static StepChange.Undo beginStep(Model net) {
+        ensureInstalled(net);
+        return markStep();
+    }
+
+    private static StepChange.Undo markStep() {
+        boolean outer = IN_TRAINING_STEP.get();
+        IN_TRAINING_STEP.set(Boolean.TRUE);
+        return () -> IN_TRAINING_STEP.set(outer);
+    }
+
+    /** True while this thread runs a training step (tests read it). */
+    static boolean inTrainingStep() {
+        return IN_TRAINING_STEP.get();
     }
 
     /** Puts the weights-only helper on the network's convolutions fed by a network input; how many it put. */
@@ -94,7 +112,7 @@ public final class InputConvGradients {
 
     /** A Spark training hook: installs the helper on each worker's network and marks its minibatch steps. */
     public static TrainingHook hook() {
-        return new Hook();
+        return TrainingStep.hook(TrainingStep.Change.INPUT_CONV_GRADIENTS);
     }
 
     private static Layer[] inputLayers(Model net) {
@@ -301,21 +319,6 @@ public final class InputConvGradients {
                 expected *= a.size(d);
             }
             return true;
-        }
-    }
-
-    private static final class Hook extends StepHook {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        void before(Model model) {
-            ensureInstalled(model);
-            IN_TRAINING_STEP.set(Boolean.TRUE);
-        }
-
-        @Override
-        void after(Model model) {
-            IN_TRAINING_STEP.set(Boolean.FALSE);
         }
     }
 }

@@ -23,19 +23,15 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
 public final class Networks {
     private Networks() {}
 
-    /** One minibatch step: a DataSet when the network has one input and one output, else a MultiDataSet. */
+    /** One minibatch step, DL4J's fit with dl4j-bridge's step changes ({@link TrainingStep}): a DataSet when the
+     * network has one input and one output, else a MultiDataSet. */
     public static void fitBatch(Model net, INDArray[] features, INDArray[] labels) {
         NeuralNetwork network = (NeuralNetwork) requireKnown(net);
-        ChannelsLastHelpers.ensureDropped(net);
-        InputConvGradients.ensureInstalled(net);
-        Runnable fit = features.length == 1 && labels.length == 1
-                ? () -> network.fit(new DataSet(features[0], labels[0]))
-                : () -> network.fit(new MultiDataSet(features, labels));
-        // dl4j-bridge's step, each part with its own switch: no input gradient for convolutions fed by the input,
-        // denormals flushed, DL4J's forward cache on, ReLU's derivative vectorised
-        Runnable withVectorisedRelu = () -> ReluGradients.during(net, fit);
-        Runnable withForwardCache = () -> ForwardCache.during(net, withVectorisedRelu);
-        InputConvGradients.trainingStep(() -> FlushDenormals.during(withForwardCache));
+        TrainingStep.run(
+                net,
+                features.length == 1 && labels.length == 1
+                        ? () -> network.fit(new DataSet(features[0], labels[0]))
+                        : () -> network.fit(new MultiDataSet(features, labels)));
     }
 
     /** The network's layers (a graph's in its own order); none for a model of another kind. */

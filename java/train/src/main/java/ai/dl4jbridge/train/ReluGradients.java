@@ -50,17 +50,18 @@ public final class ReluGradients {
 
     /** Runs one training step of the network with its plain ReLUs' backprop vectorised. */
     public static void during(Model net, Runnable step) {
-        List<Swap> swapped = swapIn(net);
-        try {
-            step.run();
-        } finally {
-            putBack(swapped);
-        }
+        TrainingStep.run(List.of(TrainingStep.Change.RELU_GRADIENTS), net, step);
     }
 
     /** The same around each minibatch of a Spark worker. */
     public static TrainingHook hook() {
-        return new Hook();
+        return TrainingStep.hook(TrainingStep.Change.RELU_GRADIENTS);
+    }
+
+    /** Swaps the network's plain ReLUs for one step; the undo puts DL4J's back. */
+    static StepChange.Undo beginStep(Model net) {
+        List<Swap> swapped = swapIn(net);
+        return swapped.isEmpty() ? StepChange.Undo.NOTHING : () -> putBack(swapped);
     }
 
     /** ReLU with DL4J's forward and the vectorised derivative. */
@@ -124,25 +125,6 @@ public final class ReluGradients {
     private static void putBack(List<Swap> swapped) {
         for (Swap swap : swapped) {
             swap.setter.accept(swap.original);
-        }
-    }
-
-    private static final class Hook extends StepHook {
-        private static final long serialVersionUID = 1L;
-        private static final ThreadLocal<List<Swap>> SWAPPED = new ThreadLocal<>();
-
-        @Override
-        void before(Model model) {
-            SWAPPED.set(swapIn(model));
-        }
-
-        @Override
-        void after(Model model) {
-            List<Swap> swapped = SWAPPED.get();
-            if (swapped != null) {
-                putBack(swapped);
-            }
-            SWAPPED.remove();
         }
     }
 }

@@ -54,15 +54,7 @@ public final class Trainer {
 
     /** The seed of an epoch's shuffle, dropout and augmentation: a pure function of the run seed and the epoch. */
     public static long epochSeed(long seed, int epochCounter) {
-        return mix(seed, epochCounter);
-    }
-
-    /** SplitMix64 over (a, b): well-spread seeds from small consecutive inputs. */
-    public static long mix(long a, long b) {
-        long z = a * 0x9E3779B97F4A7C15L + b + 0x632BE59BD9B4E019L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
+        return Seeds.mix(seed, epochCounter);
     }
 
     private static EpochStats runEpoch(TrainingRun run, BatchLoader loader, int epoch) throws InterruptedException {
@@ -135,7 +127,7 @@ public final class Trainer {
             return null;
         }
         INDArray[] features =
-                run.transform != null ? run.transform.apply(batch.features, mix(epochSeed, b)) : batch.features;
+                run.transform != null ? run.transform.apply(batch.features, Seeds.mix(epochSeed, b)) : batch.features;
         return new BatchQueue.Batch(features, targets(batch.labels, run.numClasses));
     }
 
