@@ -59,7 +59,7 @@ def _train(
 def run(quick: bool, accuracy_mode: bool) -> str:
     import bridge
     from bridge import data
-    from bridge.train.spark_cluster import StandaloneCluster
+    from bridge.spark.cluster import StandaloneCluster
 
     bridge.start_jvm()
     x, y, xt, yt = data.load("fashion-mnist")

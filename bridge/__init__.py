@@ -7,12 +7,12 @@ bridge.fit(net, x, y, epochs=5)
 print(bridge.evaluate(net, xt, yt).accuracy)
 
 The package's layers, bottom to top (each imports only those below it; docs/architecture.md):
-errors, validate, files -> jvm -> model, data -> onnx, train -> serve -> cli.
+errors, validate, files -> jvm -> model, data -> onnx, train -> spark, serve -> cli.
 """
 
 import sys
 
-from . import data, errors, onnx
+from . import data, errors, onnx, spark
 from .errors import BridgeError
 from .jvm import start_jvm
 from .jvm.arrays import to_indarray, to_numpy
@@ -23,7 +23,7 @@ from .model.network import Network
 from .model.transfer import transfer
 from .onnx import export_onnx
 from .serve.runtime import OnnxModel
-from .train import augment, callbacks, plots, spark, ui
+from .train import augment, callbacks, plots, ui
 from .train.api import evaluate, fit, predict
 
 # The public namespaces live in the subpackages; `import bridge.nets` and `from bridge.callbacks import X` keep
@@ -33,7 +33,6 @@ for _name, _module in {
     "schedules": schedules,
     "callbacks": callbacks,
     "augment": augment,
-    "spark": spark,
     "ui": ui,
     "plots": plots,
 }.items():

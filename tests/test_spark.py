@@ -13,7 +13,7 @@ import bridge
 from bridge import nets, spark
 from bridge.errors import DataError, SparkError
 from bridge.jvm import jclass
-from bridge.train.spark_cluster import StandaloneCluster, free_port
+from bridge.spark.cluster import StandaloneCluster, free_port
 
 pytestmark = pytest.mark.slow  # Spark jobs and clusters: tens of seconds each
 

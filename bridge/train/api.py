@@ -17,12 +17,12 @@ from ..jvm.arrays import to_numpy
 from ..model.inputs import output_names, prepare_features
 from ..model.kinds import as_java
 from ..model.modelfile import load, save  # noqa: F401  (re-exported: bridge.train.api.save/load)
+from ..spark import training as spark_training
+from ..spark.session import SparkOptions
 from ..validate import fraction, positive_int
-from . import spark as spark_training
 from .callbacks import EpochResult, History
 from .plan import TrainingPlan, execute, java_run, make_plan
 from .prepared import TARGETS, indarrays, prepared, training_run
-from .spark import SparkOptions
 from .streams import is_stream
 from .ui import fit_with_ui
 

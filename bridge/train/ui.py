@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import DataError, SetupError, java_boundary
 from ..jvm import java_home, jclass, ui_classpath
 from ..model.kinds import as_java
-from .spark import SparkOptions
+from ..spark.session import SparkOptions
 
 __all__ = ["training_ui", "replay", "TrainingUI", "ui_classpath", "DEFAULT_PORT"]
 
