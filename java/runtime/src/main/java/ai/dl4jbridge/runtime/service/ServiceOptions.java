@@ -350,7 +350,8 @@ public final class ServiceOptions {
 
     /** The project's version, filled into version.properties by Maven from the parent pom's revision. */
     private static String builtVersion() {
-        try (java.io.InputStream in = ServiceOptions.class.getResourceAsStream("/ai/dl4jbridge/runtime/version.properties")) {
+        try (java.io.InputStream in =
+                ServiceOptions.class.getResourceAsStream("/ai/dl4jbridge/runtime/version.properties")) {
             java.util.Properties properties = new java.util.Properties();
             if (in != null) {
                 properties.load(in);
