@@ -63,6 +63,7 @@ class JavaError(BridgeError, RuntimeError):
 # Ordered: the first Java class (or superclass) that matches decides the Python type.
 _JAVA_TO_PYTHON: list[tuple[str, type[BridgeError]]] = [
     ("org.apache.spark.SparkException", SparkError),
+    ("ai.dl4jbridge.modelzip.ModelZipException", ModelFileError),  # a model zip refused (java/modelzip)
     ("java.io.FileNotFoundException", ModelFileError),
     ("java.util.zip.ZipException", ModelFileError),
     ("java.io.IOException", ModelFileError),
