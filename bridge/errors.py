@@ -83,6 +83,7 @@ _JAVA_TO_PYTHON: list[tuple[str, type[BridgeError]]] = [
     ("org.apache.spark.SparkException", SparkError),
     ("java.lang.OutOfMemoryError", ResourceError),
     ("org.bytedeco.javacpp.Pointer$OutOfMemoryError", ResourceError),
+    ("ai.dl4jbridge.modelzip.ModelZipException", ModelFileError),  # a model zip refused (java/modelzip)
     ("java.util.zip.ZipException", ModelFileError),
     ("java.io.IOException", FileAccessError),
     ("java.io.UncheckedIOException", FileAccessError),

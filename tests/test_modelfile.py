@@ -16,7 +16,7 @@ import bridge
 from bridge import nets
 from bridge.errors import DataError, ModelFileError
 from bridge.jvm import jclass
-from bridge.model.modelfile import LEGACY_METADATA_ENTRY, METADATA_ENTRY, java_serialized_string
+from bridge.model.modelfile import LEGACY_METADATA_ENTRY, METADATA_ENTRY, TRAINING_STATE_ENTRY, java_serialized_string
 from bridge.nets import Network
 
 
@@ -89,6 +89,16 @@ def test_a_legacy_zip_with_java_serialised_metadata_still_loads(net, tmp_path):
 )
 def test_java_serialised_strings_decode_exactly_as_java_wrote_them(text):
     assert java_serialized_string(_serialize(jclass("java.lang.String")(text))) == text
+
+
+def test_the_entry_names_are_the_java_readers():
+    """save() writes the entries that ai.dl4jbridge.modelzip.ModelZip (what load() reads through) knows."""
+    model_zip = jclass("ai.dl4jbridge.modelzip.ModelZip")
+    assert (METADATA_ENTRY, LEGACY_METADATA_ENTRY, TRAINING_STATE_ENTRY) == (
+        str(model_zip.METADATA),
+        str(model_zip.LEGACY_METADATA),
+        str(model_zip.TRAINING_STATE),
+    )
 
 
 def test_a_nested_hash_set_bomb_in_the_metadata_is_refused_fast_without_deserializing(net, tmp_path):

@@ -4,6 +4,7 @@ boundary (arrays), Java subprocesses (javaproc) and the Maven build (build).
 Nothing here imports the rest of bridge: every other layer sits on top of this one.
 """
 
+from .javaproc import JavaProcess, free_port, java_command
 from .locate import CACHE_DIR, REPO_JAVA_DIR, VERSION, classpath, java_home, service_jar, ui_classpath
 from .process import (
     GOMP_SPINCOUNT,
@@ -22,10 +23,13 @@ __all__ = [
     "CACHE_DIR",
     "GOMP_SPINCOUNT",
     "JAVA17_MODULE_FLAGS",
+    "JavaProcess",
     "REPO_JAVA_DIR",
     "VERSION",
     "JvmOptions",
     "classpath",
+    "free_port",
+    "java_command",
     "java_home",
     "jclass",
     "jvm_options",

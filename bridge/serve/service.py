@@ -1,7 +1,7 @@
 """Run the Java reference service (java/runtime's shaded jar) as a subprocess.
 
-The service itself is Java (ai.dl4jbridge.runtime.service.PredictionServer); this module finds its jar,
-starts it, waits until it listens and stops it. `dl4j-bridge serve MODEL.onnx --port P` uses it, and so
+The service itself is Java (ai.dl4jbridge.runtime.service.PredictionServer); this module builds its command
+line, and starts, waits for and stops it as a bridge.jvm.JavaProcess. `dl4j-bridge serve MODEL.onnx --port P` uses it, and so
 do tests/test_service.py and benchmarks/bench_service.py.
 """
 
@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import http.client
 import json
-import queue
 import re
-import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from ..errors import BridgeError
-from ..jvm.locate import java_home, service_jar
+from ..jvm.javaproc import JavaProcess, java_command
+from ..jvm.locate import service_jar
 
 __all__ = ["JavaService", "ServiceClient", "ServiceError", "service_jar", "service_command"]
 
@@ -58,25 +55,14 @@ def service_command(
     name, sep, path = str(model).rpartition("=")
     if not Path(path).is_file():
         raise ServiceError(f"model file {path} does not exist")
-    cmd = [
-        str(java_home() / "bin" / "java"),
-        *jvm_options,
-        "-jar",
-        str(service_jar()),
-        "--model",
-        str(model),
-        "--port",
-        str(port),
-        "--host",
-        host,
-    ]
+    args = ["--model", str(model), "--port", str(port), "--host", host]
     if threads:
-        cmd += ["--threads", str(threads)]
-    return cmd + list(extra or [])
+        args += ["--threads", str(threads)]
+    return java_command(jar=service_jar(), jvm_flags=jvm_options, args=[*args, *(extra or [])])
 
 
 class JavaService:
-    """The Java service in a subprocess; a context manager that always stops it.
+    """The Java service in a subprocess (a bridge.jvm.JavaProcess); a context manager that always stops it.
 
     >>> with JavaService("models/vectors/lenet/model.onnx", port=0) as svc:
     ...     requests.post(svc.url + "/v1/predict", ...)
@@ -94,51 +80,32 @@ class JavaService:
     ):
         self.command = service_command(model, port, host, threads, extra, jvm_options)
         self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen | None = None
         self.url: str | None = None
-        self.output: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.java: JavaProcess | None = None
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return None if self.java is None else self.java.process
+
+    @property
+    def output(self) -> list[str]:
+        """The service's last lines of output (stdout and stderr), each with its newline."""
+        return [] if self.java is None else self.java.output
 
     def start(self) -> JavaService:
-        self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-        deadline = time.monotonic() + self.startup_timeout
-        while self.url is None:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop()
-                raise ServiceError(
-                    f"the service did not start within {self.startup_timeout:.0f} s: "
-                    f"{' '.join(self.command)}\n{''.join(self.output)}"
-                ) from None
-            if line is None:
-                code = self.process.wait()
-                raise ServiceError(f"the service exited with code {code}: {''.join(self.output).strip()}")
-            match = _LISTENING.search(line)
-            if match:
-                self.url = match.group(1)
+        self.java = JavaProcess(
+            self.command,
+            name="the Java service",
+            ready_line=_LISTENING,
+            start_timeout=self.startup_timeout,
+            error=ServiceError,
+        ).start()
+        self.url = self.java.match.group(1)
         return self
-
-    def _pump(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            self._lines.put(line)
-        self._lines.put(None)
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (the service drains requests in flight), then SIGKILL after `timeout` seconds."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return None if self.java is None else self.java.stop(grace=timeout)
 
     def __enter__(self) -> JavaService:
         return self.start()

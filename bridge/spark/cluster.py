@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 from ..errors import SparkError
-from ..jvm import JAVA17_MODULE_FLAGS, classpath, java_home, set_native_thread_defaults
+from ..jvm import JAVA17_MODULE_FLAGS, JavaProcess, classpath, free_port, java_command, set_native_thread_defaults
 
 __all__ = ["StandaloneCluster", "free_port"]
 
@@ -35,13 +32,10 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class StandaloneCluster:
+    """A Spark master and `workers` workers on 127.0.0.1, each a bridge.jvm.JavaProcess with its log in the
+    cluster's SPARK_HOME (a temporary folder); a context manager that stops them all."""
+
     def __init__(
         self, workers: int = 2, cores_per_worker: int = 1, worker_memory: str = "3g", start_timeout: float = 90.0
     ):
@@ -54,8 +48,8 @@ class StandaloneCluster:
         self.port, self.ui_port = free_port(), free_port()
         self.master_url = f"spark://127.0.0.1:{self.port}"
         self.home = Path(tempfile.mkdtemp(prefix="dl4j-bridge-spark-"))
-        self.master: subprocess.Popen | None = None
-        self.worker_processes: list[subprocess.Popen] = []
+        self.master: JavaProcess | None = None
+        self.worker_processes: list[JavaProcess] = []
 
     def __enter__(self):
         return self.start()
@@ -70,32 +64,27 @@ class StandaloneCluster:
             self.master = self._launch(
                 "master",
                 "org.apache.spark.deploy.master.Master",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--webui-port",
-                str(self.ui_port),
+                ["--host", "127.0.0.1", "--port", str(self.port), "--webui-port", str(self.ui_port)],
+                ready_port=self.ui_port,
             )
+            worker = ["--host", "127.0.0.1", "--cores", str(self.cores), "--memory", self.memory]
             for index in range(self.workers):
+                args = [
+                    *worker,
+                    "--webui-port",
+                    str(free_port()),
+                    "--work-dir",
+                    str(self.home / "work"),
+                    self.master_url,
+                ]
                 self.worker_processes.append(
-                    self._launch(
-                        f"worker-{index}",
-                        "org.apache.spark.deploy.worker.Worker",
-                        "--host",
-                        "127.0.0.1",
-                        "--cores",
-                        str(self.cores),
-                        "--memory",
-                        self.memory,
-                        "--webui-port",
-                        str(free_port()),
-                        "--work-dir",
-                        str(self.home / "work"),
-                        self.master_url,
-                    )
+                    self._launch(f"worker-{index}", "org.apache.spark.deploy.worker.Worker", args)
                 )
-            self._wait_for_workers(self.workers)
+            self.master.wait_until(
+                lambda: self.alive_workers() >= self.workers,
+                self.start_timeout,
+                f"{self.workers} Spark workers to register (their logs: {self.home})",
+            )
         except BaseException:
             self.stop()
             raise
@@ -111,17 +100,7 @@ class StandaloneCluster:
         (self.home / "conf").mkdir()
         (self.home / "conf" / "log4j2.properties").write_text(_LOG4J)
 
-    def _launch(self, name: str, main_class: str, *args: str) -> subprocess.Popen:
-        java = java_home() / "bin" / "java"
-        cmd = [
-            str(java),
-            "-Xmx512m",
-            *JAVA17_MODULE_FLAGS,
-            "-cp",
-            f"{self.home}/conf:{self.home}/jars/*",
-            main_class,
-            *args,
-        ]
+    def _launch(self, name: str, main_class: str, args: list[str], ready_port: int | None = None) -> JavaProcess:
         env = {
             **os.environ,
             "SPARK_HOME": str(self.home),
@@ -130,9 +109,22 @@ class StandaloneCluster:
             "OMP_NUM_THREADS": "1",
         }
         set_native_thread_defaults(env)  # the executors' ND4J, as in the driver
-        log = open(self.home / f"{name}.log", "wb")
-        # Its own process group: stopping a worker also stops the executors it launched.
-        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        command = java_command(
+            main_class,
+            classpath=[self.home / "conf", f"{self.home}/jars/*"],
+            jvm_flags=["-Xmx512m", *JAVA17_MODULE_FLAGS],
+            args=args,
+        )
+        # A process group of its own (JavaProcess): stopping a worker also stops the executors it launched.
+        return JavaProcess(
+            command,
+            name=f"the Spark {name}",
+            ready_port=ready_port,
+            start_timeout=self.start_timeout,
+            env=env,
+            log_file=self.home / f"{name}.log",
+            error=SparkError,
+        ).start()
 
     def alive_workers(self) -> int:
         try:
@@ -141,42 +133,16 @@ class StandaloneCluster:
         except (OSError, ValueError):
             return 0
 
-    def _wait_for_workers(self, count: int) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.master.poll() is not None:
-                raise SparkError(f"the Spark master exited: see {self.home / 'master.log'}")
-            if self.alive_workers() >= count:
-                return
-            time.sleep(0.5)
-        raise SparkError(
-            f"{count} Spark workers did not register within {self.start_timeout:.0f} s: see the logs in {self.home}"
-        )
-
     def kill_worker(self, index: int = 0) -> None:
         """Kill a worker and its executors at once (SIGKILL), as a crashed machine would vanish."""
-        _kill_group(self.worker_processes[index], signal.SIGKILL)
+        self.worker_processes[index].kill(signal.SIGKILL)
 
     def stop(self) -> None:
-        for process in [*self.worker_processes, self.master]:
-            if process is not None and process.poll() is None:
-                _kill_group(process, signal.SIGTERM)
-        for process in [*self.worker_processes, self.master]:
-            if process is None:
-                continue
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                _kill_group(process, signal.SIGKILL)
-                process.wait(timeout=15)
-            _kill_group(process, signal.SIGKILL)  # executors left in the group, if any
+        processes = [p for p in [*self.worker_processes, self.master] if p is not None]
+        for process in processes:  # all of them at once, then each waited for
+            process.kill(signal.SIGTERM)
+        for process in processes:
+            process.stop()
 
     def pids(self) -> list[int]:
         return [p.pid for p in [self.master, *self.worker_processes] if p is not None]
-
-
-def _kill_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

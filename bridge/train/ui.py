@@ -15,16 +15,13 @@ posts through the same router (DL4J's SparkListenable.setListeners; SparkOptions
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from ..errors import DataError, SetupError, java_boundary
-from ..jvm import java_home, jclass, ui_classpath
+from ..jvm import JavaProcess, free_port, java_command, jclass, ui_classpath
 from ..model.kinds import as_java
 from ..spark.session import SparkOptions
 
@@ -38,15 +35,12 @@ FLUSH_TIMEOUT = 30.0
 def _free_port(port: int) -> int:
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise DataError(f"Received an invalid value for `port`, expected a TCP port 0..65535. Received: port={port!r}")
-    if port:
-        return port
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return port or free_port()
 
 
 class UIServer:
-    """The UI server process: started with start(), stopped by closing its stdin (stop())."""
+    """The UI server process (a bridge.jvm.JavaProcess): started with start(), stopped with stop(). Its stdin is a
+    pipe that UiServerMain watches: the server also ends when the Python process that started it does."""
 
     def __init__(self, stats_file, port: int = DEFAULT_PORT, replay: bool = False):
         self.stats_file = Path(stats_file).resolve()
@@ -55,52 +49,39 @@ class UIServer:
             raise DataError(f"No stats file at {self.stats_file}: `dl4j-bridge train --ui` writes OUT/ui-stats.bin.")
         if not replay:
             self.stats_file.parent.mkdir(parents=True, exist_ok=True)
-        self.command = [
-            str(java_home() / "bin" / "java"),
-            "-Xmx1g",
-            "-cp",
-            os.pathsep.join(ui_classpath()),
+        self.command = java_command(
             "ai.dl4jbridge.ui.UiServerMain",
-            "--port",
-            str(self.port),
-            "--stats",
-            str(self.stats_file),
-            *(["--replay"] if replay else []),
-        ]
-        self.process, self.url, self.log = None, None, []
+            classpath=ui_classpath(),
+            jvm_flags=["-Xmx1g"],
+            args=["--port", str(self.port), "--stats", str(self.stats_file), *(["--replay"] if replay else [])],
+        )
+        self.url: str | None = None
+        self.java: JavaProcess | None = None
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return None if self.java is None else self.java.process
+
+    @property
+    def log(self) -> list[str]:
+        """The server's last lines of output."""
+        return [] if self.java is None else [line.rstrip() for line in self.java.output]
 
     def start(self) -> UIServer:
-        self.process = subprocess.Popen(
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        ready = threading.Event()
-        threading.Thread(target=self._read, args=(ready,), daemon=True).start()
-        if not ready.wait(START_TIMEOUT) or self.url is None:
-            self.stop()
-            raise SetupError(
-                f"DL4J's training UI did not start on port {self.port} within {START_TIMEOUT:.0f} s: "
-                + " | ".join(self.log[-8:])
-            )
+        self.java = JavaProcess(
+            self.command,
+            name=f"DL4J's training UI (port {self.port})",
+            ready_line=r"^listening on (\S+)",
+            start_timeout=START_TIMEOUT,
+            stdin=True,  # UiServerMain exits when its stdin closes
+            error=SetupError,
+        ).start()
+        self.url = self.java.match.group(1)
         return self
 
-    def _read(self, ready: threading.Event) -> None:
-        for line in self.process.stdout:
-            self.log.append(line.rstrip())
-            if line.startswith("listening on "):
-                self.url = line.split(" ", 2)[2].strip()
-                ready.set()
-        ready.set()  # exited before listening: start() reports the log
-
     def stop(self, timeout: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(OSError):
-            self.process.stdin.close()  # UiServerMain exits when its stdin closes
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.terminate()
-            self.process.wait(timeout)
+        if self.java is not None:
+            self.java.stop(grace=timeout)
 
 
 class TrainingUI:

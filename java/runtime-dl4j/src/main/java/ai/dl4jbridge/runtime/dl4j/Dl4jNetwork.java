@@ -1,7 +1,7 @@
 package ai.dl4jbridge.runtime.dl4j;
 
+import ai.dl4jbridge.modelzip.ModelZip;
 import ai.dl4jbridge.runtime.ModelLoadException;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -39,17 +39,15 @@ final class Dl4jNetwork {
         this.layout = layout;
     }
 
-    /** Restores the network the (already sanitised) zip holds, detecting its kind from configuration.json. */
-    static Dl4jNetwork restore(SafeZip zip, String source) {
+    /** Restores the network the zip holds (what ModelZip kept of it), detecting its kind from configuration.json. */
+    static Dl4jNetwork restore(ModelZip zip, String source) {
         boolean isGraph = isComputationGraph(zip.configuration(), source);
         try {
             if (isGraph) {
-                ComputationGraph graph =
-                        ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(zip.bytes()), false);
+                ComputationGraph graph = ModelSerializer.restoreComputationGraph(zip.dl4jZip(), false);
                 return ofGraph(graph, source);
             }
-            MultiLayerNetwork net =
-                    ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(zip.bytes()), false);
+            MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(zip.dl4jZip(), false);
             return ofMultiLayer(net);
         } catch (IOException | RuntimeException e) {
             if (e instanceof ModelLoadException) {

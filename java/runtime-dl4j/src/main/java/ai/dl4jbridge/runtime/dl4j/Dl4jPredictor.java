@@ -1,5 +1,7 @@
 package ai.dl4jbridge.runtime.dl4j;
 
+import ai.dl4jbridge.modelzip.ModelZip;
+import ai.dl4jbridge.modelzip.ModelZipException;
 import ai.dl4jbridge.runtime.AbstractPredictor;
 import ai.dl4jbridge.runtime.ExecutionProvider;
 import ai.dl4jbridge.runtime.Labels;
@@ -10,21 +12,15 @@ import ai.dl4jbridge.runtime.NanPolicy;
 import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
 import ai.dl4jbridge.runtime.PredictorException;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.ObjectInputFilter;
-import java.io.ObjectInputStream;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipInputStream;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -42,17 +38,18 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
  * otherwise ({@code InputType.convolutional} on a MultiLayerNetwork: DL4J keeps no height and width)
  * {@link Builder#optInputShape(long...)} gives it. Outputs keep their rank ([N, classes], [N, 1, H, W]).
  *
- * <p>Only the configuration and the parameters of the zip are read: entries that ModelSerializer would
- * Java-deserialise (preprocessor.bin, normalizer.bin) are skipped, never loaded ({@link SafeZip}), and
- * listed in the metadata as "skipped_entries".
+ * <p>Only the configuration, the parameters and dl4j-bridge's metadata of the zip are read ({@link ModelZip}, the
+ * policy that Python's bridge.load uses too): entries that ModelSerializer would Java-deserialise (preprocessor.bin,
+ * normalizer.bin) and everything else outside its allow-list are skipped, never loaded, and listed in the metadata
+ * as "skipped_entries".
  *
  * <p>Thread-safe: DL4J's networks are not, so calls are serialised on the network (ND4J parallelises
  * inside one call). Brings DL4J and ND4J (~100 MB of natives) onto the classpath: use
  * {@code OnnxPredictor} in services, this class to cross-check.
  */
 public final class Dl4jPredictor extends AbstractPredictor {
-    /** The entry that dl4j-bridge's Python side adds to the zip: {"name": ..., "labels": [...]}. */
-    static final String METADATA_ENTRY = "dl4j-bridge.json";
+    /** The entry that dl4j-bridge's Python side adds to the zip: {"name": ..., "labels": [...], "input_shapes"}. */
+    static final String METADATA_ENTRY = ModelZip.METADATA;
 
     private final Dl4jNetwork net;
     private final long[] inputShape;
@@ -158,10 +155,14 @@ public final class Dl4jPredictor extends AbstractPredictor {
         }
 
         public Dl4jPredictor build() {
-            byte[] zip = read();
-            SafeZip safe = SafeZip.of(zip, source());
+            ModelZip safe;
+            try {
+                safe = ModelZip.of(read(), source(), ModelZip.Use.INFERENCE);
+            } catch (ModelZipException e) {
+                throw new ModelLoadException(e.getMessage(), e);
+            }
             Dl4jNetwork net = Dl4jNetwork.restore(safe, source());
-            Map<String, String> metadata = new LinkedHashMap<>(metadata(zip));
+            Map<String, String> metadata = new LinkedHashMap<>(metadata(safe));
             long[] shape = inputShape(net, metadata);
             long[] outShape = probeOutputShape(net, shape);
             metadata.putIfAbsent(
@@ -263,33 +264,29 @@ public final class Dl4jPredictor extends AbstractPredictor {
     }
 
     /**
-     * The zip's dl4j-bridge.json entry (a Java-serialised String, as ModelSerializer.addObjectToFile
-     * writes it), flattened to name / labels. Only java.lang.String may be deserialised: a filter refuses
-     * every other class before it is instantiated.
+     * dl4j-bridge's metadata in the zip (ModelZip decodes it: the plain JSON entry, or the legacy Java-serialised
+     * String, never deserialised), flattened to name / labels beside the JSON itself.
      */
-    static Map<String, String> metadata(byte[] zip) {
+    static Map<String, String> metadata(ModelZip zip) {
         Map<String, String> out = new LinkedHashMap<>();
-        try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip))) {
-            for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-                if (!e.getName().endsWith(METADATA_ENTRY)) {
-                    continue;
-                }
-                ObjectInputStream objects = new ObjectInputStream(in);
-                objects.setObjectInputFilter(ObjectInputFilter.Config.createFilter("java.lang.String;!*"));
-                String json = (String) objects.readObject();
-                out.put(METADATA_ENTRY, json);
-                JsonNode root = new ObjectMapper().readTree(json);
-                if (root.path("name").isTextual()) {
-                    out.put("name", root.get("name").asText());
-                }
-                if (root.path("labels").isArray()) {
-                    out.put("labels", root.get("labels").toString());
-                }
-            }
-        } catch (IOException | ClassNotFoundException | ClassCastException e) {
-            throw new ModelLoadException("the model zip's " + METADATA_ENTRY + " entry is unreadable: " + e);
+        String json = zip.metadataJson();
+        if (json == null) {
+            return out;
         }
-        return Collections.unmodifiableMap(out);
+        out.put(METADATA_ENTRY, json);
+        try {
+            JsonNode root = new ObjectMapper().readTree(json);
+            if (root.path("name").isTextual()) {
+                out.put("name", root.get("name").asText());
+            }
+            if (root.path("labels").isArray()) {
+                out.put("labels", root.get("labels").toString());
+            }
+        } catch (IOException e) {
+            throw new ModelLoadException(
+                    "model " + zip.source() + ": its " + zip.metadataEntry() + " entry is not valid JSON: " + e, e);
+        }
+        return out;
     }
 
     static String dl4jVersion() {

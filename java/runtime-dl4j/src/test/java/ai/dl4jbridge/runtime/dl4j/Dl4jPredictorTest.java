@@ -113,6 +113,32 @@ class Dl4jPredictorTest {
     }
 
     @Test
+    void readsThePlainJsonMetadataThatPythonsSaveWrites() throws Exception {
+        // What bridge.save writes: DL4J's entries (saveUpdater: true), then dl4j-bridge.json (plain UTF-8 JSON) and
+        // dl4j-bridge-training.json.
+        Path saved = tmp.resolve("saved-by-python.zip");
+        ModelSerializer.writeModel(net, saved.toFile(), true);
+        Path withMeta = tmp.resolve("saved-by-python-meta.zip");
+        try (java.util.zip.ZipInputStream in = new java.util.zip.ZipInputStream(Files.newInputStream(saved));
+                java.util.zip.ZipOutputStream out =
+                        new java.util.zip.ZipOutputStream(Files.newOutputStream(withMeta))) {
+            for (java.util.zip.ZipEntry e; (e = in.getNextEntry()) != null; ) {
+                out.putNextEntry(new java.util.zip.ZipEntry(e.getName()));
+                out.write(in.readAllBytes());
+            }
+            out.putNextEntry(new java.util.zip.ZipEntry("dl4j-bridge.json"));
+            out.write("{\"name\": \"plain\", \"labels\": null, \"input_shapes\": null}".getBytes("UTF-8"));
+            out.putNextEntry(new java.util.zip.ZipEntry("dl4j-bridge-training.json"));
+            out.write("{\"format\": 1}".getBytes("UTF-8"));
+        }
+        try (Predictor p = Dl4jPredictor.builder().setModel(withMeta).build()) {
+            assertEquals("plain", p.info().name());
+            assertTrue(p.info().metadata().get("dl4j-bridge.json").contains("plain"));
+            assertEquals(null, p.info().metadata().get("skipped_entries"));
+        }
+    }
+
+    @Test
     void threadSafe() throws Exception {
         float[][] x = inputs(4);
         try (Predictor p = Dl4jPredictor.builder().setModel(zip).build()) {
