@@ -11,6 +11,8 @@ Python 3.12 unpacked and re-packed as tar.xz (255 MB -> 204 MB), split into 54 M
 folder ignored through .git/info/exclude and carried by one `run`, concatenated under /tmp; the last call
 unpacks it into /tmp/site with pytest's wheels, sets PYTHONPATH=/tmp/site:$PWD, and runs
 `python -m pytest tests/test_gpu.py` and `python -m benchmarks.bench_gpu --out $OUT/gpu.md`.
+The CNN families (ResNet-50, Xception, MobileNet, TinyYOLO, U-Net) have their own prepared check, with the
+device calls in its docstring: benchmarks/gpu_check.py.
 """
 
 from __future__ import annotations
