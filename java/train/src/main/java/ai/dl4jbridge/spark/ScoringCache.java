@@ -47,7 +47,7 @@ final class ScoringCache {
     static Loaded get(ScoringSpec spec) {
         String[] why = new String[1];
         ExecutionProvider provider = resolve(spec.provider, why);
-        return get(
+        Loaded cached = get(
                 spec.modelDigest,
                 () -> spec.model.value(),
                 provider,
@@ -55,6 +55,8 @@ final class ScoringCache {
                 spec.deviceId,
                 spec.intraOpThreads,
                 spec.nanPolicy);
+        // The driver's own CPU predictor (local[N]) is cached without AUTO's reason: report this choice's.
+        return why[0].equals(cached.reason) ? cached : new Loaded(cached.predictor, cached.provider, why[0]);
     }
 
     static Loaded get(
@@ -108,10 +110,12 @@ final class ScoringCache {
         if (asked == OnnxScoring.Provider.CUDA) {
             return ExecutionProvider.CUDA;
         }
+        // Not OrtEnvironment.getEnvironment() here: creating ONNX Runtime's environment on a thread with the default
+        // stack (a Spark task's) killed the executor JVM with SIGSEGV and no error report (ONNX Runtime Java 1.29).
+        // OnnxPredictor creates it on its loader thread, which has a large stack.
         if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
-            why[0] = "auto: this ONNX Runtime build ("
-                    + OrtEnvironment.getEnvironment().getVersion()
-                    + ") has no CUDA provider; com.microsoft.onnxruntime:onnxruntime_gpu has it";
+            why[0] = "auto: this ONNX Runtime build has no CUDA provider; com.microsoft.onnxruntime:onnxruntime_gpu"
+                    + " has it";
             return ExecutionProvider.CPU;
         }
         if (!Files.exists(NVIDIA_DRIVER)) {
