@@ -111,9 +111,7 @@ final class FeatureValues implements Serializable {
         if (!fits(found)) {
             throw invalid(rowNumber, "has shape " + Arrays.toString(found) + "; expected " + expected() + hint(found));
         }
-        int start = out.position();
-        fill(items, arrayType, 0, found, out, rowNumber);
-        checkFinite(out, start, rowNumber);
+        fill(items, arrayType, 0, found, out, out.position(), rowNumber);
     }
 
     private static long[] shapeOf(ArrayData items, ArrayType type) {
@@ -132,7 +130,9 @@ final class FeatureValues implements Serializable {
         return dims.stream().mapToLong(Long::longValue).toArray();
     }
 
-    private void fill(ArrayData items, ArrayType type, int level, long[] found, FloatBuffer out, long rowNumber) {
+    /** Leaves in C order, each leaf array checked (NaN, infinite) as a plain array: start is the row's position. */
+    private void fill(
+            ArrayData items, ArrayType type, int level, long[] found, FloatBuffer out, int start, long rowNumber) {
         int n = items.numElements();
         if (level >= found.length || n != found[level]) {
             throw invalid(
@@ -152,15 +152,22 @@ final class FeatureValues implements Serializable {
         DataType element = type.elementType();
         if (element instanceof ArrayType) {
             for (int i = 0; i < n; i++) {
-                fill(items.getArray(i), (ArrayType) element, level + 1, found, out, rowNumber);
+                fill(items.getArray(i), (ArrayType) element, level + 1, found, out, start, rowNumber);
             }
-        } else if (element.equals(DataTypes.FloatType)) {
-            out.put(items.toFloatArray());
+            return;
+        }
+        float[] values;
+        if (element.equals(DataTypes.FloatType)) {
+            values = items.toFloatArray();
         } else {
-            for (double v : items.toDoubleArray()) {
-                out.put((float) v);
+            double[] doubles = items.toDoubleArray();
+            values = new float[doubles.length];
+            for (int i = 0; i < doubles.length; i++) {
+                values[i] = (float) doubles[i];
             }
         }
+        checkFinite(values, out.position() - start, rowNumber);
+        out.put(values);
     }
 
     private boolean fits(long[] found) {
@@ -267,12 +274,22 @@ final class FeatureValues implements Serializable {
         if (!refuseNonFinite) {
             return;
         }
-        for (int i = 0; i < size; i++) {
-            float v = out.get(start + i);
-            if (Float.isNaN(v) || Float.isInfinite(v)) {
+        float[] values = new float[size];
+        out.duplicate().position(start).get(values);
+        checkFinite(values, 0, row);
+    }
+
+    /** values[i] is value {@code offset + i} of the row. */
+    private void checkFinite(float[] values, int offset, long row) {
+        if (!refuseNonFinite) {
+            return;
+        }
+        for (int i = 0; i < values.length; i++) {
+            float v = values[i];
+            if (v - v != 0) { // NaN or infinite: both make v - v NaN
                 throw invalid(
                         row,
-                        "holds " + v + " at value " + i + " (in C order); NaN and infinite inputs are"
+                        "holds " + v + " at value " + (offset + i) + " (in C order); NaN and infinite inputs are"
                                 + " refused, as bridge.OnnxModel refuses them (float64 values beyond float32's range"
                                 + " become infinite)");
             }

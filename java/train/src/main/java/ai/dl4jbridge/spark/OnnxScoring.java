@@ -191,7 +191,6 @@ public final class OnnxScoring implements AutoCloseable {
                 provider,
                 deviceId,
                 threads,
-                nanPolicy,
                 new FeatureValues(features, rowShape(info), nanPolicy == NanPolicy.REFUSE),
                 batchSize,
                 providersUsed);
@@ -345,8 +344,7 @@ public final class OnnxScoring implements AutoCloseable {
                                 ExecutionProvider.CPU,
                                 "",
                                 0,
-                                intraOpThreads > 0 ? intraOpThreads : 1,
-                                nanPolicy)
+                                intraOpThreads > 0 ? intraOpThreads : 1)
                         .predictor
                         .info();
             } catch (ModelLoadException e) {

@@ -15,6 +15,8 @@ final class PredictUdf implements UDF1<Object, Object> {
 
     private final ScoringSpec spec;
     private final boolean prediction;
+    /** This task's copy of the executor's predictor (the UDF object is deserialised per task). */
+    private transient ScoringCache.Loaded loaded;
 
     PredictUdf(ScoringSpec spec, boolean prediction) {
         this.spec = spec;
@@ -23,7 +25,9 @@ final class PredictUdf implements UDF1<Object, Object> {
 
     @Override
     public Object call(Object features) {
-        ScoringCache.Loaded loaded = ScoringCache.get(spec);
+        if (loaded == null) {
+            loaded = ScoringCache.get(spec);
+        }
         FloatBuffer row = FloatBuffer.allocate(spec.features.size());
         spec.features.write(features, row, -1);
         row.flip();

@@ -47,14 +47,8 @@ final class ScoringCache {
     static Loaded get(ScoringSpec spec) {
         String[] why = new String[1];
         ExecutionProvider provider = resolve(spec.provider, why);
-        Loaded cached = get(
-                spec.modelDigest,
-                () -> spec.model.value(),
-                provider,
-                why[0],
-                spec.deviceId,
-                spec.intraOpThreads,
-                spec.nanPolicy);
+        Loaded cached =
+                get(spec.modelDigest, () -> spec.model.value(), provider, why[0], spec.deviceId, spec.intraOpThreads);
         // The driver's own CPU predictor (local[N]) is cached without AUTO's reason: report this choice's.
         return why[0].equals(cached.reason) ? cached : new Loaded(cached.predictor, cached.provider, why[0]);
     }
@@ -65,16 +59,17 @@ final class ScoringCache {
             ExecutionProvider provider,
             String reason,
             int deviceId,
-            int intraOpThreads,
-            NanPolicy nanPolicy) {
-        String key = digest + "/" + provider + "/" + deviceId + "/" + intraOpThreads + "/" + nanPolicy;
+            int intraOpThreads) {
+        String key = digest + "/" + provider + "/" + deviceId + "/" + intraOpThreads;
         return PREDICTORS.computeIfAbsent(key, k -> {
             OnnxPredictor predictor = OnnxPredictor.builder()
                     .setModel(bytes.get())
                     .optExecutionProvider(provider)
                     .optDeviceId(deviceId)
                     .optIntraOpThreads(intraOpThreads)
-                    .optNanPolicy(nanPolicy)
+                    // FeatureValues checks NaN and infinite values as it reads each row, naming it: one pass,
+                    // not a second one over every batch in the predictor.
+                    .optNanPolicy(NanPolicy.ALLOW)
                     .build();
             LOG.info(
                     "dl4j-bridge scoring: model '{}' ({}) loaded on {}{}",

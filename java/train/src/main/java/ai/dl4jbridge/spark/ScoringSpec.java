@@ -1,6 +1,5 @@
 package ai.dl4jbridge.spark;
 
-import ai.dl4jbridge.runtime.NanPolicy;
 import java.io.Serializable;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.CollectionAccumulator;
@@ -20,7 +19,6 @@ final class ScoringSpec implements Serializable {
     final OnnxScoring.Provider provider;
     final int deviceId;
     final int intraOpThreads;
-    final NanPolicy nanPolicy;
     final FeatureValues features;
     final int batchSize;
     /** Per task: "executor ID: provider" (the driver reads the set: which provider ran where). */
@@ -33,7 +31,6 @@ final class ScoringSpec implements Serializable {
             OnnxScoring.Provider provider,
             int deviceId,
             int intraOpThreads,
-            NanPolicy nanPolicy,
             FeatureValues features,
             int batchSize,
             CollectionAccumulator<String> providersUsed) {
@@ -43,7 +40,6 @@ final class ScoringSpec implements Serializable {
         this.provider = provider;
         this.deviceId = deviceId;
         this.intraOpThreads = intraOpThreads;
-        this.nanPolicy = nanPolicy;
         this.features = features;
         this.batchSize = batchSize;
         this.providersUsed = providersUsed;
