@@ -85,6 +85,7 @@ def test_cnn_network_scores_as_onnx_model(session, digits, cnn, tmp_path, layout
     rows = x.reshape(-1, 1, 28, 28) if layout == "images" else x
     scored = spark.score(cnn, spark.dataframe(session, rows), batch_size=64, input_shape=(1, 28, 28))
     _assert_scores(scored, model.predict(x.reshape(-1, 1, 28, 28)), None, f"cnn, {layout}")
+    assert np.array_equal(spark.to_numpy(scored, "features"), x)  # [C][H][W] arrays come back flat, in C order
 
 
 def test_labels_given_to_an_exported_network_become_the_prediction(session, digits, cnn):

@@ -88,7 +88,8 @@ def dataframe(spark, x, y=None, *, features: str = "features", label: str = "lab
 
 @java_boundary("bridge.spark.to_numpy")
 def to_numpy(df, column: str) -> np.ndarray:
-    """One column collected to the driver: array<float|double> -> float32 (n, width); int/long -> int64 (n,);
+    """One column collected to the driver: array<float|double> -> float32 (n, width) (nested arrays, e.g. images,
+    flattened in C order: reshape to (n, C, H, W)); int/long -> int64 (n,);
     float/double -> float64 (n,); string -> str (n,). Runs a Spark job (the scores are computed now)."""
     df = java_dataset(df)
     names = [str(n) for n in df.schema().fieldNames()]

@@ -87,20 +87,17 @@ public final class Frames {
     }
 
     /**
-     * An array column collected as one float[] of rows * width values (array&lt;float|double&gt;, flat); every row
-     * must have the first row's width. {@code shape} receives [rows, width].
+     * An array column collected as one float[] of rows * width values (array&lt;float|double&gt;; nested arrays
+     * flattened in C order); every row must have the first row's width. {@code shape} receives [rows, width].
      */
     public static float[] floats(Dataset<Row> df, String column, int[] shape) {
         List<Row> rows = df.select(column).collectAsList();
         float[] out = null;
         int width = -1;
+        List<Float> values = new ArrayList<>();
         for (int r = 0; r < rows.size(); r++) {
-            Object items = FeatureValues.elements(rows.get(r).get(0));
-            if (items == null) {
-                throw new IllegalArgumentException("column '" + column + "' row " + r + " is "
-                        + rows.get(r).get(0) + ", expected an array of numbers");
-            }
-            List<?> values = asList(items);
+            values.clear();
+            flatten(rows.get(r).get(0), values, column, r);
             if (out == null) {
                 width = values.size();
                 out = new float[rows.size() * width];
@@ -109,12 +106,27 @@ public final class Frames {
                         + " values, the first row " + width + "; expected one width");
             }
             for (int i = 0; i < width; i++) {
-                out[r * width + i] = ((Number) values.get(i)).floatValue();
+                out[r * width + i] = values.get(i);
             }
         }
         shape[0] = rows.size();
         shape[1] = Math.max(width, 0);
         return out == null ? new float[0] : out;
+    }
+
+    private static void flatten(Object value, List<Float> into, String column, int row) {
+        Object items = value == null ? null : FeatureValues.elements(value);
+        if (items == null) {
+            throw new IllegalArgumentException(
+                    "column '" + column + "' row " + row + " holds " + value + ", expected arrays of numbers");
+        }
+        for (Object item : asList(items)) {
+            if (item instanceof Number) {
+                into.add(((Number) item).floatValue());
+            } else {
+                flatten(item, into, column, row);
+            }
+        }
     }
 
     /** A scalar column collected as its Java values (Integer, String, ...), in row order. */
