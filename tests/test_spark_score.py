@@ -226,3 +226,9 @@ def test_other_dataframes_are_refused(session, digits):
 def test_udf_refuses_a_bad_name(session):
     with pytest.raises(DataError, match="not a SQL identifier"):
         spark.register_udf(MLP, session, name="drop table;")
+
+
+def test_a_dl4j_model_zip_is_exported_then_scored(session, digits):
+    x = digits[0][:100]
+    scored = spark.score("models/vectors/mlp/model.zip", spark.dataframe(session, x))
+    _assert_scores(scored, bridge.OnnxModel(MLP).predict(x), None, "DL4J zip")  # no labels given: class indices
