@@ -187,7 +187,6 @@ public final class OnnxScoring implements AutoCloseable {
         return new ScoringSpec(
                 broadcast,
                 digest,
-                info.name(),
                 provider,
                 deviceId,
                 threads,

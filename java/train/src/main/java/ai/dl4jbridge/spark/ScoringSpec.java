@@ -15,7 +15,6 @@ final class ScoringSpec implements Serializable {
     /** The model bytes' SHA-256 (hex): with the predictor settings, the key of the executor's cached predictor. */
     final String modelDigest;
 
-    final String modelName;
     final OnnxScoring.Provider provider;
     final int deviceId;
     final int intraOpThreads;
@@ -27,7 +26,6 @@ final class ScoringSpec implements Serializable {
     ScoringSpec(
             Broadcast<byte[]> model,
             String modelDigest,
-            String modelName,
             OnnxScoring.Provider provider,
             int deviceId,
             int intraOpThreads,
@@ -36,7 +34,6 @@ final class ScoringSpec implements Serializable {
             CollectionAccumulator<String> providersUsed) {
         this.model = model;
         this.modelDigest = modelDigest;
-        this.modelName = modelName;
         this.provider = provider;
         this.deviceId = deviceId;
         this.intraOpThreads = intraOpThreads;
