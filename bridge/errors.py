@@ -79,7 +79,11 @@ class JavaError(BridgeError, RuntimeError):
 # Ordered: the first Java class (or superclass) that matches decides the Python type.
 # A zip that Java cannot read is a model file (DL4J's model files are zips); other I/O failures are about files
 # in general, unless the call says its files are models (java_errors(..., io_error=ModelFileError)).
+# The Java runtime's own exceptions come first: a Spark job that failed on a row scoring refused is about the data.
 _JAVA_TO_PYTHON: list[tuple[str, type[BridgeError]]] = [
+    ("ai.dl4jbridge.runtime.InvalidInputException", DataError),
+    ("ai.dl4jbridge.runtime.ModelLoadException", ModelFileError),
+    ("ai.dl4jbridge.runtime.ProviderUnavailableException", ProviderError),
     ("org.apache.spark.SparkException", SparkError),
     ("java.lang.OutOfMemoryError", ResourceError),
     ("org.bytedeco.javacpp.Pointer$OutOfMemoryError", ResourceError),

@@ -16,6 +16,7 @@ from bridge.errors import (
     FileAccessError,
     JavaError,
     ModelFileError,
+    ProviderError,
     ResourceError,
     SparkError,
     java_boundary,
@@ -132,6 +133,9 @@ def test_java_exception_in_a_callback_leaves_as_a_bridge_error(mnist):
         ("java.lang.IllegalArgumentException", DataError),
         ("org.apache.spark.SparkException", SparkError),
         ("java.lang.UnsupportedOperationException", JavaError),
+        ("ai.dl4jbridge.runtime.InvalidInputException", DataError),
+        ("ai.dl4jbridge.runtime.ModelLoadException", ModelFileError),
+        ("ai.dl4jbridge.runtime.ProviderUnavailableException", ProviderError),
     ],
 )
 def test_the_java_to_python_table(java_class, expected):

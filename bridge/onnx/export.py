@@ -20,8 +20,8 @@ from ..jvm.arrays import to_indarray, to_numpy
 from ..jvm.locate import VERSION as __version__
 from ..model.inputs import input_specs
 from ..model.kinds import as_java, is_graph
+from ..model.modelfile import load
 from ..model.network import Network as BridgeNetwork
-from ..train.api import load
 from . import activations, conv, conv2d, dense, frozen, heads, normalization, preprocessors, vertices  # noqa: F401  (they register converters)  # noqa: F401  (they register converters)
 from .registry import FLOAT, LAYERS, PREPROCESSORS, VERTICES, Graph, Tensor, layer_problems, registry_problems
 from .walk import LAYER, PREPROCESSOR, Network, walk

@@ -3,12 +3,25 @@
     with bridge.spark.session("local[2]") as spark:           # or "spark://host:7077"
         bridge.fit(net, x, y, epochs=2, spark=spark)
     bridge.fit(net, x, y, epochs=2, spark="local[2]")        # a session for just this call
+    scored = bridge.spark.score("model.onnx", df)            # probabilities, prediction: on the executors
 
 The Spark driver lives in this process's JVM (JPype); executors get the same jars and the Java 17
 flags. The trained network is an ordinary DL4J network: evaluate, save and export it as any other.
 """
 
+from .frames import dataframe, to_numpy
+from .scoring import register_udf, score
 from .session import SparkOptions, SparkSession, session
 from .training import export_datasets, fit_files
 
-__all__ = ["session", "SparkSession", "SparkOptions", "fit_files", "export_datasets"]
+__all__ = [
+    "session",
+    "SparkSession",
+    "SparkOptions",
+    "fit_files",
+    "export_datasets",
+    "score",
+    "register_udf",
+    "dataframe",
+    "to_numpy",
+]
