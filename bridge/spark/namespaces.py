@@ -16,7 +16,6 @@ Ports (fixed, the same on every machine, each on its own address):
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -304,9 +303,3 @@ def _kill(pid: int, sig: int) -> None:
     except (ProcessLookupError, PermissionError):
         pass
 
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
