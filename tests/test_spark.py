@@ -126,7 +126,7 @@ def test_unreachable_master_fails_fast_with_a_clear_error():
     assert time.monotonic() - start < 10
 
 
-@pytest.mark.parametrize("master", ["yarn", "local[two]", "spark://nohost"])
+@pytest.mark.parametrize("master", ["mesos://host:5050", "local[two]", "spark://nohost", "k8s://"])
 def test_bad_master_url_is_refused(master):
     with pytest.raises(DataError, match="master"):
         spark.session(master)

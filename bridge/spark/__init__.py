@@ -1,21 +1,23 @@
 """Distributed training on Apache Spark (DL4J's SparkDl4jMultiLayer or SparkComputationGraph, parameter averaging).
 
-    with bridge.spark.session("local[2]") as spark:           # or "spark://host:7077"
+    with bridge.spark.session("local[2]") as spark:           # or "spark://host:7077", "yarn", "k8s://https://..."
         bridge.fit(net, x, y, epochs=2, spark=spark)
     bridge.fit(net, x, y, epochs=2, spark="local[2]")        # a session for just this call
     scored = bridge.spark.score("model.onnx", df)            # probabilities, prediction: on the executors
 
-The Spark driver lives in this process's JVM (JPype); executors get the same jars and the Java 17
-flags. The trained network is an ordinary DL4J network: evaluate, save and export it as any other.
+The Spark driver lives in this process's JVM (JPype); executors get the same jars (shipped by Spark) and the
+Java 17 flags. The trained network is an ordinary DL4J network: evaluate, save and export it as any other.
 """
 
+from . import yarn
 from .frames import dataframe, to_numpy
 from .scoring import register_udf, score
-from .session import SparkOptions, SparkSession, session
+from .session import SparkOptions, SparkSession, session, session_settings
 from .training import export_datasets, fit_files
 
 __all__ = [
     "session",
+    "session_settings",
     "SparkSession",
     "SparkOptions",
     "fit_files",
@@ -24,4 +26,5 @@ __all__ = [
     "register_udf",
     "dataframe",
     "to_numpy",
+    "yarn",
 ]

@@ -5,20 +5,24 @@ tests, benchmarks and trying the cluster path without a real cluster.
         bridge.fit(net, x, y, spark=cluster.master_url)
 
 A standalone worker launches executors with the classpath Spark's launcher builds from
-$SPARK_HOME/jars, so the cluster gets a SPARK_HOME whose jars/ links to the Maven-built jars.
+$SPARK_HOME/jars, so the cluster gets a SPARK_HOME whose jars/ links to the Maven-built jars of a Spark
+installation: Spark and its dependencies, not DL4J, ND4J, JavaCPP or this project's jar, which reach the
+executors as a real cluster's would, shipped by the driver (spark.jars, bridge.spark.session).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import tempfile
 import urllib.request
 from pathlib import Path
 
 from ..errors import SparkError
-from ..jvm import JAVA17_MODULE_FLAGS, JavaProcess, classpath, free_port, java_command, set_native_thread_defaults
+from ..jvm import JAVA17_MODULE_FLAGS, JavaProcess, free_port, java_command, set_native_thread_defaults
+from .jars import spark_install_jars
 
 __all__ = ["StandaloneCluster", "free_port"]
 
@@ -93,7 +97,7 @@ class StandaloneCluster:
     def _make_spark_home(self) -> None:
         jars = self.home / "jars"
         jars.mkdir(parents=True)
-        for index, entry in enumerate(classpath()):
+        for index, entry in enumerate(spark_install_jars()):
             (jars / f"{index:03d}-{Path(entry).name}").symlink_to(entry)
         # Spark's launcher looks for jars/ in a SPARK_HOME only when it holds a RELEASE file.
         (self.home / "RELEASE").write_text("Spark 3.5 jars linked by dl4j-bridge\n")
@@ -106,6 +110,8 @@ class StandaloneCluster:
             "SPARK_HOME": str(self.home),
             "SPARK_SCALA_VERSION": "2.12",
             "SPARK_LOCAL_IP": "127.0.0.1",
+            # Executors' scratch space (fetched jars, shuffle and block files) inside the cluster's folder.
+            "SPARK_LOCAL_DIRS": str(self.home / "local"),
             "OMP_NUM_THREADS": "1",
         }
         set_native_thread_defaults(env)  # the executors' ND4J, as in the driver
@@ -143,6 +149,7 @@ class StandaloneCluster:
             process.kill(signal.SIGTERM)
         for process in processes:
             process.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def pids(self) -> list[int]:
         return [p.pid for p in [self.master, *self.worker_processes] if p is not None]

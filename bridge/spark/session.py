@@ -6,18 +6,17 @@ The Spark driver lives in this process's JVM (JPype); executors get the same jar
 from __future__ import annotations
 
 import contextlib
-import re
-import socket
+import os
 from dataclasses import dataclass, field
 
 from ..errors import DataError, JavaError, SparkError, java_boundary, java_errors
-from ..jvm import JAVA17_MODULE_FLAGS, classpath, jclass, jvm_options, start_jvm
+from ..jvm import JAVA17_MODULE_FLAGS, jclass, jvm_options, start_jvm
 from ..validate import boolean, choice, integer_at_least
+from .managers import check_master, manager, manager_settings
+from .submit import submitted_settings
 
-__all__ = ["session", "SparkSession", "SparkOptions"]
+__all__ = ["session", "session_settings", "SparkSession", "SparkOptions"]
 
-_MASTER = re.compile(r"^(local(\[(\*|\d+)\])?|spark://[\w.\-]+:\d+)$")
-MASTER_PROBE_SECONDS = 5.0
 # DL4J's Spark stats ask an NTP server for the time by default; there is none to reach here (nor
 # on many clusters), and one machine's clock is what the timings need.
 TIME_SOURCE = ("org.deeplearning4j.spark.time.TimeSource", "org.deeplearning4j.spark.time.SystemClockTimeSource")
@@ -105,40 +104,60 @@ def _spark_errors(context: str):
         raise SparkError(str(error)) from error
 
 
-def _check_master(master: str) -> None:
-    if not isinstance(master, str) or not _MASTER.match(master):
-        raise DataError(
-            f"Received an invalid value for `master`. Received: master={master!r}. "
-            "Expected local, local[N], local[*] or spark://HOST:PORT."
-        )
-    if master.startswith("spark://"):
-        host, port = master[len("spark://") :].rsplit(":", 1)
-        try:
-            socket.create_connection((host, int(port)), timeout=MASTER_PROBE_SECONDS).close()
-        except OSError as exc:
-            raise SparkError(
-                f"Spark master {master} is unreachable ({exc}); is it running, and is the port right?"
-            ) from exc
-
-
 @java_boundary("starting Spark")
 def session(
-    master: str = "local[*]",
+    master: str | None = None,
     conf: dict | None = None,
     app_name: str = "dl4j-bridge",
     executor_memory: str = "2g",
     executor_off_heap: str = "3g",
 ) -> SparkSession:
     """Start Spark in this JVM with what DL4J needs: Kryo with ND4J's registrator, Java 17 flags for
-    executors, ND4J off-heap limits, the driver on 127.0.0.1, and this project's jars for executors."""
-    _check_master(master)
+    executors, ND4J off-heap limits, the driver on $SPARK_LOCAL_IP (else 127.0.0.1), and this project's jars
+    shipped to the executors (bridge.spark.managers: standalone, YARN, Kubernetes).
+
+    master: local[*] (the default), local[N], spark://HOST:PORT, yarn, or k8s://https://HOST:PORT. With no master
+    under spark-submit, spark-submit's master and settings (bridge.spark.submit); `conf` wins over every default."""
+    master, app_name, settings = session_settings(master, conf, app_name, executor_memory, executor_off_heap)
+    check_master(master, probe=True)
+    with _spark_errors(f"starting Spark ({master})"):
+        jclass("java.lang.System").setProperty(*TIME_SOURCE)
+        # Spark names this machine after SPARK_LOCAL_IP as this JVM's environment had it at start, else after the
+        # first non-loopback interface it finds: the driver's address instead.
+        jclass("org.apache.spark.util.Utils").setCustomHostname(settings["spark.driver.host"])
+        spark_conf = jclass("org.apache.spark.SparkConf")().setMaster(master).setAppName(app_name)
+        for key, value in settings.items():
+            spark_conf = spark_conf.set(key, str(value))
+        context = jclass("org.apache.spark.api.java.JavaSparkContext")(spark_conf)
+    return SparkSession(master, context)
+
+
+def session_settings(
+    master: str | None = None,
+    conf: dict | None = None,
+    app_name: str = "dl4j-bridge",
+    executor_memory: str = "2g",
+    executor_off_heap: str = "3g",
+) -> tuple[str, str, dict[str, str]]:
+    """(master, application name, every Spark setting) that session() starts with, the same arguments; nothing
+    is started or contacted but this process's JVM (and, under spark-submit, its gateway)."""
+    submitted = submitted_settings() if master is None else None
+    if submitted:
+        master = submitted.pop("spark.master", "local[*]")
+        app_name = submitted.pop("spark.app.name", app_name)
+        conf = {**submitted, **(conf or {})}
+    master = master or "local[*]"
+    check_master(master, probe=False)
     if jvm_options() is None:  # a JVM started with the caller's own options is used as it is
         start_jvm()
+    local_ip = os.environ.get("SPARK_LOCAL_IP") or "127.0.0.1"
     settings = {
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
         "spark.kryo.registrator": "org.nd4j.kryo.Nd4jRegistrator",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
+        # Never an address Spark picks by itself: SPARK_LOCAL_IP (this machine's address on the cluster's
+        # network), else loopback; conf={"spark.driver.host": ...} for a driver behind NAT.
+        "spark.driver.host": local_ip,
+        "spark.driver.bindAddress": local_ip,
         "spark.ui.enabled": "false",
         "spark.executor.memory": executor_memory,
         "spark.executor.extraJavaOptions": " ".join(
@@ -151,17 +170,15 @@ def session(
             ]
         ),
         "spark.task.maxFailures": "4",
+        **manager_settings(master, executor_memory, executor_off_heap, conf),
+        **(conf or {}),
     }
-    if master.startswith("spark://"):
-        settings["spark.executor.extraClassPath"] = ":".join(classpath())
-    settings.update(conf or {})
-    with _spark_errors(f"starting Spark ({master})"):
-        jclass("java.lang.System").setProperty(*TIME_SOURCE)
-        spark_conf = jclass("org.apache.spark.SparkConf")().setMaster(master).setAppName(app_name)
-        for key, value in settings.items():
-            spark_conf = spark_conf.set(key, str(value))
-        context = jclass("org.apache.spark.api.java.JavaSparkContext")(spark_conf)
-    return SparkSession(master, context)
+    if manager(master) == "k8s" and settings["spark.driver.host"].startswith("127."):
+        raise DataError(
+            f"Received master={master!r} with the driver on {settings['spark.driver.host']}, which no pod reaches: "
+            "set SPARK_LOCAL_IP, or conf={'spark.driver.host': ADDRESS, 'spark.driver.bindAddress': ADDRESS}."
+        )
+    return master, app_name, {k: str(v) for k, v in settings.items()}
 
 
 def _driver_nd4j_flags() -> list[str]:
