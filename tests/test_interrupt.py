@@ -19,6 +19,8 @@ import pytest
 
 import bridge
 
+pytestmark = pytest.mark.serial  # timing: signals to training processes
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import signal, socket, sys, threading, time, numpy as np, bridge

@@ -8,6 +8,8 @@ import pytest
 import bridge
 from bridge.errors import JvmConfigError
 
+pytestmark = pytest.mark.serial  # timing: fresh JVMs probing their threads and signals
+
 
 def test_start_jvm_is_idempotent(jvm):
     assert bridge.start_jvm() == jvm

@@ -22,6 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridge.jvm import java_home
 from bridge.serve.service import JavaService, ServiceClient, service_jar
 
+pytestmark = pytest.mark.serial  # service load: a soak, 20,000 abandoned connections, open-file and RSS counts
+
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 LENET = VECTORS / "lenet" / "model.onnx"
 MLP = VECTORS / "mlp" / "model.onnx"
