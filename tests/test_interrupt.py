@@ -40,9 +40,12 @@ def watch():
 
 threading.Thread(target=watch, daemon=True).start()
 
-class Announce(callbacks.Callback):
+class Announce(callbacks.Callback):  # once, past the first steps' warm-up (on_batch_end comes every ~0.3 s)
+    announced = False
+
     def on_batch_end(self, batch, logs=None):
-        if batch == 0:
+        if batch >= 20 and not self.announced:
+            self.announced = True
             print("TRAINING", flush=True)
 
 before = net.java.getIterationCount()
