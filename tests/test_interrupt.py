@@ -23,7 +23,7 @@ pytestmark = pytest.mark.serial  # timing: signals to training processes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
-import signal, socket, sys, threading, time, numpy as np, bridge
+import signal, socket, sys, threading, time, jpype, numpy as np, bridge
 from bridge import callbacks, nets
 x, y, xt, yt = bridge.data.load("mnist")
 net = nets.lenet(seed=1)
@@ -37,6 +37,7 @@ signal.set_wakeup_fd(writer.fileno())
 def watch():
     reader.recv(1)
     print("SIGNALLED", net.java.getIterationCount(), time.monotonic(), flush=True)
+    jpype.java.lang.Thread.detach()  # done with Java: a thread left attached can trip the JVM's shutdown at exit
 
 threading.Thread(target=watch, daemon=True).start()
 
@@ -67,16 +68,21 @@ MAX_STEPS_AFTER_SIGINT = 5
 
 class _Lines:
     """A child's stdout, line by line, read on a thread: a wait for a line is bounded by a deadline alone (a select on
-    the pipe would miss lines already read into the text wrapper's buffer)."""
+    the pipe would miss lines already read into the text wrapper's buffer). Its stderr is drained on another thread
+    (a full pipe would block the child) and kept for failure messages."""
 
     def __init__(self, proc: subprocess.Popen):
-        self.proc, self.queue = proc, queue.Queue()
+        self.proc, self.queue, self.errors = proc, queue.Queue(), []
         threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=lambda: self.errors.extend(proc.stderr), daemon=True).start()
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
             self.queue.put(line)
         self.queue.put("")  # end of output
+
+    def stderr(self) -> str:
+        return "".join(self.errors)[-3000:]
 
     def wait_for(self, prefixes: str | tuple[str, ...], timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -84,8 +90,12 @@ class _Lines:
             try:
                 line = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no {prefixes!r} line within {timeout} s") from None
-            assert line, f"the child ended before printing {prefixes!r}; rc={self.proc.poll()}"
+                raise AssertionError(f"no {prefixes!r} line within {timeout} s; stderr: {self.stderr()}") from None
+            if not line:
+                time.sleep(1)  # the rest of stderr
+                raise AssertionError(
+                    f"the child ended before printing {prefixes!r}; rc={self.proc.poll()}: {self.stderr()}"
+                )
             if line.startswith(prefixes):
                 return line
 
@@ -117,7 +127,7 @@ def test_ctrl_c_in_fit_raises_keyboard_interrupt_at_the_next_minibatch_and_the_n
         )
         predicted = lines.wait_for("PREDICTED", 60).split()
         assert predicted[1:] == ["100", "True", "True"], predicted
-        assert proc.wait(60) == 0, proc.stderr.read()
+        assert proc.wait(60) == 0, lines.stderr()
     finally:
         proc.kill()
 
