@@ -44,9 +44,15 @@ train: setup
 
 test: setup lint format-java-check test-java test-python
 
+# pytest on PYTEST_WORKERS processes (pytest-xdist), each with its own JVM and one OpenMP thread (tests/conftest.py):
+# a test file goes whole to one worker; the tests marked `serial` (Spark clusters, service load, timing) run one
+# after another on one worker while the other takes the remaining files. PYTEST_WORKERS=0 runs everything in turn.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 # Every Python test but those marked slow (training for more than a few seconds): under 3 minutes.
 test-fast: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .
@@ -61,7 +67,7 @@ test-java: setup
 	cd java && ./mvnw -B test
 
 test-python: setup
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(PY_STAMP)

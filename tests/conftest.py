@@ -1,12 +1,22 @@
-"""Shared fixtures: one JVM for the whole test session (JPype cannot restart it), real data."""
+"""Shared fixtures: one JVM for the whole test session (JPype cannot restart it), real data. Under pytest-xdist
+(`make test`: `-n 2 --dist loadgroup`) each worker is a process with its own JVM; see pytest_collection_modifyitems
+for what runs where."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 
 import bridge
 from bridge import data
+
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    # One OpenMP thread per worker (and per process a test starts): two workers then fill the 2 cores, where two
+    # teams of two would outnumber them, and a descheduled OpenMP thread stalls its team at every barrier (LeNet's
+    # 5-epoch test ran 13x slower so). Read by ND4J when the worker's JVM loads it; a value of the caller's stays.
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +59,13 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """GPU tests run only where an NVIDIA driver is present; elsewhere they are skipped, with the reason."""
+    """GPU tests run only where an NVIDIA driver is present; elsewhere they are skipped, with the reason.
+
+    Under `--dist loadgroup` a test file goes whole to one worker (its module fixtures are built once), and the tests
+    marked `serial` (Spark clusters, service load, timing) form one group that a single worker runs one after
+    another, first, while the other worker takes the remaining files: they never overlap each other."""
     from bridge.serve.runtime import _gpu_driver_missing
 
     reason = _gpu_driver_missing()
@@ -58,3 +73,8 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"GPU test: {reason}"))
+    for item in items:
+        if item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+    if getattr(config.option, "dist", "no") == "loadgroup":
+        items.sort(key=lambda item: item.get_closest_marker("serial") is None)  # stable: the longest lane first

@@ -2,9 +2,10 @@
 
 Every concrete layer configuration class under org.deeplearning4j.nn.conf.layers (and its subpackages) and
 every vertex class under org.deeplearning4j.nn.conf.graph in DL4J 1.0.0-M2.1's jar is either
-- put in a small 2D CNN or MLP built with DL4J's own builders (sensible default settings), which must export
-  with parity (DL4J's output() vs ONNX Runtime, two batch sizes, 1e-5) or be refused by the scan with an
-  UnsupportedLayerError naming the class; a class that has a converter must export; or
+- put in a small 2D CNN or MLP built with DL4J's own builders (sensible default settings), with its outcome
+  pinned in EXPECTED: it exports with parity (DL4J's output() vs ONNX Runtime, two batch sizes, 1e-5), or the
+  scan refuses it with an UnsupportedLayerError naming the class. A converter removed from the registry (or one
+  added for a refused class) fails here until EXPECTED says so; or
 - listed in NOT_APPLICABLE with the reason it cannot sit in a 2D CNN or an MLP (recurrent, 1D or 3D
   convolutions, ...); a few of those must still be refused with UnsupportedLayerError.
 The enumeration runs at test time, so a class added to DL4J (or a jar swapped in) cannot slip through.
@@ -560,25 +561,114 @@ GRAPH_CASES = {
 CASES = {**MLP_CASES, **CNN_CASES, **GRAPH_CASES}
 
 
-def export_or_refusal(net, x, input_shape, classes: tuple[str, ...]) -> str:
-    """ "parity" or "refused"; any other exception escapes and fails the test."""
+# ---- what each class must do, pinned: deleting a converter fails the test, it cannot pass as a refusal ----
+PARITY, REFUSAL = "exports with parity", "refused with UnsupportedLayerError naming it"
+EXPECTED = {
+    **dict.fromkeys(
+        _layers(
+            "ActivationLayer",
+            "AutoEncoder",
+            "BatchNormalization",
+            "CenterLossOutputLayer",
+            "CnnLossLayer",
+            "Convolution2D",
+            "ConvolutionLayer",
+            "Deconvolution2D",
+            "DenseLayer",
+            "DepthwiseConvolution2D",
+            "DropoutLayer",
+            "GlobalPoolingLayer",
+            "LocalResponseNormalization",
+            "LossLayer",
+            "OutputLayer",
+            "PReLULayer",
+            "Pooling2D",
+            "SeparableConvolution2D",
+            "SpaceToDepthLayer",
+            "SubsamplingLayer",
+            "Upsampling2D",
+            "ZeroPaddingLayer",
+            "convolutional.Cropping2D",
+            "misc.ElementWiseMultiplicationLayer",
+            "misc.FrozenLayer",
+            "misc.FrozenLayerWithBackprop",
+            "objdetect.Yolo2OutputLayer",
+        ),
+        PARITY,
+    ),
+    **dict.fromkeys(
+        _vertices(
+            "ElementWiseVertex",
+            "FrozenVertex",
+            "L2NormalizeVertex",
+            "L2Vertex",
+            "LayerVertex",
+            "MergeVertex",
+            "PoolHelperVertex",
+            "PreprocessorVertex",
+            "ReshapeVertex",
+            "ScaleVertex",
+            "ShiftVertex",
+            "StackVertex",
+            "SubsetVertex",
+            "UnstackVertex",
+        ),
+        PARITY,
+    ),
+    **dict.fromkeys(
+        _layers(
+            "CapsuleLayer",
+            "CapsuleStrengthLayer",
+            "EmbeddingLayer",
+            "LocallyConnected2D",
+            "PrimaryCapsules",
+            "SpaceToBatchLayer",
+            "util.MaskLayer",
+            "variational.VariationalAutoencoder",
+        ),
+        REFUSAL,
+    ),
+}
+
+
+def expected_outcome(classes: tuple[str, ...]) -> str:
+    """A case is refused when any of its classes is pinned as refused; otherwise it must export with parity."""
+    return REFUSAL if any(EXPECTED[c] == REFUSAL for c in classes) else PARITY
+
+
+def check_outcome(net, x, input_shape, classes: tuple[str, ...]) -> None:
+    """The pinned outcome, and only it: any other exception escapes and fails the test."""
+    expected = expected_outcome(classes)
     try:
         bridge.onnx.to_onnx(net, input_shape=input_shape)
     except UnsupportedLayerError as error:
         message = str(error)
-        unconverted = [c for c in classes if not has_converter(c)]
-        assert unconverted, f"refused, though every class of {classes} has a converter:\n{message}"
-        for java_class in unconverted:
+        assert expected == REFUSAL, f"{classes} are pinned to export with parity, but the export refused:\n{message}"
+        for java_class in (c for c in classes if EXPECTED[c] == REFUSAL):
             assert java_class in message, f"the refusal does not name {java_class}:\n{message}"
-        return "refused"
+        return
+    assert expected == PARITY, f"{[c for c in classes if EXPECTED[c] == REFUSAL]} are pinned as refused, but exported"
     assert_parity(net, x, input_shape=input_shape)
-    return "parity"
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_every_class_exports_with_parity_or_is_refused(case):
+def test_every_class_exports_with_parity_or_is_refused_as_pinned(case):
     net, x, input_shape = CASES[case].build()
-    export_or_refusal(net, x, input_shape, CASES[case].classes)
+    check_outcome(net, x, input_shape, CASES[case].classes)
+
+
+def test_the_pinned_outcomes_agree_with_the_registries():
+    """Every class with a case has a pinned outcome (and no other class has one); a class pinned to export has a
+    converter, a refused one has none: a converter removed from (or added to) the registries fails here by name."""
+    covered = {c for case in CASES.values() for c in case.classes}
+    assert covered == EXPECTED.keys(), (
+        f"classes with a case but no pinned outcome: {sorted(covered - EXPECTED.keys())}; "
+        f"pinned without a case: {sorted(EXPECTED.keys() - covered)}"
+    )
+    unconverted = sorted(c for c, outcome in EXPECTED.items() if outcome == PARITY and not has_converter(c))
+    assert not unconverted, f"pinned to export with parity, but no converter is registered: {unconverted}"
+    converted = sorted(c for c, outcome in EXPECTED.items() if outcome == REFUSAL and has_converter(c))
+    assert not converted, f"pinned as refused, but a converter is registered (pin them to PARITY): {converted}"
 
 
 # ---- representatives of the classes a 2D CNN / MLP cannot hold: refused, nothing else ----

@@ -15,6 +15,8 @@ from concurrency import run_in_threads
 
 from bridge.serve.service import JavaService, ServiceClient, service_command
 
+pytestmark = pytest.mark.serial  # service load: concurrent clients
+
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 TOLERANCE = 1e-5  # DL4J vs ONNX Runtime, float32 both sides (models/vectors/*/meta.json)
 JSON = {"Content-Type": "application/json"}

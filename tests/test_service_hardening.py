@@ -22,6 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridge.jvm import java_home
 from bridge.serve.service import JavaService, ServiceClient, service_jar
 
+pytestmark = pytest.mark.serial  # service load: a soak, 20,000 abandoned connections, open-file and RSS counts
+
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 LENET = VECTORS / "lenet" / "model.onnx"
 MLP = VECTORS / "mlp" / "model.onnx"
@@ -119,9 +121,25 @@ def _good(svc, digits, expected, rows=(0, 1, 2)) -> None:
     assert np.abs(probs - expected[list(rows)]).max() <= TOLERANCE
 
 
+def _still_waiting(sock: socket.socket) -> bool:
+    """True while the server has neither answered nor closed this connection (nothing to read yet)."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True
+    except OSError:  # reset: answered, in its way
+        return False
+    finally:
+        sock.settimeout(10)
+    return False
+
+
 def test_slow_and_half_sent_requests_do_not_block_good_clients(service, digits, expected):
     """100 connections stuck mid-request (half the headers, or half the body): good requests and /health are
-    still answered at once; each stuck one gets 408 when --request-timeout passes, and is closed."""
+    answered while every stuck one is still waiting; each stuck one gets 408 when --request-timeout passes, and is
+    closed. Told by order, not by a stopwatch: a server whose workers the stuck clients held would answer a good
+    request only after a stuck one had timed out and been answered, however fast or busy the machine."""
     row = digits[0].astype("<f4").tobytes()
     stuck = []
     try:
@@ -135,11 +153,13 @@ def test_slow_and_half_sent_requests_do_not_block_good_clients(service, digits, 
                     b"Content-Length: %d\r\n\r\n" % len(row) + row[:1000]
                 )
             stuck.append(sock)
-        t0 = time.monotonic()
-        for _ in range(20):
+        assert ServiceClient(service.url, timeout=5).request("GET", "/health")[0] == 200
+        _good(service, digits, expected)
+        waiting = sum(_still_waiting(sock) for sock in stuck)
+        assert waiting == len(stuck), f"good clients were answered only after {len(stuck) - waiting} stuck ones"
+        for _ in range(20):  # and keep being answered
             _good(service, digits, expected)
             assert ServiceClient(service.url, timeout=5).request("GET", "/health")[0] == 200
-        assert time.monotonic() - t0 < REQUEST_TIMEOUT, "good clients waited behind the stuck ones"
         statuses = {_status(_read_response(sock)) for sock in stuck}
         assert statuses == {408}, statuses
     finally:
@@ -284,10 +304,17 @@ def test_client_abort_is_counted_once(service, digits):
             b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body) + body
         )
-    time.sleep(1.0)
-    after = counts()
-    delta = {code: after.get(code, 0) - before.get(code, 0) for code in set(after) | set(before)}
-    delta = {code: n for code, n in delta.items() if n}
+
+    def counted() -> dict:
+        after = counts()
+        delta = {code: after.get(code, 0) - before.get(code, 0) for code in set(after) | set(before)}
+        return {code: n for code, n in delta.items() if n}
+
+    deadline = time.monotonic() + 30  # the prediction's own time: a busy machine stretches it
+    while not counted() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # then room for a second count of the same request, which must not come
+    delta = counted()
     assert sum(delta.values()) == 1 and set(delta) <= {"200", "499"}, delta
 
 
@@ -507,7 +534,9 @@ def test_soak_mixed_traffic(service, digits, expected, seconds):
     soak(service, digits, expected, 3)  # warm-up: JIT, pools
     fds, rss = _open_fds(pid), _rss_mb(pid)
     outcome = soak(service, digits, expected, seconds)
-    time.sleep(1)
+    deadline = time.monotonic() + 20  # the service closes the last connections when a busy machine lets it
+    while _open_fds(pid) > fds + 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
     print(f"soak {seconds} s: {outcome}; open files {fds} -> {_open_fds(pid)}; RSS {rss:.0f} -> {_rss_mb(pid):.0f} MB")
     assert outcome["5xx"] == 0 and outcome["wrong"] == 0, outcome
     assert outcome["good"] > 100 and outcome["bad"] > 50, outcome

@@ -19,6 +19,8 @@ from concurrency import run_in_threads
 import bridge
 from bridge.serve.service import JavaService, ServiceClient
 
+pytestmark = pytest.mark.serial  # service load: dynamic batching under concurrent clients
+
 VECTORS = Path(__file__).resolve().parent.parent / "models" / "vectors"
 LENET = VECTORS / "lenet" / "model.onnx"
 MLP = VECTORS / "mlp" / "model.onnx"

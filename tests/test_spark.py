@@ -15,7 +15,7 @@ from bridge.errors import DataError, SparkError
 from bridge.jvm import jclass
 from bridge.spark.cluster import StandaloneCluster, free_port
 
-pytestmark = pytest.mark.slow  # Spark jobs and clusters: tens of seconds each
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # Spark jobs and clusters: tens of seconds each
 
 N_TRAIN = 1200
 

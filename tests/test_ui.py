@@ -21,7 +21,7 @@ from bridge import nets
 from bridge.errors import DataError
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a UI JVM, Spark workers, Chromium
 
 
 def _overview(url: str) -> dict:
