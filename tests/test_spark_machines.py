@@ -18,7 +18,7 @@ import pytest
 import bridge
 from bridge.spark.namespaces import PORTS, MachineCluster, Network, namespaces_missing
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # namespaces with fixed ports, a standalone cluster per test
 
 DRIVER = Path(__file__).parent / "spark_machine_driver.py"
 MACHINES = ["master", "worker-0", "worker-1", "driver"]

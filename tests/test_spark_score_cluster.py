@@ -11,7 +11,7 @@ from bridge import spark
 from bridge.jvm import jclass
 from bridge.spark.cluster import StandaloneCluster
 
-pytestmark = pytest.mark.slow  # a cluster of three JVMs and its executors
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a cluster of three JVMs and its executors
 
 TOLERANCE = 1e-5
 

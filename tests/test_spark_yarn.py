@@ -20,7 +20,10 @@ from bridge import nets, spark
 from bridge.jvm import JAVA17_MODULE_FLAGS, REPO_JAVA_DIR, classpath, java_home
 from bridge.spark.minicluster import YarnMiniCluster, hostname_is_loopback
 
-pytestmark = pytest.mark.slow  # a YARN application takes ~30 s to get its executors here
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,
+]  # HDFS + YARN mini clusters; a YARN application takes ~30 s to get its executors
 
 EXECUTORS = {"spark.executor.instances": "2", "spark.executor.cores": "1"}
 MEMORY = {"executor_memory": "1g", "executor_off_heap": "1g"}
