@@ -80,6 +80,8 @@ class JavaError(BridgeError, RuntimeError):
 # A zip that Java cannot read is a model file (DL4J's model files are zips); other I/O failures are about files
 # in general, unless the call says its files are models (java_errors(..., io_error=ModelFileError)).
 _JAVA_TO_PYTHON: list[tuple[str, type[BridgeError]]] = [
+    # A DataFrame row the network cannot take, found on an executor: the data's fault, not Spark's.
+    ("ai.dl4jbridge.spark.TrainingColumns$BadRowException", DataError),
     ("org.apache.spark.SparkException", SparkError),
     ("java.lang.OutOfMemoryError", ResourceError),
     ("org.bytedeco.javacpp.Pointer$OutOfMemoryError", ResourceError),

@@ -292,11 +292,6 @@ def _export_frame(df, y, directory, n_classes, batch_size, net, features, label)
             f"Received n_classes={n_classes!r}, but the network's output has {width} units: the files hold labels of "
             f"the output's width. Pass n_classes={width} or omit it."
         )
-    if not frame.columns().classIndices():
-        raise DataError(
-            f"DataSet files for fit_files hold class labels; label column {label!r} holds target arrays. Train from "
-            "the DataFrame itself (bridge.fit(net, df, ...))."
-        )
     folder = _location(directory)
     context = frame_context(jdf)
     trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")(

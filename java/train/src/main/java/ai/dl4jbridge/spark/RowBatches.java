@@ -14,8 +14,11 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * On an executor: a partition's rows as DL4J minibatches of batchSize examples (the last one smaller), built by
- * {@link TrainingColumns}. With a seed the partition's rows are taken in an order shuffled by (seed, partition)
- * (the partition is held as its binary rows, one averaging round's share); without one they stream through.
+ * {@link TrainingColumns}. Shuffled (training): the partition, one averaging round's share of one worker, is read
+ * whole, its rows put in an order drawn from (seed, partition) and all its minibatches built before DL4J's worker
+ * sees the first, so that a bad row fails the Spark task here (DL4J's worker reads through a prefetch thread that
+ * would swallow the error and leave the task waiting forever). Not shuffled (evaluation, export): rows stream
+ * through, one minibatch at a time.
  */
 final class RowBatches implements Function2<Integer, Iterator<InternalRow>, Iterator<DataSet>> {
     private static final long serialVersionUID = 1L;
@@ -39,7 +42,9 @@ final class RowBatches implements Function2<Integer, Iterator<InternalRow>, Iter
         List<InternalRow> held = new ArrayList<>();
         rows.forEachRemaining(row -> held.add(row.copy())); // scans reuse their row objects
         Collections.shuffle(held, new Random(Seeds.mix(seed, partition)));
-        return new Batches(held.iterator(), partition);
+        List<DataSet> batches = new ArrayList<>();
+        new Batches(held.iterator(), partition).forEachRemaining(batches::add);
+        return batches.iterator();
     }
 
     private final class Batches implements Iterator<DataSet> {
@@ -68,7 +73,7 @@ final class RowBatches implements Function2<Integer, Iterator<InternalRow>, Iter
             float[] targets = new float[batchSize * outputs];
             int n = 0;
             for (; n < batchSize && rows.hasNext(); n++, done++) {
-                columns.read(rows.next(), features, targets, n, done, partition);
+                columns.read(rows.next(), features, targets, n, shuffle ? -1 : done, partition);
             }
             long[] shape = columns.inputShape();
             long[] batchShape = new long[shape.length + 1];

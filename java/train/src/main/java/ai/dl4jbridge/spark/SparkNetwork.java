@@ -9,7 +9,6 @@ import org.deeplearning4j.spark.api.TrainingMaster;
 import org.deeplearning4j.spark.api.stats.SparkTrainingStats;
 import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
 import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
-import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 
@@ -23,12 +22,6 @@ abstract class SparkNetwork {
     abstract void fitMultiDataSet(JavaRDD<MultiDataSet> data);
 
     abstract void fitPaths(JavaRDD<String> paths);
-
-    /** The network's mean score (loss plus regularisation) over the data, computed on the executors. */
-    abstract double score(JavaRDD<DataSet> data, int batchSize);
-
-    /** DL4J's Evaluation of the network over the data, computed on the executors and merged. */
-    abstract Evaluation evaluate(JavaRDD<DataSet> data, int numClasses, int batchSize);
 
     abstract Model trained();
 
@@ -74,16 +67,6 @@ abstract class SparkNetwork {
         }
 
         @Override
-        double score(JavaRDD<DataSet> data, int batchSize) {
-            return spark.calculateScore(data, true, batchSize);
-        }
-
-        @Override
-        Evaluation evaluate(JavaRDD<DataSet> data, int numClasses, int batchSize) {
-            return spark.doEvaluation(data, new Evaluation(numClasses), batchSize);
-        }
-
-        @Override
         Model trained() {
             return spark.getNetwork();
         }
@@ -124,16 +107,6 @@ abstract class SparkNetwork {
         @Override
         void fitPaths(JavaRDD<String> paths) {
             spark.fitPaths(paths);
-        }
-
-        @Override
-        double score(JavaRDD<DataSet> data, int batchSize) {
-            return spark.calculateScore(data, true, batchSize);
-        }
-
-        @Override
-        Evaluation evaluate(JavaRDD<DataSet> data, int numClasses, int batchSize) {
-            return spark.doEvaluation(data, new Evaluation(numClasses), batchSize);
         }
 
         @Override

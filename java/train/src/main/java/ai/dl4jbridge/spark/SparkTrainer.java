@@ -32,7 +32,6 @@ import org.deeplearning4j.spark.api.stats.SparkTrainingStats;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.stats.EventStats;
 import org.deeplearning4j.ui.model.stats.StatsListener;
-import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
@@ -123,45 +122,36 @@ public final class SparkTrainer {
                 validation == null ? Trainer::validate : r -> validateFrame(r, validation));
     }
 
-    /** DL4J's Evaluation of the network over a DataFrame, computed on the executors (classification labels). */
+    /** DL4J's Evaluation of the network over a DataFrame, computed on the executors (class-index labels). */
     public EvaluationSummary[] evaluateFrame(Model network, TrainingFrame frame, int batchSize) {
         int classes = frame.columns().outputWidth();
         sc.setJobGroup(JOB_GROUP, "dl4j-bridge evaluate", true);
         try {
-            Evaluation evaluation = evaluator(network).evaluate(frame.minibatches(batchSize), classes, batchSize);
-            return new EvaluationSummary[] {new EvaluationSummary(evaluation, classes)};
+            FrameEvaluation.Result result =
+                    FrameEvaluation.run(sc, network, frame.minibatches(batchSize), true, classes);
+            return new EvaluationSummary[] {new EvaluationSummary(result.evaluation, classes)};
         } finally {
             sc.clearJobGroup();
         }
     }
 
-    /**
-     * DL4J's Spark wrapper around a copy of the network, for its evaluation and scoring jobs: they broadcast the
-     * parameters, and in local mode an executor's broadcast value is the driver's own array, which DL4J's evaluation
-     * closes when done ("Op.Z argument was closed" in the next training round).
-     */
-    private SparkNetwork evaluator(Model network) {
-        Model copy = network instanceof ComputationGraph
-                ? ((ComputationGraph) network).clone()
-                : ((org.deeplearning4j.nn.multilayer.MultiLayerNetwork) network).clone();
-        return SparkNetwork.of(sc, copy, null);
-    }
-
-    /** [val_loss, val_accuracy] of the network on a validation frame, on the executors; null once stopped. */
+    /** [val_loss, val_accuracy] of the network on a validation frame, in one pass on the executors; null once
+     * stopped. */
     private double[] validateFrame(TrainingRun run, TrainingFrame frame) {
         if (run.stop.get()) {
             return null;
         }
-        SparkNetwork network = evaluator(run.network);
-        JavaRDD<DataSet> data = frame.minibatches(VALIDATION_BATCH);
+        TrainingColumns columns = frame.columns();
         sc.setJobGroup(JOB_GROUP, "dl4j-bridge validation", true);
         try {
-            double loss = network.score(data, VALIDATION_BATCH);
-            double accuracy = frame.columns().classIndices() && !run.stop.get()
-                    ? network.evaluate(data, frame.columns().outputWidth(), VALIDATION_BATCH)
-                            .accuracy()
-                    : Double.NaN;
-            return run.stop.get() ? null : new double[] {loss, accuracy};
+            FrameEvaluation.Result result = FrameEvaluation.run(
+                    sc,
+                    run.network,
+                    frame.minibatches(VALIDATION_BATCH),
+                    columns.classIndices(),
+                    columns.outputWidth());
+            double accuracy = result.evaluation == null ? Double.NaN : result.evaluation.accuracy();
+            return run.stop.get() ? null : new double[] {result.loss(), accuracy};
         } finally {
             sc.clearJobGroup();
         }

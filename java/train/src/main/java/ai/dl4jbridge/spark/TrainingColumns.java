@@ -234,7 +234,7 @@ public final class TrainingColumns implements Serializable {
     }
 
     /** Writes row `row` (features at ordinals 0..k-1, label at k) into features[at * inputSize ...] and
-     * targets[at * outputWidth ...]; messages name it as row `index` of `partition`. */
+     * targets[at * outputWidth ...]; messages name it as row `index` (or, if negative, just a row) of `partition`. */
     void read(InternalRow row, float[] featureRows, float[] targetRows, int at, long index, int partition) {
         read(row, featureRows, targetRows, at, new Where(index, partition));
     }
@@ -250,8 +250,10 @@ public final class TrainingColumns implements Serializable {
         }
 
         @Override
-        public String toString() {
-            return "row " + index + " of partition " + partition;
+        public String toString() { // index < 0: rows shuffled for training, where source positions are gone
+            return index < 0
+                    ? "a row (of training partition " + partition + ")"
+                    : "row " + index + " of partition " + partition;
         }
     }
 
@@ -438,10 +440,8 @@ public final class TrainingColumns implements Serializable {
             }
             return bytes;
         } catch (IOException | IllegalArgumentException e) {
-            throw new BadRowException(
-                    where + ": cannot read image file '" + path + "' of column '" + column.name + "' (" + e
-                            + "); image paths must be absolute paths or URIs that every executor can read",
-                    e);
+            throw new BadRowException(where + ": cannot read image file '" + path + "' of column '" + column.name
+                    + "' (" + e + "); image paths must be absolute paths or URIs that every executor can read");
         }
     }
 
@@ -482,10 +482,6 @@ public final class TrainingColumns implements Serializable {
 
         BadRowException(String message) {
             super(message);
-        }
-
-        BadRowException(String message, Throwable cause) {
-            super(message, cause);
         }
     }
 }

@@ -82,7 +82,7 @@ public final class ImageDecoder {
                     && String.valueOf(e.getMessage()).startsWith(name)) {
                 throw (IllegalArgumentException) e;
             }
-            throw new IllegalArgumentException(name + ": cannot be read as an image (" + e + ")", e);
+            throw new IllegalArgumentException(name + ": cannot be read as an image (" + e + ")");
         }
     }
 
@@ -170,9 +170,20 @@ public final class ImageDecoder {
         return new Sampler(raster, null, grey);
     }
 
-    /** Pillow's ImagingResample with its bilinear filter on 8-bit interleaved pixels: the rows the vertical pass
-     * reads are resampled horizontally first (when the width changes), then vertically (when the height does). */
+    /**
+     * Pillow's bilinear resize on 8-bit interleaved pixels (its ImagingResampleInner, Pillow 13): two separable
+     * passes, each skipped where its side keeps its size. Horizontal first (over just the rows the vertical pass
+     * reads), unless the height shrinks by more than twice what the width shrinks: then vertical first. The 8-bit
+     * intermediate image rounds differently in the two orders, so the order is Pillow's exactly.
+     */
     static int[] resize(int[] pixels, int w, int h, int channels, int width, int height) {
+        boolean horizontalFirst = !(h - height > 0 && h - height > (w - width) * 2);
+        if (!horizontalFirst) {
+            int[] shorter = vertical(pixels, w, h, channels, height, new Coefficients(h, height), 0);
+            return width == w
+                    ? shorter
+                    : horizontal(shorter, w, channels, width, new Coefficients(w, width), 0, height);
+        }
         Coefficients vertical = new Coefficients(h, height);
         int first = vertical.bounds[0];
         int last = vertical.bounds[2 * (height - 1)] + vertical.bounds[2 * (height - 1) + 1];
@@ -180,41 +191,49 @@ public final class ImageDecoder {
         int inWidth = w;
         int offset = 0;
         if (width != w) {
-            Coefficients horizontal = new Coefficients(w, width);
-            int rows = last - first;
-            int[] temp = new int[rows * width * channels];
-            for (int yy = 0; yy < rows; yy++) {
-                for (int xx = 0; xx < width; xx++) {
-                    int xmin = horizontal.bounds[2 * xx];
-                    int xmax = horizontal.bounds[2 * xx + 1];
-                    for (int c = 0; c < channels; c++) {
-                        int ss = 1 << (PRECISION_BITS - 1);
-                        for (int x = 0; x < xmax; x++) {
-                            ss += pixels[((yy + first) * w + x + xmin) * channels + c]
-                                    * horizontal.weights[xx * horizontal.size + x];
-                        }
-                        temp[(yy * width + xx) * channels + c] = clip8(ss);
-                    }
-                }
-            }
-            in = temp;
+            in = horizontal(pixels, w, channels, width, new Coefficients(w, width), first, last - first);
             inWidth = width;
             offset = first;
         }
-        if (height == h) {
-            return in;
+        return height == h ? in : vertical(in, inWidth, h, channels, height, vertical, offset);
+    }
+
+    /** Pillow's horizontal 8-bit pass over `rows` rows of the input from row `first`. */
+    private static int[] horizontal(
+            int[] in, int w, int channels, int width, Coefficients coefficients, int first, int rows) {
+        int[] out = new int[rows * width * channels];
+        for (int yy = 0; yy < rows; yy++) {
+            for (int xx = 0; xx < width; xx++) {
+                int xmin = coefficients.bounds[2 * xx];
+                int xmax = coefficients.bounds[2 * xx + 1];
+                for (int c = 0; c < channels; c++) {
+                    int ss = 1 << (PRECISION_BITS - 1);
+                    for (int x = 0; x < xmax; x++) {
+                        ss += in[((yy + first) * w + x + xmin) * channels + c]
+                                * coefficients.weights[xx * coefficients.size + x];
+                    }
+                    out[(yy * width + xx) * channels + c] = clip8(ss);
+                }
+            }
         }
-        int[] out = new int[height * inWidth * channels];
+        return out;
+    }
+
+    /** Pillow's vertical 8-bit pass; the input's rows start at source row `offset`. */
+    private static int[] vertical(
+            int[] in, int w, int h, int channels, int height, Coefficients coefficients, int offset) {
+        int[] out = new int[height * w * channels];
         for (int yy = 0; yy < height; yy++) {
-            int ymin = vertical.bounds[2 * yy] - offset;
-            int ymax = vertical.bounds[2 * yy + 1];
-            for (int xx = 0; xx < inWidth; xx++) {
+            int ymin = coefficients.bounds[2 * yy] - offset;
+            int ymax = coefficients.bounds[2 * yy + 1];
+            for (int xx = 0; xx < w; xx++) {
                 for (int c = 0; c < channels; c++) {
                     int ss = 1 << (PRECISION_BITS - 1);
                     for (int y = 0; y < ymax; y++) {
-                        ss += in[((y + ymin) * inWidth + xx) * channels + c] * vertical.weights[yy * vertical.size + y];
+                        ss += in[((y + ymin) * w + xx) * channels + c]
+                                * coefficients.weights[yy * coefficients.size + y];
                     }
-                    out[(yy * inWidth + xx) * channels + c] = clip8(ss);
+                    out[(yy * w + xx) * channels + c] = clip8(ss);
                 }
             }
         }
