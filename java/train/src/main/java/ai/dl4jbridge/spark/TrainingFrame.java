@@ -273,17 +273,21 @@ public final class TrainingFrame {
             }
             int most = 0;
             for (int p : members) {
-                long size = 0;
-                for (int m = 0; m < sourcePartitions; m++) {
-                    int start = RoundRobin.offset(seed, m, partitions);
-                    long full = counts[m] / partitions;
-                    long extra = counts[m] % partitions;
-                    size += full + (Math.floorMod(p - start, partitions) < extra ? 1 : 0);
-                }
+                long size = partitionSize(counts, seed, p, partitions);
                 most = (int) Math.max(most, (size + batchSize - 1) / batchSize);
             }
             return most;
         }
+    }
+
+    /** How many rows the round robin sends to partition p of `partitions`, from source partitions of `counts` rows. */
+    static long partitionSize(long[] counts, long seed, int p, int partitions) {
+        long size = 0;
+        for (int m = 0; m < counts.length; m++) {
+            int start = RoundRobin.offset(seed, m, partitions);
+            size += counts[m] / partitions + (Math.floorMod(p - start, partitions) < counts[m] % partitions ? 1 : 0);
+        }
+        return size;
     }
 
     /** PartitionPruningRDD's filter: the partitions of one round. */
