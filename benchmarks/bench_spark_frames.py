@@ -3,6 +3,7 @@ arrays (minibatches built by the driver and shipped once), both on Spark local[2
 averaging; runs alternate (numpy, parquet, numpy, parquet, ...) and each figure is the median over them.
 
 Run: .venv/bin/python -m benchmarks.bench_spark_frames [--quick]
+     .venv/bin/python -m benchmarks.bench_spark_frames --big   (4 GB of parquet through a small driver)
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def run(quick: bool) -> str:
                     print(f"{model} {mode}: {[round(h.samples_per_sec) for h in history]} samples/s", flush=True)
             rows.append(_row(model, runs))
     table = "\n".join(rows)
+    load = os.getloadavg()[1]
     return f"""## Spark: training from a DataFrame (parquet) vs numpy, local[2]
 
 Command: `.venv/bin/python -m benchmarks.bench_spark_frames{" --quick" if quick else ""}`. Fashion-MNIST, the first
@@ -85,7 +87,8 @@ numpy: bridge.fit(net, x, y, spark=...) (minibatches built by the driver, shippe
 parquet: bridge.fit(net, df) on the same images read back from parquet (rows spread over round-sized partitions by
 one shuffle, turned into minibatches on the executors every epoch). {repeats} alternating runs of each; medians
 (min-max). Epoch 1 includes shipping the data (numpy: parallelize and shuffle; parquet: reading the files and the
-shuffle); later epochs are steady state. The machine is shared: compare within a row.
+shuffle); later epochs are steady state. The machine is shared (load average {load:.1f} on its {os.cpu_count()} cores at the
+end of the run): compare within a row.
 
 | model | numpy epoch 1 | parquet epoch 1 | numpy later epochs | parquet later epochs | parquet / numpy (later) | test accuracy numpy / parquet |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -113,8 +116,76 @@ def _row(model: str, runs: dict) -> str:
     )
 
 
+BIG_SCRIPT = """
+import json, resource, sys, time
+import bridge
+from bridge import nets, spark
+bridge.start_jvm(heap="{heap}", off_heap="{off_heap}", max_physical="4g")
+with spark.session("local[2]") as s:
+    net = nets.mlp(n_in=392, hidden=(32,), seed=1)
+    start = time.perf_counter()
+    history = bridge.fit(net, s.read_parquet(sys.argv[1]), epochs=1, batch_size=128, averaging_frequency=20, verbose=0)
+    wall = time.perf_counter() - start
+    pools = bridge.jvm.jclass("java.lang.management.ManagementFactory").getMemoryPoolMXBeans()
+    heap = sum(p.getPeakUsage().getUsed() for p in pools if str(p.getType()) == "HEAP")
+    print(json.dumps({{"rows": history.params["samples"], "epoch_s": history[0].seconds, "wall_s": wall,
+                      "samples_per_s": history[0].samples_per_sec, "peak_heap_mb": heap / 2**20,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def run_big(gigabytes: float = 4.0, heap: str = "512m", off_heap: str = "128m") -> str:
+    """An epoch from `gigabytes` of parquet (written by Spark on the executors) in a driver capped at heap/off_heap."""
+    import json
+    import subprocess
+
+    import bridge
+    from bridge import spark
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    bridge.start_jvm()
+    rows = int(gigabytes * 2**30 / 3170)  # array<double>[392] and an int label: 3,170 bytes a row in parquet
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.parquet"
+        start = time.perf_counter()
+        with spark.session("local[2]") as session:
+            writer = (
+                session.sql.range(0, rows, 1, 16)
+                .selectExpr("array_repeat(rand(11), 392) AS features", "CAST(pmod(hash(id), 10) AS INT) AS label")
+                .write()
+                .option("compression", "none")
+                .option("parquet.enable.dictionary", "false")
+                .option("parquet.block.size", str(32 << 20))
+            )
+            writer.parquet(str(path))
+        written = time.perf_counter() - start
+        size = sum(f.stat().st_size for f in path.glob("*.parquet"))
+        script = Path(tmp) / "big.py"
+        script.write_text(BIG_SCRIPT.format(heap=heap, off_heap=off_heap))
+        run = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, check=True)
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+    print(result, flush=True)
+    return f"""## Spark: an epoch from {size / 2**30:.1f} GiB of parquet in a small driver
+
+Command: `.venv/bin/python -m benchmarks.bench_spark_frames --big`. {result["rows"]:,} rows of array<double>[392]
+plus an int label, {size / 2**30:.2f} GiB of parquet (uncompressed, 32 MB row groups) written by Spark itself in
+{written:.0f} s; then a fresh process with the driver capped at {heap} heap and {off_heap} of ND4J off-heap
+(`bridge.start_jvm(heap=..., off_heap=...)`) trains an MLP (392-32-10) for one epoch on local[2] (whose executors
+share the driver's JVM), batch 128 per worker, averaging every 20 minibatches.
+
+| epoch | samples/s | driver's peak heap | driver process's peak RSS | rows through the driver |
+| --- | --- | --- | --- | --- |
+| {result["epoch_s"]:.0f} s | {result["samples_per_s"]:,.0f} | {result["peak_heap_mb"]:.0f} MB of {heap} | {result["peak_rss_mb"]:.0f} MB | none |
+"""
+
+
 def main(argv=None) -> None:
     args = argv if argv is not None else sys.argv[1:]
+    if "--big" in args:
+        section = run_big()
+        print(section)
+        write_section("spark-frames-big", section)
+        return
     section = run("--quick" in args)
     print(section)
     write_section("spark-frames", section)

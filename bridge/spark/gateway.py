@@ -65,7 +65,6 @@ class PySparkGateway:
 
     def __init__(self, context, java_session):
         pyspark = _pyspark(context)
-        from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
         from py4j.java_gateway import JavaObject, java_import
         from pyspark import SparkConf, SparkContext
         from pyspark.sql import SparkSession
@@ -85,18 +84,14 @@ class PySparkGateway:
             self.server.start()
             self.client = None
             try:
-                self.client = ClientServer(
-                    java_parameters=JavaParameters(
-                        address="127.0.0.1",
-                        port=int(self.server.getListeningPort()),
-                        auth_token=str(self.server.secret()),
-                        auto_convert=True,
-                    ),
-                    python_parameters=PythonParameters(address="127.0.0.1", port=0, eager_load=False),
-                )
+                # Spark's server is a py4j ClientServer (pinned threads, PySpark's default) or a GatewayServer
+                # (PYSPARK_PIN_THREAD=false); PySpark's client must be the matching kind.
+                java_server = self.server.server()
+                pinned = hasattr(java_server, "getJavaServer")
+                self._objects = (java_server.getJavaServer() if pinned else java_server).getGateway()
+                self.client = _client(int(self.server.getListeningPort()), str(self.server.secret()), pinned)
                 for name in _JAVA_IMPORTS:
                     java_import(self.client.jvm, name)
-                self._objects = self.server.server().getJavaServer().getGateway()
                 jsc = self.to_py4j(context, JavaObject)
                 previous_sigint = signal.getsignal(signal.SIGINT)
                 sc = SparkContext(gateway=self.client, jsc=jsc, conf=SparkConf(_jconf=jsc.getConf()))
@@ -159,6 +154,22 @@ class PySparkGateway:
         if sigint is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, sigint)  # PySpark's handler cancels jobs of a context now stopped
         _set_active(None, only=self)
+
+
+def _client(port: int, secret: str, pinned: bool):
+    """PySpark's py4j client for Spark's server in this JVM, as pyspark/java_gateway.py connects (on loopback)."""
+    if pinned:
+        from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
+
+        return ClientServer(
+            java_parameters=JavaParameters(address="127.0.0.1", port=port, auth_token=secret, auto_convert=True),
+            python_parameters=PythonParameters(address="127.0.0.1", port=0, eager_load=False),
+        )
+    from py4j.java_gateway import GatewayParameters, JavaGateway
+
+    return JavaGateway(
+        gateway_parameters=GatewayParameters(address="127.0.0.1", port=port, auth_token=secret, auto_convert=True)
+    )
 
 
 def _set_active(gateway: PySparkGateway | None, only: PySparkGateway | None = None) -> None:

@@ -40,7 +40,7 @@ final class RowBatches implements Function2<Integer, Iterator<InternalRow>, Iter
             return new Batches(rows, partition);
         }
         List<InternalRow> held = new ArrayList<>();
-        rows.forEachRemaining(row -> held.add(row.copy())); // scans reuse their row objects
+        rows.forEachRemaining(held::add); // the shuffle's reader deserializes every row into an object of its own
         Collections.shuffle(held, new Random(Seeds.mix(seed, partition)));
         List<DataSet> batches = new ArrayList<>();
         new Batches(held.iterator(), partition).forEachRemaining(batches::add);

@@ -284,7 +284,7 @@ public final class TrainingColumns implements Serializable {
         }
         switch (column.kind) {
             case NUMBER:
-                return put(into, at, room, 1, where, column, number(row, ordinal, column.element));
+                return put(into, at, room, where, column, number(row, ordinal, column.element));
             case ARRAY:
                 return putArray(row.getArray(ordinal), column, into, at, room, where);
             case VECTOR:
@@ -316,9 +316,9 @@ public final class TrainingColumns implements Serializable {
         return row.getByte(ordinal);
     }
 
-    private int put(float[] into, int at, int room, int count, Object where, Column column, double value) {
-        if (count > room) {
-            throw tooMany(where, column);
+    private int put(float[] into, int at, int room, Object where, Column column, double value) {
+        if (room < 1) {
+            throw tooMany(where, column, 1, room);
         }
         float v = (float) value;
         if (!Float.isFinite(v)) {
@@ -329,16 +329,17 @@ public final class TrainingColumns implements Serializable {
         return 1;
     }
 
-    private BadRowException tooMany(Object where, Column column) {
-        return new BadRowException(where + " has more feature values than the network's input takes (" + inputSize
-                + " per example, shape " + Arrays.toString(inputShape) + ") once column '" + column.name
-                + "' is added");
+    private BadRowException tooMany(Object where, Column column, int values, int room) {
+        String fit = room == inputSize ? "" : " (only " + room + " more fit after the columns before it)";
+        return new BadRowException(where + " has " + values + " values in column '" + column.name + "'" + fit
+                + "; the network's input takes " + inputSize + " per example (shape " + Arrays.toString(inputShape)
+                + ")");
     }
 
     private int putArray(ArrayData array, Column column, float[] into, int at, int room, Object where) {
         int n = array.numElements();
         if (n > room) {
-            throw tooMany(where, column);
+            throw tooMany(where, column, n, room);
         }
         if (column.nullableElements) {
             for (int i = 0; i < n; i++) {
@@ -391,7 +392,7 @@ public final class TrainingColumns implements Serializable {
         double[] values = vector.getArray(3).toDoubleArray();
         int n = dense ? values.length : vector.getInt(1);
         if (n > room) {
-            throw tooMany(where, column);
+            throw tooMany(where, column, n, room);
         }
         if (dense) {
             for (int i = 0; i < n; i++) {

@@ -40,6 +40,7 @@ import scala.runtime.AbstractFunction1;
 public final class TrainingFrame {
     private final Dataset<Row> selected;
     private final TrainingColumns columns;
+    private long counted = -1;
 
     public TrainingFrame(Dataset<Row> frame, TrainingColumns columns) {
         String[] names = columns.columnNames();
@@ -55,9 +56,12 @@ public final class TrainingFrame {
         return columns;
     }
 
-    /** Rows in the frame (a Spark job; cheap for parquet, whose files record their row counts). */
+    /** Rows in the frame (a Spark job, once; cheap for parquet, whose files record their row counts). */
     public long count() {
-        return selected.count();
+        if (counted < 0) {
+            counted = selected.count();
+        }
+        return counted;
     }
 
     /** The selected rows as Spark's binary rows, partitioned as the frame is. */
