@@ -25,12 +25,12 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	# PYTHONWARNINGS: an editable install of the java/ -> bridge._java mapping makes setuptools print a notice
 	# (the wheel itself builds without warnings: tests/test_install.py checks it).
-	PYTHONWARNINGS=ignore $(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -c constraints.txt -e '.[test,spark]'
 	touch $@
 
 # Re-pin after changing a range in pyproject.toml: a fresh resolve, frozen.
 constraints:
-	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin && .venv-pin/bin/pip install -q '.[test]'
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin && .venv-pin/bin/pip install -q '.[test,spark]'
 	{ sed -n '/^#/p' constraints.txt; .venv-pin/bin/pip freeze --exclude-editable | grep -v '^dl4j-bridge'; \
 	  grep -E '^(onnxruntime|torch)==' constraints.txt; } | awk '!seen[$$0]++' > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf .venv-pin
@@ -71,7 +71,7 @@ test-python: setup
 
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(PY_STAMP)
-	PYTHONWARNINGS=ignore $(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -c constraints.txt -e '.[test,spark,bench]'
 	# The onednn-avx512 build of nd4j-native, which benchmarks/bench_settings.py measures against the default.
 	cd java && ./mvnw -B -q dependency:get -Dartifact=org.nd4j:nd4j-native:1.0.0-M2.1:jar:linux-x86_64-onednn-avx512 -Dtransitive=false
 	# wrk (C, epoll): the service's load generator, light enough to leave the cores to the service.

@@ -22,6 +22,7 @@ BENCHMARKS = [
     "bench_export",
     "bench_service",
     "bench_spark",
+    "bench_spark_frames",
     "bench_graph_training",
     "bench_early_stopping",
     "bench_transfer",

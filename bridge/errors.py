@@ -84,6 +84,8 @@ _JAVA_TO_PYTHON: list[tuple[str, type[BridgeError]]] = [
     ("ai.dl4jbridge.runtime.InvalidInputException", DataError),
     ("ai.dl4jbridge.runtime.ModelLoadException", ModelFileError),
     ("ai.dl4jbridge.runtime.ProviderUnavailableException", ProviderError),
+    # A DataFrame row the network cannot take, found on an executor: the data's fault, not Spark's.
+    ("ai.dl4jbridge.spark.TrainingColumns$BadRowException", DataError),
     ("org.apache.spark.SparkException", SparkError),
     ("java.lang.OutOfMemoryError", ResourceError),
     ("org.bytedeco.javacpp.Pointer$OutOfMemoryError", ResourceError),

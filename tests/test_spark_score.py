@@ -214,11 +214,6 @@ def test_external_data_is_refused_and_never_read_outside_the_folder(session, dig
 
 
 def test_other_dataframes_are_refused(session, digits):
-    class PySparkLike:
-        _jdf = object()
-
-    with pytest.raises(TypeError, match="PySpark DataFrame.*PySpark session"):
-        spark.score(MLP, PySparkLike())
     with pytest.raises(DataError, match="Spark DataFrame"):
         spark.score(MLP, digits[0])
 

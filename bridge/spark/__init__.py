@@ -10,7 +10,7 @@ Java 17 flags. The trained network is an ordinary DL4J network: evaluate, save a
 """
 
 from . import yarn
-from .frames import dataframe, to_numpy
+from .arrays import dataframe, to_numpy
 from .scoring import register_udf, score
 from .session import SparkOptions, SparkSession, session, session_settings
 from .training import export_datasets, fit_files

@@ -1,112 +1,104 @@
-"""numpy in and out of Spark DataFrames (Java `Dataset<Row>` proxies), in bulk through the JVM.
+"""DataFrames as training and evaluation data: which columns, checked against the network on the driver (the schema
+only), then read on the executors (ai.dl4jbridge.spark.TrainingColumns, TrainingFrame).
 
-    df = bridge.spark.dataframe(spark, x, y)          # features: array<float> (or nested [C][H][W]), label: int
-    probabilities = bridge.spark.to_numpy(scored, "probabilities")   # (n, classes) float32
-
-For data the driver already holds (tests, examples, benchmarks); a Spark user's tables come from Spark's readers.
-PySpark DataFrames come with the PySpark session on the bridge's JVM; this module takes Java Datasets.
+A DataFrame is a Java org.apache.spark.sql.Dataset<Row> (bridge.spark.session(...).sql, JPype) or a PySpark
+DataFrame of bridge.spark.session(...).pyspark (the same Java object, reached by its py4j id).
 """
 
 from __future__ import annotations
 
 import jpype
-import numpy as np
 
-from ..errors import DataError, java_boundary
+from ..errors import DataError, SparkError
 from ..jvm import jclass
-from ..jvm.arrays import require_float_array
-from ..validate import positive_int
-from .session import SparkSession, _spark_errors
+from ..model.inputs import input_specs, output_names, output_sizes
+from .gateway import java_object
 
-__all__ = ["dataframe", "to_numpy", "java_dataset", "sql_session"]
+__all__ = ["is_dataframe", "java_dataframe", "training_frame", "frame_context", "column_names"]
 
-DATASET = "org.apache.spark.sql.Dataset"
-SQL_SESSION = "org.apache.spark.sql.SparkSession"
+_DATASET = "org.apache.spark.sql.Dataset"
+DEFAULT_FEATURES, DEFAULT_LABEL = "features", "label"  # Spark ML's default column names
 
 
-def java_dataset(df, name: str = "df"):
-    """`df` itself when it is a Spark DataFrame of this JVM (org.apache.spark.sql.Dataset); TypeError for a PySpark
-    DataFrame, DataError for anything else."""
-    if hasattr(df, "_jdf"):
-        raise TypeError(
-            f"`{name}` is a PySpark DataFrame; this call takes the Spark DataFrame of the bridge's own JVM (a Java "
-            "Dataset, e.g. from bridge.spark.dataframe or a reader of sql_session(spark)). PySpark DataFrames come "
-            "with the PySpark session on the bridge's JVM."
-        )
-    if not isinstance(df, jclass(DATASET)):
+def is_dataframe(x) -> bool:
+    """A Java Dataset (JPype) or a PySpark DataFrame."""
+    if isinstance(x, jpype.JObject):
+        return isinstance(x, jclass(_DATASET))
+    return type(x).__module__.startswith("pyspark.sql") and hasattr(x, "_jdf")
+
+
+def java_dataframe(df):
+    """The Java Dataset<Row> of a DataFrame (a PySpark DataFrame's own Java object: no copy)."""
+    if isinstance(df, jpype.JObject):
+        return df
+    return java_object(df._jdf)
+
+
+def frame_context(jdf):
+    """The JavaSparkContext a Java Dataset belongs to."""
+    return jclass("org.apache.spark.api.java.JavaSparkContext").fromSparkContext(jdf.sparkSession().sparkContext())
+
+
+def column_names(features, label, call: str) -> tuple[list[str], str]:
+    """features (a column name or a list of them) and label, defaulting to Spark ML's "features" and "label"."""
+    features = DEFAULT_FEATURES if features is None else features
+    label = DEFAULT_LABEL if label is None else label
+    names = [features] if isinstance(features, str) else list(features) if isinstance(features, (list, tuple)) else []
+    if not names or not all(isinstance(n, str) and n for n in names):
         raise DataError(
-            f"Expected `{name}` as a Spark DataFrame (org.apache.spark.sql.Dataset), received {type(df).__name__}."
+            f"Received an invalid value for `features` in {call}: expected a column name or a list of column names "
+            f"of the DataFrame. Received: features={features!r}"
         )
-    return df
+    if not isinstance(label, str) or not label:
+        raise DataError(
+            f"Received an invalid value for `label` in {call}: expected the name of the label column. "
+            f"Received: label={label!r}"
+        )
+    return names, label
 
 
-def sql_session(spark):
-    """The Java SQL SparkSession (org.apache.spark.sql.SparkSession) of a bridge SparkSession, or `spark` itself."""
-    if isinstance(spark, SparkSession):
-        with _spark_errors("opening Spark SQL"):
-            return jclass("ai.dl4jbridge.spark.Frames").sql(spark.context)
-    if isinstance(spark, jclass(SQL_SESSION)):
-        return spark
-    raise DataError(
-        "Expected `spark` as a bridge.spark.session(...) or a Java org.apache.spark.sql.SparkSession, "
-        f"received {type(spark).__name__}."
+def training_frame(net, jdf, features: list[str], label: str):
+    """The Java TrainingFrame: the DataFrame's columns checked against the network's one input and one output."""
+    specs, outputs = input_specs(net), output_names(net)
+    if len(specs) != 1 or len(outputs) != 1:
+        raise DataError(
+            "DataFrames train networks with one input and one output; this one has inputs "
+            f"{[s.name for s in specs]} and outputs {outputs}: train it from arrays (bridge.fit(net, x, y, spark=...))."
+        )
+    spec = specs[0]
+    if spec.shape is None:
+        raise DataError(
+            f"The shape of input {spec.name!r} ({spec.layout}) is unknown, and DataFrame rows become minibatches of "
+            f"that shape: build the Network with input_shapes={{{spec.name!r}: ...}}."
+        )
+    image = spec.image if spec.layout == "flat" else spec.shape if spec.layout == "NCHW" else None
+    if spec.layout == "NHWC":
+        h, w, c = spec.shape
+        image = (c, h, w)
+    width = output_sizes(net)[0]
+    if width is None:
+        raise DataError("The network's output layer has no fixed width (nOut): DataFrame labels need one.")
+    longs = jpype.JArray(jpype.JLong)
+    columns = jclass("ai.dl4jbridge.spark.TrainingColumns").of(
+        jdf.schema(),
+        jpype.JArray(jpype.JString)(features),
+        label,
+        longs(list(spec.shape)),
+        longs(list(image)) if image is not None else None,
+        spec.layout == "NHWC",
+        int(width),
+        jdf.sparkSession().sparkContext().hadoopConfiguration(),
     )
+    return jclass("ai.dl4jbridge.spark.TrainingFrame")(jdf, columns)
 
 
-@java_boundary("bridge.spark.dataframe")
-def dataframe(spark, x, y=None, *, features: str = "features", label: str = "label", partitions: int | None = None):
-    """A Spark DataFrame of x's rows (and y's labels), built in the JVM from one buffer over x's memory.
-
-    x: float32 (float64 is cast) (n, F) -> `features` array<float> of F; (n, C, H, W) or any (n, *shape) ->
-    arrays nested as shape (array<array<array<float>>> for images), the shape also kept in the column's metadata
-    so that scoring checks it before any job runs. y: None or (n,) class indices -> `label` int.
-    partitions: the DataFrame's partitions (default: the session's parallelism). NaN values are kept.
-    """
-    session = sql_session(spark)
-    x = require_float_array(x)
-    if x.ndim < 2 or len(x) == 0:
-        raise DataError(f"Expected x of shape (n, features) or (n, *shape) with n >= 1, received {x.shape}.")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    labels = None
-    if y is not None:
-        y = np.asarray(y)
-        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-            raise DataError(
-                f"Expected y as {len(x)} class indices (an integer array of shape ({len(x)},)), received "
-                f"{y.dtype} {y.shape}."
-            )
-        labels = jpype.JArray(jpype.JInt)(y.astype(np.int32))
-    slices = positive_int(partitions, "partitions") if partitions is not None else None
-    with _spark_errors("bridge.spark.dataframe"):
-        slices = slices or int(session.sparkContext().defaultParallelism())
-        buffer = jpype.nio.convertToDirectBuffer(x).order(jclass("java.nio.ByteOrder").nativeOrder()).asFloatBuffer()
-        shape = jpype.JArray(jpype.JLong)([int(d) for d in x.shape[1:]])
-        return jclass("ai.dl4jbridge.spark.Frames").fromFloats(
-            session, buffer, len(x), shape, labels, slices, features, label
+def same_context(jdf, session) -> None:
+    """A DataFrame trains on the SparkContext it belongs to: `session`, if given, must be that one."""
+    if session is None:
+        return
+    mine = jdf.sparkSession().sparkContext()
+    if not hasattr(session, "context") or not mine.equals(session.context.sc()):
+        raise SparkError(
+            "This DataFrame belongs to another SparkContext than `spark`: a DataFrame trains where it lives. Pass "
+            "the session it was created from (or spark=None)."
         )
-
-
-@java_boundary("bridge.spark.to_numpy")
-def to_numpy(df, column: str) -> np.ndarray:
-    """One column collected to the driver: array<float|double> -> float32 (n, width) (nested arrays, e.g. images,
-    flattened in C order: reshape to (n, C, H, W)); int/long -> int64 (n,);
-    float/double -> float64 (n,); string -> str (n,). Runs a Spark job (the scores are computed now)."""
-    df = java_dataset(df)
-    names = [str(n) for n in df.schema().fieldNames()]
-    if column not in names:
-        raise DataError(f"The DataFrame has no column {column!r}; its columns are {names}.")
-    kind = str(df.schema().apply(column).dataType().typeName())
-    frames = jclass("ai.dl4jbridge.spark.Frames")
-    with _spark_errors(f"collecting column {column!r}"):
-        if kind == "array":
-            shape = jpype.JArray(jpype.JInt)(2)
-            flat = np.array(frames.floats(df, column, shape), dtype=np.float32)
-            return flat.reshape(int(shape[0]), int(shape[1]))
-        values = list(frames.values(df, column))
-    if kind in ("integer", "long", "short", "byte"):
-        return np.array([int(v) for v in values], dtype=np.int64)
-    if kind in ("float", "double"):
-        return np.array([float(v) for v in values], dtype=np.float64)
-    if kind == "string":
-        return np.array([str(v) for v in values])
-    raise DataError(f"to_numpy reads array, integer, floating and string columns; {column!r} is {kind}.")

@@ -24,7 +24,7 @@ from ..model.kinds import is_network
 from ..onnx import export_onnx
 from ..serve.runtime import OnnxModel
 from ..validate import choice, integer_at_least, positive_int
-from .frames import java_dataset, sql_session
+from .arrays import java_dataset, sql_session
 from .session import SparkSession, _spark_errors
 
 __all__ = ["score", "register_udf", "PROVIDERS"]

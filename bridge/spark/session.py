@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import DataError, JavaError, SparkError, java_boundary, java_errors
 from ..jvm import JAVA17_MODULE_FLAGS, jclass, jvm_options, start_jvm
 from ..validate import boolean, choice, integer_at_least
+from .gateway import PySparkGateway
 from .managers import check_master, manager, manager_settings
 from .submit import submitted_settings
 
@@ -69,18 +70,50 @@ class SparkOptions:
 
 @dataclass
 class SparkSession:
-    """A JavaSparkContext in this process's JVM. Use as a context manager, or call stop()."""
+    """A JavaSparkContext in this process's JVM. Use as a context manager, or call stop().
+
+    sql: Spark SQL's Java SparkSession on the same context (DataFrames, SQL, parquet: JPype proxies);
+    pyspark: a pyspark.sql.SparkSession on the same context (PySpark on the bridge's JVM; the `spark` extra).
+    DataFrames of either train with bridge.fit(net, df, features=..., label=...) without leaving the executors."""
 
     master: str
     context: object
     last_timings: dict = field(default_factory=dict)
+    _sql: object = field(default=None, repr=False)
+    _pyspark: object = field(default=None, repr=False)
 
     @property
     def parallelism(self) -> int:
         return int(self.context.defaultParallelism())
 
+    @property
+    def sql(self):
+        """org.apache.spark.sql.SparkSession (Java, through JPype) over this session's SparkContext."""
+        if self._sql is None:
+            with _spark_errors("starting Spark SQL"):
+                self._sql = jclass("org.apache.spark.sql.SparkSession").builder().getOrCreate()
+        return self._sql
+
+    @property
+    def pyspark(self):
+        """pyspark.sql.SparkSession over this session's SparkContext (PySpark's client on the bridge's JVM)."""
+        if self._pyspark is None:
+            with _spark_errors("starting PySpark on the bridge's JVM"):
+                self._pyspark = PySparkGateway(self.context, self.sql)
+        return self._pyspark.session
+
+    @java_boundary("reading parquet")
+    def read_parquet(self, *paths: str):
+        """A Java Dataset<Row> of parquet files or folders (any Hadoop file system URI), read by the executors."""
+        if not paths or not all(isinstance(p, str) and p for p in paths):
+            raise DataError(f"read_parquet() takes one or more paths or URIs (str), received {paths!r}.")
+        return self.sql.read().parquet(*paths)
+
     def stop(self) -> None:
+        gateway, self._pyspark, self._sql = self._pyspark, None, None
         with _spark_errors("stopping Spark"):
+            if gateway is not None:
+                gateway.stop()  # stops the context through PySpark, then py4j's server and client
             self.context.stop()
 
     def __enter__(self):

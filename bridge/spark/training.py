@@ -4,22 +4,26 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, java_boundary, java_errors
-from ..files import write_atomic
 from ..jvm import jclass
 from ..jvm.arrays import to_indarray
 from ..model.inputs import input_specs, output_names, output_sizes
+from ..model.kinds import as_java
 from ..train.callbacks import History
 from ..train.plan import TrainingPlan, execute, java_run, make_plan
-from ..train.prepared import CLASSES, PreparedData, class_targets, prepared
+from ..train.prepared import CLASSES, TARGETS, PreparedData, class_targets, prepared
 from ..validate import integer_at_least, positive_int
-from .session import SparkOptions, _in_spark_errors, _java_options, _session_for
+from .frames import column_names, frame_context, is_dataframe, java_dataframe, same_context, training_frame
+from .session import SparkOptions, SparkSession, _in_spark_errors, _java_options, _session_for, _spark_errors
 
-__all__ = ["fit", "fit_files", "export_datasets"]
+__all__ = ["fit", "fit_frame", "evaluate_frame", "fit_files", "export_datasets"]
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")  # hdfs://..., s3a://..., file:/...
 
 
 def fit(plan: TrainingPlan, data: PreparedData, validation, batch_size: int, spark, options) -> History:
@@ -37,6 +41,71 @@ def fit(plan: TrainingPlan, data: PreparedData, validation, batch_size: int, spa
         return run, lambda: trainer.fit(run)
 
     return _run(plan, data, data.examples, batch_size, validation, spark, opts, start)
+
+
+def fit_frame(
+    plan: TrainingPlan, df, features, label, validation, batch_size: int, spark, options, call: str = "fit()"
+) -> History:
+    """bridge.fit(net, df, features=..., label=...) lands here: the DataFrame's rows become minibatches on the
+    executors (one shuffle spreads them over averaging rounds), DL4J's parameter averaging trains on them, and the
+    driver sees the schema, the row count and the parameters. validation: None, (x, y) arrays (evaluated on the
+    driver), or a DataFrame with the same columns (evaluated on the executors)."""
+    names, label = column_names(features, label, call)
+    jdf = java_dataframe(df)
+    same_context(jdf, spark)
+    if isinstance(validation, float):
+        raise DataError(
+            "validation_split needs in-memory data; with a DataFrame pass validation_data=another DataFrame (e.g. "
+            "from df.randomSplit([0.9, 0.1])) or (x_val, y_val) arrays."
+        )
+    frame = training_frame(plan.model, jdf, names, label)
+    val_frame, val = None, None
+    if is_dataframe(validation):
+        val_frame = training_frame(plan.model, java_dataframe(validation), names, label)
+    elif validation is not None:
+        val = prepared(plan.model, *validation, names=("validation x", "validation y"))
+    opts = (
+        options
+        if isinstance(options, SparkOptions)
+        else SparkOptions(**{"batch_size_per_worker": batch_size, **(options or {})})
+    )
+    columns = frame.columns()
+    kind = CLASSES if columns.classIndices() else TARGETS
+    # The run carries the network, classes and validation arrays; the training data are the DataFrame's rows.
+    classes = PreparedData([], [], [int(columns.outputWidth())], output_names(plan.model), (kind,))
+    context = frame_context(jdf)
+    session = SparkSession(str(context.master()), context)
+    with _spark_errors("counting the DataFrame's rows"):
+        rows = int(frame.count())
+
+    def start(trainer, listener):
+        run = java_run(plan, classes, val, listener, batch_size)
+        return run, lambda: trainer.fitFrame(run, frame, val_frame)
+
+    history = _run(plan, classes, rows, batch_size, val, session, opts, start)
+    if isinstance(spark, SparkSession):
+        spark.last_timings = session.last_timings
+    return history
+
+
+def evaluate_frame(net, df, features, label, batch_size: int, spark):
+    """bridge.evaluate(net, df, ...): DL4J's Evaluation computed on the executors (the driver gets the merged
+    counts). Returns the Java EvaluationSummary array of the one output."""
+    names, label = column_names(features, label, "evaluate()")
+    jdf = java_dataframe(df)
+    same_context(jdf, spark)
+    frame = training_frame(net, jdf, names, label)
+    if not frame.columns().classIndices():
+        raise DataError(
+            f"evaluate() reports classification metrics (DL4J's Evaluation) and needs class indices in the label "
+            f"column; {label!r} holds target arrays (regression, multi-label or soft labels)."
+        )
+    context = frame_context(jdf)
+    trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")(
+        context, _java_options(SparkOptions(), int(context.defaultParallelism()))
+    )
+    with _spark_errors("evaluating a DataFrame on Spark"):
+        return trainer.evaluateFrame(as_java(net), frame, batch_size)
 
 
 @java_boundary("fit_files")
@@ -81,8 +150,9 @@ def fit_files(
             "fit_files trains networks with one input and one output (DataSet files); this graph has "
             f"inputs {[s.name for s in input_specs(net)]} and outputs {output_names(net)}: use bridge.fit(..., spark=...)."
         )
-    folder = Path(directory)
-    files = sorted(folder.glob("part-*.bin"))
+    folder = _location(directory)
+    with java_errors(f"listing DataSet files in {folder}"):
+        files = list(jclass("ai.dl4jbridge.spark.HadoopFiles").list(folder, "part-", ".bin"))
     if not files:
         raise DataError(
             f"{folder} holds no DataSet files (part-*.bin): write them with bridge.spark.export_datasets()."
@@ -101,26 +171,37 @@ def fit_files(
 
     def start(trainer, listener):
         run = java_run(plan, classes, val, listener, batch_size)
-        run.dataFiles, run.dataFileExamples = str(folder.resolve()), examples
+        run.dataFiles, run.dataFileExamples = folder, examples
         return run, lambda: trainer.fitFiles(run)
 
     return _run(plan, classes, examples, batch_size, val, spark, opts, start)
 
 
-def _dataset_metadata(folder: Path) -> dict:
-    path = folder / "datasets.json"
-    if not path.exists():
+def _location(directory) -> str:
+    """A folder as Hadoop names it: a URI (hdfs://, s3a://, file:...) as it is; a local path made absolute (a path
+    relative to this process's working directory, not the JVM's)."""
+    text = str(directory)
+    if not text:
+        raise DataError("Received an empty `directory`: pass a folder path or a Hadoop file system URI.")
+    return text if _URI.match(text) else str(Path(text).expanduser().absolute())
+
+
+def _dataset_metadata(folder: str) -> dict:
+    path = f"{folder.rstrip('/')}/datasets.json"
+    with java_errors(f"reading {path}"):
+        text = jclass("ai.dl4jbridge.spark.HadoopFiles").readText(path)
+    if text is None:
         return {}
     try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        meta = json.loads(str(text))
+    except ValueError as exc:
         raise DataError(f"{path} is not readable JSON ({exc}): write the folder again with export_datasets().") from exc
     if not isinstance(meta, dict):
         raise DataError(f"{path} does not hold export_datasets()'s metadata (a JSON object).")
     return meta
 
 
-def _files_class_count(net, meta: dict, n_classes, folder: Path) -> int:
+def _files_class_count(net, meta: dict, n_classes, folder: str) -> int:
     """The network's output width, checked against n_classes and the files' recorded class count."""
     width = output_sizes(net)[0]
     if n_classes is not None and (isinstance(n_classes, bool) or n_classes != width):
@@ -139,12 +220,34 @@ def _files_class_count(net, meta: dict, n_classes, folder: Path) -> int:
 
 
 @java_boundary("export_datasets")
-def export_datasets(x, y, directory, n_classes: int | None = None, batch_size: int = 32) -> int:
-    """Write (x, y) once as DL4J DataSet files of `batch_size` rows, for fit_files(). Returns the file count.
+def export_datasets(
+    x,
+    y=None,
+    directory=None,
+    n_classes: int | None = None,
+    batch_size: int = 32,
+    *,
+    net=None,
+    features=None,
+    label=None,
+) -> int:
+    """Write training data once as DL4J DataSet files of `batch_size` rows, for fit_files(), into `directory`: a
+    local folder or any Hadoop file system URI (hdfs://, s3a://, ...). Returns the file count.
 
-    x: float features (n, F) or images (n, C, H, W) / (n, H, W, C), finite. y: (n,) integer class indices in
-    [0, n_classes), or one-hot rows. n_classes: the label width written (the network's output width); default:
-    the largest label + 1."""
+    Arrays: x float features (n, F) or images (n, C, H, W) / (n, H, W, C), finite; y (n,) integer class indices in
+    [0, n_classes), or one-hot rows; n_classes: the label width written (the network's output width); default: the
+    largest label + 1. The driver writes them.
+    A DataFrame (export_datasets(df, directory, net=net, features=..., label=...)): its rows become DataSets on the
+    executors, which write the files (part-PPPPP-NNNNNN.bin per partition); net gives the input shape and the label
+    width, as for bridge.fit(net, df, ...), and n_classes, if given, must equal that width."""
+    if is_dataframe(x):
+        if directory is None and isinstance(y, (str, Path)):
+            y, directory = None, y  # export_datasets(df, "hdfs://...")
+        return _export_frame(x, y, directory, n_classes, batch_size, net, features, label)
+    if net is not None or features is not None or label is not None:
+        raise TypeError("export_datasets() takes net, features and label with a DataFrame only; arrays need x and y.")
+    if y is None or directory is None:
+        raise TypeError("export_datasets(x, y, directory, ...) needs y and directory with arrays.")
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim < 2 or len(x) == 0:
         raise DataError(
@@ -157,15 +260,55 @@ def export_datasets(x, y, directory, n_classes: int | None = None, batch_size: i
     positive_int(batch_size, "batch_size")
     labels = _class_labels(y, len(x), n_classes)
     classes = int(n_classes) if n_classes is not None else int(labels.max()) + 1
-    with java_errors(f"writing DataSet files to {directory}"):
+    folder = _location(directory)
+    with java_errors(f"writing DataSet files to {folder}"):
         count = int(
             jclass("ai.dl4jbridge.spark.SparkTrainer").exportDataSets(
-                to_indarray(x), to_indarray(labels), classes, batch_size, str(directory)
+                to_indarray(x), to_indarray(labels), classes, batch_size, folder
             )
         )
     metadata = {"examples": len(x), "features": list(x.shape[1:]), "classes": classes, "batch_size": batch_size}
-    write_atomic(Path(directory) / "datasets.json", json.dumps({**metadata, "files": count}).encode())
+    _write_metadata(folder, {**metadata, "files": count})
     return count
+
+
+def _export_frame(df, y, directory, n_classes, batch_size, net, features, label) -> int:
+    if y is not None:
+        raise TypeError("export_datasets(df, directory, ...) takes the labels from the DataFrame (label=...), not y.")
+    if directory is None:
+        raise TypeError("export_datasets(df, directory, net=..., ...) needs the directory (a path or URI) to write.")
+    if net is None:
+        raise TypeError(
+            "export_datasets(df, ...) needs net=: the network the files are for gives the input shape and the label "
+            "width the DataFrame's rows are checked against (as bridge.fit(net, df, ...) does)."
+        )
+    positive_int(batch_size, "batch_size")
+    names, label = column_names(features, label, "export_datasets()")
+    jdf = java_dataframe(df)
+    frame = training_frame(net, jdf, names, label)
+    width = int(frame.columns().outputWidth())
+    if n_classes is not None and (isinstance(n_classes, bool) or n_classes != width):
+        raise DataError(
+            f"Received n_classes={n_classes!r}, but the network's output has {width} units: the files hold labels of "
+            f"the output's width. Pass n_classes={width} or omit it."
+        )
+    folder = _location(directory)
+    context = frame_context(jdf)
+    trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")(
+        context, _java_options(SparkOptions(), int(context.defaultParallelism()))
+    )
+    with _spark_errors(f"writing DataSet files to {folder}"):
+        files, rows = (int(v) for v in trainer.exportFrame(frame, batch_size, folder))
+    shape = [int(v) for v in frame.columns().inputShape()]
+    _write_metadata(
+        folder, {"examples": rows, "features": shape, "classes": width, "batch_size": batch_size, "files": files}
+    )
+    return files
+
+
+def _write_metadata(folder: str, metadata: dict) -> None:
+    with java_errors(f"writing {folder}/datasets.json"):
+        jclass("ai.dl4jbridge.spark.HadoopFiles").writeText(f"{folder.rstrip('/')}/datasets.json", json.dumps(metadata))
 
 
 def _class_labels(y, n: int, n_classes) -> np.ndarray:

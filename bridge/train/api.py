@@ -18,6 +18,7 @@ from ..model.inputs import output_names, prepare_features
 from ..model.kinds import as_java
 from ..model.modelfile import load, save  # noqa: F401  (re-exported: bridge.train.api.save/load)
 from ..spark import training as spark_training
+from ..spark.frames import is_dataframe
 from ..spark.session import SparkOptions
 from ..validate import fraction, positive_int
 from .callbacks import EpochResult, History
@@ -74,6 +75,8 @@ def fit(
     augmentation=None,
     spark_options=None,
     ui=False,
+    features=None,
+    label=None,
     **spark_keywords,
 ) -> History:
     """Train `net` (a MultiLayerNetwork or a ComputationGraph) minibatch by minibatch, as Keras' Model.fit.
@@ -83,6 +86,10 @@ def fit(
     minibatch stream (bridge.streams.NpyStream) for data larger than memory, with y=None (locally only).
     y: (n,) int class indices, or (n, k) float targets of the output's width (one-hot, multi-label, regression);
     a dict {output name: ...} for a graph with several outputs.
+    x may also be a Spark DataFrame (a Java Dataset<Row> or a PySpark DataFrame of bridge.spark.session(...)), with
+    y=None: features (a column name or a list of them; default "features") and label (default "label") name its
+    columns (see bridge.spark.frames); it trains on Spark, on the SparkContext it belongs to, its rows turned into
+    minibatches on the executors; validation_data may be another DataFrame (evaluated there too).
     epochs: as in Keras, the index of the last epoch: epochs - initial_epoch epochs run (all of them by default).
     validation_data (or validation, the older name): (x_val, y_val), scored after each epoch (val_loss, and
     val_accuracy for class targets); validation_split: the last fraction of x and y instead, before shuffling.
@@ -123,9 +130,12 @@ def fit(
             verbose=verbose,
             augmentation=augmentation,
             spark_options=spark_options,
+            features=features,
+            label=label,
             **spark_keywords,
         )
-    options = _spark_settings(spark, spark_options, spark_keywords)
+    frame = is_dataframe(x)
+    options = _spark_settings(spark, spark_options, spark_keywords, frame)
     validation = _validation_argument(validation, validation_data, validation_split)
     positive_int(batch_size, "batch_size")
     plan = make_plan(
@@ -139,8 +149,16 @@ def fit(
         callbacks=callbacks,
         class_weight=class_weight,
         augmentation=augmentation,
-        distributed=spark is not None,
+        distributed=spark is not None or frame,
     )
+    if frame:
+        if y is not None:
+            raise DataError("fit() with a DataFrame takes its labels from a column (label=...): pass y=None.")
+        return spark_training.fit_frame(plan, x, features, label, validation, batch_size, spark, options)
+    if features is not None or label is not None:
+        raise TypeError(
+            "fit() takes `features` and `label` (column names) with a Spark DataFrame only; with arrays pass x and y."
+        )
     if is_stream(x):
         return _fit_stream(plan, x, y, validation, spark)
     if y is None:
@@ -177,10 +195,12 @@ _FIT_KEYWORDS = (
     "spark",
     "ui",
     "spark_options",
+    "features",
+    "label",
 )
 
 
-def _spark_settings(spark, spark_options, spark_keywords: dict):
+def _spark_settings(spark, spark_options, spark_keywords: dict, frame: bool = False):
     """The SparkOptions for spark=... (an options object and/or its fields as keywords); unknown keywords raise
     TypeError naming the valid ones (a typo such as epoch=5 must not train one epoch quietly)."""
     spark_names = sorted(f.name for f in fields(SparkOptions))
@@ -191,7 +211,7 @@ def _spark_settings(spark, spark_options, spark_keywords: dict):
             f"{', '.join(_FIT_KEYWORDS)}; with spark=...: spark_options=bridge.spark.SparkOptions(...) "
             f"or its fields {', '.join(spark_names)}."
         )
-    if (spark_keywords or spark_options is not None) and spark is None:
+    if (spark_keywords or spark_options is not None) and spark is None and not frame:
         given = sorted(spark_keywords) or ["spark_options"]
         raise TypeError(
             f"fit() got Spark settings ({', '.join(given)}) without `spark`: pass "
@@ -201,7 +221,7 @@ def _spark_settings(spark, spark_options, spark_keywords: dict):
         raise TypeError(
             f"`spark_options` must be a bridge.spark.SparkOptions, received {type(spark_options).__name__}."
         )
-    if spark is None:
+    if spark is None and not frame:
         return None
     base = spark_options if spark_options is not None else None
     if base is None:
@@ -219,8 +239,12 @@ def _validation_argument(validation, validation_data, validation_split):
         if validation is not None:
             raise TypeError("fit() received both `validation_data` and `validation_split`: pass one.")
         return float(validation_split)
+    if is_dataframe(validation):
+        return validation
     if validation is not None and (not isinstance(validation, (tuple, list)) or len(validation) != 2):
-        raise DataError(f"Expected `validation_data` as a pair (x_val, y_val), received {type(validation).__name__}.")
+        raise DataError(
+            f"Expected `validation_data` as a pair (x_val, y_val) or a DataFrame, received {type(validation).__name__}."
+        )
     return validation
 
 
@@ -246,13 +270,24 @@ def _fit_stream(plan: TrainingPlan, stream, y, validation, spark) -> History:
 
 
 @java_boundary("evaluate")
-def evaluate(net, x, y, batch_size: int = 1024):
+def evaluate(net, x, y=None, batch_size: int = 1024, *, features=None, label=None, spark=None):
     """DL4J's Evaluation of `net` on x and y (int class indices), laid out as for fit().
 
+    x may be a Spark DataFrame (with y=None; features and label name its columns, as in fit()): the evaluation then
+    runs on the executors (DL4J's distributed Evaluation) and the driver merges the counts. spark: None, or the
+    session the DataFrame belongs to.
     Returns an EvaluationResult; for a graph with several outputs, a dict {output name: EvaluationResult}.
     """
     java = as_java(net)
     positive_int(batch_size, "batch_size")
+    if is_dataframe(x):
+        if y is not None:
+            raise DataError("evaluate() with a DataFrame takes its labels from a column (label=...): pass y=None.")
+        return _evaluation_result(spark_training.evaluate_frame(net, x, features, label, batch_size, spark)[0])
+    if features is not None or label is not None or spark is not None:
+        raise TypeError("evaluate() takes `features`, `label` and `spark` with a Spark DataFrame only.")
+    if y is None:
+        raise DataError("evaluate() needs labels `y` for in-memory data.")
     data = prepared(net, x, y)
     if TARGETS in data.kinds:
         raise DataError(

@@ -2,25 +2,31 @@ package ai.dl4jbridge.spark;
 
 import ai.dl4jbridge.train.BatchTransform;
 import ai.dl4jbridge.train.EpochStats;
+import ai.dl4jbridge.train.EvaluationSummary;
 import ai.dl4jbridge.train.Networks;
 import ai.dl4jbridge.train.Rows;
 import ai.dl4jbridge.train.Seeds;
 import ai.dl4jbridge.train.Trainer;
 import ai.dl4jbridge.train.TrainingRun;
 import ai.dl4jbridge.train.TrainingStep;
-import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.DoubleAccumulator;
+import org.datavec.spark.util.SerializableHadoopConfig;
 import org.deeplearning4j.core.storage.impl.RemoteUIStatsStorageRouter;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.spark.api.Repartition;
 import org.deeplearning4j.spark.api.TrainingHook;
 import org.deeplearning4j.spark.api.stats.SparkTrainingStats;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
@@ -39,6 +45,7 @@ public final class SparkTrainer {
     private final JavaSparkContext sc;
     private final SparkOptions options;
     private static final String JOB_GROUP = "dl4j-bridge-fit";
+    private static final int VALIDATION_BATCH = 1024;
     private final Map<String, long[]> timings = new LinkedHashMap<>();
 
     public SparkTrainer(JavaSparkContext sc, SparkOptions options) {
@@ -83,30 +90,132 @@ public final class SparkTrainer {
         return sc.getConf().getInt("spark.task.cpus", 1);
     }
 
-    /** Train on the DataSet files in {@code run.dataFiles} (written by {@link #exportDataSets}) that every worker
-     * can read; run holds the network, classes, epochs, seed, validation data and listener (its features and labels
-     * are not used). */
-    public List<EpochStats> fitFiles(TrainingRun run) {
-        List<String> paths = new ArrayList<>();
-        File[] files =
-                run.dataFiles == null ? null : new File(run.dataFiles).listFiles((dir, name) -> name.endsWith(".bin"));
-        if (files == null || files.length == 0) {
-            throw new IllegalArgumentException("no DataSet files (*.bin) in " + run.dataFiles);
+    /** Train on the DataSet files in {@code run.dataFiles} (written by {@link #exportDataSets} or
+     * {@link #exportFrame}) on any Hadoop file system every worker can read, listed through Hadoop's FileSystem; run
+     * holds the network, classes, epochs, seed, validation data and listener (its features and labels are not
+     * used). */
+    public List<EpochStats> fitFiles(TrainingRun run) throws IOException {
+        String[] files = run.dataFiles == null ? new String[0] : HadoopFiles.list(run.dataFiles, "part-", ".bin");
+        if (files.length == 0) {
+            throw new IllegalArgumentException("no DataSet files (part-*.bin) in " + run.dataFiles);
         }
-        for (File file : files) {
-            paths.add(file.toURI().toString());
-        }
-        JavaRDD<String> rdd = sc.parallelize(paths, options.workers);
+        JavaRDD<String> rdd = sc.parallelize(List.of(files), options.workers);
         return epochs(run, run.dataFileExamples, spark -> spark.fitPaths(rdd));
     }
 
-    /** Write features/labels as DataSet files of batchSize rows into directory; returns the file count. */
+    /**
+     * Train on a DataFrame's rows ({@link TrainingFrame}): spread over round-sized partitions by one shuffle, turned
+     * into minibatches on the executors, one averaging round per Spark job; the driver handles parameters only.
+     * validation: a frame scored and evaluated on the executors after each epoch, or null (then the run's validation
+     * arrays, if any, on the driver). run holds the network, epochs, seed, listener, classes.
+     */
+    public List<EpochStats> fitFrame(TrainingRun run, TrainingFrame data, TrainingFrame validation) {
+        TrainingFrame.Rounds rounds =
+                data.rounds(options.workers, options.batchSizePerWorker, options.averagingFrequency, run.seed);
+        boolean graph = run.network instanceof ComputationGraph;
+        JavaRDD<DataSet> placeholder = sc.emptyRDD();
+        return epochs(
+                run,
+                rounds.rows(),
+                builder -> new FrameRoundsMaster(builder.repartionData(Repartition.Never), rounds, graph),
+                spark -> spark.fit(placeholder),
+                validation == null ? Trainer::validate : r -> validateFrame(r, validation));
+    }
+
+    /** DL4J's Evaluation of the network over a DataFrame, computed on the executors (class-index labels). */
+    public EvaluationSummary[] evaluateFrame(Model network, TrainingFrame frame, int batchSize) {
+        int classes = frame.columns().outputWidth();
+        sc.setJobGroup(JOB_GROUP, "dl4j-bridge evaluate", true);
+        try {
+            FrameEvaluation.Result result =
+                    FrameEvaluation.run(sc, network, frame.minibatches(batchSize), true, classes);
+            return new EvaluationSummary[] {new EvaluationSummary(result.evaluation, classes)};
+        } finally {
+            sc.clearJobGroup();
+        }
+    }
+
+    /** [val_loss, val_accuracy] of the network on a validation frame, in one pass on the executors; null once
+     * stopped. */
+    private double[] validateFrame(TrainingRun run, TrainingFrame frame) {
+        if (run.stop.get()) {
+            return null;
+        }
+        TrainingColumns columns = frame.columns();
+        sc.setJobGroup(JOB_GROUP, "dl4j-bridge validation", true);
+        try {
+            FrameEvaluation.Result result = FrameEvaluation.run(
+                    sc,
+                    run.network,
+                    frame.minibatches(VALIDATION_BATCH),
+                    columns.classIndices(),
+                    columns.outputWidth());
+            double accuracy = result.evaluation == null ? Double.NaN : result.evaluation.accuracy();
+            return run.stop.get() ? null : new double[] {result.loss(), accuracy};
+        } finally {
+            sc.clearJobGroup();
+        }
+    }
+
+    /**
+     * Write a DataFrame's rows as DataSet files of batchSize examples into directory (any Hadoop file system URI),
+     * on the executors: part-PPPPP-NNNNNN.bin per partition P and minibatch N, each written to a temporary name and
+     * renamed. Returns {files, rows}.
+     */
+    public long[] exportFrame(TrainingFrame frame, int batchSize, String directory) throws IOException {
+        HadoopFiles.mkdirs(directory);
+        SerializableHadoopConfig hadoop = new SerializableHadoopConfig(sc.hadoopConfiguration());
+        sc.setJobGroup(JOB_GROUP, "dl4j-bridge export", true);
+        try {
+            List<long[]> written = frame.minibatches(batchSize)
+                    .mapPartitionsWithIndex(new WriteDataSets(directory, hadoop), true)
+                    .collect();
+            long[] total = new long[2];
+            for (long[] w : written) {
+                total[0] += w[0];
+                total[1] += w[1];
+            }
+            return total;
+        } finally {
+            sc.clearJobGroup();
+        }
+    }
+
+    /** On an executor: a partition's minibatches written as DataSet files; yields {files, rows}. */
+    private static final class WriteDataSets
+            implements org.apache.spark.api.java.function.Function2<Integer, Iterator<DataSet>, Iterator<long[]>> {
+        private static final long serialVersionUID = 1L;
+        private final String directory;
+        private final SerializableHadoopConfig hadoop;
+
+        WriteDataSets(String directory, SerializableHadoopConfig hadoop) {
+            this.directory = directory;
+            this.hadoop = hadoop;
+        }
+
+        @Override
+        public Iterator<long[]> call(Integer partition, Iterator<DataSet> batches) throws IOException {
+            org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(directory);
+            FileSystem fs = dir.getFileSystem(hadoop.getConfiguration());
+            long files = 0;
+            long rows = 0;
+            while (batches.hasNext()) {
+                DataSet batch = batches.next();
+                String name = String.format("part-%05d-%06d.bin", partition, files++);
+                HadoopFiles.writeWhole(fs, new org.apache.hadoop.fs.Path(dir, name), batch::save);
+                rows += batch.numExamples();
+            }
+            return List.of(new long[] {files, rows}).iterator();
+        }
+    }
+
+    /** Write features/labels as DataSet files of batchSize rows into directory (any Hadoop file system URI); returns
+     * the file count. */
     public static int exportDataSets(
             INDArray features, INDArray labels, int numClasses, int batchSize, String directory) throws IOException {
-        File folder = new File(directory);
-        if (!folder.isDirectory() && !folder.mkdirs()) {
-            throw new IOException("cannot create " + directory);
-        }
+        HadoopFiles.mkdirs(directory);
+        org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(directory);
+        FileSystem fs = dir.getFileSystem(HadoopFiles.configuration());
         INDArray oneHot = Trainer.oneHot(labels, numClasses);
         long n = features.size(0);
         int count = 0;
@@ -115,11 +224,8 @@ public final class SparkTrainer {
             DataSet part = new DataSet(
                     Rows.range(features, from, to).dup(),
                     Rows.range(oneHot, from, to).dup());
-            File tmp = new File(folder, String.format(".part-%06d.bin.tmp", count));
-            part.save(tmp);
-            if (!tmp.renameTo(new File(folder, String.format("part-%06d.bin", count)))) {
-                throw new IOException("cannot rename " + tmp);
-            }
+            HadoopFiles.writeWhole(
+                    fs, new org.apache.hadoop.fs.Path(dir, String.format("part-%06d.bin", count)), part::save);
         }
         return count;
     }
@@ -134,6 +240,17 @@ public final class SparkTrainer {
     }
 
     private List<EpochStats> epochs(TrainingRun run, long examples, EpochRun epochRun) {
+        return epochs(run, examples, builder -> new RoundSplitMaster(builder, run.seed), epochRun, Trainer::validate);
+    }
+
+    /** masterOf: the TrainingMaster for DL4J's builder (the data's way into rounds); validation: [loss, accuracy]
+     * after each epoch, or null once stopped. */
+    private List<EpochStats> epochs(
+            TrainingRun run,
+            long examples,
+            Function<ParameterAveragingTrainingMaster.Builder, ParameterAveragingTrainingMaster> masterOf,
+            EpochRun epochRun,
+            Function<TrainingRun, double[]> validate) {
         ScoreHook scores = new ScoreHook(sc);
         // DL4J calls every preUpdate in this order, fits, then every postUpdate in the same order. The augmentation
         // changes the minibatch before anything else sees it; the OpenMP cap comes before the step, whose denormal
@@ -156,7 +273,7 @@ public final class SparkTrainer {
                 .rngSeed(run.seed)
                 .trainingHooks(hooks)
                 .storageLevel(StorageLevel.MEMORY_ONLY());
-        ParameterAveragingTrainingMaster master = new RoundSplitMaster(builder, run.seed);
+        ParameterAveragingTrainingMaster master = masterOf.apply(builder);
         SparkNetwork spark = SparkNetwork.of(sc, run.network, master);
         if (options.uiUrl != null) { // DL4J's remote stats router: the workers post their stats to the UI server
             spark.listenable()
@@ -185,7 +302,7 @@ public final class SparkTrainer {
             if (Networks.epochCount(run.network) == epochCount) { // the Spark wrapper counts the driver's copy
                 Networks.incrementEpochCount(run.network);
             }
-            double[] validation = Trainer.validate(run);
+            double[] validation = validate.apply(run);
             if (validation == null) {
                 break; // stopped during validation
             }

@@ -14,7 +14,7 @@ public final class EvaluationSummary {
 
     public final String report;
 
-    EvaluationSummary(Evaluation evaluation, int numClasses) {
+    public EvaluationSummary(Evaluation evaluation, int numClasses) {
         accuracy = evaluation.accuracy();
         precision = new double[numClasses];
         recall = new double[numClasses];
