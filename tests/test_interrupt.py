@@ -28,6 +28,9 @@ from bridge import callbacks, nets
 x, y, xt, yt = bridge.data.load("mnist")
 net = nets.lenet(seed=1)
 
+# Python's own Ctrl-C handler, as in a terminal: a child of a shell's background job inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # The moment SIGINT arrives, whatever the main thread is doing, Python's C-level handler writes to the wakeup fd;
 # a watcher thread then notes DL4J's iteration count, so the steps taken after the signal can be counted.
 reader, writer = socket.socketpair()
