@@ -50,7 +50,7 @@ def _interleaved(first, second, repeats: int) -> tuple[Timing, Timing, float]:
 def run(quick: bool) -> str:
     import bridge
     from bridge import spark
-    from bridge.spark.frames import sql_session
+    from bridge.spark.arrays import sql_session
 
     rows, udf_rows, repeats = (10_000, 1_000, 3) if quick else (60_000, 5_000, 5)
     x = _digits(rows)

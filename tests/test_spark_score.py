@@ -12,7 +12,7 @@ import bridge
 from bridge import spark
 from bridge.errors import DataError, ModelFileError, ProviderError
 from bridge.jvm import jclass
-from bridge.spark.frames import sql_session
+from bridge.spark.arrays import sql_session
 
 pytestmark = pytest.mark.slow  # a Spark session and Spark jobs
 

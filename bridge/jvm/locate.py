@@ -74,13 +74,24 @@ UI = JarSet("ui", f"dl4j-bridge-ui-{VERSION}.jar", "classpath.txt", "ui-classpat
 
 
 def _listed(listing: Path) -> list[str]:
-    entries = [e for e in listing.read_text().strip().split(os.pathsep) if e]
+    entries = [_module_jar(e) for e in listing.read_text().strip().split(os.pathsep) if e]
     missing = [e for e in entries if not Path(e).exists()]
     if missing:
         raise SetupError(
             f"{len(missing)} jar(s) listed in {listing} are gone (first: {missing[0]}). Run `dl4j-bridge setup` again."
         )
     return entries
+
+
+def _module_jar(entry: str) -> str:
+    """A sibling module's jar for the java/MODULE/target/classes folder a Maven reactor build lists (a fresh
+    `mvnw package` names folders where an installed build names jars): Spark ships jars to executors, not folders."""
+    path = Path(entry)
+    if path.name == "classes" and path.parent.name == "target":
+        jar = path.parent / f"dl4j-bridge-{path.parent.parent.name}-{VERSION}.jar"
+        if jar.is_file():
+            return str(jar)
+    return entry
 
 
 def classpath() -> list[str]:
