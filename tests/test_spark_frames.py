@@ -407,8 +407,10 @@ with spark.session("local[2]") as s:
     runtime = bridge.jvm.jclass("java.lang.Runtime").getRuntime()
     pools = bridge.jvm.jclass("java.lang.management.ManagementFactory").getMemoryPoolMXBeans()
     peak_heap = max(p.getPeakUsage().getUsed() for p in pools if "Old Gen" in str(p.getName()))
+    bridge.jvm.jclass("java.lang.System").gc()
+    live = runtime.totalMemory() - runtime.freeMemory()
     print(json.dumps({{"samples": history.params["samples"], "loss": history[0].loss, "seconds": history[0].seconds,
-                      "heap_max_mb": runtime.maxMemory() / 2**20, "old_gen_peak_mb": peak_heap / 2**20,
+                      "heap_max_mb": runtime.maxMemory() / 2**20, "old_gen_peak_mb": peak_heap / 2**20, "live_after_mb": live / 2**20,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
