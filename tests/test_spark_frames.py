@@ -307,6 +307,8 @@ def test_dataframe_arguments_are_checked_by_name(session, mnist):
         bridge.fit(nets.mlp(), df, spark="local[1]", verbose=0)
     with pytest.raises(DataError, match="one input and one output"):
         bridge.fit(two_in_two_out(), df, verbose=0)
+    with pytest.raises(DataError, match="repartition applies to arrays only"):
+        bridge.fit(nets.mlp(), df, verbose=0, repartition="Always")
 
 
 def test_fit_files_and_export_datasets_on_hadoop_uris(session, mnist, tmp_path):
@@ -404,9 +406,11 @@ with spark.session("local[2]") as s:
     history = bridge.fit(net, data, epochs=1, batch_size=128, averaging_frequency=20, verbose=0)
     runtime = bridge.jvm.jclass("java.lang.Runtime").getRuntime()
     pools = bridge.jvm.jclass("java.lang.management.ManagementFactory").getMemoryPoolMXBeans()
-    peak_heap = sum(p.getPeakUsage().getUsed() for p in pools if str(p.getType()) == "HEAP")
+    peak_heap = max(p.getPeakUsage().getUsed() for p in pools if "Old Gen" in str(p.getName()))
+    bridge.jvm.jclass("java.lang.System").gc()
+    live = runtime.totalMemory() - runtime.freeMemory()
     print(json.dumps({{"samples": history.params["samples"], "loss": history[0].loss, "seconds": history[0].seconds,
-                      "heap_max_mb": runtime.maxMemory() / 2**20, "peak_heap_mb": peak_heap / 2**20,
+                      "heap_max_mb": runtime.maxMemory() / 2**20, "old_gen_peak_mb": peak_heap / 2**20, "live_after_mb": live / 2**20,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 

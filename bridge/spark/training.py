@@ -69,6 +69,15 @@ def fit_frame(
         if isinstance(options, SparkOptions)
         else SparkOptions(**{"batch_size_per_worker": batch_size, **(options or {})})
     )
+    for name, value, default in (
+        ("repartition", opts.repartition, "Never"),
+        ("rdd_training_approach", opts.rdd_training_approach, "Direct"),
+    ):
+        if value != default:
+            raise DataError(
+                f"Received {name}={value!r}: a DataFrame's rows are spread over the averaging rounds by one shuffle per "
+                f"fit and read by each round's workers, so {name} applies to arrays only. Leave it at {default!r}."
+            )
     columns = frame.columns()
     kind = CLASSES if columns.classIndices() else TARGETS
     # The run carries the network, classes and validation arrays; the training data are the DataFrame's rows.
