@@ -2,6 +2,8 @@
 
     with bridge.spark.session("local[2]") as spark:           # or "spark://host:7077", "yarn", "k8s://https://..."
         bridge.fit(net, x, y, epochs=2, spark=spark)
+        bridge.fit(net, spark.read_parquet(path), features="features", label="label")  # rows stay on executors
+        df = spark.pyspark.read.parquet(path).filter("label < 5")  # PySpark on this JVM; bridge.fit(net, df) too
     bridge.fit(net, x, y, epochs=2, spark="local[2]")        # a session for just this call
     scored = bridge.spark.score("model.onnx", df)            # probabilities, prediction: on the executors
 
