@@ -34,9 +34,25 @@ from pathlib import Path
 from ..errors import BridgeError, SetupError
 from .locate import java_executable
 
-__all__ = ["JavaProcess", "free_port", "java_command"]
+__all__ = ["signal_group", "signal_process", "JavaProcess", "free_port", "java_command"]
 
 _POLL = 0.2  # seconds between readiness checks that nothing wakes (a port, a condition)
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Send `sig` to the process group led by `pid`; nothing if it is gone or not ours."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def signal_process(pid: int, sig: int) -> None:
+    """Send `sig` to one process; nothing if it is gone or not ours."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import SetupError, SparkError
 from ..jvm import REPO_JAVA_DIR, VERSION, java_home
+from ..jvm.javaproc import signal_group, signal_process
 
 __all__ = ["YarnMiniCluster", "testcluster_classpath"]
 
@@ -142,25 +143,11 @@ class YarnMiniCluster:
                 self.process.stdin.close()  # the cluster's signal to stop (its shutdown hook stops YARN and HDFS)
                 self.process.wait(timeout=30)
             except (OSError, subprocess.TimeoutExpired):
-                _kill_group(self.process.pid, signal.SIGKILL)
+                signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=15)
         deadline = time.monotonic() + 10
         while (left := self.container_pids()) and time.monotonic() < deadline:
             for pid in left:
-                _kill(pid, signal.SIGKILL)
+                signal_process(pid, signal.SIGKILL)
             time.sleep(0.2)
         shutil.rmtree(self.home, ignore_errors=True)
-
-
-def _kill_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import SetupError, SparkError
 from ..jvm import JAVA17_MODULE_FLAGS, java_home, set_native_thread_defaults
+from ..jvm.javaproc import signal_group, signal_process
 from .jars import spark_install_jars
 
 __all__ = ["Network", "MachineCluster", "namespaces_missing", "PORTS", "spark_ports"]
@@ -141,7 +142,7 @@ class Network:
         for ns in reversed(self.created):
             machine = ns[len(self.tag) + 1 :]
             for pid in self.pids(machine):
-                _kill(pid, signal.SIGKILL)
+                signal_process(pid, signal.SIGKILL)
             subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=COMMAND_TIMEOUT)
         self.created = []
 
@@ -270,7 +271,7 @@ class MachineCluster:
     def kill_worker(self, index: int) -> None:
         """The machine dies: the worker and its executors are killed at once (SIGKILL)."""
         process = self.processes[f"worker-{index}"]
-        _kill_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         process.wait(timeout=COMMAND_TIMEOUT)
 
     def logs(self, machine: str) -> str:
@@ -280,25 +281,11 @@ class MachineCluster:
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
-                _kill_group(process.pid, signal.SIGTERM)
+                signal_group(process.pid, signal.SIGTERM)
         for process in self.processes.values():
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 pass
-            _kill_group(process.pid, signal.SIGKILL)  # executors left in the group, if any
+            signal_group(process.pid, signal.SIGKILL)  # executors left in the group, if any
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _kill_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
