@@ -12,6 +12,9 @@ import pytest
 import bridge
 from bridge import data
 
+# A worker that dies (a JVM crash, a hung test ended by pytest-timeout) does not hang or end the run.
+pytest_plugins = ["worker_crashes"]
+
 if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
     # One OpenMP thread per worker (and per process a test starts): two workers then fill the 2 cores, where two
     # teams of two would outnumber them, and a descheduled OpenMP thread stalls its team at every barrier (LeNet's
