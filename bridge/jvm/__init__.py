@@ -9,6 +9,7 @@ from .locate import CACHE_DIR, REPO_JAVA_DIR, VERSION, classpath, java_home, ser
 from .process import (
     GOMP_SPINCOUNT,
     JAVA17_MODULE_FLAGS,
+    JavaThread,
     JvmOptions,
     jclass,
     jvm_options,
@@ -27,6 +28,7 @@ __all__ = [
     "REPO_JAVA_DIR",
     "VERSION",
     "JvmOptions",
+    "JavaThread",
     "classpath",
     "free_port",
     "java_command",

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import JvmConfigError
 from .locate import classpath, java_home, libjvm
 
-__all__ = ["JvmOptions", "start_jvm", "jvm_options", "jclass"]
+__all__ = ["JvmOptions", "start_jvm", "jvm_options", "jclass", "JavaThread"]
 
 
 # What spark-submit adds on Java 17 (Spark's launcher JavaModuleOptions); a JPype JVM gets none of it.
@@ -216,6 +216,22 @@ def jclass(name: str):
     import jpype
 
     return jpype.JClass(name)
+
+
+class JavaThread(threading.Thread):
+    """A threading.Thread for work that calls Java: it leaves the JVM when it ends. JPype attaches a Python thread at
+    its first Java call and never detaches it; a thread that exits attached leaves a JVM thread behind (one per fit,
+    before). Detaching comes after Thread.run has dropped the target and its arguments: the Java objects they hold
+    are released on this thread, and a release after the detach would attach it again."""
+
+    def run(self):
+        import jpype
+
+        try:
+            super().run()
+        finally:
+            if jpype.isJVMStarted() and jpype.java.lang.Thread.isAttached():
+                jpype.java.lang.Thread.detach()
 
 
 def _describe(options: JvmOptions) -> str:

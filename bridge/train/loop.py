@@ -9,13 +9,12 @@ boundary and KeyboardInterrupt is raised here.
 from __future__ import annotations
 
 import math
-import threading
 
 import jpype
 import numpy as np
 
 from ..errors import java_errors
-from ..jvm import release_openmp_threads
+from ..jvm import JavaThread, release_openmp_threads
 from .callbacks import Callback, EpochResult, History
 
 __all__ = ["run_training", "JavaListener"]
@@ -46,7 +45,7 @@ def run_training(model, callbacks: list, history: History, start) -> History:
             outcome["error"] = exc
 
     release_openmp_threads()  # this thread's idle OpenMP team would slow the training thread's (bridge.jvm)
-    worker = threading.Thread(target=work, name="dl4j-bridge-fit", daemon=True)
+    worker = JavaThread(target=work, name="dl4j-bridge-fit", daemon=True)
     worker.start()
     try:
         _wait(worker)

@@ -10,13 +10,12 @@ file order: reading contiguous rows keeps disk access sequential. Local training
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from ..jvm import jclass
+from ..jvm import JavaThread, jclass
 from ..validate import integer_at_least, positive_int
 from .prepared import indarrays, prepared
 
@@ -98,6 +97,6 @@ class NpyStream:
             except Exception as exc:  # noqa: BLE001 - reported by the training loop, then raised by fit()
                 queue.fail(f"{type(exc).__name__}: {exc}")
 
-        self.thread = threading.Thread(target=produce, name="dl4j-bridge-npy-stream", daemon=True)
+        self.thread = JavaThread(target=produce, name="dl4j-bridge-npy-stream", daemon=True)
         self.thread.start()
         return queue
