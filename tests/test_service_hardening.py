@@ -318,6 +318,32 @@ def test_client_abort_is_counted_once(service, digits):
     assert sum(delta.values()) == 1 and set(delta) <= {"200", "499"}, delta
 
 
+def _metric_total(svc, name: str) -> float:
+    return sum(s.value for f in _metrics(svc) if f.name == name for s in f.samples if s.name.endswith("_total"))
+
+
+def test_connections_closed_mid_body_are_counted_not_logged_each(digits, expected):
+    """100 clients send headers and part of a body, then close: each is counted in /metrics, and the log gets
+    at most one line a minute about them (Netty's default was a 27-line warning per connection)."""
+    with JavaService(LENET, port=0, threads=2) as svc:
+        start_lines = len(svc.output)
+        partial = (
+            b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: 16000000\r\n\r\n" + b"\0" * 4096
+        )
+        for _ in range(100):
+            with socket.create_connection(_address(svc), timeout=10) as sock:
+                sock.sendall(partial)
+        deadline = time.monotonic() + 30
+        while _metric_total(svc, "dl4jbridge_connections_closed_mid_request") < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _metric_total(svc, "dl4jbridge_connections_closed_mid_request") == 100
+        new_lines = svc.output[start_lines:]
+        assert len(new_lines) <= 4, "".join(new_lines[:40])
+        assert not any("Exception" in line for line in new_lines), "".join(new_lines[:40])
+        _good(svc, digits, expected)
+
+
 def test_pipelined_requests_are_answered_in_order(service, digits, expected):
     """Three requests in one packet (HTTP/1.1 pipelining): three answers, in the order asked."""
     row = digits[5].astype("<f4").tobytes()

@@ -24,6 +24,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -72,6 +73,8 @@ import java.util.logging.Logger;
 final class HttpTransport implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(HttpTransport.class.getName());
     private static final long LINGER_MILLIS = 2000;
+    /** At most one line a minute about clients that close mid-request (each is counted in /metrics). */
+    private static final QuietLog CLOSED_MID_REQUEST = new QuietLog(LOG, 60_000);
 
     private final Router router;
     private final Metrics metrics;
@@ -377,6 +380,23 @@ final class HttpTransport implements AutoCloseable {
                 return;
             }
             handle.run();
+        }
+
+        /**
+         * The end of the pipeline: what the codec or the aggregator raise lands here. A client that closes
+         * mid-request (PrematureChannelClosureException) is counted and logged once a minute at most; anything
+         * else is logged once with its cause. Netty's default would print a 27-line warning each time.
+         */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof PrematureChannelClosureException || cause instanceof IOException) {
+                metrics.closedMidRequest();
+                CLOSED_MID_REQUEST.event(n -> n + " connection(s) closed by the client before the request had"
+                        + " arrived whole (dl4jbridge_connections_closed_mid_request_total in /metrics)");
+            } else {
+                LOG.log(Level.WARNING, "connection error: " + cause, cause);
+            }
+            ctx.close();
         }
     }
 

@@ -64,6 +64,10 @@ final class Metrics {
             .name("dl4jbridge_client_aborts_total")
             .help("Requests whose client closed the connection before the answer was sent.")
             .register(registry);
+    private final Counter closedMidRequest = Counter.builder()
+            .name("dl4jbridge_connections_closed_mid_request_total")
+            .help("Connections the client closed before its request had arrived whole (a half-sent body).")
+            .register(registry);
     private final Counter refusedConnections = Counter.builder()
             .name("dl4jbridge_refused_connections_total")
             .help("Connections closed at once because --max-connections were open.")
@@ -120,6 +124,10 @@ final class Metrics {
 
     void abort() {
         aborts.inc();
+    }
+
+    void closedMidRequest() {
+        closedMidRequest.inc();
     }
 
     void refusedConnection() {
