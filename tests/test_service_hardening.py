@@ -344,6 +344,27 @@ def test_connections_closed_mid_body_are_counted_not_logged_each(digits, expecte
         _good(svc, digits, expected)
 
 
+def _pipelined_answers(svc, payload: bytes) -> list[tuple[int, bytes]]:
+    """Sends `payload` in one go and reads answers until the service closes the connection (or 10 s of silence)."""
+    with socket.create_connection(_address(svc), timeout=10) as sock:
+        sock.sendall(payload)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    answers = []
+    while b"\r\n\r\n" in data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
+        answers.append((_status(head), rest[:length]))
+        data = rest[length:]
+    return answers
+
+
+CLOSE = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
 def test_pipelined_requests_are_answered_in_order(service, digits, expected):
     """Three requests in one packet (HTTP/1.1 pipelining): three answers, in the order asked."""
     row = digits[5].astype("<f4").tobytes()
@@ -351,25 +372,7 @@ def test_pipelined_requests_are_answered_in_order(service, digits, expected):
         b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
         b"Accept: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(row)
     ) + row
-    with socket.create_connection(_address(service), timeout=10) as sock:
-        sock.sendall(predict + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        answers = []
-        while len(answers) < 3:
-            chunk = sock.recv(65536)
-            assert chunk, f"connection closed after {len(answers)} answers"
-            data += chunk
-            while b"\r\n\r\n" in data:
-                head, _, rest = data.partition(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                if len(rest) < length:
-                    break
-                answers.append((_status(head), rest[:length]))
-                data = rest[length:]
+    answers = _pipelined_answers(service, predict + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" + CLOSE)
     assert [status for status, _ in answers] == [200, 404, 200], answers
     assert np.abs(np.frombuffer(answers[0][1], "<f4", 10) - expected[5]).max() <= TOLERANCE
     assert b'"status":"ok"' in answers[2][1]
@@ -568,3 +571,53 @@ def test_soak_mixed_traffic(service, digits, expected, seconds):
     assert outcome["good"] > 100 and outcome["bad"] > 50, outcome
     assert _open_fds(pid) <= fds + 10, (fds, _open_fds(pid))
     assert _rss_mb(pid) <= rss + 100, f"RSS {rss:.0f} -> {_rss_mb(pid):.0f} MB"
+
+
+def test_pipelining_beyond_the_queue_is_answered_in_order_then_closed(service, digits):
+    """30 requests in one packet: the first 17 (one handled, 16 queued) answered in order, then one 429 in the
+    18th request's place, then the connection closes; nothing pipelined after it is read."""
+    row = digits[5].astype("<f4").tobytes()
+    predict = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+        b"Accept: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(row)
+    ) + row
+    health = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    answers = _pipelined_answers(service, predict + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" + health * 28)
+    statuses = [status for status, _ in answers]
+    assert statuses == [200, 404] + [200] * 15 + [429], statuses
+    assert b"pipelined" in answers[-1][1]
+
+
+def test_head_answers_what_get_would_without_the_body(service):
+    for path in ("/health", "/v1/model", "/v2", "/v2/health/ready", "/metrics"):
+        get = _pipelined_answers(service, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        with socket.create_connection(_address(service), timeout=10) as sock:
+            sock.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            head = b""
+            while chunk := sock.recv(65536):
+                head += chunk
+        status_line, _, rest = head.partition(b"\r\n")
+        assert b" 200 " in status_line, (path, head[:300])
+        headers, _, body = rest.partition(b"\r\n\r\n")
+        assert body == b"", (path, body[:100])
+        length = int(next(h.split(b":")[1] for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length")))
+        assert get[0][0] == 200 and (path == "/metrics" or length == len(get[0][1])), (path, length, len(get[0][1]))
+    post_only = _pipelined_answers(service, b"HEAD /v1/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert post_only[0][0] == 405
+
+
+def test_repeated_query_parameters_are_refused_by_name(service, digits):
+    body = json.dumps({"instances": digits[:1].tolist()}).encode()
+    request = (
+        b"POST /v1/predict?model=lenet&model=other HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    ((status, message),) = _pipelined_answers(service, request)
+    assert status == 400 and b"'model' is given more than once" in message, message
+
+
+def test_utf8_paths_show_as_sent_in_messages(service):
+    ((status, message),) = _pipelined_answers(
+        service, "GET /v2/models/modèle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
+    assert status == 404 and "modèle" in message.decode("utf-8"), message

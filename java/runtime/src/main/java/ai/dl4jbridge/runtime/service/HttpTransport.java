@@ -133,6 +133,8 @@ final class HttpTransport implements AutoCloseable {
         ScheduledFuture<?> requestTimer;
         boolean busy;
         boolean closing;
+        /** More requests were pipelined than are queued: the rest are dropped, the queue ends with a 429. */
+        boolean overflowing;
         /** Pipelined requests decoded while one is being answered: handled in order, one at a time. */
         final java.util.ArrayDeque<Runnable> waiting = new java.util.ArrayDeque<>();
     }
@@ -342,7 +344,7 @@ final class HttpTransport implements AutoCloseable {
                 return;
             }
             FullHttpRequest full = (FullHttpRequest) msg;
-            if (state.closing) {
+            if (state.closing || state.overflowing) {
                 full.release();
                 return;
             }
@@ -367,13 +369,16 @@ final class HttpTransport implements AutoCloseable {
             Runnable handle = () -> handle(ctx, state, request, keepAlive);
             if (state.busy) {
                 if (state.waiting.size() >= MAX_PIPELINED) {
-                    refuse(
+                    // Answered in its place, after the queued ones, then the connection closes: what the client
+                    // pipelined beyond it is never read (its answers would otherwise come out of order).
+                    state.overflowing = true;
+                    state.waiting.add(() -> refuse(
                             ctx,
                             state,
                             429,
                             "too_many_pipelined",
                             "more than " + MAX_PIPELINED
-                                    + " pipelined requests on one connection; wait for the answers");
+                                    + " pipelined requests on one connection; wait for the answers"));
                     return;
                 }
                 state.waiting.add(handle);
@@ -440,7 +445,7 @@ final class HttpTransport implements AutoCloseable {
         // Counted before the answer leaves, so that a client that reads /metrics next sees it; a failed
         // write counts as an abort as well (never as a second status).
         metrics.request(reply.route, request.method, reply.status);
-        FullHttpResponse response = response(reply, close);
+        FullHttpResponse response = response(reply, close, request.isHead());
         ctx.writeAndFlush(response).addListener((ChannelFutureListener) f -> {
             metrics.inFlight(-1);
             if (!f.isSuccess()) {
@@ -463,8 +468,15 @@ final class HttpTransport implements AutoCloseable {
     }
 
     private static FullHttpResponse response(Reply reply, boolean close) {
+        return response(reply, close, false);
+    }
+
+    /** The answer; for HEAD the same headers (Content-Length of the body GET would get) and no body. */
+    private static FullHttpResponse response(Reply reply, boolean close, boolean head) {
         FullHttpResponse response = new DefaultFullHttpResponse(
-                HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(reply.status), Unpooled.wrappedBuffer(reply.body));
+                HttpVersion.HTTP_1_1,
+                HttpResponseStatus.valueOf(reply.status),
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(reply.body));
         String type = Reply.JSON.equals(reply.contentType) ? Reply.JSON + "; charset=utf-8" : reply.contentType;
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
         response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, reply.body.length);

@@ -163,13 +163,16 @@ final class Router {
     }
 
     static void requireMethod(Request r, String allowed) {
+        if ("GET".equals(allowed) && r.isHead()) {
+            return; // answered as GET; the transport sends the headers only
+        }
         if (!allowed.equals(r.method)) {
             throw new HttpError(
                             405,
                             "method_not_allowed",
                             "method " + (r.method.length() > 16 ? r.method.substring(0, 16) + "..." : r.method)
                                     + " is not allowed here; use " + allowed)
-                    .allow(allowed);
+                    .allow("GET".equals(allowed) ? "GET, HEAD" : allowed);
         }
     }
 
