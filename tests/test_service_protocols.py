@@ -314,3 +314,63 @@ def test_batched_binary_requests_of_several_rows_and_nan_rows_each_answered_alon
         run_in_threads(worker, [(k,) for k in range(16)], 120)
         assert not failures, failures[:5]
         assert counts["good"] > 200 and counts["refused"] > 50, counts
+
+
+def _raw_infer(svc, input_name: str, build) -> str:
+    """Sends a hand-made ModelInfer (tritonclient's own protobuf classes) and returns the error it gets."""
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    request = service_pb2.ModelInferRequest(model_name="lenet")
+    tensor = request.inputs.add(name=input_name, datatype="FP32", shape=[1, 784])
+    build(request, tensor)
+    with grpc.insecure_channel(_grpc_address(svc)) as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value
+    return refused.value.details()
+
+
+def test_each_tensor_has_exactly_one_source_of_values(two_models, mnist):
+    """gRPC: two raw_input_contents for one input, or raw bytes and fp32_contents together; HTTP v2: "data" and
+    binary_data_size together. Each is refused by name (before, the first source won silently)."""
+    input_name = _http(two_models).get_model_metadata("lenet")["inputs"][0]["name"]
+    row = mnist[:1].astype("<f4").tobytes()
+
+    def two_raw(request, tensor):
+        request.raw_input_contents.extend([row, row])
+
+    def raw_and_typed(request, tensor):
+        request.raw_input_contents.append(row)
+        tensor.contents.fp32_contents.extend(mnist[0].tolist())
+
+    assert "2 raw_input_contents" in _raw_infer(two_models, input_name, two_raw)
+    assert "both raw_input_contents and typed contents" in _raw_infer(two_models, input_name, raw_and_typed)
+
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": input_name,
+                    "shape": [1, 784],
+                    "datatype": "FP32",
+                    "data": mnist[0].tolist(),
+                    "parameters": {"binary_data_size": len(row)},
+                }
+            ]
+        }
+    ).encode()
+    status, _, body = ServiceClient(two_models.url).request(
+        "POST",
+        "/v2/models/lenet/infer",
+        header + row,
+        {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))},
+    )
+    assert status == 400 and b'both \\"data\\" and parameters.binary_data_size' in body, body
+
+
+def test_tf_serving_b64_instances_are_refused_with_the_right_words(two_models):
+    for instance in ({"b64": "AAAA"}, {"image": {"b64": "AAAA"}}):
+        body = json.dumps({"instances": [instance]}).encode()
+        status, _, answer = ServiceClient(two_models.url).request("POST", "/v1/models/lenet:predict", body, JSON)
+        assert status == 400 and b"b64" in answer and b"takes numbers (FP32)" in answer, answer

@@ -218,6 +218,14 @@ final class GrpcTransport implements AutoCloseable {
                 n = OpenInference.checkInput(m, input.getName(), input.getDatatype(), shape, router.maxRows());
                 int count = n * m.info.inputSize();
                 rows = new float[count];
+                if (request.getRawInputContentsCount() > 1) {
+                    throw JsonCodec.bad("the request carries " + request.getRawInputContentsCount()
+                            + " raw_input_contents for its one input '" + input.getName() + "'; send one");
+                }
+                if (request.getRawInputContentsCount() == 1 && input.hasContents()) {
+                    throw JsonCodec.bad("input '" + input.getName() + "' has both raw_input_contents and typed"
+                            + " contents; send its values one way");
+                }
                 if (request.getRawInputContentsCount() > 0) {
                     ByteString raw = request.getRawInputContents(0);
                     if (raw.size() != count * Float.BYTES) {

@@ -182,6 +182,10 @@ final class OpenInference {
         req.n = checkInput(m, name, input.path("datatype").asText(""), shape, maxRows);
         int count = req.n * m.info.inputSize();
         JsonNode binarySize = input.path("parameters").get("binary_data_size");
+        if (binarySize != null && input.has("data")) {
+            throw JsonCodec.bad("input '" + name + "' has both \"data\" and parameters.binary_data_size; send its"
+                    + " values one way");
+        }
         if (binarySize != null) {
             long expected = (long) count * Float.BYTES;
             if (!binarySize.canConvertToLong()

@@ -103,10 +103,25 @@ final class TfServing {
         if (!node.isObject()) {
             return node;
         }
+        if (node.has("b64") || hasBase64Value(node)) {
+            throw JsonCodec.bad("{\"b64\": ...} values (TF Serving's binary strings) are not taken: model '" + m.name
+                    + "' takes numbers (FP32), shape " + Tensors.text(m.rowShape())
+                    + " per example; decode images to numbers on the client");
+        }
         JsonNode v = node.get(m.info.inputName());
         if (v == null || node.size() != 1) {
             throw JsonCodec.bad("named inputs must name exactly this model's input '" + m.info.inputName() + "'");
         }
         return v;
+    }
+
+    /** {"image": {"b64": "..."}}: a named input given as a binary string. */
+    private static boolean hasBase64Value(JsonNode node) {
+        for (JsonNode value : node) {
+            if (value.isObject() && value.has("b64")) {
+                return true;
+            }
+        }
+        return false;
     }
 }
