@@ -30,6 +30,7 @@ MLP = VECTORS / "mlp" / "model.onnx"
 TOLERANCE = 1e-5
 BINARY = {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"}
 REQUEST_TIMEOUT = 2  # --request-timeout for these tests (seconds)
+JSON_TYPE = {"Content-Type": "application/json"}
 KNOWN_METHODS = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "other"}
 
 
@@ -412,6 +413,28 @@ def _absurd_input(tmp_path: Path) -> Path:
     path = tmp_path / "absurd.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return path
+
+
+def _fixed_batch(tmp_path: Path, batch) -> Path:
+    """A model whose input's batch dimension is fixed (`batch` rows) or symbolic (a name)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "fixed", [x], [y])
+    path = tmp_path / f"fixed-{batch}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def test_a_model_with_a_fixed_batch_dimension_is_refused_at_start_by_name(tmp_path):
+    """Served as [-1, 4] it failed inside ONNX Runtime on every batch of 2 (500s under dynamic batching)."""
+    for batching in ([], ["--batch-max-size", "8"]):
+        code, stderr = _start_failure(["--model", str(_fixed_batch(tmp_path, 1)), *batching])
+        _assert_one_line(code, stderr, "batch dimension is fixed at 1", "dynamic batch dimension")
+    with JavaService(_fixed_batch(tmp_path, "N"), port=0, threads=1) as svc:  # the same graph, batch symbolic
+        status, _, body = ServiceClient(svc.url).request(
+            "POST", "/v1/predict", json.dumps({"inputs": [[-1, 2, -3, 4], [5, -6, 7, -8]]}).encode(), JSON_TYPE
+        )
+        assert status == 200 and json.loads(body)["probabilities"][1] == [5, 0, 7, 0], body
 
 
 def test_start_up_errors_are_one_line_with_a_non_zero_exit(tmp_path):

@@ -307,6 +307,14 @@ public final class OnnxPredictor extends AbstractPredictor {
                 throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
                         + Arrays.toString(inShape) + ", expected a batch dimension first: [N, ...]");
             }
+            if (inShape[0] > 0) {
+                // Serving it as [-1, ...] would be a lie the batcher acts on (a 2-row batch fails inside ONNX
+                // Runtime); every path here (the service, its batcher, Spark scoring) sends rows in batches.
+                throw new ModelLoadException("model " + source() + " input '" + input.getName() + "' has shape "
+                        + Arrays.toString(inShape) + ": its batch dimension is fixed at " + inShape[0]
+                        + "; this runtime sends rows in batches of any size. Export it with a dynamic batch dimension"
+                        + " (dl4j-bridge export does), or make the first dimension symbolic (dim_param \"N\")");
+            }
             inShape[0] = -1;
             long[] outShape = probeOutputShape(session, input.getName(), inShape, output.getName());
             Map<String, String> metadata = session.getMetadata().getCustomMetadata();
