@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import threading
@@ -20,7 +21,7 @@ from onnx import TensorProto, helper
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.jvm import java_home
-from bridge.serve.service import JavaService, ServiceClient, service_jar
+from bridge.serve.service import JavaService, ServiceClient, ServiceError, service_jar
 
 pytestmark = pytest.mark.serial  # service load: a soak, 20,000 abandoned connections, open-file and RSS counts
 
@@ -330,7 +331,7 @@ def test_connections_closed_mid_body_are_counted_not_logged_each(digits, expecte
         start_lines = len(svc.output)
         partial = (
             b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-            b"Content-Length: 16000000\r\n\r\n" + b"\0" * 4096
+            b"Content-Length: 100000\r\n\r\n" + b"\0" * 4096
         )
         for _ in range(100):
             with socket.create_connection(_address(svc), timeout=10) as sock:
@@ -644,3 +645,64 @@ def test_utf8_paths_show_as_sent_in_messages(service):
         service, "GET /v2/models/modèle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     )
     assert status == 404 and "modèle" in message.decode("utf-8"), message
+
+
+def _output_line(svc, needle: str) -> str:
+    """The service's first line of output containing `needle` (printed at start, just after it listens)."""
+    deadline = time.monotonic() + 30
+    while not (found := [line for line in svc.output if needle in line]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert found, svc.output
+    return found[0]
+
+
+def _answers_arriving(waiting: list[socket.socket], seconds: float) -> list[bytes]:
+    """What arrives on any of `waiting` within `seconds` (those sockets leave the list)."""
+    ready, _, _ = select.select(waiting, [], [], seconds)
+    for sock in ready:
+        waiting.remove(sock)
+    return [sock.recv(65536) for sock in ready]
+
+
+def test_half_sent_large_bodies_beyond_the_memory_budget_get_503_at_once(digits, expected):
+    """-Xmx512m, 16 MB bodies: 40 clients each declare a 16 MB body, send 64 KB of it and wait. Bodies are
+    reserved against the budget (a quarter of the JVM's memory: about 113 MiB, 7 bodies) when their headers arrive;
+    the rest are answered 503 with Retry-After before their bodies are read. Nothing runs out of memory, /metrics
+    keeps answering, and once the clients leave, a 50-row request is answered (before: OutOfMemoryError in
+    the workers, an empty /metrics, and no answer to 50 rows within 40 s)."""
+    body_limit = 16 << 20
+    with JavaService(LENET, port=0, threads=2, extra=["--max-body", str(body_limit)], jvm_options=["-Xmx512m"]) as svc:
+        budget_line = _output_line(svc, "request bodies in flight capped at")
+        cap_mib = int(budget_line.split("capped at ")[1].split(" MiB")[0])
+        assert 100 <= cap_mib <= 128, budget_line  # a quarter of what -Xmx512m gives (the JVM keeps some back)
+        fitting = (cap_mib << 20) // (body_limit - 10)
+        head = (
+            b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: %d\r\n\r\n" % (body_limit - 10)
+        )
+        hogs, refused = [], []
+        for _ in range(40):
+            sock = socket.create_connection(_address(svc), timeout=10)
+            sock.sendall(head + b"\0" * 65536)
+            hogs.append(sock)
+        waiting, deadline = list(hogs), time.monotonic() + 30
+        while len(refused) < 40 - fitting and time.monotonic() < deadline:
+            refused += _answers_arriving(waiting, 0.5)
+        refused += _answers_arriving(waiting, 1.0)  # and no more than that
+        assert len(refused) == 40 - fitting, f"{len(refused)} refused, {fitting} bodies fit"
+        assert all(_status(a) == 503 and b"Retry-After: 1" in a and b"--body-memory" in a for a in refused)
+        status, _, text = ServiceClient(svc.url).request("GET", "/metrics")
+        assert status == 200 and b"dl4jbridge_requests_total" in text
+        for sock in hogs:
+            sock.close()
+        deadline = time.monotonic() + 30
+        while True:  # the service sees the closes within moments; each returns its reservation
+            try:
+                _good(svc, digits, expected, rows=range(50))
+                break
+            except ServiceError as refused:
+                assert "HTTP 503" in str(refused), refused
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert not any("OutOfMemoryError" in line for line in svc.output)

@@ -84,6 +84,7 @@ final class HttpTransport implements AutoCloseable {
     private final EventLoopGroup io;
     private final ChannelGroup channels = new DefaultChannelGroup("dl4jbridge-http", GlobalEventExecutor.INSTANCE);
     private final AtomicInteger open = new AtomicInteger();
+    private final BodyBudget bodies;
     private final Channel server;
 
     HttpTransport(Router router, ServiceOptions options, ExecutorService workers) {
@@ -91,6 +92,7 @@ final class HttpTransport implements AutoCloseable {
         this.metrics = router.metrics();
         this.options = options;
         this.workers = workers;
+        this.bodies = new BodyBudget(BodyBudget.limitFor(options.bodyMemory, options.maxBody));
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory handlers = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -135,6 +137,8 @@ final class HttpTransport implements AutoCloseable {
         boolean closing;
         /** More requests were pipelined than are queued: the rest are dropped, the queue ends with a 429. */
         boolean overflowing;
+        /** Body bytes reserved from the budget, one entry per request not yet answered, oldest first. */
+        final java.util.ArrayDeque<Long> reservations = new java.util.ArrayDeque<>();
         /** Pipelined requests decoded while one is being answered: handled in order, one at a time. */
         final java.util.ArrayDeque<Runnable> waiting = new java.util.ArrayDeque<>();
     }
@@ -219,6 +223,7 @@ final class HttpTransport implements AutoCloseable {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             cancelTimer(state);
+            releaseAll(state);
             ctx.fireChannelInactive();
         }
 
@@ -228,6 +233,31 @@ final class HttpTransport implements AutoCloseable {
                 LOG.log(Level.FINE, "connection error", cause);
             }
             ctx.close();
+        }
+    }
+
+    /** Reserves the body `request` declares (chunked: --max-body); false when it does not fit the budget. */
+    private boolean reserveBody(HttpRequest request, Connection state) {
+        long declared =
+                HttpUtil.isTransferEncodingChunked(request) ? options.maxBody : HttpUtil.getContentLength(request, 0L);
+        long bytes = Math.min(Math.max(declared, 0L), options.maxBody); // larger ones get 413 from the aggregator
+        if (!bodies.tryReserve(bytes)) {
+            return false;
+        }
+        state.reservations.add(bytes);
+        return true;
+    }
+
+    private void releaseOne(Connection state) {
+        Long bytes = state.reservations.poll();
+        if (bytes != null) {
+            bodies.release(bytes);
+        }
+    }
+
+    private void releaseAll(Connection state) {
+        while (!state.reservations.isEmpty()) {
+            releaseOne(state);
         }
     }
 
@@ -288,6 +318,18 @@ final class HttpTransport implements AutoCloseable {
                 if (problem != null) {
                     ReferenceCountUtil.release(msg);
                     refuse(ctx, state, status, "bad_request", problem);
+                    return;
+                }
+                if (!reserveBody(request, state)) {
+                    ReferenceCountUtil.release(msg);
+                    metrics.rejected();
+                    refuse(
+                            ctx,
+                            state,
+                            503,
+                            "memory_budget",
+                            "the service holds as many request bodies as its memory allows (--body-memory "
+                                    + bodies.limit() + " bytes); retry shortly");
                     return;
                 }
             } else if (msg instanceof HttpContent
@@ -447,6 +489,7 @@ final class HttpTransport implements AutoCloseable {
         metrics.request(reply.route, request.method, reply.status);
         FullHttpResponse response = response(reply, close, request.isHead());
         ctx.writeAndFlush(response).addListener((ChannelFutureListener) f -> {
+            releaseOne(state); // on the event loop, as every use of the connection's state
             metrics.inFlight(-1);
             if (!f.isSuccess()) {
                 metrics.abort();
@@ -504,6 +547,9 @@ final class HttpTransport implements AutoCloseable {
         Channel ch = ctx.channel();
         ch.config().setAutoRead(true);
         Reply reply = Reply.error(status, message);
+        if (status == 503) {
+            reply.header("Retry-After", "1");
+        }
         ch.writeAndFlush(response(reply, true)).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess() || !(ch instanceof SocketChannel)) {
                 ch.close();
@@ -512,6 +558,16 @@ final class HttpTransport implements AutoCloseable {
             ((SocketChannel) ch).shutdownOutput().addListener(done -> ch.eventLoop()
                     .schedule(() -> ch.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS));
         });
+    }
+
+    /** The line printed at start: the body budget against the connection and body limits. */
+    String memoryLine() {
+        return bodies.describe(options.maxConnections, options.maxBody);
+    }
+
+    /** Body bytes reserved now (tests, /metrics). */
+    long bodyBytesReserved() {
+        return bodies.reserved();
     }
 
     /** Requests being handled now. */

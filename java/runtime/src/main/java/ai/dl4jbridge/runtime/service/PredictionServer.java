@@ -164,6 +164,11 @@ public final class PredictionServer implements AutoCloseable {
         }
     }
 
+    /** The request-body memory budget, printed at start (after the listening line). */
+    String memoryLine() {
+        return http.memoryLine();
+    }
+
     /** The line the service prints once it listens (Python's `dl4j-bridge serve` and the tests wait for it). */
     String listeningLine(ServiceOptions options) {
         ServedModel first = models.get(0);
@@ -199,7 +204,8 @@ public final class PredictionServer implements AutoCloseable {
                             System.out.println("dl4j-bridge service stopped");
                         },
                         "dl4jbridge-shutdown"));
-        System.out.println(server.listeningLine(options));
+        System.out.println(server.listeningLine(options)); // first: launchers wait for it
+        System.out.println(server.memoryLine());
         System.out.flush();
         try {
             server.awaitShutdown(); // every service thread is a daemon: main holds the JVM up

@@ -81,6 +81,14 @@ public final class ServiceOptions {
             description = "largest request body; larger gets 413 (default ${DEFAULT-VALUE})")
     long maxBody = 16L << 20;
 
+    @Option(
+            names = "--body-memory",
+            paramLabel = "BYTES",
+            description = "request-body bytes all connections may hold at once; a request beyond it gets 503 with"
+                    + " Retry-After before its body is read (default 0: a quarter of the smaller of the JVM's direct"
+                    + " memory and heap, at least one --max-body)")
+    long bodyMemory = 0;
+
     @Option(names = "--max-rows", description = "largest batch per request (default ${DEFAULT-VALUE})")
     int maxRows = 4096;
 
@@ -237,6 +245,11 @@ public final class ServiceOptions {
         range("--queue", queue, 1, 1 << 20);
         range("--max-connections", maxConnections, 1, 1 << 20);
         range("--max-body", maxBody, 1024, Integer.MAX_VALUE - 8);
+        range("--body-memory", bodyMemory, 0, Long.MAX_VALUE);
+        if (bodyMemory > 0 && bodyMemory < maxBody) {
+            throw new IllegalArgumentException("--body-memory " + bodyMemory + " is smaller than --max-body " + maxBody
+                    + ": no request of the largest size could ever be taken");
+        }
         range("--max-rows", maxRows, 1, 1 << 20);
         range("--max-header-size", maxHeaderSize, 256, 1 << 20);
         range("--max-headers", maxHeaders, 4, 10_000);
@@ -302,6 +315,11 @@ public final class ServiceOptions {
 
     public ServiceOptions maxBody(long maxBody) {
         this.maxBody = maxBody;
+        return this;
+    }
+
+    public ServiceOptions bodyMemory(long bodyMemory) {
+        this.bodyMemory = bodyMemory;
         return this;
     }
 
