@@ -99,7 +99,7 @@ def test_pickle_bytes_in_a_npz_member_are_refused_never_unpickled(tmp_path):
 def test_object_dtypes_foreign_members_and_duplicates_are_refused(tmp_path):
     objects = tmp_path / "objects.npy"
     objects.write_bytes(_npy_header((2,), "|O") + pickle.dumps([1, 2]))
-    with pytest.raises(DataError, match="holds Python objects .* does not unpickle"):
+    with pytest.raises(DataError, match="holds pickled Python objects .* does not unpickle"):
         read_npy(objects)
     foreign = tmp_path / "foreign.npz"
     with zipfile.ZipFile(foreign, "w") as archive:

@@ -102,7 +102,7 @@ def _parse_header(text: bytes, major: int, offset: int, source: str) -> _Header:
         raise bad(f"dtype {fields['descr']!r}: {exc}") from None
     if dtype.hasobject:
         raise DataError(
-            f"{source} holds Python objects (dtype {dtype}), which only unpickling could read: refused. "
+            f"{source} holds pickled Python objects (dtype {dtype}), which only unpickling could read: refused. "
             "dl4j-bridge does not unpickle data; save numeric arrays."
         )
     return _Header(dtype, shape, fortran, offset)
