@@ -208,6 +208,17 @@ def test_parameters_declaring_4_gb_are_refused_by_name(tmp_path):
     assert bridge.load(MLP_ZIP).java is not None  # the honest zip still loads
 
 
+def test_onnx_labels_nested_100000_deep_are_a_model_file_error(tmp_path):
+    import onnx
+
+    model = onnx.load(str(MLP_ONNX))
+    del model.metadata_props[:]
+    model.metadata_props.add(key="labels", value="[" * 100_000 + "]" * 100_000)
+    onnx.save(model, str(tmp_path / "deep.onnx"))
+    with pytest.raises(ModelFileError, match='metadata "labels" is not JSON'):
+        bridge.OnnxModel(tmp_path / "deep.onnx")
+
+
 # ---- item 6: model repositories ------------------------------------------------------------------------------
 
 
