@@ -254,7 +254,7 @@ def test_npy_stream_misuse_and_bad_rows_are_clear_errors(mnist, tmp_path):
     with pytest.raises(DataError, match="has 200 rows and .* 150"):
         NpyStream(tmp_path / "x.npy", tmp_path / "short.npy")
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 200, dtype=object), allow_pickle=True)
-    with pytest.raises(DataError, match="Cannot memory-map"):
+    with pytest.raises(DataError, match="objects.npy holds pickled Python objects"):
         NpyStream(tmp_path / "x.npy", tmp_path / "objects.npy")  # never unpickled
     y[170] = 12  # a label out of range in a later minibatch: found by the reader thread, raised by fit
     np.save(tmp_path / "y.npy", y)

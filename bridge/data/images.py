@@ -23,6 +23,8 @@ def decode_image(path: str | Path, channels: int, size: tuple[int, int] | None =
     readable image or is larger than MAX_IMAGE_PIXELS."""
     if channels not in _MODES:
         raise ShapeError(f"Images decode to 1 (grey) or 3 (RGB) channels; {channels} were asked for.")
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise DataError(f"{path}: resizing to {size[0]} x {size[1]} exceeds {MAX_IMAGE_PIXELS:,} pixels: refused.")
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         with Image.open(path) as image:

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .images import IMAGE_SUFFIXES, decode_image
+from .images import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, decode_image
+from .npfiles import memory_cap, open_npz
 
 __all__ = [
     "load",
@@ -178,16 +179,11 @@ def _load_mnist_5k():
 def load_npz(path: str | Path, keys: tuple[str, ...] | None = None) -> tuple[np.ndarray, ...]:
     """The arrays of an .npz archive, in the order of `keys` (default: ("x", "y"), or ("x_train", "y_train",
     "x_test", "y_test") when the archive holds those). Floating-point arrays come back float32, integer ones
-    int32 (class labels); pickled object arrays are refused, never unpickled."""
-    path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: cannot be read as an .npz archive ({exc}).") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: holds a single array, not an .npz archive of named arrays (np.savez).")
-    with archive:
-        names = list(archive.files)
+    int32 (class labels); pickled object arrays are refused, never unpickled, and each header is checked
+    (bridge.data.npfiles) before anything is inflated. Two or four keys are read as (x, y) pairs, which must
+    have as many rows."""
+    with open_npz(path) as archive:
+        names = archive.names
         if keys is None:
             four = ("x_train", "y_train", "x_test", "y_test")
             keys = four if set(four) <= set(names) else ("x", "y")
@@ -197,10 +193,22 @@ def load_npz(path: str | Path, keys: tuple[str, ...] | None = None) -> tuple[np.
                 f"{path} has no array named {', '.join(map(repr, missing))}; it holds "
                 f"{', '.join(map(repr, names)) or 'nothing'}. Pass keys=(...) naming the arrays to load."
             )
-        try:
-            return tuple(_npz_array(archive[k], path, k) for k in keys)
-        except ValueError as exc:  # an object array needs pickle
-            raise DataError(f"{path}: {exc}. dl4j-bridge does not unpickle data; save numeric arrays.") from exc
+        arrays = tuple(_npz_array(a, path, k) for a, k in zip(archive.read(*keys), keys))
+    _check_pairs(arrays, keys, path)
+    return arrays
+
+
+def _check_pairs(arrays: tuple[np.ndarray, ...], keys: tuple[str, ...], path) -> None:
+    """Keys read as (x, y) pairs (two or four keys: x, y[, x_test, y_test]) must have as many rows each."""
+    if len(keys) not in (2, 4):
+        return
+    for i in range(0, len(keys), 2):
+        x, y = arrays[i], arrays[i + 1]
+        if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+            raise DataError(
+                f"{path}: {keys[i]!r} has shape {x.shape} and {keys[i + 1]!r} {y.shape}: features and labels "
+                "need the same number of rows."
+            )
 
 
 def _npz_array(array: np.ndarray, path: Path, key: str) -> np.ndarray:
@@ -330,10 +338,14 @@ def load_image_folder(
         )
     files, labels, classes = _class_files(Path(path))
     target = _image_size(size) if size is not None else None
+    if target is not None:
+        _check_images_fit(len(files), target, channels)
     images = []
     for file in files:
         image = decode_image(file, channels, target)
-        target = target or image.shape[:2]
+        if target is None:
+            target = image.shape[:2]
+            _check_images_fit(len(files), target, channels)
         images.append(image)
     x = np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))
     y = np.array(labels, np.int32)
@@ -356,7 +368,22 @@ def _image_size(size) -> tuple[int, int]:
             f"Received an invalid value for `size`, expected an int or (height, width) of positive ints. "
             f"Received: size={size!r}"
         )
+    if pair[0] * pair[1] > MAX_IMAGE_PIXELS:
+        raise DataError(
+            f"Received an invalid value for `size`: {pair[0]} x {pair[1]} is {pair[0] * pair[1]:,} pixels per image, "
+            f"more than the {MAX_IMAGE_PIXELS:,} an image may have. Received: size={size!r}"
+        )
     return pair
+
+
+def _check_images_fit(count: int, size: tuple[int, int], channels: int) -> None:
+    """The float32 (n, C, H, W) array must fit the memory cap before any image is decoded."""
+    nbytes = count * size[0] * size[1] * channels * 4
+    if nbytes > memory_cap():
+        raise DataError(
+            f"{count} images of {size[0]} x {size[1]} x {channels} make {nbytes:,} bytes of float32, more than the "
+            f"{memory_cap():,} this machine can spare: pass a smaller `size`."
+        )
 
 
 def _class_files(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:

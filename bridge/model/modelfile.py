@@ -79,7 +79,8 @@ def load(path: str | os.PathLike) -> Network:
             if not hasattr(exc, "getClass"):
                 raise
             raise ModelFileError(
-                f"{path} is not a readable DL4J {kind} zip: {exc.getClass().getName()}: {exc.getMessage()}"
+                f"{path} is not a readable DL4J {kind} zip: {exc.getClass().getName()}: "
+                f"{exc.getMessage() if exc.getMessage() is not None else 'no message'}"
             ) from exc
     net = Network(
         java, name=meta.get("name") or path.stem, labels=meta.get("labels"), input_shapes=meta.get("input_shapes")
@@ -103,7 +104,7 @@ def _read_zip(path: Path):
 def _is_graph(path: Path, model_zip) -> bool:
     try:
         conf = json.loads(str(model_zip.configuration()))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep (ModelZip bounds it first)
         raise ModelFileError(
             f"{path} is not a readable DL4J model zip: its configuration.json is damaged ({exc})."
         ) from exc
@@ -133,7 +134,7 @@ def _read_training_state(path: Path, model_zip) -> dict | None:
         return None
     try:
         state = json.loads(str(text))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep (ModelZip bounds it first)
         raise ModelFileError(f"{path}: its {TRAINING_STATE_ENTRY} entry is damaged ({exc}).") from exc
     if not isinstance(state, dict):
         raise ModelFileError(f"{path}: its {TRAINING_STATE_ENTRY} entry is not a JSON object.")
@@ -153,7 +154,7 @@ def _read_metadata(path: Path, model_zip) -> dict:
     entry = str(model_zip.metadataEntry())
     try:
         meta = json.loads(str(text))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep (ModelZip bounds it first)
         raise ModelFileError(f"{path}: metadata entry {entry} is not valid JSON ({exc}).") from exc
     return _checked_metadata(meta, path, entry)
 

@@ -258,7 +258,7 @@ def _labels(text: str | None, path: Path) -> tuple[str, ...] | None:
         return None
     try:
         labels = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ModelFileError(
             f'{path}: metadata "labels" is not JSON ({exc}); expected a JSON list of class '
             f'names, e.g. ["zero", "one"]. Received: {text[:80]!r}'

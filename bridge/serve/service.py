@@ -20,7 +20,7 @@ from ..errors import BridgeError
 from ..jvm.javaproc import JavaProcess, java_command
 from ..jvm.locate import service_jar
 
-__all__ = ["JavaService", "ServiceClient", "ServiceError", "service_jar", "service_command"]
+__all__ = ["JavaService", "ServiceClient", "ServiceError", "service_jar", "service_command", "check_model_repository"]
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
@@ -55,10 +55,74 @@ def service_command(
     name, sep, path = str(model).rpartition("=")
     if not Path(path).is_file():
         raise ServiceError(f"model file {path} does not exist")
+    for repository in _repositories(extra or []):
+        check_model_repository(repository)
     args = ["--model", str(model), "--port", str(port), "--host", host]
     if threads:
         args += ["--threads", str(threads)]
     return java_command(jar=service_jar(), jvm_flags=jvm_options, args=[*args, *(extra or [])])
+
+
+_VERSION = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def _repositories(extra: list[str]) -> list[str]:
+    """The folders that `--model-repository DIR` / `--model-repository=DIR` name among the service's options."""
+    found = []
+    for i, option in enumerate(extra):
+        if option == "--model-repository" and i + 1 < len(extra):
+            found.append(extra[i + 1])
+        elif option.startswith("--model-repository="):
+            found.append(option.split("=", 1)[1])
+    return found
+
+
+def check_model_repository(root: str | Path) -> list[tuple[str, str, Path]]:
+    """(name, version, model file) for each model of a --model-repository folder, by the Java service's rules
+    (ModelRepository.java), so that `dl4j-bridge serve` refuses a bad repository in one line before starting Java:
+    a model folder, version folder, model.onnx or config.json that resolves through a symbolic link outside the
+    repository is refused by name, and so is a version folder not named by a positive integer."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ServiceError(f"--model-repository {root} is not a folder")
+    home = root.resolve()
+    models = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        _confined(folder, home, "model folder")
+        versions, misnamed = [], []
+        for child in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if not _VERSION.fullmatch(child.name):
+                misnamed.append(child.name)
+                continue
+            _confined(child, home, "version folder")
+            if (child / "model.onnx").is_file():
+                versions.append(int(child.name))
+        if misnamed:
+            raise ServiceError(
+                f"model folder {folder} has version folders that are not positive integers: {', '.join(misnamed)} "
+                "(versions are named 1, 2, 3, ..., at most 18 digits)"
+            )
+        version = str(max(versions, default=1))
+        file = folder / version / "model.onnx"
+        file = file if file.is_file() else folder / "model.onnx"
+        if not file.is_file():
+            raise ServiceError(f"model folder {folder} has no VERSION/model.onnx nor model.onnx")
+        _confined(file, home, "model file")
+        if (folder / "config.json").is_file():
+            _confined(folder / "config.json", home, "config file")
+        models.append((folder.name, version, file))
+    if not models:
+        raise ServiceError(f"--model-repository {root} has no model folders (expected NAME/1/model.onnx)")
+    return models
+
+
+def _confined(path: Path, home: Path, what: str) -> None:
+    real = path.resolve()
+    if not real.is_relative_to(home):
+        raise ServiceError(
+            f"{what} {path} is a symbolic link to {real}, outside the --model-repository {home}: refused "
+            "(copy it into the repository)"
+        )
 
 
 class JavaService:

@@ -3,7 +3,8 @@
 Arrays are taken as they are (float32/float64, laid out as OnnxModel.predict takes them; .npz needs one array,
 or --key). Images are read with Pillow, converted to the model's channels (grey for 1, RGB for 3), resized to
 the model's height x width and scaled to [0, 1] (pixel / 255), as bridge.data scales MNIST. Nothing is
-unpickled (np.load(allow_pickle=False)); an unreadable or oversized file is a DataError naming it.
+unpickled: bridge.data.npfiles checks each header against the file and the memory cap before reading; an
+unreadable, forged or oversized file is a DataError naming it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import IMAGE_SUFFIXES, decode_image
+from ..data.npfiles import open_npz, read_npy
 from ..errors import DataError, ShapeError
 
 __all__ = ["read_inputs", "IMAGE_SUFFIXES", "image_geometry"]
@@ -42,24 +44,17 @@ def read_inputs(path, model, key: str | None = None, invert: bool = False) -> tu
 
 
 def _array(path: Path, key: str | None) -> np.ndarray:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:  # pickled objects, a truncated or foreign file
-        raise DataError(f"{path} cannot be read as a numpy file ({exc}). Object (pickled) arrays are refused.") from exc
-    if isinstance(loaded, np.ndarray):
-        x = loaded
+    if path.suffix.lower() == ".npy":
+        x = read_npy(path)
     else:
-        with loaded:
-            names = list(loaded.files)
+        with open_npz(path) as archive:
+            names = archive.names
             chosen = key or (names[0] if len(names) == 1 else "x" if "x" in names else None)
             if chosen is None or chosen not in names:
                 raise DataError(
                     f"{path} holds arrays {names}: name the one to predict on with --key (received {key!r})."
                 )
-            try:
-                x = loaded[chosen]
-            except ValueError as exc:
-                raise DataError(f"{path}[{chosen!r}] cannot be read ({exc}); object arrays are refused.") from exc
+            (x,) = archive.read(chosen)
     if x.ndim < 2 or len(x) == 0:
         raise ShapeError(f"{path}: expected an array of shape (n, ...) with n >= 1 rows, found {x.shape}.")
     return x

@@ -203,7 +203,7 @@ def _dataset_metadata(folder: str) -> dict:
         return {}
     try:
         meta = json.loads(str(text))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise DataError(f"{path} is not readable JSON ({exc}): write the folder again with export_datasets().") from exc
     if not isinstance(meta, dict):
         raise DataError(f"{path} does not hold export_datasets()'s metadata (a JSON object).")

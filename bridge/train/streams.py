@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.npfiles import read_npy
 from ..errors import DataError
 from ..jvm import JavaThread, jclass
 from ..validate import integer_at_least, positive_int
@@ -37,11 +38,8 @@ class NpyStream:
         for path in (self.x_path, self.y_path):
             if not path.is_file():
                 raise DataError(f"No .npy file at {path}.")
-        try:
-            self.x = np.load(self.x_path, mmap_mode="r", allow_pickle=False)
-            self.y = np.load(self.y_path, mmap_mode="r", allow_pickle=False)
-        except ValueError as exc:
-            raise DataError(f"Cannot memory-map {self.x_path} / {self.y_path} as .npy arrays: {exc}") from exc
+        self.x = read_npy(self.x_path, mmap=True)
+        self.y = read_npy(self.y_path, mmap=True)
         if len(self.x) != len(self.y) or len(self.x) == 0:
             raise DataError(
                 f"{self.x_path} has {len(self.x)} rows and {self.y_path} {len(self.y)}: expected the same, >= 1."

@@ -37,6 +37,9 @@ import java.util.zip.ZipOutputStream;
  *       outside the list is skipped and listed in {@link #skipped()} when serving, refused when training;
  *   <li>every entry is read with a bound: declared sizes are capped, then not trusted (an entry that unpacks to
  *       more or less than its directory declares is refused);
+ *   <li>the parameters' array headers ({@link Nd4jArrayHeader}) must declare the bytes the entry holds;
+ *   <li>JSON entries nesting deeper than {@link #MAX_JSON_DEPTH} are refused before any parser sees them
+ *       (recursive parsers overflow their stack on them);
  *   <li>DL4J gets a zip rebuilt from the kept DL4J entries only ({@link #dl4jZip()}), stored, not recompressed.
  * </ol>
  *
@@ -57,6 +60,8 @@ public final class ModelZip {
     /** The entry DL4J's restore Java-deserialises: refused when training, skipped when serving. */
     public static final String DESERIALIZED_BY_DL4J = "preprocessor.bin";
 
+    /** The deepest JSON nesting read from a zip: DL4J's configurations nest about 6 deep. */
+    public static final int MAX_JSON_DEPTH = 64;
     /** dl4j-bridge's own entries (metadata, training state) may hold at most this much. */
     public static final int BRIDGE_ENTRY_MAX_BYTES = 1 << 20;
     /** Any other entry but the parameters (configuration.json, ...): a sanity cap against zip bombs. */
@@ -101,7 +106,8 @@ public final class ModelZip {
         this.dl4jZip = read.dl4jZip.buffer();
         this.dl4jZipLength = read.dl4jZip.size();
         byte[] conf = read.kept.get(CONFIGURATION);
-        this.configuration = new String(conf, StandardCharsets.UTF_8);
+        this.configuration =
+                JsonDepth.checked(new String(conf, StandardCharsets.UTF_8), MAX_JSON_DEPTH, source, CONFIGURATION);
         this.metadataEntry = read.kept.containsKey(METADATA)
                 ? METADATA
                 : read.kept.containsKey(LEGACY_METADATA) ? LEGACY_METADATA : null;
@@ -111,9 +117,11 @@ public final class ModelZip {
                         ? text(read.kept.get(METADATA), "metadata entry " + METADATA + " is not valid JSON")
                         : JavaSerializedString.decode(
                                 read.kept.get(LEGACY_METADATA), source + ": legacy metadata entry " + LEGACY_METADATA);
+        JsonDepth.checked(metadataJson, MAX_JSON_DEPTH, source, "metadata entry " + metadataEntry);
         this.trainingStateJson = read.kept.containsKey(TRAINING_STATE)
                 ? text(read.kept.get(TRAINING_STATE), "its " + TRAINING_STATE + " entry is damaged")
                 : null;
+        JsonDepth.checked(trainingStateJson, MAX_JSON_DEPTH, source, TRAINING_STATE);
         this.skipped = Collections.unmodifiableList(read.skipped);
     }
 
@@ -282,6 +290,9 @@ public final class ModelZip {
                     if (!keep) {
                         read.skipped.add(e.name);
                     } else if (use.dl4jEntries.contains(e.name)) {
+                        if (PARAMETER_ENTRIES.contains(e.name)) {
+                            Nd4jArrayHeader.check(content, source, e.name);
+                        }
                         store(out, e.name, content);
                         if (CONFIGURATION.equals(e.name)) {
                             read.kept.put(e.name, content);

@@ -202,6 +202,55 @@ class ModelZipTest {
     }
 
     @Test
+    void jsonNestedTooDeeplyIsRefusedBeforeAnyParserSeesIt() throws IOException {
+        String deep = "[".repeat(100_000) + "]".repeat(100_000);
+        String refused = refusal(zip(model(ModelZip.CONFIGURATION, deep)), ModelZip.Use.INFERENCE);
+        assertTrue(refused.contains("configuration.json nests JSON deeper than 64 levels"), refused);
+        String meta = "{\"name\": " + "[".repeat(65) + "]".repeat(65) + "}";
+        refused = refusal(zip(model(ModelZip.METADATA, meta)), ModelZip.Use.TRAINING);
+        assertTrue(refused.contains("metadata entry dl4j-bridge.json nests JSON deeper"), refused);
+        // Brackets inside strings do not count.
+        String quoted = "{\"name\": \"" + "[".repeat(100) + "\\\"\"}";
+        assertEquals(
+                quoted,
+                ModelZip.of(zip(model(ModelZip.METADATA, quoted)), "m.zip", ModelZip.Use.TRAINING)
+                        .metadataJson());
+    }
+
+    /** An array as Nd4j.write writes it: a float vector of {@code held} values declaring {@code declared}. */
+    private static byte[] nd4jVector(long declared, int held) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
+            out.writeUTF("MIXED_DATA_TYPES");
+            out.writeLong(6);
+            out.writeUTF("LONG");
+            for (long v : new long[] {1, declared, 1, 8192, 1, 99}) {
+                out.writeLong(v);
+            }
+            out.writeUTF("MIXED_DATA_TYPES");
+            out.writeLong(declared);
+            out.writeUTF("FLOAT");
+            for (int i = 0; i < held; i++) {
+                out.writeFloat(i);
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    @Test
+    void parametersDeclaringMoreThanTheEntryHoldsAreRefusedByName() throws IOException {
+        ModelZip.of(zip(model(ModelZip.COEFFICIENTS, nd4jVector(16, 16))), "m.zip", ModelZip.Use.INFERENCE);
+        String refused =
+                refusal(zip(model(ModelZip.COEFFICIENTS, nd4jVector(1_000_000_000L, 16))), ModelZip.Use.INFERENCE);
+        assertTrue(
+                refused.contains("entry coefficients.bin is not the array it claims to be: data buffer declares"
+                        + " 1000000000 elements of FLOAT (4000000000 bytes) where 64 bytes are left"),
+                refused);
+        refused = refusal(zip(model(ModelZip.UPDATER_STATE, nd4jVector(4, 16))), ModelZip.Use.TRAINING);
+        assertTrue(refused.contains("updaterState.bin is not the array it claims to be: 48 bytes follow"), refused);
+    }
+
+    @Test
     void theRebuiltZipIsStoredAndKeepsTheBytes() throws IOException {
         byte[] params = new byte[10_000];
         new java.util.Random(1).nextBytes(params);

@@ -19,9 +19,14 @@ import java.util.stream.Stream;
  * {@code --model-repository DIR} (DIR/NAME/VERSION/model.onnx, the highest numeric VERSION served, or
  * DIR/NAME/model.onnx as version 1; DIR/NAME/config.json may set max_batch_size and
  * max_queue_delay_microseconds).
+ *
+ * <p>Confined: a model folder, version folder, model.onnx or config.json that resolves through a symbolic link to
+ * somewhere outside DIR is refused by name (links inside DIR are followed); so is a version folder whose name is not
+ * a positive integer.
  */
 final class ModelRepository {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    private static final Pattern VERSION = Pattern.compile("[1-9][0-9]{0,17}");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private ModelRepository() {}
@@ -110,14 +115,20 @@ final class ModelRepository {
             throw new IllegalArgumentException("--model-repository " + root + " is not a folder");
         }
         List<Entry> entries = new ArrayList<>();
-        try (Stream<Path> dirs = Files.list(root)) {
-            for (Path dir : (Iterable<Path>) dirs.filter(Files::isDirectory).sorted()::iterator) {
-                String name = dir.getFileName().toString();
-                if (name.startsWith(".")) {
-                    continue;
+        try {
+            Path home = root.toRealPath();
+            try (Stream<Path> dirs = Files.list(root)) {
+                for (Path dir : (Iterable<Path>) dirs.filter(Files::isDirectory).sorted()::iterator) {
+                    String name = dir.getFileName().toString();
+                    if (name.startsWith(".")) {
+                        continue;
+                    }
+                    checkName(name, dir);
+                    confined(dir, home, "model folder");
+                    String version = versionOf(dir, home);
+                    Path file = confined(modelFile(dir, version), home, "model file");
+                    entries.add(new Entry(name, version, file, config(dir, home)));
                 }
-                checkName(name, dir);
-                entries.add(new Entry(name, versionOf(dir), modelFile(dir), config(dir)));
             }
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read --model-repository " + root + ": " + e.getMessage(), e);
@@ -129,23 +140,48 @@ final class ModelRepository {
         return entries;
     }
 
-    private static String versionOf(Path dir) throws IOException {
+    /** {@code path}, unless it resolves (through symbolic links) outside the repository: then a refusal naming it. */
+    private static Path confined(Path path, Path home, String what) throws IOException {
+        Path real = path.toRealPath();
+        if (!real.startsWith(home)) {
+            throw new IllegalArgumentException(what + " " + path + " is a symbolic link to " + real
+                    + ", outside the --model-repository " + home + ": refused (copy it into the repository)");
+        }
+        return path;
+    }
+
+    /**
+     * The highest VERSION folder holding a model.onnx ("1" when none). Every folder but hidden ones must be named
+     * by a positive integer (at most 18 digits): the others are refused by name, never silently skipped.
+     */
+    private static String versionOf(Path dir, Path home) throws IOException {
         long best = -1;
+        List<String> misnamed = new ArrayList<>();
         try (Stream<Path> children = Files.list(dir)) {
-            for (Path child : (Iterable<Path>) children::iterator) {
+            for (Path child : (Iterable<Path>) children.sorted()::iterator) {
                 String v = child.getFileName().toString();
-                if (Files.isDirectory(child)
-                        && v.matches("[0-9]{1,18}")
-                        && Files.isRegularFile(child.resolve("model.onnx"))) {
+                if (!Files.isDirectory(child) || v.startsWith(".")) {
+                    continue;
+                }
+                if (!VERSION.matcher(v).matches()) {
+                    misnamed.add(v);
+                    continue;
+                }
+                confined(child, home, "version folder");
+                if (Files.isRegularFile(child.resolve("model.onnx"))) {
                     best = Math.max(best, Long.parseLong(v));
                 }
             }
         }
+        if (!misnamed.isEmpty()) {
+            throw new IllegalArgumentException("model folder " + dir + " has version folders that are not positive"
+                    + " integers: " + String.join(", ", misnamed) + " (versions are named 1, 2, 3, ..., at most 18"
+                    + " digits)");
+        }
         return best >= 0 ? Long.toString(best) : "1";
     }
 
-    private static Path modelFile(Path dir) throws IOException {
-        String version = versionOf(dir);
+    private static Path modelFile(Path dir, String version) {
         Path versioned = dir.resolve(version).resolve("model.onnx");
         if (Files.isRegularFile(versioned)) {
             return versioned;
@@ -157,12 +193,13 @@ final class ModelRepository {
         throw new IllegalArgumentException("model folder " + dir + " has no VERSION/model.onnx nor model.onnx");
     }
 
-    private static BatchSettings config(Path dir) {
+    private static BatchSettings config(Path dir, Path home) {
         Path file = dir.resolve("config.json");
         if (!Files.isRegularFile(file)) {
             return null;
         }
         try {
+            confined(file, home, "config file");
             JsonNode config = JSON.readTree(file.toFile());
             if (config == null || !config.isObject()) {
                 throw new IllegalArgumentException(file + " must hold a JSON object");
