@@ -92,7 +92,10 @@ def test_a_worker_lost_mid_round(network, cluster, fault):
     cluster.kill_worker(1) if fault == "kill" else network.cut("worker-1")
     result = _finish(driver, BOUND_S[fault], out)
     resolved = time.monotonic() - struck
-    print(f"{fault}: resolved {resolved:.0f} s after the fault:", {k: v for k, v in result.items() if k != "timings"})
+    print(
+        f"{fault}: resolved {resolved:.0f} s after the fault:",
+        {k: v for k, v in result.items() if k not in ("timings", "confusion")},
+    )
 
     saved = sorted(checkpoints.iterdir())
     assert all(p.suffix == ".zip" for p in saved), saved  # no partial files
