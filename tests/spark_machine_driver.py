@@ -3,6 +3,7 @@ driver's own network namespace, it trains on the namespaced standalone cluster w
 (bridge.spark.session on SPARK_LOCAL_IP, the driver's ports fixed), and writes what happened as JSON.
 
     python tests/spark_machine_driver.py MASTER_URL OUT.json --epochs 3 --checkpoints DIR --progress FILE
+    python tests/spark_machine_driver.py MASTER_URL OUT.json --dataframe   # from a Spark DataFrame built here
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=Path)
     parser.add_argument("--progress", type=Path)
     parser.add_argument("--network-timeout", default="20s")
+    # Train (and evaluate) from Spark DataFrames built in this driver (bridge.spark.dataframe: the rows travel in
+    # the tasks, as no file system is shared with the workers) instead of from the numpy arrays.
+    parser.add_argument("--dataframe", action="store_true")
     args = parser.parse_args()
 
     x, y, xt, yt = data.load("mnist")
@@ -73,10 +77,10 @@ def main() -> None:
                 steps.append(Progress(args.progress, context))
             result["parallelism"] = s.parallelism
             result["params"] = int(nets.as_java(net).numParams())
+            data_args = (spark.dataframe(s, x, y),) if args.dataframe else (x, y)
             history = bridge.fit(
                 net,
-                x,
-                y,
+                *data_args,
                 epochs=args.epochs,
                 batch_size=args.batch_size,
                 seed=5,
@@ -86,10 +90,15 @@ def main() -> None:
                 progress=False,
             )
             result["timings"] = s.last_timings
+            if args.dataframe:  # DL4J's distributed evaluation, on the executors
+                evaluation = bridge.evaluate(net, spark.dataframe(s, xt, yt))
+                result["executor_accuracy"] = evaluation.accuracy
+                result["executor_confusion"] = evaluation.confusion.tolist()
             # Block managers (host:port) of the driver and the executors still registered at the end
             result["block_managers"] = _block_managers(context).split(",")
         result["epochs"] = [{"epoch": h.epoch, "seconds": h.seconds, "loss": h.loss} for h in history]
-        result["accuracy"] = bridge.evaluate(net, xt, yt).accuracy
+        evaluation = bridge.evaluate(net, xt, yt)
+        result["accuracy"], result["confusion"] = evaluation.accuracy, evaluation.confusion.tolist()
     except SparkError as error:
         result["error"] = f"{type(error).__name__}: {str(error)[:2000]}"
     result["seconds"] = time.monotonic() - start

@@ -5,7 +5,6 @@ as DataErrors, and a driver capped far below its parquet's size."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,8 +25,6 @@ from bridge.errors import DataError, SparkError
 from bridge.jvm import jclass
 
 pytestmark = pytest.mark.slow  # Spark jobs: seconds each
-# Spark's own host name on 127.0.0.1 too (it would pick the machine's interface), here and in the subprocesses.
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,18 @@
 """What a bridge Spark session submits to each cluster manager, checked without a cluster: Kubernetes (none here:
-the settings and the image recipe), YARN's client configuration, the jars a standalone cluster is sent, and the
-master URLs accepted. The clusters themselves: tests/test_spark_yarn.py, tests/test_spark_machines.py."""
+the settings and the image recipe), YARN's client configuration, the jars a standalone cluster is sent, the master
+URLs accepted, and the driver's address (a local session on a machine whose hostname resolves to a non-loopback
+address, in a network namespace). The clusters themselves: tests/test_spark_yarn.py, tests/test_spark_machines.py."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -15,6 +23,7 @@ from bridge.errors import DataError, SparkError
 from bridge.jvm import REPO_JAVA_DIR, classpath
 from bridge.spark import jars, kubernetes, managers, session, session_settings, submit, yarn
 from bridge.spark.cluster import free_port
+from bridge.spark.namespaces import Network, namespaces_missing
 
 REPO = REPO_JAVA_DIR.parent
 K8S = "k8s://https://10.96.0.1:6443"
@@ -143,3 +152,104 @@ def test_outside_spark_submit_there_are_no_submitted_settings():
 def test_master_forms(master, kind):
     managers.check_master(master, probe=False)
     assert managers.manager(master) == kind
+
+
+ELSEWHERE = "10.1.2.3"
+
+
+@pytest.mark.parametrize(
+    "master, environ, conf, expected",
+    [
+        ("local[2]", None, {}, ("127.0.0.1", "127.0.0.1")),
+        ("local[*]", ELSEWHERE, {}, (ELSEWHERE, ELSEWHERE)),
+        # local: everything is in this JVM, so the bind address follows a host the user names
+        ("local[2]", None, {"spark.driver.host": ELSEWHERE}, (ELSEWHERE, ELSEWHERE)),
+        ("local[2]", None, {"spark.driver.bindAddress": "0.0.0.0"}, ("127.0.0.1", "0.0.0.0")),
+        ("local", ELSEWHERE, {"spark.driver.host": "127.0.0.1"}, ("127.0.0.1", "127.0.0.1")),
+        # a cluster's driver behind NAT: it advertises the host it is given and binds on its own address
+        ("spark://10.0.0.1:7077", "192.168.1.5", {"spark.driver.host": ELSEWHERE}, (ELSEWHERE, "192.168.1.5")),
+        ("spark://10.0.0.1:7077", None, {}, ("127.0.0.1", "127.0.0.1")),
+    ],
+    ids=["local-default", "env", "conf-host", "conf-bind", "conf-over-env", "nat", "standalone-default"],
+)
+def test_the_driver_address_is_loopback_unless_the_user_names_one(master, environ, conf, expected, monkeypatch):
+    if environ is None:
+        monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
+    else:
+        monkeypatch.setenv("SPARK_LOCAL_IP", environ)
+    _, _, settings = session_settings(master, conf=conf)
+    assert (settings["spark.driver.host"], settings["spark.driver.bindAddress"]) == expected
+
+
+LOCAL_SESSIONS = """
+import json, os, subprocess, sys
+import numpy as np
+from bridge import spark
+from bridge.jvm import jclass
+
+address = sys.argv[1]
+x = np.random.default_rng(0).random((2000, 784), dtype=np.float32)  # 3 MB a task: results come by block manager
+
+
+def listening():
+    lines = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout.splitlines()
+    return sorted({line.split()[3].rsplit(":", 1)[0] for line in lines})
+
+
+def run(case, conf):
+    with spark.session("local[2]", conf=conf) as s:
+        spark_conf = s.context.getConf()
+        block_manager = jclass("org.apache.spark.SparkEnv").get().blockManager().blockManagerId()
+        return {
+            "case": case,
+            "host": str(spark_conf.get("spark.driver.host")),
+            "bind": str(spark_conf.get("spark.driver.bindAddress")),
+            "block_manager": str(block_manager.host()),
+            "listening": listening(),
+            "round_trip": bool(np.array_equal(spark.to_numpy(spark.dataframe(s, x), "features"), x)),
+        }
+
+
+os.environ.pop("SPARK_LOCAL_IP", None)
+results = [{"hostname_resolves_to": str(jclass("java.net.InetAddress").getLocalHost().getHostAddress())}]
+results.append(run("default", {}))
+results.append(run("conf-host", {"spark.driver.host": address}))
+os.environ["SPARK_LOCAL_IP"] = address
+results.append(run("env", {}))
+print(json.dumps(results))
+"""
+
+
+@pytest.mark.slow  # a JVM and three local Spark sessions
+def test_local_sessions_bind_to_loopback_where_the_hostname_resolves_elsewhere(tmp_path):
+    """A machine like the CI's, whose hostname resolves to a non-loopback address of its own (here 10.213.0.1 on
+    eth0 of a network namespace, /etc/hosts replaced in a mount namespace): local[2] with nothing set advertises and
+    binds 127.0.0.1 only (every listening socket of the namespace is on loopback), and task results bigger than
+    Spark's direct limit come back through the block manager. The user's spark.driver.host or SPARK_LOCAL_IP moves
+    both, and works too."""
+    reason = namespaces_missing() or (None if shutil.which("unshare") and shutil.which("ss") else "no unshare/ss")
+    if reason:
+        pytest.skip(f"a machine whose hostname resolves elsewhere needs a network namespace: {reason}")
+    hostname = socket.gethostname()
+    script = tmp_path / "sessions.py"
+    script.write_text(textwrap.dedent(LOCAL_SESSIONS))
+    with Network(["ci"], tag=f"dlh{time.time_ns() % 100000}") as net:
+        address = net.address("ci")
+        hosts = tmp_path / "hosts"
+        hosts.write_text(f"127.0.0.1 localhost\n{address} {hostname}\n")
+        inner = f"mount --bind {hosts} /etc/hosts && exec {sys.executable} {script} {address}"
+        env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's bridge
+        command = net.command("ci", ["unshare", "-m", "sh", "-c", inner])
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    machine, *cases = json.loads(run.stdout.strip().splitlines()[-1])
+    print(machine, *cases, sep="\n")
+    assert machine["hostname_resolves_to"] == address
+    loopback = {"127.0.0.1", "[::ffff:127.0.0.1]"}
+    default, conf_host, env = cases
+    assert (default["host"], default["bind"], default["block_manager"]) == ("127.0.0.1",) * 3
+    assert set(default["listening"]) <= loopback, default["listening"]
+    for case in (conf_host, env):
+        assert (case["host"], case["bind"], case["block_manager"]) == (address,) * 3, case
+        assert address in " ".join(case["listening"]), case
+    assert all(case["round_trip"] for case in cases), cases

@@ -117,6 +117,21 @@ def test_sql_udf(session, digits):
     _assert_scores(scored, model.predict(x), model.labels, "SQL UDF")
 
 
+def test_pyspark_dataframe_scores_as_onnx_model(session, digits):
+    """A PySpark DataFrame of the bridge's PySpark session (rows created in Python, filtered in PySpark) is scored by
+    its Java Dataset on the executors: the same answers as OnnxModel on the same rows, in the same order."""
+    pytest.importorskip("pyspark")
+    x, y = digits[0][:300], digits[1][:300]
+    ps = session.pyspark
+    rows = [(row.tolist(), int(label)) for row, label in zip(x, y)]
+    df = ps.createDataFrame(rows, "features array<float>, label int").filter("label % 2 = 1")
+    model = bridge.OnnxModel(MLP)
+    scored = spark.score(MLP, df, spark=session)
+    odd = y % 2 == 1
+    _assert_scores(scored, model.predict(x[odd]), model.labels, "PySpark DataFrame")
+    assert (spark.to_numpy(scored, "label") == y[odd]).all()
+
+
 def test_score_is_lazy_and_runs_on_the_executors(session, digits):
     """No job at score() even after a shuffle (adaptive execution would run it to make the input's RDD)."""
     df = spark.dataframe(session, digits[0][:100], digits[1][:100]).repartition(3)

@@ -14,12 +14,13 @@ Java 17 flags. The trained network is an ordinary DL4J network: evaluate, save a
 from . import yarn
 from .arrays import dataframe, to_numpy
 from .scoring import register_udf, score
-from .session import SparkOptions, SparkSession, session, session_settings
+from .session import SparkOptions, SparkSession, driver_address, session, session_settings
 from .training import export_datasets, fit_files
 
 __all__ = [
     "session",
     "session_settings",
+    "driver_address",
     "SparkSession",
     "SparkOptions",
     "fit_files",

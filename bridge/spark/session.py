@@ -16,7 +16,9 @@ from .gateway import PySparkGateway
 from .managers import check_master, manager, manager_settings
 from .submit import submitted_settings
 
-__all__ = ["session", "session_settings", "SparkSession", "SparkOptions"]
+__all__ = ["session", "session_settings", "driver_address", "SparkSession", "SparkOptions"]
+
+LOOPBACK = "127.0.0.1"
 
 # DL4J's Spark stats ask an NTP server for the time by default; there is none to reach here (nor
 # on many clusters), and one machine's clock is what the timings need.
@@ -146,7 +148,8 @@ def session(
     executor_off_heap: str = "3g",
 ) -> SparkSession:
     """Start Spark in this JVM with what DL4J needs: Kryo with ND4J's registrator, Java 17 flags for
-    executors, ND4J off-heap limits, the driver on $SPARK_LOCAL_IP (else 127.0.0.1), and this project's jars
+    executors, ND4J off-heap limits, the driver on $SPARK_LOCAL_IP (else 127.0.0.1, whatever address this
+    machine's hostname resolves to; conf's spark.driver.host/bindAddress win: driver_address), and this project's jars
     shipped to the executors (bridge.spark.managers: standalone, YARN, Kubernetes).
 
     master: local[*] (the default), local[N], spark://HOST:PORT, yarn, or k8s://https://HOST:PORT. With no master
@@ -183,14 +186,10 @@ def session_settings(
     check_master(master, probe=False)
     if jvm_options() is None:  # a JVM started with the caller's own options is used as it is
         start_jvm()
-    local_ip = os.environ.get("SPARK_LOCAL_IP") or "127.0.0.1"
     settings = {
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
         "spark.kryo.registrator": "org.nd4j.kryo.Nd4jRegistrator",
-        # Never an address Spark picks by itself: SPARK_LOCAL_IP (this machine's address on the cluster's
-        # network), else loopback; conf={"spark.driver.host": ...} for a driver behind NAT.
-        "spark.driver.host": local_ip,
-        "spark.driver.bindAddress": local_ip,
+        **driver_address(master, conf),
         "spark.ui.enabled": "false",
         "spark.executor.memory": executor_memory,
         "spark.executor.extraJavaOptions": " ".join(
@@ -212,6 +211,22 @@ def session_settings(
             "set SPARK_LOCAL_IP, or conf={'spark.driver.host': ADDRESS, 'spark.driver.bindAddress': ADDRESS}."
         )
     return master, app_name, {k: str(v) for k, v in settings.items()}
+
+
+def driver_address(master: str, conf: dict | None = None) -> dict[str, str]:
+    """spark.driver.host and spark.driver.bindAddress: never an address Spark picks by itself (the address this
+    machine's hostname resolves to, else its first non-loopback interface). The user's own settings win: conf's,
+    else $SPARK_LOCAL_IP (this machine's address on the cluster's network), else loopback.
+
+    local[N]: everything runs in this JVM, so the driver binds where it says it is: a conf'd spark.driver.host alone
+    moves the bind address with it (task results over 1 MB are fetched from the advertised block manager). Other
+    masters bind on $SPARK_LOCAL_IP (or loopback) whatever host is advertised: conf={"spark.driver.host": PUBLIC}
+    is a driver behind NAT."""
+    conf = conf or {}
+    local_ip = os.environ.get("SPARK_LOCAL_IP") or LOOPBACK
+    host = conf.get("spark.driver.host") or local_ip
+    bind = conf.get("spark.driver.bindAddress") or (host if manager(master) == "local" else local_ip)
+    return {"spark.driver.host": str(host), "spark.driver.bindAddress": str(bind)}
 
 
 def _driver_nd4j_flags() -> list[str]:
