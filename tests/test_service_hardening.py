@@ -532,8 +532,16 @@ def test_external_data_resolves_only_inside_the_models_folder(tmp_path, digits):
 # ---- soak -------------------------------------------------------------------------------------------------
 
 
-def soak(svc, digits, expected, seconds: float) -> dict:
-    """Mixed good and bad traffic from 6 threads for `seconds`: counts of good, bad, 5xx and wrong answers."""
+HALF_SENT_16MB = (
+    b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Length: %d\r\n\r\n" % ((16 << 20) - 10)
+) + b"\0" * (1 << 20)
+
+
+def soak(svc, digits, expected, seconds: float, big_half_sent: bool = False) -> dict:
+    """Mixed good and bad traffic from 6 threads for `seconds`: counts of good, bad, 5xx and wrong answers.
+    With `big_half_sent`, 2 in 10 requests declare a 16 MB body, send 1 MB of it and leave (503s, the memory
+    budget's answer to a good request while those are held, are counted apart)."""
     bad = [
         ("POST", "/v1/predict", b'{"inputs": [[1, 2', {"Content-Type": "application/json"}, 400),
         ("POST", "/v1/predict", b"\x00\xff" * 100, {"Content-Type": "application/json"}, 400),
@@ -544,7 +552,7 @@ def soak(svc, digits, expected, seconds: float) -> dict:
         ("POST", "/v2/models/nope/infer", b"{}", {"Content-Type": "application/json"}, 404),
     ]
     lock = threading.Lock()
-    outcome = {"good": 0, "bad": 0, "5xx": 0, "wrong": 0, "raw": 0}
+    outcome = {"good": 0, "bad": 0, "5xx": 0, "503": 0, "wrong": 0, "raw": 0, "big": 0}
     stop = time.monotonic() + seconds
 
     def worker(seed: int) -> None:
@@ -552,7 +560,14 @@ def soak(svc, digits, expected, seconds: float) -> dict:
         rng = np.random.default_rng(seed)
         while time.monotonic() < stop:
             k = int(rng.integers(10))
-            if k < 6:
+            if big_half_sent and k >= 8:  # a fifth: a 16 MB body, 1 MB of it sent, abandoned
+                try:
+                    with socket.create_connection(_address(svc), timeout=5) as sock:
+                        sock.sendall(HALF_SENT_16MB)
+                except OSError:  # refused mid-send (503, then the service closed): the budget at work
+                    pass
+                status, right, kind = 0, True, "big"
+            elif k < 6:
                 rows = rng.integers(0, 1000, size=int(rng.integers(1, 5)))
                 status, _, payload = client.request("POST", "/v1/predict", digits[rows].astype("<f4").tobytes(), BINARY)
                 right = (
@@ -569,6 +584,8 @@ def soak(svc, digits, expected, seconds: float) -> dict:
                 with socket.create_connection(_address(svc), timeout=5) as sock:
                     sock.sendall(b"POST /v1/predict HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
                 status, right, kind = 0, True, "raw"
+            if status == 503 and kind == "good" and big_half_sent:
+                status, right, kind = 0, True, "503"  # the budget was full; Retry-After says when to come back
             with lock:
                 outcome[kind] += 1
                 outcome["5xx"] += status >= 500
@@ -706,3 +723,26 @@ def test_half_sent_large_bodies_beyond_the_memory_budget_get_503_at_once(digits,
                     raise
                 time.sleep(0.2)
         assert not any("OutOfMemoryError" in line for line in svc.output)
+
+
+@pytest.mark.parametrize("seconds", [SOAK_SECONDS])
+def test_soak_with_a_fifth_half_sent_16mb_bodies_at_512m(digits, expected, seconds):
+    """The soak again in -Xmx512m with 16 MB bodies allowed and a fifth of the traffic being half-sent 16 MB
+    bodies: no 5xx but the budget's 503, no wrong answer, RSS flat after warm-up (BENCHMARKS.md, service-soak)."""
+    with JavaService(
+        LENET,
+        port=0,
+        threads=2,
+        extra=["--max-body", str(16 << 20)],
+        jvm_options=["-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch"],
+    ) as svc:
+        pid = svc.process.pid
+        soak(svc, digits, expected, 10, big_half_sent=True)  # warm-up: JIT, Netty's pools
+        rss = _rss_mb(pid)
+        outcome = soak(svc, digits, expected, seconds, big_half_sent=True)
+        print(f"soak {seconds} s with half-sent 16 MB bodies: {outcome}; RSS {rss:.0f} -> {_rss_mb(pid):.0f} MB")
+        assert outcome["5xx"] == 0 and outcome["wrong"] == 0, outcome
+        assert outcome["good"] > 100 and outcome["big"] > 20, outcome
+        assert _rss_mb(pid) <= rss + 100, f"RSS {rss:.0f} -> {_rss_mb(pid):.0f} MB"
+        assert not any("OutOfMemoryError" in line for line in svc.output)
+        _good(svc, digits, expected, rows=range(50))
