@@ -33,6 +33,7 @@ class Network:
         self.input_shapes = (
             {str(k): tuple(int(d) for d in v) for k, v in input_shapes.items()} if input_shapes else None
         )
+        self.history = None  # the History of the latest fit(), kept when it is interrupted (Keras' model.history)
 
     @property
     def is_graph(self) -> bool:
@@ -45,7 +46,14 @@ class Network:
             f"params={int(self.java.numParams())})"
         )
 
-    def summary(self) -> str:
+    def __str__(self) -> str:
+        return self.summary_text()
+
+    def summary(self) -> None:
+        """Prints DL4J's layer table, as Keras' Model.summary() prints its own; str(net) is the same text."""
+        print(self.summary_text())
+
+    def summary_text(self) -> str:
         """DL4J's layer table. A graph's needs its input types: DL4J 1.0.0-M2.1's ComputationGraph.summary()
         without them fails with an ArrayIndexOutOfBoundsException."""
         if not self.is_graph:
