@@ -286,8 +286,10 @@ def test_summary_of_graphs_names_their_layers():
     assert "block2_proj" in table and "ElementWiseVertex" in table
     nhwc = bridge.Network(residual_cnn(nhwc=True), input_shapes={"image": (12, 12, 3)})
     assert "c2" in str(nhwc)
+    unknown = bridge.Network(residual_cnn())
     with pytest.raises(DataError, match="input_shapes"):
-        bridge.Network(residual_cnn()).summary()
+        unknown.summary()
+    assert str(unknown) == repr(unknown)
     assert "layer" in str(nets.lenet()).lower()
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ import bridge
 from bridge import callbacks, nets
 from bridge.errors import DataError, ShapeError
 from bridge.model.keras_names import LOSSES, UPDATERS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _layers(net) -> list[dict]:
@@ -362,7 +365,9 @@ def test_a_notebook_without_ipywidgets_gets_the_text_bar_without_a_tqdm_warning(
         print("AUTO", [w.category.__name__ for w in seen])
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )  # from the checkout's root: the bridge under test
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("OURS", "AUTO")))
     assert "TqdmWarning" in lines["AUTO"], done.stdout  # the situation is the notebook's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import java_errors
+from ..errors import DataError, java_errors
 from .inputs import input_types
 from .kinds import as_java, is_graph
 
@@ -47,7 +47,12 @@ class Network:
         )
 
     def __str__(self) -> str:
-        return self.summary_text()
+        """The layer table (summary()'s text); the short repr where the table cannot be drawn (a graph without
+        input_shapes): str() and print() must not raise."""
+        try:
+            return self.summary_text()
+        except DataError:
+            return repr(self)
 
     def summary(self) -> None:
         """Prints DL4J's layer table, as Keras' Model.summary() prints its own; str(net) is the same text."""
