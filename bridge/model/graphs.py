@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
+from .keras_names import image_layout
 from .layers import Activation, BatchNorm, Conv2D, base_configuration, check_weight_init
 from .network import Network
 
@@ -182,16 +183,20 @@ def graph(
     l2: float = 0.0,
     name: str = "graph",
     labels: Sequence[str] | None = None,
+    data_format: str | None = None,
 ):
     """A ComputationGraph from named nodes, initialised with `seed`; returns a bridge `Network`.
 
-    inputs: {name: n_features or (channels, height, width)}, in the order DL4J takes the arrays.
+    inputs: {name: n_features or (channels, height, width)}, in the order DL4J takes the arrays. An image shape
+    that reads as Keras' (height, width, channels) just as well, such as (32, 32, 3), needs data_format:
+    "channels_first" reads it as above, "channels_last" as (height, width, channels) (NHWC: (n, H, W, C) arrays).
     nodes: {name: (spec, input_name, ...)} or [(name, spec, input_name, ...)].
     outputs: the node names whose activations the network returns (a name or a list); training
     needs them to be output layers (nets.Output).
     The returned Network has `input_shapes`: {input name: per-example shape}.
     """
     input_shapes = _input_shapes(inputs)
+    layouts = {n: image_layout(s, data_format, f"inputs[{n!r}]") for n, s in input_shapes.items() if len(s) == 3}
     node_list = _node_list(nodes)
     outputs = [outputs] if isinstance(outputs, str) else list(outputs or ())
     _check_graph(input_shapes, node_list, outputs)
@@ -201,7 +206,7 @@ def graph(
             base_configuration(updater, seed, weight_init, l2)
             .graphBuilder()
             .addInputs(*input_shapes)
-            .setInputTypes(*[_input_type(s) for s in input_shapes.values()])
+            .setInputTypes(*[_input_type(s, layouts.get(n)) for n, s in input_shapes.items()])
         )
         for node, spec, sources in node_list:
             builder = _add_node(builder, node, spec, sources)
@@ -264,10 +269,13 @@ def _input_shapes(inputs) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _input_type(shape: tuple[int, ...]):
+def _input_type(shape: tuple[int, ...], layout: str | None):
     InputType = jclass(_CONF + "inputs.InputType")
     if len(shape) == 1:
         return InputType.feedForward(shape[0])
+    if layout == "NHWC":  # Keras' channels-last: arrays (n, H, W, C)
+        h, w, c = shape
+        return InputType.convolutional(h, w, c, jclass(_CONF + "CNN2DFormat").NHWC)
     c, h, w = shape
     return InputType.convolutional(h, w, c)  # arrays (n, C, H, W): no flat-row preprocessor
 

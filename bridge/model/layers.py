@@ -7,7 +7,7 @@ DL4J's own dropOut(p) takes the probability of keeping it and is converted here)
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 
 import jpype
 
@@ -15,6 +15,8 @@ from .. import validate
 from ..errors import DataError
 from ..jvm import jclass
 from ..validate import positive_int
+from . import keras_names
+from .keras_names import LOSSES, resolve_arguments, resolve_padding
 from .schedules import learning_rate as checked_learning_rate
 
 ACTIVATIONS = (
@@ -58,12 +60,16 @@ def _ints(values):
     return jpype.JArray(jpype.JInt)(list(values))
 
 
-def _activation(name: str, alpha: float | None = None):
-    name = name.lower()
+def _activation(name: str | None, alpha: float | None = None):
+    """DL4J's activation for one of ACTIVATIONS or a Keras name of keras_names.ACTIVATIONS (None: Keras' none)."""
+    given = name
+    name = keras_names.ACTIVATIONS.get(name.lower() if isinstance(name, str) else name, name)
+    name = name.lower() if isinstance(name, str) else name
     if name not in ACTIVATIONS:
         raise DataError(
-            f"Received an invalid value for `activation`. Received: activation={name!r}. "
-            f"Expected one of: {', '.join(ACTIVATIONS)}."
+            f"Received an invalid value for `activation`. Received: activation={given!r}. "
+            f"Expected one of: {', '.join(ACTIVATIONS)} (or Keras' "
+            f"{', '.join(str(k) for k in keras_names.ACTIVATIONS)})."
         )
     if name == "leakyrelu" and alpha is not None:
         return jclass("org.nd4j.linalg.activations.impl.ActivationLReLU")(float(alpha))
@@ -73,9 +79,11 @@ def _activation(name: str, alpha: float | None = None):
 
 
 def _conv_mode(mode: str):
-    if mode.lower() not in CONVOLUTION_MODES:
+    word = mode.lower() if isinstance(mode, str) else mode
+    if word not in CONVOLUTION_MODES:
+        hint = f" ({keras_names.MODE_WORDS[word]})" if word in keras_names.MODE_WORDS else ""
         raise DataError(
-            f"Received an invalid value for `mode`. Received: mode={mode!r}. "
+            f"Received an invalid value for `mode`{hint}. Received: mode={mode!r}. "
             f"Expected one of: {', '.join(CONVOLUTION_MODES)}."
         )
     return jclass(_CONF + "ConvolutionMode").valueOf(mode.capitalize())
@@ -83,7 +91,7 @@ def _conv_mode(mode: str):
 
 def _common(builder, layer):
     """Options shared by layers with an activation and optional dropout."""
-    if getattr(layer, "activation", None) is not None:
+    if hasattr(layer, "activation"):  # None too: Keras' activation=None is none (identity), not DL4J's sigmoid
         builder = builder.activation(_activation(layer.activation, getattr(layer, "alpha", None)))
     if getattr(layer, "dropout", 0.0):
         builder = builder.dropOut(1.0 - float(layer.dropout))  # DL4J takes the retain probability
@@ -97,10 +105,14 @@ def positive_dimension(value, name):
 @dataclass(frozen=True)
 class Dense:
     units: int
-    activation: str = "relu"
+    activation: str | None = "relu"
     dropout: float = 0.0
     alpha: float | None = None  # leakyrelu / elu slope
-    bias: bool = True
+    bias: bool | None = None  # True
+    use_bias: InitVar[bool | None] = None  # Keras' name for bias
+
+    def __post_init__(self, use_bias):
+        resolve_arguments(self, {"use_bias": use_bias}, {"bias": True})
 
     def to_java(self):
         b = (
@@ -109,32 +121,6 @@ class Dense:
             .hasBias(self.bias)
         )
         return _common(b, self).build()
-
-
-# Loss names: DL4J's LossFunctions.LossFunction names, and the Keras names users bring, mapped to them.
-LOSSES = {
-    "mse": "MSE",
-    "mean_squared_error": "MSE",
-    "l2": "L2",
-    "l1": "L1",
-    "mae": "MEAN_ABSOLUTE_ERROR",
-    "mean_absolute_error": "MEAN_ABSOLUTE_ERROR",
-    "mape": "MEAN_ABSOLUTE_PERCENTAGE_ERROR",
-    "msle": "MEAN_SQUARED_LOGARITHMIC_ERROR",
-    "xent": "XENT",
-    "binary_crossentropy": "XENT",
-    "mcxent": "MCXENT",
-    "categorical_crossentropy": "MCXENT",
-    "negativeloglikelihood": "NEGATIVELOGLIKELIHOOD",
-    "sparse_mcxent": "SPARSE_MCXENT",
-    "hinge": "HINGE",
-    "squared_hinge": "SQUARED_HINGE",
-    "kl_divergence": "KL_DIVERGENCE",
-    "poisson": "POISSON",
-    "cosine_proximity": "COSINE_PROXIMITY",
-    "squared_loss": "SQUARED_LOSS",
-    "wasserstein": "WASSERSTEIN",
-}
 
 
 def _loss(name: str):
@@ -157,18 +143,23 @@ class Output:
     """DL4J's OutputLayer: `units` outputs, an activation and the loss training minimises.
 
     The default is a classifier: softmax with multi-class cross-entropy ("mcxent", Keras'
-    "categorical_crossentropy"), trained on class indices or one-hot rows. For other targets use
+    "categorical_crossentropy" and "sparse_categorical_crossentropy"), trained on class indices or one-hot rows;
+    with loss="binary_crossentropy" ("xent") the default activation is sigmoid. For other targets use
     RegressionOutput (identity, "mse") or MultiLabelOutput (sigmoid, "xent"), or set both here; any name
     of LOSSES. Input shape: (batch, n_in); output (batch, units)."""
 
     units: int
-    activation: str = "softmax"
+    activation: str | None = "auto"  # softmax; sigmoid for binary cross-entropy ("xent")
     loss: str = "mcxent"
     alpha: float | None = None  # leakyrelu / elu slope
 
     def to_java(self):
-        b = jclass(_CONF + "layers.OutputLayer$Builder")(_loss(self.loss)).nOut(positive_dimension(self.units, "units"))
-        return _common(b, self).build()
+        loss = _loss(self.loss)
+        b = jclass(_CONF + "layers.OutputLayer$Builder")(loss).nOut(positive_dimension(self.units, "units"))
+        activation = self.activation
+        if activation == "auto":  # Keras' binary_crossentropy goes with sigmoid; DL4J refuses it after softmax
+            activation = "sigmoid" if str(loss.name()) == "XENT" else "softmax"
+        return b.activation(_activation(activation, self.alpha)).build()
 
 
 @dataclass(frozen=True)
@@ -191,16 +182,29 @@ class MultiLabelOutput(Output):
 
 @dataclass(frozen=True)
 class Conv2D:
+    """DL4J's ConvolutionLayer. Keras' spellings work too (bridge.model.keras_names): kernel_size, strides,
+    dilation_rate, use_bias, and padding="same" | "valid" (a word: DL4J's mode "same" | "truncate"); padding as
+    an int or a pair is DL4J's explicit padding in pixels. Fields left None take the defaults in brackets."""
+
     filters: int
-    kernel: int | tuple[int, int] = 3
-    stride: int | tuple[int, int] = 1
-    padding: int | tuple[int, int] = 0
-    dilation: int | tuple[int, int] = 1
-    mode: str = "truncate"
-    activation: str = "relu"
-    bias: bool = True
+    kernel: int | tuple[int, int] | None = None  # 3
+    stride: int | tuple[int, int] | None = None  # 1
+    padding: int | tuple[int, int] | str = 0
+    dilation: int | tuple[int, int] | None = None  # 1
+    mode: str | None = None  # "truncate"
+    activation: str | None = "relu"
+    bias: bool | None = None  # True
     dropout: float = 0.0
     alpha: float | None = None
+    kernel_size: InitVar[int | tuple[int, int] | None] = None
+    strides: InitVar[int | tuple[int, int] | None] = None
+    dilation_rate: InitVar[int | tuple[int, int] | None] = None
+    use_bias: InitVar[bool | None] = None
+
+    def __post_init__(self, kernel_size, strides, dilation_rate, use_bias):
+        keras = {"kernel_size": kernel_size, "strides": strides, "dilation_rate": dilation_rate, "use_bias": use_bias}
+        resolve_arguments(self, keras, {"kernel": 3, "stride": 1, "dilation": 1, "bias": True})
+        resolve_padding(self)
 
     def to_java(self):
         # The no-argument Builder() is the int... varargs one, which JPype calls with no kernel.
@@ -220,12 +224,20 @@ class Conv2D:
 
 @dataclass(frozen=True)
 class Pool2D:
-    kernel: int | tuple[int, int] = 2
+    """DL4J's SubsamplingLayer. Keras' spellings work too: pool_size, strides, padding="same" | "valid"."""
+
+    kernel: int | tuple[int, int] | None = None  # 2
     stride: int | tuple[int, int] | None = None  # defaults to the kernel
-    padding: int | tuple[int, int] = 0
+    padding: int | tuple[int, int] | str = 0
     kind: str = "max"  # "max" or "avg"
-    mode: str = "truncate"
+    mode: str | None = None  # "truncate"
     include_pad_in_avg: bool = True  # DL4J's avgPoolIncludePadInDivisor
+    pool_size: InitVar[int | tuple[int, int] | None] = None
+    strides: InitVar[int | tuple[int, int] | None] = None
+
+    def __post_init__(self, pool_size, strides):
+        resolve_arguments(self, {"pool_size": pool_size, "strides": strides}, {"kernel": 2})
+        resolve_padding(self)
 
     def to_java(self):
         kinds = {"max": "MAX", "avg": "AVG"}
@@ -250,10 +262,15 @@ class Pool2D:
 
 @dataclass(frozen=True)
 class BatchNorm:
-    eps: float = 1e-5
-    decay: float = 0.9
+    eps: float | None = None  # 1e-5
+    decay: float | None = None  # 0.9
     use_log_std: bool = True
     lock_gamma_beta: bool = False
+    epsilon: InitVar[float | None] = None  # Keras' name for eps
+    momentum: InitVar[float | None] = None  # Keras' name for decay
+
+    def __post_init__(self, epsilon, momentum):
+        resolve_arguments(self, {"epsilon": epsilon, "momentum": momentum}, {"eps": 1e-5, "decay": 0.9})
 
     def to_java(self):
         return (
@@ -431,7 +448,29 @@ def base_configuration(updater, seed: int, weight_init: str, l2: float):
     builder = (
         jclass(_CONF + "NeuralNetConfiguration$Builder")()
         .seed(validate.seed(seed))
-        .updater((updater or Adam()).to_java())
+        .updater(updater_config(updater if updater is not None else Adam()))
         .weightInit(jclass("org.deeplearning4j.nn.weights.WeightInit").valueOf(weight_init.upper()))
     )
     return builder.l2(float(l2)) if l2 else builder
+
+
+def updater_config(updater):
+    """DL4J's updater configuration for a bridge.nets updater (nets.Adam(1e-3), ...) or a Keras updater string
+    ("adam", "sgd", "rmsprop", ...: keras_names.UPDATERS, with Keras' default learning rates)."""
+    if isinstance(updater, str):
+        name = updater.lower()
+        if name not in keras_names.UPDATERS:
+            raise DataError(
+                f"Received an invalid value for `updater`. Received: updater={updater!r}. Expected one of: "
+                f"{', '.join(keras_names.UPDATERS)}, or a bridge.nets updater such as nets.Adam(1e-3)."
+            )
+        class_name, learning_rate = keras_names.UPDATERS[name]
+        spec = globals()[class_name]
+        return (spec() if learning_rate is None else spec(learning_rate)).to_java()
+    if not hasattr(updater, "to_java"):
+        raise DataError(
+            f"Received an invalid value for `updater`, expected a bridge.nets updater (nets.Adam, nets.Sgd, "
+            f"nets.Nesterovs, ...) or one of {', '.join(map(repr, keras_names.UPDATERS))}. Received: "
+            f"updater={updater!r}"
+        )
+    return updater.to_java()

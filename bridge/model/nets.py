@@ -29,6 +29,8 @@ from .graphs import (
     graph,
     residual_block,
 )
+from .inputs import MULTI_LAYER_INPUT
+from .keras_names import image_layout
 from .layers import (
     ACTIVATIONS,
     LOSSES,
@@ -105,16 +107,21 @@ __all__ = [
 _CONF = "org.deeplearning4j.nn.conf."
 
 
-def _input_type(input_shape):
+def _input_type(input_shape, data_format: str | None):
+    """(DL4J's InputType, the per-example shape the network takes when the configuration does not tell it)."""
     InputType = jclass(_CONF + "inputs.InputType")
     if isinstance(input_shape, int):
-        return InputType.feedForward(positive_dimension(input_shape, "input_shape"))
+        return InputType.feedForward(positive_dimension(input_shape, "input_shape")), None
     shape = tuple(input_shape)
     if len(shape) == 1:
-        return InputType.feedForward(positive_dimension(shape[0], "input_shape"))
+        return InputType.feedForward(positive_dimension(shape[0], "input_shape")), None
     if len(shape) == 3:
-        c, h, w = (positive_dimension(v, "input_shape") for v in shape)
-        return InputType.convolutionalFlat(h, w, c)  # a flat row of c*h*w values, NCHW
+        shape = tuple(positive_dimension(v, "input_shape") for v in shape)
+        if image_layout(shape, data_format, "input_shape") == "NHWC":
+            h, w, c = shape  # Keras' channels-last: the network takes (n, H, W, C) arrays
+            return InputType.convolutional(h, w, c, jclass(_CONF + "CNN2DFormat").NHWC), shape
+        c, h, w = shape
+        return InputType.convolutionalFlat(h, w, c), None  # a flat row of c*h*w values, NCHW
     raise DataError(
         f"Received an invalid value for `input_shape`, expected n_features or (channels, height, width). "
         f"Received: input_shape={input_shape!r}"
@@ -131,22 +138,29 @@ def sequential(
     l2: float = 0.0,
     name: str = "network",
     labels: Sequence[str] | None = None,
+    data_format: str | None = None,
 ) -> Network:
     """A MultiLayerNetwork from layer specs, initialised with `seed`.
 
     input_shape: n_features for a flat input, or (channels, height, width) for images, which the
-    network then takes as flat rows of channels*height*width values (DL4J's convolutionalFlat).
+    network then takes as (n, C, H, W) arrays or flat rows of channels*height*width values (DL4J's
+    convolutionalFlat). A shape that reads as Keras' (height, width, channels) just as well, such as (32, 32, 3),
+    needs data_format: "channels_first" reads it as above, "channels_last" as (height, width, channels), building
+    a DL4J NHWC network that takes (n, H, W, C) arrays.
+    updater: a bridge.nets updater, or Keras' name of one ("adam", "sgd", "rmsprop", ...: Keras' defaults).
     """
     if not layers:
         raise DataError("Received an empty `layers` list: a network needs at least an output layer.")
     check_weight_init(weight_init)
     with java_errors(f"building network {name!r}"):
         builder = base_configuration(updater, seed, weight_init, l2)
+        input_type, image_shape = _input_type(input_shape, data_format)
         java_layers = jpype.JArray(jclass(_CONF + "layers.Layer"))([layer.to_java() for layer in layers])
-        conf = builder.list(java_layers).setInputType(_input_type(input_shape)).build()
+        conf = builder.list(java_layers).setInputType(input_type).build()
         java = jclass("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(conf)
         java.init()
-    return Network(java, name=name, labels=labels)
+    shapes = {MULTI_LAYER_INPUT: image_shape} if image_shape else None
+    return Network(java, name=name, labels=labels, input_shapes=shapes)
 
 
 @java_boundary("mlp")
@@ -166,11 +180,18 @@ def mlp(
 
 @java_boundary("lenet")
 def lenet(
-    input_shape=(1, 28, 28), n_classes: int = 10, learning_rate: float = 1e-3, seed: int = 42, labels=None
+    input_shape=(1, 28, 28),
+    n_classes: int = 10,
+    learning_rate: float = 1e-3,
+    seed: int = 42,
+    labels=None,
+    data_format: str | None = None,
 ) -> Network:
     """The reference LeNet-style CNN: conv5x5x20 - maxpool2 - conv5x5x50 - maxpool2 - dense500 - softmax."""
     layers = [Conv2D(20, 5), Pool2D(2), Conv2D(50, 5), Pool2D(2), Dense(500), Output(n_classes)]
-    return sequential(layers, input_shape, Adam(learning_rate), seed=seed, name="lenet", labels=labels)
+    return sequential(
+        layers, input_shape, Adam(learning_rate), seed=seed, name="lenet", labels=labels, data_format=data_format
+    )
 
 
 @java_boundary("resnet_small")
@@ -181,8 +202,10 @@ def resnet_small(
     learning_rate: float = 1e-3,
     seed: int = 42,
     labels=None,
+    data_format: str | None = None,
 ) -> Network:
-    """A small residual CNN (a ComputationGraph taking (n, C, H, W) arrays).
+    """A small residual CNN (a ComputationGraph taking (n, C, H, W) arrays; (n, H, W, C) with
+    data_format="channels_last").
 
     A 3x3 stem conv (widths[0]) with batch norm and relu, a stride-2 3x3 conv to half the size,
     then one residual block per width: the first with an identity shortcut, the next ones with
@@ -216,4 +239,5 @@ def resnet_small(
         weight_init="relu",
         name="resnet_small",
         labels=labels,
+        data_format=data_format,
     )

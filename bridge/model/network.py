@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import java_errors
+from ..errors import DataError, java_errors
 from .inputs import input_types
 from .kinds import as_java, is_graph
 
@@ -33,6 +33,7 @@ class Network:
         self.input_shapes = (
             {str(k): tuple(int(d) for d in v) for k, v in input_shapes.items()} if input_shapes else None
         )
+        self.history = None  # the History of the latest fit(), kept when it is interrupted (Keras' model.history)
 
     @property
     def is_graph(self) -> bool:
@@ -45,7 +46,19 @@ class Network:
             f"params={int(self.java.numParams())})"
         )
 
-    def summary(self) -> str:
+    def __str__(self) -> str:
+        """The layer table (summary()'s text); the short repr where the table cannot be drawn (a graph without
+        input_shapes): str() and print() must not raise."""
+        try:
+            return self.summary_text()
+        except DataError:
+            return repr(self)
+
+    def summary(self) -> None:
+        """Prints DL4J's layer table, as Keras' Model.summary() prints its own; str(net) is the same text."""
+        print(self.summary_text())
+
+    def summary_text(self) -> str:
         """DL4J's layer table. A graph's needs its input types: DL4J 1.0.0-M2.1's ComputationGraph.summary()
         without them fails with an ArrayIndexOutOfBoundsException."""
         if not self.is_graph:

@@ -18,7 +18,7 @@ from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
 from .inputs import input_types
 from .kinds import as_java, is_graph
-from .layers import Output, check_weight_init
+from .layers import Output, check_weight_init, updater_config
 from .network import Network
 
 __all__ = ["transfer"]
@@ -93,12 +93,7 @@ def transfer(
 def _fine_tune(java, updater, seed):
     builder = jclass(_TL + "FineTuneConfiguration$Builder")()
     if updater is not None:
-        if not hasattr(updater, "to_java"):
-            raise DataError(
-                f"Received an invalid value for `updater`, expected a bridge.nets updater (nets.Adam, "
-                f"nets.Sgd, nets.Nesterovs). Received: updater={updater!r}"
-            )
-        builder = builder.updater(updater.to_java())
+        builder = builder.updater(updater_config(updater))
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise DataError(f"Received an invalid value for `seed`, expected an int. Received: seed={seed!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+import jpype
 import numpy as np
 
 from ..errors import DataError, java_boundary, java_errors
@@ -34,7 +35,8 @@ _TRAINER = "ai.dl4jbridge.train.Trainer"
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """DL4J's Evaluation: accuracy, per-class precision/recall/F1, confusion[actual, predicted]."""
+    """DL4J's Evaluation: accuracy, per-class precision/recall/F1, confusion[actual, predicted]; labels: the
+    network's class names (index i is labels[i]), also written beside the report's confusion matrix."""
 
     accuracy: float
     precision: np.ndarray
@@ -42,6 +44,7 @@ class EvaluationResult:
     f1: np.ndarray
     confusion: np.ndarray
     report: str
+    labels: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -50,6 +53,7 @@ class EvaluationResult:
             "recall": self.recall.tolist(),
             "f1": self.f1.tolist(),
             "confusion": self.confusion.tolist(),
+            "labels": list(self.labels) if self.labels else None,
         }
 
 
@@ -283,7 +287,8 @@ def evaluate(net, x, y=None, batch_size: int = 1024, *, features=None, label=Non
     if is_dataframe(x):
         if y is not None:
             raise DataError("evaluate() with a DataFrame takes its labels from a column (label=...): pass y=None.")
-        return _evaluation_result(spark_training.evaluate_frame(net, x, features, label, batch_size, spark)[0])
+        summary = spark_training.evaluate_frame(net, x, features, label, batch_size, spark)[0]
+        return _evaluation_result(summary, getattr(net, "labels", None))
     if features is not None or label is not None or spark is not None:
         raise TypeError("evaluate() takes `features`, `label` and `spark` with a Spark DataFrame only.")
     if y is None:
@@ -297,7 +302,7 @@ def evaluate(net, x, y=None, batch_size: int = 1024, *, features=None, label=Non
         )
     with java_errors("evaluate"):
         summaries = jclass(_TRAINER).evaluate(training_run(java, data, batch_size=batch_size))
-        results = [_evaluation_result(s) for s in summaries]
+        results = [_evaluation_result(s, getattr(net, "labels", None)) for s in summaries]
     return results[0] if len(results) == 1 else dict(zip(data.output_names, results))
 
 
@@ -317,12 +322,18 @@ def predict(net, x, batch_size: int = 1024):
     return outputs[0] if len(outputs) == 1 else dict(zip(output_names(java), outputs))
 
 
-def _evaluation_result(s) -> EvaluationResult:
+def _evaluation_result(s, labels=None) -> EvaluationResult:
+    """The Java EvaluationSummary in Python; with the network's class labels when there is one per class (an
+    output of another width, in a graph with several, keeps class indices)."""
+    confusion = np.array([row[:] for row in s.confusion], dtype=np.int64)
+    named = tuple(labels) if labels and len(labels) == len(confusion) else None
+    report = str(s.namedReport(jpype.java.util.Arrays.asList([str(n) for n in named]))) if named else str(s.report)
     return EvaluationResult(
         float(s.accuracy),
         np.array(s.precision[:]),
         np.array(s.recall[:]),
         np.array(s.f1[:]),
-        np.array([row[:] for row in s.confusion], dtype=np.int64),
-        str(s.report),
+        confusion,
+        report,
+        named,
     )

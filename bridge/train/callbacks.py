@@ -14,7 +14,9 @@ formatted with `{epoch}` use epoch + 1, as Keras' ModelCheckpoint does. A callba
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,8 +279,7 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
         if self.verbose == 1:
-            from tqdm.auto import tqdm  # a widget in notebooks, text elsewhere
-
+            tqdm = progress_bar_class()
             # smoothing=0: the average rate since the start; updates come every ~0.3 s, not per batch
             self.bar = tqdm(
                 total=self.samples, desc=f"epoch {epoch + 1}/{self.epochs}", unit="sample", leave=True, smoothing=0
@@ -306,6 +307,23 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def progress_bar_class():
+    """tqdm's notebook widget in a notebook that can draw one, its text bar elsewhere. tqdm.auto alone warns
+    (TqdmWarning "IProgress not found") at every bar in a notebook without ipywidgets: the text bar draws there."""
+    if "ipykernel.zmqshell" in sys.modules and _importable("ipywidgets"):
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules, or one without a spec
+        return False
 
 
 def _plain(logs) -> dict:

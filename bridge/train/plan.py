@@ -175,6 +175,7 @@ def execute(
         "verbose": plan.verbose,
     }
     history = History({k: v for k, v in params.items() if v is not None or k == "validation"})
+    plan.model.history = history  # as Keras' model.history: there even when Ctrl-C ends fit() without a return
     calls = [ProgressBar(plan.verbose, plan.epochs, samples), *plan.callbacks]
     with class_weights(plan.java, data, plan.class_weight), listeners_added(plan.java, plan.listeners):
         return run_training(plan.model, calls, history, start)

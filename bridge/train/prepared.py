@@ -70,12 +70,15 @@ def class_targets(y, n: int, width: int | None, name: str) -> tuple[np.ndarray, 
     y = np.asarray(y)
     if width is None:
         raise DataError(f"Cannot use targets `{name}`: the network's output layer has no fixed width (nOut).")
+    if y.ndim == 1 and width == 1:  # Keras' habit for one regression output (or one sigmoid): (n,) targets
+        return _target_matrix(y.reshape(-1, 1), n, width, name)
     if y.ndim == 2:
         return _target_matrix(y, n, width, name)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise DataError(
             f"Expected `{name}` as a 1-d array of integer class indices or an (n, {width}) float matrix "
-            f"(one-hot, multi-label, regression), received dtype {y.dtype} shape {y.shape}."
+            f"(one-hot, multi-label, regression), received dtype {y.dtype} shape {y.shape}. 1-d float targets "
+            "fit an output of one unit only."
         )
     if len(y) != n:
         raise ShapeError(f"x has {n} rows but {name} has {len(y)} labels.")

@@ -1,5 +1,6 @@
 package ai.dl4jbridge.train;
 
+import java.util.List;
 import org.nd4j.evaluation.classification.ConfusionMatrix;
 import org.nd4j.evaluation.classification.Evaluation;
 
@@ -14,7 +15,10 @@ public final class EvaluationSummary {
 
     public final String report;
 
+    private final Evaluation evaluation;
+
     public EvaluationSummary(Evaluation evaluation, int numClasses) {
+        this.evaluation = evaluation;
         accuracy = evaluation.accuracy();
         precision = new double[numClasses];
         recall = new double[numClasses];
@@ -30,5 +34,15 @@ public final class EvaluationSummary {
             }
         }
         report = evaluation.stats();
+    }
+
+    /** DL4J's report with class names beside the confusion matrix's indices (one name per class, in order). */
+    public String namedReport(List<String> classNames) {
+        if (classNames.size() != confusion.length) {
+            throw new IllegalArgumentException(
+                    classNames.size() + " class names for an evaluation of " + confusion.length + " classes");
+        }
+        evaluation.setLabelsList(classNames);
+        return evaluation.stats();
     }
 }
