@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -301,7 +302,8 @@ def export_onnx(
     verify: run ONNX Runtime (CPU, float32), DL4J in float32 and DL4J in float64 (the exact answer) on
     `sample` (default: seeded random values in [0, 1) of the model's input shape) and raise ParityError,
     writing nothing, unless ONNX Runtime is within max(1e-5, 2 x DL4J float32's own error) of the exact
-    answer, per output (max abs differences). A converter off by more than DL4J's own rounding fails
+    answer, per output (max abs differences; DL4J's error counted as at least one float32 step at the
+    output's largest value). A converter off by more than DL4J's own rounding fails
     whatever `tolerance` says: tolerance (absolute, optional) can only tighten the check, as a ceiling on
     |ONNX Runtime - exact|. The file is written atomically. One input is named "input" ([N, features],
     [N, C, H, W] or [N, H, W, C], the network's own layout); one output "probabilities" (softmax) or
@@ -343,20 +345,41 @@ def dl4j_outputs(net, feeds: list[np.ndarray], dtype=np.float32) -> list[np.ndar
 
     java = as_java(net)
     with java_errors("DL4J output()"):
-        if dtype == np.float64:
-            java = java.convertDataType(jclass("org.nd4j.linalg.api.buffer.DataType").DOUBLE)
         arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))(
             [to_indarray(np.ascontiguousarray(f, dtype=dtype)) for f in feeds]
         )
-        # Networks.output: DL4J's output() without the oneDNN helpers that are wrong for NHWC layers.
-        return [to_numpy(o) for o in jclass("ai.dl4jbridge.train.Networks").output(java, arrays)]
+        if dtype != np.float64:
+            return _output(java, arrays)
+        with _default_float64():
+            return _output(java.convertDataType(jclass("org.nd4j.linalg.api.buffer.DataType").DOUBLE), arrays)
 
 
-def parity_limit(dl4j_error: float) -> float:
+def _output(java, arrays) -> list[np.ndarray]:
+    # Networks.output: DL4J's output() without the oneDNN helpers that are wrong for NHWC layers.
+    return [to_numpy(o) for o in jclass("ai.dl4jbridge.train.Networks").output(java, arrays)]
+
+
+@contextmanager
+def _default_float64():
+    """ND4J's default float type set to DOUBLE meanwhile: some DL4J vertices (L2NormalizeVertex) allocate
+    their results in the default type, which a float64 network then cannot write into."""
+    nd4j, types = jclass("org.nd4j.linalg.factory.Nd4j"), jclass("org.nd4j.linalg.api.buffer.DataType")
+    before = (nd4j.dataType(), nd4j.defaultFloatingPointType())
+    nd4j.setDefaultDataTypes(types.DOUBLE, types.DOUBLE)
+    try:
+        yield
+    finally:
+        nd4j.setDefaultDataTypes(*before)
+
+
+def parity_limit(dl4j_error: float, largest: float = 0.0) -> float:
     """How far ONNX Runtime's float32 output may be from the exact answer: max(1e-5, 2 x DL4J float32's own
-    error). Deep nets, and exp() or a peaked softmax, magnify float32 rounding in any float32 engine; an
+    error), that error counted as at least one float32 step at the output's largest value `largest` (where
+    DL4J happens to round as well as float32 can, one more step of ONNX Runtime's own rounding is not a
+    defect). Deep nets, exp() or a peaked softmax magnify float32 rounding in any float32 engine; an
     exporter that is off by more than DL4J's own rounding is wrong, whatever the user would tolerate."""
-    return max(PARITY_FLOOR, 2.0 * dl4j_error)
+    step = float(np.spacing(np.float32(abs(largest)))) if np.isfinite(largest) else 0.0
+    return max(PARITY_FLOOR, 2.0 * max(dl4j_error, step))
 
 
 @dataclass(frozen=True)
@@ -368,10 +391,11 @@ class Parity:
     onnx_error: float  # |ONNX Runtime - exact|
     dl4j_error: float  # |DL4J float32 - exact|
     max_abs_diff: float  # |ONNX Runtime - DL4J float32|
+    largest: float = 0.0  # max |exact|
 
     @property
     def limit(self) -> float:
-        return parity_limit(self.dl4j_error)
+        return parity_limit(self.dl4j_error, self.largest)
 
     def problem(self, tolerance: float | None = None) -> str | None:
         """Why this output fails the check (None: it passes). tolerance: an absolute ceiling on onnx_error,
@@ -379,7 +403,8 @@ class Parity:
         if not self.onnx_error <= self.limit:
             return (
                 f"output {self.name!r}: ONNX Runtime is {self.onnx_error:.3g} off the exact answer (DL4J in float64), "
-                f"DL4J float32 {self.dl4j_error:.3g}; allowed max(1e-5, 2 x DL4J float32's error) = {self.limit:.3g} "
+                f"DL4J float32 {self.dl4j_error:.3g}; allowed max(1e-5, 2 x DL4J float32's error, counted as at "
+                f"least one float32 step at the largest value {self.largest:.3g}) = {self.limit:.3g} "
                 f"(ONNX Runtime vs DL4J float32: {self.max_abs_diff:.3g})"
             )
         if tolerance is not None and not self.onnx_error <= tolerance:
@@ -408,7 +433,10 @@ def parity(net, payload, sample=None) -> list[Parity]:
     for meta, output, want, truth in zip(session.get_outputs(), session.run(None, feeds), expected, exact):
         if output.shape != want.shape or output.dtype != want.dtype:
             raise ParityError(f"ONNX output {output.dtype}{output.shape} differs from DL4J's {want.dtype}{want.shape}.")
-        results.append(Parity(meta.name, _max_diff(output, truth), _max_diff(want, truth), _max_diff(output, want)))
+        largest = float(np.max(np.abs(truth))) if truth.size else 0.0
+        results.append(
+            Parity(meta.name, _max_diff(output, truth), _max_diff(want, truth), _max_diff(output, want), largest)
+        )
     return results
 
 
