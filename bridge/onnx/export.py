@@ -24,7 +24,17 @@ from ..model.kinds import as_java, is_graph
 from ..model.modelfile import load
 from ..model.network import Network as BridgeNetwork
 from . import activations, conv, conv2d, dense, frozen, heads, normalization, preprocessors, vertices  # noqa: F401  (they register converters)
-from .registry import FLOAT, LAYERS, PREPROCESSORS, VERTICES, Graph, Tensor, layer_problems, registry_problems
+from .registry import (
+    ACTIVATION_FREE,
+    FLOAT,
+    LAYERS,
+    PREPROCESSORS,
+    VERTICES,
+    Graph,
+    Tensor,
+    layer_problems,
+    registry_problems,
+)
 from .walk import LAYER, PREPROCESSOR, Network, walk
 
 __all__ = ["export_onnx", "to_onnx", "scan", "ExportReport", "OPSETS", "Parity", "parity", "parity_limit"]
@@ -95,10 +105,11 @@ def to_onnx(
     `conv1/W`; a MultiLayerNetwork's unnamed layers are `layer0`, `layer1`...), and each node's doc_string
     names the DL4J class and configuration it implements.
     """
-    if isinstance(opset, bool) or opset not in OPSETS:
+    if not isinstance(opset, (int, np.integer)) or isinstance(opset, bool) or opset not in OPSETS:
         raise DataError(
             f"Received an invalid value for `opset`. Received: opset={opset}. Expected {OPSETS.start}..{OPSETS.stop - 1}."
         )
+    opset = int(opset)
     java = as_java(net)
     with java_errors("reading the DL4J configuration"):
         network = walk(java, is_graph(java))
@@ -151,7 +162,8 @@ _TRAINING_KEYS = {
     "@class", "layerName", "iUpdater", "biasUpdater", "regularization", "regularizationBias", "weightInitFn",
     "biasInit", "gainInit", "idropout", "weightNoise", "constraints", "gradientNormalization",
     "gradientNormalizationThreshold", "lossFn", "cudnnAlgoMode", "cudnnFwdAlgo", "cudnnBwdFilterAlgo",
-    "cudnnBwdDataAlgo", "cudnnAllowFallback", "lambdaCoord", "lambdaNoObj",
+    "cudnnBwdDataAlgo", "cudnnAllowFallback", "lambdaCoord", "lambdaNoObj", "iupdater", "biasupdater",
+    "minibatch", "decay", "modified",
 }  # fmt: skip
 _SUMMARY_CHARS = 600
 
@@ -161,7 +173,7 @@ def describe(conf: dict, label: str) -> str:
     "ConvolutionLayer 'block1_conv1': nIn=3, nOut=64, kernelSize=[3, 3], ..., activationFn=ActivationReLU"."""
     settings = []
     for key, value in conf.items():
-        if key in _TRAINING_KEYS or value is None:
+        if key in _TRAINING_KEYS or value is None or (key == "activationFn" and conf["@class"] in ACTIVATION_FREE):
             continue
         if isinstance(value, dict):
             if "@class" not in value:

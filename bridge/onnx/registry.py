@@ -107,11 +107,11 @@ _AXES_AS_INPUT_DEFAULT = 18
 class Graph:
     """ONNX nodes and initializers being built, for one opset.
 
-    Names come from the DL4J layer or vertex being converted (`scope`): nodes `<layer>/<OpType>` (with the
-    converter's hint after the op type where it says more, `<layer>/Transpose_to_nchw`), initializers
-    `<layer>/<hint>` (`block1_conv1/W`); a node's output tensor has the node's name. A repeated name gets a
-    `_2`, `_3`... suffix, so names are unique across the graph (network input and output names are reserved
-    up front). Every node and initializer carries `doc`, the DL4J class and configuration it comes from."""
+    Names come from the DL4J layer or vertex being converted (`scope`): nodes `<layer>/<OpType>`
+    (`block1_conv1/Conv`), initializers `<layer>/<hint>` (`block1_conv1/W`); a node's output tensor has the
+    node's name. A repeated name gets a `_2`, `_3`... suffix, so names are unique across the graph (network
+    input and output names are reserved up front). Every node and initializer carries `doc`, the DL4J class
+    and configuration it comes from."""
 
     opset: int
     nodes: list = field(default_factory=list)
@@ -143,9 +143,11 @@ class Graph:
         return self.constant(hint, np.asarray(list(values), dtype=np.int64))
 
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs) -> str:
-        """Append a node reading `inputs` (tensor names); return its output's name (the node's name)."""
-        out = self.name(op_type if hint is None or hint.lower() == op_type.lower() else f"{op_type}_{hint}")
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, doc_string=self.doc or None, **attrs))
+        """Append a node reading `inputs` (tensor names); return its output's name (the node's name).
+        hint: the node's part in the layer ("relu_shift"), added to its doc_string."""
+        out = self.name(op_type)
+        doc = f"{self.doc} [{hint}]" if hint and self.doc else self.doc or hint
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, doc_string=doc or None, **attrs))
         return out
 
     def reduce(self, op_type: str, x: str, axes, hint: str | None = None, keepdims: int = 1) -> str:
