@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jpype
 import numpy as np
+import onnx
 import pytest
 from dl4j_builders import (
     C,
@@ -218,6 +219,19 @@ CASES = {
 def test_head_and_activation_parity(case):
     net, x, input_shape = CASES[case]()
     assert_parity(net, x, input_shape=input_shape)
+
+
+@pytest.mark.parametrize("case", ["yolo2-nchw", "yolo2-nhwc", "yolo2-graph"])
+def test_yolo2_head_computes_in_float32(case):
+    """No float64 tensor anywhere (TensorRT has none): initializers, casts and every inferred value."""
+    net, _, shape = CASES[case]()
+    model = onnx.shape_inference.infer_shapes(bridge.onnx.to_onnx(net, input_shape=shape), strict_mode=True)
+    double = onnx.TensorProto.DOUBLE
+    assert not [t.name for t in model.graph.initializer if t.data_type == double]
+    assert not [n.name for n in model.graph.node for a in n.attribute if a.name == "to" and a.i == double]
+    values = [*model.graph.value_info, *model.graph.output]
+    assert values and not [v.name for v in values if v.type.tensor_type.elem_type == double]
+    assert "Exp" in {n.op_type for n in model.graph.node}
 
 
 def test_yolo2_output_is_what_dl4j_documents():
