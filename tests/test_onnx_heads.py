@@ -3,7 +3,7 @@
 Heads: LossLayer, CnnLossLayer (NCHW, NHWC), Yolo2OutputLayer (NCHW, NHWC, in a graph), PReLULayer (shared and
 per-position alpha), CenterLossOutputLayer, ElementWiseMultiplicationLayer, AutoEncoder. Activations: every ND4J
 activation (the Activation enum) and its settings, on flat rows and on image maps (softmax over the last axis).
-Each case: seeded random weights, two batch sizes, max abs diff <= 1e-5.
+Each case: seeded random weights, two batch sizes, the exporter's parity rule (onnx_helpers.assert_parity).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Graph vertices and frozen layers against DL4J: each converter on seeded random weights, two batch sizes,
-max abs diff <= 1e-5, and the settings the exporter refuses, refused by name."""
+the exporter's parity rule, and the settings the exporter refuses, refused by name."""
 
 from __future__ import annotations
 
