@@ -3,7 +3,7 @@
 Every concrete layer configuration class under org.deeplearning4j.nn.conf.layers (and its subpackages) and
 every vertex class under org.deeplearning4j.nn.conf.graph in DL4J 1.0.0-M2.1's jar is either
 - put in a small 2D CNN or MLP built with DL4J's own builders (sensible default settings), with its outcome
-  pinned in EXPECTED: it exports with parity (DL4J's output() vs ONNX Runtime, two batch sizes, 1e-5), or the
+  pinned in EXPECTED: it exports with parity (DL4J's output() vs ONNX Runtime, two batch sizes, the parity rule), or the
   scan refuses it with an UnsupportedLayerError naming the class. A converter removed from the registry (or one
   added for a refused class) fails here until EXPECTED says so; or
 - listed in NOT_APPLICABLE with the reason it cannot sit in a 2D CNN or an MLP (recurrent, 1D or 3D

@@ -3,13 +3,14 @@
 Heads: LossLayer, CnnLossLayer (NCHW, NHWC), Yolo2OutputLayer (NCHW, NHWC, in a graph), PReLULayer (shared and
 per-position alpha), CenterLossOutputLayer, ElementWiseMultiplicationLayer, AutoEncoder. Activations: every ND4J
 activation (the Activation enum) and its settings, on flat rows and on image maps (softmax over the last axis).
-Each case: seeded random weights, two batch sizes, max abs diff <= 1e-5.
+Each case: seeded random weights, two batch sizes, the exporter's parity rule (onnx_helpers.assert_parity).
 """
 
 from __future__ import annotations
 
 import jpype
 import numpy as np
+import onnx
 import pytest
 from dl4j_builders import (
     C,
@@ -217,7 +218,20 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_head_and_activation_parity(case):
     net, x, input_shape = CASES[case]()
-    assert assert_parity(net, x, input_shape=input_shape) <= 1e-5
+    assert_parity(net, x, input_shape=input_shape)
+
+
+@pytest.mark.parametrize("case", ["yolo2-nchw", "yolo2-nhwc", "yolo2-graph"])
+def test_yolo2_head_computes_in_float32(case):
+    """No float64 tensor anywhere (TensorRT has none): initializers, casts and every inferred value."""
+    net, _, shape = CASES[case]()
+    model = onnx.shape_inference.infer_shapes(bridge.onnx.to_onnx(net, input_shape=shape), strict_mode=True)
+    double = onnx.TensorProto.DOUBLE
+    assert not [t.name for t in model.graph.initializer if t.data_type == double]
+    assert not [n.name for n in model.graph.node for a in n.attribute if a.name == "to" and a.i == double]
+    values = [*model.graph.value_info, *model.graph.output]
+    assert values and not [v.name for v in values if v.type.tensor_type.elem_type == double]
+    assert "Exp" in {n.op_type for n in model.graph.node}
 
 
 def test_yolo2_output_is_what_dl4j_documents():

@@ -1,4 +1,4 @@
-"""Every converter against DL4J, on random and real inputs, two batch sizes, max abs diff <= 1e-5."""
+"""Every converter against DL4J, on random and real inputs, two batch sizes, by the exporter's parity rule."""
 
 import json
 import zlib

@@ -1,5 +1,5 @@
 """Graph vertices and frozen layers against DL4J: each converter on seeded random weights, two batch sizes,
-max abs diff <= 1e-5, and the settings the exporter refuses, refused by name."""
+the exporter's parity rule, and the settings the exporter refuses, refused by name."""
 
 from __future__ import annotations
 
@@ -93,6 +93,27 @@ def merge_nhwc():
     return _seeded(spec.build("out"), 13), images(5, (5, 5, 3), 3), (5, 5, 3)
 
 
+def merge_last_axis(nhwc: bool):
+    """mergeAxis=-1, the last axis, as DL4J's Keras importer writes every Concatenate(): the channels of NHWC
+    maps, the features of flat rows."""
+    if nhwc:
+        spec = GraphSpec(seed=3).input("image", conv_input(5, 5, 3, nhwc=True))
+        spec.layer("a", conv(2, 3, conv_mode="Same", nhwc=True), "image").layer("b", conv(3, 1, nhwc=True), "image")
+        x, shape = images(5, (5, 5, 3), 3), (5, 5, 3)
+    else:
+        spec = GraphSpec(seed=3).input("in", feed_forward_input(6))
+        spec.layer("a", dense(4, "tanh"), "in").layer("b", dense(3), "in")
+        x, shape = images(7, (6,), 3), None
+    spec.vertex("cat", _merge_along(-1), "a", "b").layer("out", output(4), "cat")
+    return _seeded(spec.build("out"), 14), x, shape
+
+
+def _merge_along(axis: int):
+    merge = jclass(V + "MergeVertex")()
+    merge.setMergeAxis(axis)
+    return merge
+
+
 def l2_normalize_zero_rows():
     """Rows of zeros take the eps branch: max(||x||, eps) keeps DL4J's 0 / eps = 0."""
     spec = GraphSpec(seed=4).input("in", feed_forward_input(6))
@@ -164,6 +185,8 @@ CASES = {
         for op in ("Add", "Product", "Average", "Max")
     },
     "merge-nhwc-channels": merge_nhwc,
+    "merge-last-axis-nhwc": lambda: merge_last_axis(nhwc=True),
+    "merge-last-axis-features": lambda: merge_last_axis(nhwc=False),
     "subset-features": lambda: _flat_graph(subset(2, 5), 21),
     # One channel: DL4J 1.0.0-M2.1's SubsetVertex.getOutputType gives a CNN input from - to + 1 channels
     # (negative for a wider range), so only a single-channel subset of a map builds.
@@ -228,6 +251,21 @@ def test_frozen_layer_refuses_what_it_wraps():
     net = sequential([frozen(layer_norm), output(3)], feed_forward_input(5))
     message = _refusal(net)
     assert "layer 0 (FrozenLayer)" in message and "hasLayerNorm=true" in message
+
+
+def test_merge_along_the_last_axis_is_concat_along_it():
+    net, _, shape = merge_last_axis(nhwc=True)
+    (concat_node,) = [n for n in bridge.onnx.to_onnx(net, input_shape=shape).graph.node if n.op_type == "Concat"]
+    assert concat_node.attribute[0].name == "axis" and concat_node.attribute[0].i == 3
+
+
+@pytest.mark.parametrize("axis", [0, -2])
+def test_merge_along_the_batch_axis_is_refused(axis):
+    spec = GraphSpec(seed=3).input("in", feed_forward_input(6))
+    spec.layer("a", dense(4, "tanh"), "in").layer("b", dense(4), "in")
+    spec.vertex("cat", _merge_along(axis), "a", "b").layer("out", output(2), "cat")
+    with pytest.raises(UnsupportedLayerError, match=f"mergeAxis={axis}.*batch axis 0"):
+        bridge.onnx.to_onnx(_seeded(spec.build("out"), 15))
 
 
 def test_inputs_read_only_by_a_merge_need_their_width():

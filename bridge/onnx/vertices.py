@@ -30,18 +30,34 @@ def _slice(g: Graph, x: Tensor, axis: int, start: int, end: int, shape: tuple[in
 
 def _merge_check(conf: dict) -> list[str]:
     axis = conf.get("mergeAxis", 1)
-    return [] if isinstance(axis, int) and axis >= 1 else [f"mergeAxis={axis} (the batch axis 0 cannot be merged)"]
+    # A negative axis counts from the end (-1: the last, as DL4J's Keras importer writes Concatenate()); whether
+    # it names the batch axis shows once the rank is known.
+    return [] if isinstance(axis, int) and axis != 0 else [f"mergeAxis={axis} (the batch axis 0 cannot be merged)"]
+
+
+def _merge_axis(conf: dict, inputs: list[Tensor]) -> int:
+    """DL4J's mergeAxis as an axis of the per-example shape; negative axes count from the end of the full
+    [N, ...] array."""
+    axis, ranks = conf.get("mergeAxis", 1), {len(t.shape) + 1 for t in inputs}
+    if len(ranks) != 1:
+        refuse(f"MergeVertex of tensors of different ranks {[list(t.shape) for t in inputs]}")
+    normalised = axis + ranks.pop() if axis < 0 else axis
+    if normalised < 1:
+        refuse(
+            f"MergeVertex mergeAxis={axis} on [N,...] tensors of shapes {[list(t.shape) for t in inputs]} "
+            "names the batch axis 0, which cannot be merged"
+        )
+    return normalised - 1
 
 
 @vertex(_V + "MergeVertex", check=_merge_check)
 def merge(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Tensor:
-    """Nd4j.concat(mergeAxis, ...): features (flat), channels (NCHW: axis 1, NHWC: axis 3, as DL4J sets it)."""
+    """Nd4j.concat(mergeAxis, ...): features (flat), channels (NCHW: axis 1, NHWC: axis 3 or -1)."""
     if len(inputs) == 1:
         return inputs[0]
-    axis = conf.get("mergeAxis", 1) - 1  # in the per-example shape
-    ranks = {len(t.shape) for t in inputs}
+    axis = _merge_axis(conf, inputs)  # in the per-example shape
     rest = {t.shape[:axis] + t.shape[axis + 1 :] for t in inputs}
-    if len(ranks) != 1 or axis >= min(ranks) or len(rest) != 1:
+    if axis >= len(inputs[0].shape) or len(rest) != 1:
         refuse(
             f"MergeVertex along axis {axis + 1} of shapes {[list(t.shape) for t in inputs]} "
             f"(they must agree but for that axis)"
@@ -98,10 +114,9 @@ def shift(g: Graph, conf: dict, params: dict, inputs: list[Tensor]) -> Tensor:
 
 
 def _norm2(g: Graph, x: Tensor, axes, keepdims: int) -> str:
-    """sqrt(sum(x^2)) over `axes` (ReduceSum takes its axes as an input from opset 13 on, unlike ReduceL2
-    before opset 18)."""
+    """sqrt(sum(x^2)) over `axes`."""
     square = g.op("Mul", [x.name, x.name], "square")
-    return g.op("Sqrt", [g.op("ReduceSum", [square, g.ints("axes", axes)], "sum_squares", keepdims=keepdims)], "norm2")
+    return g.op("Sqrt", [g.reduce("ReduceSum", square, axes, "sum_squares", keepdims=keepdims)], "norm2")
 
 
 def _l2_normalize_check(conf: dict) -> list[str]:

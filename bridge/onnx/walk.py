@@ -28,6 +28,10 @@ class Node:
     inputs: list[str]
     where: str  # for messages: "layer 3 (ConvolutionLayer)", "vertex 'res2a' (ElementWiseVertex)"
     params: Callable[[], dict] = field(default=lambda: {}, repr=False)  # fetched when converted
+    label: str = ""  # DL4J's layer or vertex name, the prefix of the ONNX names of what it becomes
+
+    def __post_init__(self):
+        self.label = self.label or self.name
 
     @property
     def java_class(self) -> str:
@@ -63,12 +67,21 @@ def _multi_layer(java) -> Network:
     nodes, previous = [], "input"
     for index, layer_conf in enumerate(c["layer"] for c in conf["confs"]):
         where = f"layer {index} ({_short(layer_conf['@class'])})"
+        label = str(layer_conf.get("layerName") or f"layer{index}")
         if pre.get(str(index)) is not None:
             nodes.append(
-                Node(f"{index}/pre", PREPROCESSOR, pre[str(index)], [previous], f"preprocessor before {where}")
+                Node(
+                    f"{index}/pre",
+                    PREPROCESSOR,
+                    pre[str(index)],
+                    [previous],
+                    f"preprocessor before {where}",
+                    label=f"{label}/pre",
+                )
             )
             previous = f"{index}/pre"
-        nodes.append(Node(str(index), LAYER, layer_conf, [previous], where, _layer_params(java.getLayer(index))))
+        params = _layer_params(java.getLayer(index))
+        nodes.append(Node(str(index), LAYER, layer_conf, [previous], where, params, label=label))
         previous = str(index)
     return Network(["input"], [previous], nodes)
 
