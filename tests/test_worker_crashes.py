@@ -35,11 +35,11 @@ def _write_suite(folder: Path, always_crashing: bool) -> None:
         (folder / "test_zz_always.py").write_text("import os\ndef test_always(): os._exit(1)\n")
 
 
-def _run_pytest(folder: Path) -> subprocess.CompletedProcess:
+def _run_pytest(folder: Path, *options: str) -> subprocess.CompletedProcess:
     tests_dir = Path(__file__).parent
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "worker_crashes", "-n", "2", "--dist", "loadgroup"]
-        + ["-p", "no:cacheprovider", "--rootdir", str(folder), "-c", str(folder / "pytest.ini"), str(folder)],
+        + ["-p", "no:cacheprovider", "--rootdir", str(folder), "-c", str(folder / "pytest.ini"), *options, str(folder)],
         cwd=folder,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tests_dir)},
         capture_output=True,
@@ -66,3 +66,22 @@ def test_a_test_that_always_kills_its_worker_fails_once_rerun_and_nothing_hangs(
     assert "FAILED test_zz_always.py::test_always" in out
     assert "1 failed, 25 passed, 3 rerun" in out, out[-3000:]
     assert out.count("crashed while running 'test_zz_always.py::test_always'") == 2  # run twice
+
+
+def test_the_serial_group_runs_on_one_worker_in_turn(tmp_path):
+    """`--dist loadgroup` sends every test of an xdist_group to one worker (tests/conftest.py puts the `serial` tests
+    in one). pytest 9.2 with pytest-xdist 3.8 broke that silently: the group spread over both workers."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_group.py").write_text(
+        "import os, pytest\n"
+        '@pytest.mark.xdist_group("serial")\n'
+        '@pytest.mark.parametrize("i", range(6))\n'
+        "def test_grouped(i):\n"
+        '    print("worker", os.environ["PYTEST_XDIST_WORKER"])\n'
+        + "".join(f"def test_free{i}(): pass\n" for i in range(6))
+    )
+    run = _run_pytest(tmp_path, "-v")
+    passed = [line for line in run.stdout.splitlines() if "PASSED" in line and "test_grouped[" in line]
+    grouped_workers = {line.split("]")[0] for line in passed}
+    assert len(passed) == 6 and all(line.endswith("@serial") for line in map(str.strip, passed)), passed
+    assert run.returncode == 0 and len(grouped_workers) == 1, run.stdout[-3000:]
