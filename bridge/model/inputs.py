@@ -17,6 +17,7 @@ first layer (or preprocessor) that consumes each input:
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,8 @@ __all__ = [
     "prepare_features",
     "MULTI_LAYER_INPUT",
     "MULTI_LAYER_OUTPUT",
+    "known_input_shapes",
+    "record_input_shapes",
 ]
 
 MULTI_LAYER_INPUT = "input"  # the one input of a MultiLayerNetwork
@@ -88,13 +91,48 @@ class InputSpec:
 def input_specs(net) -> list[InputSpec]:
     """The network's inputs in input order. net: a bridge Network, a MultiLayerNetwork or a ComputationGraph."""
     java = as_java(net)
-    known = dict(getattr(net, "input_shapes", None) or {})
+    known = known_input_shapes(net)
     if is_graph(java):
         conf = _graph_json(java)
         specs = [_graph_input_spec(conf, name) for name in conf["networkInputs"]]
     else:
         specs = [_multi_layer_input_spec(_multi_layer_json(java))]
     return [_with_known_shape(spec, known.get(spec.name)) for spec in specs]
+
+
+# Image shapes that bridge.fit saw for raw DL4J networks (no bridge Network to carry them), by network: DL4J's
+# configuration keeps no height and width for InputType.convolutional. Weak: a network's entry goes with it.
+_RAW_INPUT_SHAPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def known_input_shapes(net) -> dict[str, tuple[int, ...]]:
+    """The per-example input shapes known beside the configuration: a bridge Network's input_shapes, or those
+    recorded for a raw MultiLayerNetwork / ComputationGraph by record_input_shapes."""
+    shapes = getattr(net, "input_shapes", None)
+    if shapes is None and as_java(net) is net:
+        shapes = _RAW_INPUT_SHAPES.get(net)
+    return dict(shapes or {})
+
+
+def record_input_shapes(net, features: list[np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """Remember the image shapes (C, H, W) / (H, W, C) of `features` (one checked array per input, as
+    prepare_features returns them) for the inputs whose height and width the configuration does not tell, so
+    that exporting and saving the network need no input_shape afterwards. Returns what is now known."""
+    specs = input_specs(net)
+    found = {
+        spec.name: tuple(int(d) for d in array.shape[1:])
+        for spec, array in zip(specs, features)
+        if spec.shape is None and spec.layout in ("NCHW", "NHWC") and array.ndim == 4
+    }
+    known = known_input_shapes(net)
+    if not found:
+        return known
+    known.update(found)
+    if as_java(net) is net:
+        _RAW_INPUT_SHAPES[net] = known
+    else:
+        net.input_shapes = known
+    return known
 
 
 def input_types(net) -> list:

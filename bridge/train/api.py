@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
 from ..jvm.arrays import to_numpy
-from ..model.inputs import output_names, prepare_features
+from ..model.inputs import output_names, prepare_features, record_input_shapes
 from ..model.kinds import as_java
 from ..model.modelfile import load, save  # noqa: F401  (re-exported: bridge.train.api.save/load)
 from ..spark import training as spark_training
@@ -164,6 +164,9 @@ def fit(
     if y is None:
         raise DataError("fit() needs targets `y` for in-memory data (only a minibatch stream carries its own).")
     data = prepared(net, x, y)
+    # DL4J keeps no height/width for InputType.convolutional: the shape trained on travels with the network, so
+    # that export_onnx, save() (the zip's metadata) and the services need no input_shape afterwards.
+    record_input_shapes(net, data.features)
     if isinstance(validation, float):
         data, val = data.split(validation)
     else:
