@@ -51,6 +51,8 @@ def test_a_fresh_graph_still_asks_for_the_shape(tmp_path):
 def test_fit_records_the_trained_shape_on_the_raw_graph_and_the_wrapper(trained):
     graph, _ = trained
     assert input_specs(graph)[0].shape == (1, 28, 28)
+    assert input_specs(bridge.Network(graph))[0].shape == (1, 28, 28)  # wrapped after training
+    assert bridge.transfer(graph, freeze="c1").input_shapes == {"pixels": (1, 28, 28)}
     wrapped = bridge.Network(_graph(), name="cnn")
     x, y = _digits(8)
     bridge.fit(wrapped, x, y, epochs=1, progress=False)

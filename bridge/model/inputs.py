@@ -109,8 +109,8 @@ def known_input_shapes(net) -> dict[str, tuple[int, ...]]:
     """The per-example input shapes known beside the configuration: a bridge Network's input_shapes, or those
     recorded for a raw MultiLayerNetwork / ComputationGraph by record_input_shapes."""
     shapes = getattr(net, "input_shapes", None)
-    if shapes is None and as_java(net) is net:
-        shapes = _RAW_INPUT_SHAPES.get(net)
+    if shapes is None:  # a raw network, or a wrapper made after bridge.fit trained the raw one
+        shapes = _RAW_INPUT_SHAPES.get(as_java(net))
     return dict(shapes or {})
 
 
