@@ -54,8 +54,8 @@ def test_export_triton_writes_a_config_triton_parses_the_model_and_the_labels(le
     assert (config.name, config.platform, config.max_batch_size) == ("digits", "onnxruntime_onnx", 64)
     assert config.HasField("dynamic_batching")
     model = onnx.load(str(report.model))
-    assert [i.name for i in config.input] == [i.name for i in model.graph.input] == ["input"]
-    assert [o.name for o in config.output] == [o.name for o in model.graph.output] == ["probabilities"]
+    assert [i.name for i in config.input] == [i.name for i in model.graph.input]
+    assert [o.name for o in config.output] == [o.name for o in model.graph.output]
     (tensor,), (out,) = config.input, config.output
     assert tensor.data_type == out.data_type == model_config_pb2.TYPE_FP32
     assert list(tensor.dims) == [784] and list(out.dims) == [10]  # no batch dimension: Triton adds it
@@ -121,11 +121,31 @@ def test_the_java_service_serves_the_repository_to_tritonclient(lenet, lenet_zip
             assert client.is_model_ready(name, version)
             meta = client.get_model_metadata(name)
             assert meta["inputs"][0]["shape"] == [-1, 784] and meta["outputs"][0]["shape"] == [-1, 10], meta
-            tensor = triton_http.InferInput("input", [len(x), 784], "FP32")
+            in_name, out_name = meta["inputs"][0]["name"], meta["outputs"][0]["name"]
+            tensor = triton_http.InferInput(in_name, [len(x), 784], "FP32")
             tensor.set_data_from_numpy(x.reshape(len(x), -1))
-            result = client.infer(name, [tensor], outputs=[triton_http.InferRequestedOutput("probabilities")])
+            result = client.infer(name, [tensor], outputs=[triton_http.InferRequestedOutput(out_name)])
             expected = bridge.OnnxModel(repo / name / version / "model.onnx", providers="cpu").predict(x)
-            served = result.as_numpy("probabilities")
+            served = result.as_numpy(out_name)
             assert served.shape == expected.shape
             assert float(np.abs(served - expected).max()) <= 1e-5, name
         client.close()
+
+
+def test_a_graph_with_two_inputs_and_outputs_keeps_dl4j_names_and_labels_the_matching_output(tmp_path):
+    two = bridge.nets.graph(
+        inputs={"left": 6, "right": 4},
+        nodes={"both": (bridge.nets.Concat(), "left", "right"), "digit": (bridge.nets.Output(3), "both")}
+        | {"odd": (bridge.nets.Output(2), "both")},
+        outputs=["digit", "odd"],
+    )
+    report = bridge.export_triton(two, tmp_path, name="two", labels=["a", "b", "c"])
+    config = _config(report.config)
+    model = onnx.load(str(report.model))
+    assert [(i.name, list(i.dims)) for i in config.input] == [
+        (i.name, d) for i, d in zip(model.graph.input, [[6], [4]])
+    ]
+    assert [(o.name, list(o.dims), o.label_filename) for o in config.output] == [
+        (model.graph.output[0].name, [3], "labels.txt"),  # the output one class per label wide
+        (model.graph.output[1].name, [2], ""),
+    ]
