@@ -18,6 +18,7 @@ from bridge.errors import DataError
 from bridge.model.inputs import input_specs
 from bridge.model.modelfile import METADATA_ENTRY
 from bridge.onnx.export import max_abs_diff
+from bridge.train.streams import NpyStream
 
 
 def _graph():
@@ -43,9 +44,14 @@ def trained(tmp_path_factory):
     return graph, path
 
 
-def test_a_fresh_graph_still_asks_for_the_shape(tmp_path):
+def test_a_fresh_graph_asks_for_the_shape_once(tmp_path):
+    graph = _graph()
     with pytest.raises(DataError, match="input_shape"):
-        bridge.export_onnx(_graph(), tmp_path / "m.onnx")
+        bridge.export_onnx(graph, tmp_path / "m.onnx")
+    bridge.export_onnx(graph, tmp_path / "m.onnx", input_shape=(1, 28, 28))
+    assert bridge.export_onnx(graph, tmp_path / "again.onnx").max_abs_diff <= 1e-5  # given once: remembered
+    bridge.save(graph, tmp_path / "g.zip")
+    assert bridge.load(tmp_path / "g.zip").input_shapes == {"pixels": (1, 28, 28)}
 
 
 def test_fit_records_the_trained_shape_on_the_raw_graph_and_the_wrapper(trained):
@@ -87,3 +93,11 @@ def test_cli_export_of_the_saved_zip_needs_no_input_shape(trained, tmp_path, cap
     assert cli(["export", str(path), str(tmp_path / "cli.onnx")]) == 0
     assert "max abs diff vs DL4J" in capsys.readouterr().out
     assert bridge.OnnxModel(tmp_path / "cli.onnx").input_shape == (1, 28, 28)
+
+
+def test_a_minibatch_stream_records_the_shape_too(tmp_path):
+    x, y = _digits(40)
+    np.save(tmp_path / "x.npy", x), np.save(tmp_path / "y.npy", y)
+    graph = _graph()
+    bridge.fit(graph, NpyStream(tmp_path / "x.npy", tmp_path / "y.npy", batch_size=20), epochs=1, progress=False)
+    assert input_specs(graph)[0].shape == (1, 28, 28)

@@ -38,6 +38,7 @@ __all__ = [
     "MULTI_LAYER_OUTPUT",
     "known_input_shapes",
     "record_input_shapes",
+    "remember_input_shape",
 ]
 
 MULTI_LAYER_INPUT = "input"  # the one input of a MultiLayerNetwork
@@ -118,11 +119,28 @@ def record_input_shapes(net, features: list[np.ndarray]) -> dict[str, tuple[int,
     """Remember the image shapes (C, H, W) / (H, W, C) of `features` (one checked array per input, as
     prepare_features returns them) for the inputs whose height and width the configuration does not tell, so
     that exporting and saving the network need no input_shape afterwards. Returns what is now known."""
-    specs = input_specs(net)
+    shapes = {spec.name: array.shape[1:] for spec, array in zip(input_specs(net), features) if array.ndim == 4}
+    return _remember_image_shapes(net, shapes)
+
+
+def remember_input_shape(net, input_shape) -> dict[str, tuple[int, ...]]:
+    """Remember an image shape given once (export_onnx's input_shape: a shape, or a dict by input name) for the
+    inputs whose height and width the configuration does not tell. Returns what is now known."""
+    if input_shape is None:
+        return known_input_shapes(net)
+    names = [spec.name for spec in input_specs(net)]
+    if not isinstance(input_shape, dict):
+        input_shape = {names[0]: input_shape} if len(names) == 1 else {}
+    return _remember_image_shapes(net, {k: v for k, v in input_shape.items() if not isinstance(v, int)})
+
+
+def _remember_image_shapes(net, shapes: dict) -> dict[str, tuple[int, ...]]:
+    """Keep the (C, H, W) / (H, W, C) of `shapes` for the image inputs that lack them: on a bridge Network, or
+    beside a raw DL4J network."""
     found = {
-        spec.name: tuple(int(d) for d in array.shape[1:])
-        for spec, array in zip(specs, features)
-        if spec.shape is None and spec.layout in ("NCHW", "NHWC") and array.ndim == 4
+        spec.name: tuple(int(d) for d in shapes[spec.name])
+        for spec in input_specs(net)
+        if spec.shape is None and spec.layout in ("NCHW", "NHWC") and len(shapes.get(spec.name, ())) == 3
     }
     known = known_input_shapes(net)
     if not found:

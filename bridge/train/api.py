@@ -160,7 +160,7 @@ def fit(
             "fit() takes `features` and `label` (column names) with a Spark DataFrame only; with arrays pass x and y."
         )
     if is_stream(x):
-        return _fit_stream(plan, x, y, validation, spark)
+        return _fit_stream(plan, x, y, validation, spark, net)
     if y is None:
         raise DataError("fit() needs targets `y` for in-memory data (only a minibatch stream carries its own).")
     data = prepared(net, x, y)
@@ -251,7 +251,7 @@ def _validation_argument(validation, validation_data, validation_split):
     return validation
 
 
-def _fit_stream(plan: TrainingPlan, stream, y, validation, spark) -> History:
+def _fit_stream(plan: TrainingPlan, stream, y, validation, spark, net) -> History:
     """fit() over a minibatch stream: a Python thread reads minibatches ahead into a bounded Java queue."""
     if spark is not None:
         raise DataError("Minibatch streams train locally; on Spark use bridge.spark.fit_files (DataSet files).")
@@ -262,6 +262,7 @@ def _fit_stream(plan: TrainingPlan, stream, y, validation, spark) -> History:
     model = plan.model
     val = prepared(model, *validation, names=("validation x", "validation y")) if validation is not None else None
     probe = stream.first(model)
+    record_input_shapes(net, probe.features)  # as fit() on arrays does
 
     def start(listener):
         run = java_run(plan, probe, val, listener, stream.batch_size)
