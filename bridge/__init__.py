@@ -22,6 +22,7 @@ from .model.modelfile import load, save
 from .model.network import Network
 from .model.transfer import transfer
 from .onnx import export_onnx
+from .onnx.triton import export_triton
 from .serve.runtime import OnnxModel
 from .train import augment, callbacks, plots, ui
 from .train.api import evaluate, fit, predict
@@ -60,6 +61,7 @@ __all__ = [
     "save",
     "load",
     "export_onnx",
+    "export_triton",
     "OnnxModel",
     "transfer",
     "__version__",

@@ -246,6 +246,10 @@ def _escapes(tmp_path: Path) -> list[tuple[Path, str]]:
     (repo / "digits" / "2" / "model.onnx").unlink()
     (repo / "digits" / "2" / "model.onnx").symlink_to(outside / "model.onnx")
     cases.append((repo, f"model file {repo / 'digits' / '2' / 'model.onnx'} is a symbolic link to"))
+    repo, outside = _repository(tmp_path / "d")
+    (outside / "config.pbtxt").write_text("max_batch_size: 8\n")
+    (repo / "digits" / "config.pbtxt").symlink_to(outside / "config.pbtxt")  # Triton's config, read by the service
+    cases.append((repo, f"config file {repo / 'digits' / 'config.pbtxt'} is a symbolic link to"))
     return cases
 
 

@@ -23,6 +23,7 @@ from ..files import write_atomic
 from ..jvm.build import setup
 from ..model import nets
 from ..onnx import export_onnx
+from ..onnx.triton import export_triton
 from ..serve.runtime import OnnxModel
 from ..serve.service import service_command
 from ..serve.userinputs import read_inputs
@@ -206,10 +207,24 @@ def _export_parser(sub) -> None:
         help="export a DL4J model zip to ONNX, checking parity against DL4J",
         description="Converts a DL4J model zip to ONNX and checks, on seeded random inputs, that "
         "ONNX Runtime computes what DL4J computes.\n\nexample:\n"
-        "  dl4j-bridge export runs/lenet/model.zip lenet.onnx --opset 17",
+        "  dl4j-bridge export runs/lenet/model.zip lenet.onnx --opset 17\n"
+        "  dl4j-bridge export runs/lenet/model.zip --triton-repository models   # models/lenet/config.pbtxt, 1/model.onnx",
     )
     p.add_argument("model", type=Path, help="DL4J model zip (model.zip from `train`)")
-    p.add_argument("out", type=Path, help="the .onnx file to write")
+    p.add_argument("out", type=Path, nargs="?", help="the .onnx file to write (or --triton-repository)")
+    p.add_argument(
+        "--triton-repository",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write a Triton model repository instead: DIR/NAME/config.pbtxt, DIR/NAME/VERSION/model.onnx and "
+        "DIR/NAME/labels.txt (when the model has labels); dl4j-bridge serve --model-repository DIR serves it too",
+    )
+    p.add_argument("--name", default=None, help="with --triton-repository: the model's name (default: the model's own)")
+    p.add_argument("--model-version", type=int, default=1, help="with --triton-repository: the version folder")
+    p.add_argument(
+        "--max-batch-size", type=int, default=64, help="with --triton-repository: Triton's max_batch_size (0: none)"
+    )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13..21 (default 17: ONNX Runtime 1.13 or newer)")
     p.add_argument(
         "--tolerance",
@@ -360,6 +375,13 @@ def _write_atomic(path: Path, payload: bytes) -> None:
 
 
 def cmd_export(args) -> int:
+    if (args.out is None) == (args.triton_repository is None):
+        raise DataError("Pass OUT (the .onnx file to write) or --triton-repository DIR, one of the two.")
+    if args.triton_repository is not None:
+        return _export_triton(args)
+    triton_only = [flag for flag, given in _triton_flags(args).items() if given]
+    if triton_only:
+        raise DataError(f"{', '.join(triton_only)} go with --triton-repository.")
     report = export_onnx(args.model, args.out, opset=args.opset, verify=not args.no_verify, tolerance=args.tolerance)
     parity = (
         "not checked"
@@ -368,6 +390,30 @@ def cmd_export(args) -> int:
         f"(DL4J float32's own {report.dl4j_error:.2e})"
     )
     print(f"wrote {report.path} (opset {report.opset}, {parity}, {report.seconds:.2f} s)")
+    return 0
+
+
+def _triton_flags(args) -> dict[str, bool]:
+    return {
+        "--name": args.name is not None,
+        "--model-version": args.model_version != 1,
+        "--max-batch-size": args.max_batch_size != 64,
+    }
+
+
+def _export_triton(args) -> int:
+    report = export_triton(
+        args.model,
+        args.triton_repository,
+        name=args.name,
+        version=args.model_version,
+        max_batch_size=args.max_batch_size,
+        opset=args.opset,
+        verify=not args.no_verify,
+        tolerance=args.tolerance,
+    )
+    parity = "not checked" if report.max_abs_diff is None else f"max abs diff vs DL4J {report.max_abs_diff:.2e}"
+    print(f"wrote {report.config} and {report.model} (opset {report.opset}, {parity}, {report.seconds:.2f} s)")
     return 0
 
 

@@ -17,6 +17,7 @@ first layer (or preprocessor) that consumes each input:
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,9 @@ __all__ = [
     "prepare_features",
     "MULTI_LAYER_INPUT",
     "MULTI_LAYER_OUTPUT",
+    "known_input_shapes",
+    "record_input_shapes",
+    "remember_input_shape",
 ]
 
 MULTI_LAYER_INPUT = "input"  # the one input of a MultiLayerNetwork
@@ -88,13 +92,65 @@ class InputSpec:
 def input_specs(net) -> list[InputSpec]:
     """The network's inputs in input order. net: a bridge Network, a MultiLayerNetwork or a ComputationGraph."""
     java = as_java(net)
-    known = dict(getattr(net, "input_shapes", None) or {})
+    known = known_input_shapes(net)
     if is_graph(java):
         conf = _graph_json(java)
         specs = [_graph_input_spec(conf, name) for name in conf["networkInputs"]]
     else:
         specs = [_multi_layer_input_spec(_multi_layer_json(java))]
     return [_with_known_shape(spec, known.get(spec.name)) for spec in specs]
+
+
+# Image shapes that bridge.fit saw for raw DL4J networks (no bridge Network to carry them), by network: DL4J's
+# configuration keeps no height and width for InputType.convolutional. Weak: a network's entry goes with it.
+_RAW_INPUT_SHAPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def known_input_shapes(net) -> dict[str, tuple[int, ...]]:
+    """The per-example input shapes known beside the configuration: a bridge Network's input_shapes, or those
+    recorded for a raw MultiLayerNetwork / ComputationGraph by record_input_shapes."""
+    shapes = getattr(net, "input_shapes", None)
+    if shapes is None:  # a raw network, or a wrapper made after bridge.fit trained the raw one
+        shapes = _RAW_INPUT_SHAPES.get(as_java(net))
+    return dict(shapes or {})
+
+
+def record_input_shapes(net, features: list[np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """Remember the image shapes (C, H, W) / (H, W, C) of `features` (one checked array per input, as
+    prepare_features returns them) for the inputs whose height and width the configuration does not tell, so
+    that exporting and saving the network need no input_shape afterwards. Returns what is now known."""
+    shapes = {spec.name: array.shape[1:] for spec, array in zip(input_specs(net), features) if array.ndim == 4}
+    return _remember_image_shapes(net, shapes)
+
+
+def remember_input_shape(net, input_shape) -> dict[str, tuple[int, ...]]:
+    """Remember an image shape given once (export_onnx's input_shape: a shape, or a dict by input name) for the
+    inputs whose height and width the configuration does not tell. Returns what is now known."""
+    if input_shape is None:
+        return known_input_shapes(net)
+    names = [spec.name for spec in input_specs(net)]
+    if not isinstance(input_shape, dict):
+        input_shape = {names[0]: input_shape} if len(names) == 1 else {}
+    return _remember_image_shapes(net, {k: v for k, v in input_shape.items() if not isinstance(v, int)})
+
+
+def _remember_image_shapes(net, shapes: dict) -> dict[str, tuple[int, ...]]:
+    """Keep the (C, H, W) / (H, W, C) of `shapes` for the image inputs that lack them: on a bridge Network, or
+    beside a raw DL4J network."""
+    found = {
+        spec.name: tuple(int(d) for d in shapes[spec.name])
+        for spec in input_specs(net)
+        if spec.shape is None and spec.layout in ("NCHW", "NHWC") and len(shapes.get(spec.name, ())) == 3
+    }
+    known = known_input_shapes(net)
+    if not found:
+        return known
+    known.update(found)
+    if as_java(net) is net:
+        _RAW_INPUT_SHAPES[net] = known
+    else:
+        net.input_shapes = known
+    return known
 
 
 def input_types(net) -> list:

@@ -26,6 +26,7 @@ import jpype
 from ..errors import ModelFileError, java_boundary, java_errors
 from ..files import atomic_path
 from ..jvm import jclass
+from .inputs import known_input_shapes
 from .network import Network, as_java
 
 __all__ = ["save", "load", "METADATA_ENTRY"]
@@ -42,16 +43,17 @@ _MODEL_ZIP = "ai.dl4jbridge.modelzip.ModelZip"
 def save(net, path: str | os.PathLike, training_state: dict | None = None) -> Path:
     """Write the DL4J model zip (with updater state) atomically: a failure leaves any old file intact.
 
-    net: a MultiLayerNetwork or a ComputationGraph; a bridge Network's name, labels and input_shapes are
-    kept beside it (dl4j-bridge.json in the zip, plain JSON), and what resuming needs in
+    net: a MultiLayerNetwork or a ComputationGraph; a bridge Network's name, labels and input_shapes (for a raw
+    network, the image shapes bridge.fit trained on) are kept beside it (dl4j-bridge.json in the zip, plain JSON), and what resuming needs in
     dl4j-bridge-training.json (see _training_state_of)."""
     java, path = as_java(net), Path(path)
     with atomic_path(path, "model") as tmp:
         with java_errors(f"save {path}", ModelFileError):
             jclass("org.deeplearning4j.util.ModelSerializer").writeModel(java, jclass("java.io.File")(str(tmp)), True)
-        if isinstance(net, Network):
+        meta = _metadata_of(net)
+        if meta is not None:
             with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(METADATA_ENTRY, json.dumps(_metadata_of(net)).encode("utf-8"))
+                archive.writestr(METADATA_ENTRY, json.dumps(meta).encode("utf-8"))
         with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(TRAINING_STATE_ENTRY, json.dumps(_training_state_of(java, training_state)).encode("utf-8"))
     return path
@@ -141,8 +143,13 @@ def _read_training_state(path: Path, model_zip) -> dict | None:
     return state
 
 
-def _metadata_of(net: Network) -> dict:
-    shapes = {k: list(v) for k, v in net.input_shapes.items()} if getattr(net, "input_shapes", None) else None
+def _metadata_of(net) -> dict | None:
+    """The metadata entry: a bridge Network's name, labels and input shapes; for a raw DL4J network, the input
+    shapes bridge.fit recorded (None when there is nothing to keep)."""
+    known = known_input_shapes(net)
+    shapes = {k: list(v) for k, v in known.items()} if known else None
+    if not isinstance(net, Network):
+        return {"name": None, "labels": None, "input_shapes": shapes} if shapes else None
     return {"name": net.name, "labels": list(net.labels) if net.labels else None, "input_shapes": shapes}
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
-from .inputs import input_types
+from .inputs import input_types, known_input_shapes
 from .kinds import as_java, is_graph
 from .layers import Output, check_weight_init, updater_config
 from .network import Network
@@ -86,7 +86,7 @@ def transfer(
         result,
         name=name or f"{base_name}_transfer",
         labels=labels if labels is not None else (getattr(net, "labels", None) if keep_labels else None),
-        input_shapes=getattr(net, "input_shapes", None),
+        input_shapes=known_input_shapes(net) or None,  # a raw network's too, as bridge.fit recorded them
     )
 
 

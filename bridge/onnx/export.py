@@ -19,7 +19,7 @@ from ..files import target_path, write_atomic
 from ..jvm import jclass
 from ..jvm.arrays import to_indarray, to_numpy
 from ..jvm.locate import VERSION as __version__
-from ..model.inputs import input_specs
+from ..model.inputs import input_specs, remember_input_shape
 from ..model.kinds import as_java, is_graph
 from ..model.modelfile import load
 from ..model.network import Network as BridgeNetwork
@@ -332,6 +332,7 @@ def export_onnx(
     del model
     checked = _verify(net, payload, sample, tolerance) if verify else None
     _write_atomic(Path(path), payload)
+    remember_input_shape(net, input_shape)  # given once: later exports and save() need it no more
     if checked is None:
         return ExportReport(Path(path), opset, None, time.perf_counter() - start)
     return ExportReport(

@@ -80,7 +80,7 @@ def _repositories(extra: list[str]) -> list[str]:
 def check_model_repository(root: str | Path) -> list[tuple[str, str, Path]]:
     """(name, version, model file) for each model of a --model-repository folder, by the Java service's rules
     (ModelRepository.java), so that `dl4j-bridge serve` refuses a bad repository in one line before starting Java:
-    a model folder, version folder, model.onnx or config.json that resolves through a symbolic link outside the
+    a model folder, version folder, model.onnx, config.json or config.pbtxt that resolves through a symbolic link outside the
     repository is refused by name, and so is a version folder not named by a positive integer."""
     root = Path(root)
     if not root.is_dir():
@@ -108,8 +108,10 @@ def check_model_repository(root: str | Path) -> list[tuple[str, str, Path]]:
         if not file.is_file():
             raise ServiceError(f"model folder {folder} has no VERSION/model.onnx nor model.onnx")
         _confined(file, home, "model file")
-        if (folder / "config.json").is_file():
-            _confined(folder / "config.json", home, "config file")
+        config = folder / "config.json"
+        config = config if config.is_file() else folder / "config.pbtxt"  # Triton's, read without a config.json
+        if config.is_file():
+            _confined(config, home, "config file")
         models.append((folder.name, version, file))
     if not models:
         raise ServiceError(f"--model-repository {root} has no model folders (expected NAME/1/model.onnx)")

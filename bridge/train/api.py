@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
 from ..jvm.arrays import to_numpy
-from ..model.inputs import output_names, prepare_features
+from ..model.inputs import output_names, prepare_features, record_input_shapes
 from ..model.kinds import as_java
 from ..model.modelfile import load, save  # noqa: F401  (re-exported: bridge.train.api.save/load)
 from ..spark import training as spark_training
@@ -164,10 +164,13 @@ def fit(
             "fit() takes `features` and `label` (column names) with a Spark DataFrame only; with arrays pass x and y."
         )
     if is_stream(x):
-        return _fit_stream(plan, x, y, validation, spark)
+        return _fit_stream(plan, x, y, validation, spark, net)
     if y is None:
         raise DataError("fit() needs targets `y` for in-memory data (only a minibatch stream carries its own).")
     data = prepared(net, x, y)
+    # DL4J keeps no height/width for InputType.convolutional: the shape trained on travels with the network, so
+    # that export_onnx, save() (the zip's metadata) and the services need no input_shape afterwards.
+    record_input_shapes(net, data.features)
     if isinstance(validation, float):
         data, val = data.split(validation)
     else:
@@ -252,7 +255,7 @@ def _validation_argument(validation, validation_data, validation_split):
     return validation
 
 
-def _fit_stream(plan: TrainingPlan, stream, y, validation, spark) -> History:
+def _fit_stream(plan: TrainingPlan, stream, y, validation, spark, net) -> History:
     """fit() over a minibatch stream: a Python thread reads minibatches ahead into a bounded Java queue."""
     if spark is not None:
         raise DataError("Minibatch streams train locally; on Spark use bridge.spark.fit_files (DataSet files).")
@@ -263,6 +266,7 @@ def _fit_stream(plan: TrainingPlan, stream, y, validation, spark) -> History:
     model = plan.model
     val = prepared(model, *validation, names=("validation x", "validation y")) if validation is not None else None
     probe = stream.first(model)
+    record_input_shapes(net, probe.features)  # as fit() on arrays does
 
     def start(listener):
         run = java_run(plan, probe, val, listener, stream.batch_size)

@@ -18,9 +18,10 @@ import java.util.stream.Stream;
  * The models a command line names: repeatable {@code --model [NAME=]PATH}, and/or a Triton-style
  * {@code --model-repository DIR} (DIR/NAME/VERSION/model.onnx, the highest numeric VERSION served, or
  * DIR/NAME/model.onnx as version 1; DIR/NAME/config.json may set max_batch_size and
- * max_queue_delay_microseconds).
+ * max_queue_delay_microseconds, and without it Triton's DIR/NAME/config.pbtxt does: max_batch_size, batching
+ * requests together only with a dynamic_batching stanza, as Triton does; see TritonConfig).
  *
- * <p>Confined: a model folder, version folder, model.onnx or config.json that resolves through a symbolic link to
+ * <p>Confined: a model folder, version folder, model.onnx, config.json or config.pbtxt that resolves through a symbolic link to
  * somewhere outside DIR is refused by name (links inside DIR are followed); so is a version folder whose name is not
  * a positive integer.
  */
@@ -196,7 +197,7 @@ final class ModelRepository {
     private static BatchSettings config(Path dir, Path home) {
         Path file = dir.resolve("config.json");
         if (!Files.isRegularFile(file)) {
-            return null;
+            return tritonConfig(dir, home);
         }
         try {
             confined(file, home, "config file");
@@ -214,6 +215,20 @@ final class ModelRepository {
                                     ? ((com.fasterxml.jackson.core.JsonProcessingException) e).getOriginalMessage()
                                     : e.getMessage()),
                     e);
+        }
+    }
+
+    /** Triton's DIR/NAME/config.pbtxt (bridge.export_triton writes one), when there is no config.json. */
+    private static BatchSettings tritonConfig(Path dir, Path home) {
+        Path file = dir.resolve("config.pbtxt");
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        try {
+            confined(file, home, "config file");
+            return TritonConfig.batching(Files.readString(file), file.toString());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage(), e);
         }
     }
 

@@ -83,4 +83,37 @@ class ModelRepositoryTest {
                         "has version folders that are not positive integers: -2, 0, 99999999999999999999," + " abc"),
                 refused);
     }
+
+    private static BatchSettings batching(Path repo) {
+        return ModelRepository.scan(repo).get(0).batching;
+    }
+
+    @Test
+    void tritonConfigPbtxtSetsBatchingAndConfigJsonWins() throws IOException {
+        Path repo = repository();
+        Path config = repo.resolve("digits/config.pbtxt");
+        Files.writeString(
+                config,
+                "name: \"digits\"  # Triton's ModelConfig\nplatform: \"onnxruntime_onnx\"\nmax_batch_size: 8\n"
+                        + "input [ { name: \"input\" data_type: TYPE_FP32 dims: [ 784 ] } ]\n"
+                        + "output [ { name: \"probabilities\" data_type: TYPE_FP32 dims: [ 10 ]"
+                        + " label_filename: \"labels.txt\" } ]\n"
+                        + "dynamic_batching { max_queue_delay_microseconds: 300 }\n");
+        assertEquals(8, batching(repo).maxRows);
+        assertEquals(300, batching(repo).maxDelayMicros);
+
+        Files.writeString(config, "max_batch_size: 8\ninstance_group [ { count: 1, kind: KIND_CPU } ]\n");
+        assertEquals(0, batching(repo).maxRows, "no dynamic_batching stanza: no batching, as in Triton");
+
+        Files.writeString(repo.resolve("digits/config.json"), "{\"max_batch_size\": 4}");
+        assertEquals(4, batching(repo).maxRows, "config.json, the service's own, wins");
+        Files.delete(repo.resolve("digits/config.json"));
+
+        Files.writeString(config, "max_batch_size: 8\ndynamic_batching { max_queue_delay_microseconds: 3 \n");
+        String refused = refusal(repo);
+        assertTrue(refused.contains(config + " is not a valid Triton config.pbtxt"), refused);
+        Files.writeString(config, "max_batch_size: 100000 dynamic_batching { }");
+        refused = refusal(repo);
+        assertTrue(refused.contains("max_batch_size must be an integer in [0, 65536], got 100000"), refused);
+    }
 }
