@@ -47,8 +47,8 @@ class RecoveringLoadGroupScheduling(LoadGroupScheduling):
         return self.crashes.get(nodeid, 0) <= RERUNS_AFTER_A_CRASH
 
     def _reschedule(self, node):
-        if node.shutting_down:
-            return
+        if node.shutting_down or node not in self.registered_collections:
+            return  # a replacement still collecting is scheduled once its collection arrives (schedule())
         # A worker runs a test only once it holds the next one (or its shutdown): never leave it holding one alone.
         while self.workqueue and self._pending_of(self.assigned_work[node]) <= 2:
             self._assign_work_unit(node)
