@@ -80,6 +80,12 @@ def load(name_or_path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
             )
         return load_idx_folder(FASHION_MNIST_DIR)
     path = Path(name_or_path)
+    if is_image_folder(path):
+        raise DataError(
+            f"{path} is an image folder (one sub-folder per class), not IDX files: read it with "
+            "bridge.data.load_image_folder, train on it with `dl4j-bridge train --data`, or predict its images "
+            "with `dl4j-bridge predict MODEL FOLDER`."
+        )
     if path.is_dir():
         return load_idx_folder(path)
     raise DataError(
