@@ -7,7 +7,7 @@ PY_STAMP   := $(VENV)/.installed
 JAVA_STAMP := java/train/target/classpath.txt
 JAVA_INPUTS := $(shell find java -path '*/target' -prune -o -type f \( -name '*.java' -o -name '*.proto' -o -name 'pom.xml' -o -name '*.properties' \) -print)
 
-.PHONY: setup train test test-fast test-java test-python lint format-java-check system benchmarks constraints
+.PHONY: setup train test test-fast test-java test-python lint format-java-check system benchmarks constraints wheel
 
 setup: system $(PY_STAMP) $(JAVA_STAMP)
 
@@ -38,6 +38,16 @@ constraints:
 $(JAVA_STAMP): $(JAVA_INPUTS)
 	cd java && ./mvnw -B -q package -DskipTests
 	touch $@
+
+# The wheel the README's install line names: $(DIST)/dl4j_bridge-VERSION-py3-none-any.whl (VERSION: java/pom.xml's
+# revision). It carries the Java sources; `dl4j-bridge setup` builds the jars after pip install. Needs no `make setup`:
+# the venv's Python if there is one, else $(PYTHON) (with pip). WHEEL_OPTS=-v shows the build backend's output.
+DIST ?= dist
+WHEEL_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+wheel:
+	$(WHEEL_PYTHON) -m pip wheel --no-deps $(WHEEL_OPTS) -w $(DIST) .
+	@wheel=$(DIST)/dl4j_bridge-$$(sed -n 's:.*<revision>\(.*\)</revision>.*:\1:p' java/pom.xml)-py3-none-any.whl; \
+	  test -f $$wheel && echo "built $$wheel"
 
 train: setup
 	$(BIN)/dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet-mnist

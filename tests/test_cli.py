@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,8 +74,9 @@ def test_doctor_reports_versions():
         (["train", "--model", "mlp", "--data", "no-such-data", "--out", "/tmp/x"], "Unknown dataset"),
         (["train", "--model", "mlp", "--data", "mnist", "--epochs", "0", "--out", "/tmp/x"], "epochs"),
         (["train", "--model", "resnet50", "--data", "mnist", "--out", "/tmp/x"], "invalid choice"),
+        (["train", "--model", "mlp", "--data", "mnist", "--image-size", "32", "--out", "/tmp/x"], "image folder only"),
     ],
-    ids=["unknown-data", "zero-epochs", "unknown-model"],
+    ids=["unknown-data", "zero-epochs", "unknown-model", "image-size-without-image-folder"],
 )
 def test_bad_arguments_exit_nonzero_with_a_message(args, message):
     result = _cli(*args)
@@ -135,3 +137,49 @@ def test_serve_answers_what_python_onnx_runtime_answers_for_a_graph(residual_run
     assert float(np.max(np.abs(probs - expected))) <= 1e-5
     np.testing.assert_array_equal(classes, expected.argmax(1))
     np.testing.assert_array_equal(json_classes, expected[:8].argmax(1))
+
+
+def _image_folder(root):
+    """Two classes of 5 RGB PNGs, 20 x 24 pixels: a bright square top-left ("left") or bottom-right ("right")."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, corner in (("left", (slice(2, 10), slice(2, 10))), ("right", (slice(10, 18), slice(14, 22)))):
+        (root / label).mkdir(parents=True)
+        for i in range(5):
+            pixels = rng.integers(0, 60, (20, 24, 3), dtype=np.uint8)
+            pixels[corner] = 230
+            Image.fromarray(pixels, "RGB").save(root / label / f"{i}.png")
+    return root
+
+
+def test_train_on_an_image_folder_then_export_and_predict_its_images(tmp_path):
+    import bridge
+
+    images, out = _image_folder(tmp_path / "shapes"), tmp_path / "run"
+    trained = _cli(
+        "train", "--model", "lenet", "--data", str(images), "--image-size", "16", "--color", "rgb",
+        "--epochs", "1", "--no-progress", "--out", str(out),
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "2 classes, 16x16x3" in trained.stdout and "8 train / 2 test" in trained.stdout, trained.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["labels"] == ["left", "right"] and (metrics["n_train"], metrics["n_test"]) == (8, 2)
+
+    net = bridge.load(out / "model.zip")
+    assert net.labels == ("left", "right")
+    files = sorted((images / "right").iterdir())
+    x = np.stack([bridge.data.decode_image(f, 3, (16, 16)).transpose(2, 0, 1) for f in files])
+    probabilities = bridge.predict(net, x)
+    assert probabilities.shape == (5, 2)
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+
+    # The same model through ONNX: `predict` resizes the 20 x 24 PNGs to the 16 x 16 RGB the model takes.
+    assert _cli("export", str(out / "model.zip"), str(out / "model.onnx")).returncode == 0
+    predicted = _cli("predict", str(out / "model.onnx"), str(images / "right"))
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    rows = {row["source"]: row for row in json.loads(predicted.stdout)["predictions"]}
+    assert {Path(source).name for source in rows} == {f.name for f in files}
+    assert {row["label"] for row in rows.values()} <= {"left", "right"}
+    by_file = [next(row for source, row in rows.items() if Path(source).name == f.name) for f in files]
+    np.testing.assert_allclose([row["probabilities"] for row in by_file], probabilities, atol=1e-4)

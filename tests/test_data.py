@@ -254,6 +254,18 @@ def test_image_folder_validation_split_is_stratified_seeded_and_disjoint(tmp_pat
     assert not np.array_equal(other[2], x_val)
 
 
+def test_an_image_folder_is_told_apart_from_an_idx_folder(tmp_path):
+    _write_images(tmp_path / "images")
+    assert data.is_image_folder(tmp_path / "images")
+    with pytest.raises(DataError, match="is an image folder.*load_image_folder"):
+        data.load(tmp_path / "images")
+    (tmp_path / "idx" / "extra").mkdir(parents=True)  # a sub-folder beside IDX files: still an IDX folder
+    (tmp_path / "idx" / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    assert not data.is_image_folder(tmp_path / "idx")
+    assert not data.is_image_folder(tmp_path / "images" / "ant")  # images, no class sub-folders
+    assert not data.is_image_folder(tmp_path / "missing")
+
+
 def test_image_folder_misuse_raises_clear_errors(tmp_path):
     with pytest.raises(DataError, match="is not a folder"):
         data.load_image_folder(tmp_path / "missing")

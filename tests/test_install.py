@@ -24,26 +24,49 @@ def readme_install_snippet() -> str:
     return re.search(r"```python\n(.*?)```", text[marker:], re.S).group(1)
 
 
+def readme_install_wheel() -> str:
+    """The wheel the README's install lines build with `make wheel` and then install: dist/dl4j_bridge-....whl."""
+    found = re.search(
+        r"^make wheel\b.*\npip install (dist/dl4j_bridge-\S+\.whl)", (REPO / "README.md").read_text(), re.M
+    )
+    assert found, "README.md: no `make wheel` line followed by `pip install dist/dl4j_bridge-...whl`"
+    return found.group(1)
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("install")
-    wheel_dir, venv = root / "wheel", root / "venv"
+def built(tmp_path_factory):
+    """`make wheel`, the command the README's install section gives, into a folder of the test's (DIST)."""
+    dist = tmp_path_factory.mktemp("dist")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS")}
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(wheel_dir), str(REPO)],
+    done = subprocess.run(
+        ["make", "-C", str(REPO), "wheel", f"DIST={dist}", f"WHEEL_PYTHON={sys.executable}", "WHEEL_OPTS=-v"],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
     )
-    assert built.returncode == 0, built.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return dist, done
+
+
+def test_make_wheel_builds_the_file_the_readme_installs_without_warnings(built):
+    dist, done = built
+    named = Path(readme_install_wheel())
+    assert [p.name for p in dist.glob("*.whl")] == [named.name]
+    assert f"built {dist / named.name}" in done.stdout
     warnings = [
         line
-        for line in (built.stdout + built.stderr).splitlines()
+        for line in (done.stdout + done.stderr).splitlines()
         if re.search(r"warning", line, re.I) and "pip" not in line.lower()
     ]
     assert warnings == [], "\n".join(warnings)
-    wheel = next(wheel_dir.glob("dl4j_bridge-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory, built):
+    root = tmp_path_factory.mktemp("install")
+    venv = root / "venv"
+    wheel = next(built[0].glob("dl4j_bridge-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     install = subprocess.run(
         [str(venv / "bin" / "pip"), "install", "-q", "-c", str(REPO / "constraints.txt"), str(wheel)],

@@ -125,6 +125,9 @@ def test_ui_options_are_checked(mnist):
         bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"colour": "red"}, progress=False)
     with pytest.raises(DataError, match="port"):
         bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"port": 70000}, progress=False)
+    for frequency in (0, 2.5, "10"):
+        with pytest.raises(DataError, match="`frequency`"):
+            bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"frequency": frequency}, progress=False)
     with pytest.raises(DataError, match="ui_frequency"):
         bridge.fit(net, mnist[0][:10], mnist[1][:10], spark="local[1]", ui_frequency=0, progress=False)
 

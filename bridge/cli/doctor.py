@@ -13,6 +13,7 @@ from pathlib import Path
 from ..data.loaders import FASHION_MNIST_DIR, _mnist_5k_path
 from ..errors import BridgeError, DataError, SetupError
 from ..jvm import VERSION, java_home, jclass, jvm_options, service_jar
+from ..jvm.build import FIRST_SETUP_DOWNLOAD
 from ..jvm.locate import TRAIN
 from ..serve.runtime import GPU_PROVIDERS, _gpu_driver_missing, _tensorrt_missing
 
@@ -135,10 +136,15 @@ def _jars() -> dict:
         if listing.is_file():
             entries = [e for e in listing.read_text().strip().split(os.pathsep) if e]
             present = [Path(e) for e in entries if Path(e).is_file()]
-            size = sum(p.stat().st_size for p in present) / 2**20
-            report[label] = f"{folder}: {len(present)}/{len(entries)} jars present, {size:.0f} MiB"
+            size = sum(p.stat().st_size for p in present) / 1e6
+            report[label] = (
+                f"{folder}: {len(present)}/{len(entries)} jars present, {size:.0f} MB on the training classpath "
+                f"(the first setup downloads {FIRST_SETUP_DOWNLOAD}: these, the service's and UI's jars, Maven's plugins)"
+            )
         elif label == "jar cache":
-            report[label] = f"{folder}: empty (run `dl4j-bridge setup` after pip install)"
+            report[label] = (
+                f"{folder}: empty (run `dl4j-bridge setup` after pip install; it downloads {FIRST_SETUP_DOWNLOAD})"
+            )
     try:
         report["service jar"] = str(service_jar())
     except SetupError:

@@ -181,10 +181,35 @@ def _train_parser(sub) -> None:
         "OUT/metrics.json and OUT/training.png (per-iteration loss, per-epoch accuracy).\n\n"
         "examples:\n  dl4j-bridge train --model lenet --data mnist --epochs 5 --out runs/lenet\n"
         "  dl4j-bridge train --model mlp --data fashion-mnist --spark local[2] --out runs/spark\n"
+        "  dl4j-bridge train --model lenet --data photos/ --image-size 32 --color rgb --out runs/photos\n"
         "  dl4j-bridge train --model mlp --data mnist --out runs/mlp --ui --ui-port 9001",
     )
     p.add_argument("--model", choices=MODELS, required=True, help="reference network")
-    p.add_argument("--data", required=True, help="mnist, fashion-mnist, or a folder of IDX files")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="mnist, fashion-mnist, a folder of IDX files, or an image folder: one sub-folder of PNG/JPEG "
+        "images per class, named after it (DIR/cat/1.png, DIR/dog/2.jpg, ...)",
+    )
+    p.add_argument(
+        "--image-size",
+        default=None,
+        metavar="H[xW]",
+        help="with an image folder: every image resized to H x W pixels, e.g. 28 or 64x48 (default: 28, "
+        "the reference networks' MNIST size)",
+    )
+    p.add_argument(
+        "--color",
+        choices=("grayscale", "rgb"),
+        default=None,
+        help="with an image folder: grayscale (1 channel) or rgb (3) (default: grayscale)",
+    )
+    p.add_argument(
+        "--validation-split",
+        type=float,
+        default=None,
+        help="with an image folder: the fraction of each class held out to test on (default: 0.2)",
+    )
     p.add_argument("--epochs", type=int, default=1, help="passes over the training data")
     p.add_argument("--batch-size", type=int, default=64, help="minibatch size")
     p.add_argument("--seed", type=int, default=42, help="seed of the weights and the shuffling")
@@ -297,11 +322,13 @@ def cmd_train(args) -> int:
     import contextlib
 
     _check_port(args.ui_port, "--ui-port")
-    x_train, y_train, x_test, y_test = data.load(args.data)
-    labels = data.labels_for(args.data)
-    net = getattr(nets, args.model)(seed=args.seed, learning_rate=args.learning_rate, labels=labels)
+    x_train, y_train, x_test, y_test, labels, image = _training_data(args)
+    net = _reference_network(args, labels, image)
+    if args.model == "mlp" and image is not None:  # the MLP takes flat rows of C*H*W values
+        x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    shown = f" ({len(labels)} classes, {image[1]}x{image[2]}x{image[0]})" if image is not None else ""
     print(
-        f"{args.model} on {args.data}: {len(x_train)} train / {len(x_test)} test, "
+        f"{args.model} on {args.data}{shown}: {len(x_train)} train / {len(x_test)} test, "
         f"{args.epochs} epoch(s), batch {args.batch_size}, seed {args.seed}",
         flush=True,
     )
@@ -363,6 +390,64 @@ def cmd_train(args) -> int:
         f"{metrics['samples_per_sec']:.0f} samples/s  -> {args.out}"
     )
     return 0
+
+
+# What `train --data FOLDER` does with an image folder unless told otherwise: the reference networks' MNIST
+# size and channels, and a fifth of each class held out to test on.
+IMAGE_DEFAULTS = {"image_size": "28", "color": "grayscale", "validation_split": 0.2}
+
+
+def _training_data(args):
+    """(x_train, y_train, x_test, y_test, labels, image) for `train --data`; image is (C, H, W) for an image
+    folder (x as (n, C, H, W)), None for MNIST-like data (x as flat rows of 784)."""
+    given = [f"--{name.replace('_', '-')}" for name in IMAGE_DEFAULTS if getattr(args, name) is not None]
+    if not data.is_image_folder(args.data):
+        if given:
+            raise DataError(
+                f"{' and '.join(given)}: for an image folder only (one sub-folder of images per class); "
+                f"--data {args.data} is not one."
+            )
+        return (*data.load(args.data), data.labels_for(args.data), None)
+    options = {
+        name: default if getattr(args, name) is None else getattr(args, name)
+        for name, default in IMAGE_DEFAULTS.items()
+    }
+    x_train, y_train, x_test, y_test, classes = data.load_image_folder(
+        args.data,
+        size=_image_size(options["image_size"]),
+        color=options["color"],
+        validation_split=options["validation_split"],
+        seed=args.seed,
+    )
+    if len(x_test) == 0 or len(x_train) == 0:
+        raise DataError(
+            f"{args.data}: {len(x_train) + len(x_test)} images leave {len(x_train)} to train on and {len(x_test)} to "
+            f"test on with --validation-split {options['validation_split']}: each class needs images on both sides "
+            "(add images, or change --validation-split)."
+        )
+    return x_train, y_train, x_test, y_test, classes, x_train.shape[1:]
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    """--image-size: "H" (square) or "HxW", positive pixel counts."""
+    parts = text.lower().split("x")
+    if len(parts) in (1, 2) and all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        height, width = int(parts[0]), int(parts[-1])
+        return height, width
+    raise DataError(
+        f"Received an invalid value for `--image-size`, expected H or HxW (e.g. 28, 64x48). Received: {text!r}"
+    )
+
+
+def _reference_network(args, labels, image):
+    """The --model network, sized for the data: MNIST's 784 pixels and 10 classes unless `image` says otherwise."""
+    options = {"seed": args.seed, "learning_rate": args.learning_rate, "labels": labels}
+    if image is None:
+        return getattr(nets, args.model)(**options)
+    options["n_classes"] = len(labels)
+    if args.model == "mlp":
+        return nets.mlp(n_in=int(image[0] * image[1] * image[2]), **options)
+    return getattr(nets, args.model)(input_shape=tuple(int(v) for v in image), **options)
 
 
 def _check_port(port: int, name: str) -> None:

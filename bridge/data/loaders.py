@@ -28,6 +28,7 @@ __all__ = [
     "load_npz",
     "load_csv",
     "load_image_folder",
+    "is_image_folder",
     "IMAGE_EXTENSIONS",
     "DATASETS",
     "FASHION_MNIST_DIR",
@@ -79,6 +80,12 @@ def load(name_or_path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
             )
         return load_idx_folder(FASHION_MNIST_DIR)
     path = Path(name_or_path)
+    if is_image_folder(path):
+        raise DataError(
+            f"{path} is an image folder (one sub-folder per class), not IDX files: read it with "
+            "bridge.data.load_image_folder, train on it with `dl4j-bridge train --data`, or predict its images "
+            "with `dl4j-bridge predict MODEL FOLDER`."
+        )
     if path.is_dir():
         return load_idx_folder(path)
     raise DataError(
@@ -351,6 +358,18 @@ def load_image_folder(
     y = np.array(labels, np.int32)
     train, val = _stratified_split(y, validation_split, seed)
     return x[train], y[train], x[val], y[val], classes
+
+
+def is_image_folder(path: str | Path) -> bool:
+    """A folder with class sub-folders and none of the IDX files: what load_image_folder reads, not load."""
+    root = Path(path)
+    if not root.is_dir() or any(_has_idx(root, names) for names in _IDX_FILES.values()):
+        return False
+    return any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir())
+
+
+def _has_idx(folder: Path, names: tuple[str, ...]) -> bool:
+    return any((folder / name).is_file() or (folder / f"{name}.gz").is_file() for name in names)
 
 
 def _channels(color: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,14 @@ from pathlib import Path
 from ..errors import SetupError
 from .locate import CACHE_DIR, REPO_JAVA_DIR, SERVICE, TRAIN, UI, WHEEL_JAVA_DIR, java_home
 
-__all__ = ["setup"]
+__all__ = ["setup", "FIRST_SETUP_DOWNLOAD", "downloaded_bytes"]
+
+# What the first `setup` downloads, the one figure that setup's message, `dl4j-bridge doctor` and the README give:
+# Maven 3.9.11 for the wrapper (9 MB) and, into an empty ~/.m2, the jars of the train, runtime and ui modules and the
+# Maven plugins that build them: 1,650 files, 736.5 MB by the sizes in maven.log (downloaded_bytes), measured
+# 2026-12-05 with `-Dmaven.repo.local` on an empty folder. Re-measure that way after changing a dependency. (`make
+# setup` builds every module: 47.8 MB more, the test cluster's Hadoop jars; the README gives both.)
+FIRST_SETUP_DOWNLOAD = "~750 MB"
 
 
 def _java_sources() -> tuple[Path, bool]:
@@ -77,15 +85,11 @@ def _run_logged(cmd: list[str], cwd: Path, env: dict, log: Path, progress) -> in
             return
         downloads = _count(log, "Downloaded from")
         text = f"dl4j-bridge setup: building the jars with Maven: {state} ({time.monotonic() - start:.0f} s"
-        text += f", {downloads} files downloaded)" if downloads else ")"
+        text += f", {downloads} files, {downloaded_bytes(log) / 1e6:.0f} MB downloaded)" if downloads else ")"
         print(("\r" + text + " " * 8) if live else text, end="" if live else "\n", file=progress, flush=True)
 
     if progress is not None and not live:
-        print(
-            f"dl4j-bridge setup: building the jars with Maven (log: {log}); the first run downloads ~650 MB",
-            file=progress,
-            flush=True,
-        )
+        print(setup_notice(log), file=progress, flush=True)
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         while True:
@@ -103,6 +107,26 @@ def _run_logged(cmd: list[str], cwd: Path, env: dict, log: Path, progress) -> in
     if live:
         print(file=progress)
     return code
+
+
+def setup_notice(log: Path) -> str:
+    """The line `setup` starts with (not on a terminal, where the progress line is redrawn instead)."""
+    return (
+        f"dl4j-bridge setup: building the jars with Maven (log: {log}); the first run downloads {FIRST_SETUP_DOWNLOAD}"
+    )
+
+
+_DOWNLOADED = re.compile(rb"Downloaded from [^:]+: \S+ \(([0-9.]+) (B|kB|MB|GB) at")
+_UNITS = {b"B": 1, b"kB": 1e3, b"MB": 1e6, b"GB": 1e9}
+
+
+def downloaded_bytes(log: Path) -> int:
+    """The bytes Maven downloaded, by the sizes its log gives ("Downloaded from central: URL (46 kB at 3.1 MB/s)")."""
+    try:
+        text = log.read_bytes()
+    except OSError:
+        return 0
+    return int(sum(float(size) * _UNITS[unit] for size, unit in _DOWNLOADED.findall(text)))
 
 
 def _count(log: Path, marker: str) -> int:

@@ -107,9 +107,11 @@ def fit(
     bridge.spark.SparkOptions) or its fields as keywords; otherwise the loop runs in this JVM.
     Ctrl-C stops training at the next minibatch boundary and raises KeyboardInterrupt; the network keeps its
     last completed step.
-    ui: True (or a dict of bridge.ui.training_ui options: port, stats_file, frequency) serves DL4J's training
-    UI for this run, stats saved to ./ui-stats.bin unless stats_file says otherwise (on Spark the workers post
-    their stats through DL4J's remote stats router).
+    ui: True serves DL4J's training UI for this run (its URL printed to stderr); a dict sets bridge.ui.training_ui's
+    options: {"port": 9000 (0: a free port), "stats_file": "ui-stats.bin" (what the UI received, for
+    `dl4j-bridge ui FILE`), "frequency": 1 (a stats report every N iterations: raise it for long runs of small
+    batches)}, the defaults shown. On Spark the workers post their stats through DL4J's remote stats router, every
+    `frequency` iterations of each worker.
     Returns a History: a list of EpochResult that also has Keras' .history dict and .epoch.
     """
     if ui:  # DL4J's training UI around the same run (bridge.ui)

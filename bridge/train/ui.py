@@ -89,8 +89,8 @@ class TrainingUI:
 
     def __init__(self, net, port: int = DEFAULT_PORT, stats_file=None, frequency: int = 1):
         self.java = as_java(net)
+        self.frequency = _frequency(frequency)
         self.server = UIServer(stats_file or Path.cwd() / "ui-stats.bin", port)
-        self.frequency = int(frequency)
         self.router = self.listener = None
         self._before = []
 
@@ -132,10 +132,24 @@ class TrainingUI:
         time.sleep(0.5)  # the last POST in flight
 
 
+def _frequency(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DataError(
+            f"Received an invalid value for `frequency`, expected a positive int (a stats report every that many "
+            f"iterations). Received: frequency={value!r}"
+        )
+    return value
+
+
 @java_boundary("training_ui")
 def training_ui(net, port: int = DEFAULT_PORT, stats_file=None, frequency: int = 1) -> TrainingUI:
-    """DL4J's training UI for the block's training of `net` (see the module docstring); stats in `stats_file`
-    (default ./ui-stats.bin), `frequency`: report every N iterations. port=0 picks a free port."""
+    """DL4J's training UI for the block's training of `net` (see the module docstring).
+
+    port: the UI's TCP port (default 9000; 0 picks a free one; the URL is `.url`). stats_file: where the UI server
+    keeps what it receives (default ./ui-stats.bin; `replay(file)` or `dl4j-bridge ui FILE` shows it again).
+    frequency: DL4J's StatsListener reports every `frequency` iterations (default 1: every minibatch; each report
+    copies the parameters, gradients and updates for the histograms, so raise it for long runs of small batches).
+    """
     return TrainingUI(net, port, stats_file, frequency)
 
 
@@ -162,7 +176,7 @@ def _fit_spark_with_ui(fit, options: dict, spark, net, x, y, kwargs: dict):
     server.start()
     try:
         print(f"DL4J training UI: {server.url} (stats: {server.stats_file})", file=sys.stderr, flush=True)
-        ui_settings = {"ui_url": server.url.split("/train")[0], "ui_frequency": int(options.get("frequency", 1))}
+        ui_settings = {"ui_url": server.url.split("/train")[0], "ui_frequency": _frequency(options.get("frequency", 1))}
         if isinstance(kwargs.get("spark_options"), SparkOptions):
             kwargs["spark_options"] = dataclasses.replace(kwargs["spark_options"], **ui_settings)
         else:
