@@ -66,9 +66,10 @@ def rng():
 def pytest_collection_modifyitems(config, items):
     """GPU tests run only where an NVIDIA driver is present; elsewhere they are skipped, with the reason.
 
-    Under `--dist loadgroup` a test file goes whole to one worker (its module fixtures are built once), and the tests
-    marked `serial` (Spark clusters, service load, timing) form one group that a single worker runs one after
-    another, first, while the other worker takes the remaining files: they never overlap each other."""
+    Under `--dist loadgroup` the tests marked `serial` (Spark clusters, service load, timing) form one group that a
+    single worker runs one after another, while the other worker takes the remaining tests one by one (a module's
+    fixtures may then be built on both workers): serial tests never overlap each other. tests/test_worker_crashes.py
+    checks the group holds (pytest 9.2 broke it silently)."""
     from bridge.serve.runtime import _gpu_driver_missing
 
     reason = _gpu_driver_missing()
