@@ -80,5 +80,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("serial"):
             item.add_marker(pytest.mark.xdist_group("serial"))
-    if getattr(config.option, "dist", "no") == "loadgroup":
-        items.sort(key=lambda item: item.get_closest_marker("serial") is None)  # stable: the longest lane first
+
+
+class _SerialLaneFirst:
+    """The serial group first in the queue (it is the longest lane): sorted after pytest's own reordering (by
+    parametrized fixtures), which would otherwise undo it. On xdist's workers (who collect; the controller does not)
+    `dist` reads "no" and `loadgroup` tells the mode."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if getattr(config.option, "loadgroup", False) or getattr(config.option, "dist", "no") == "loadgroup":
+            items.sort(key=lambda item: item.get_closest_marker("serial") is None)  # stable
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_SerialLaneFirst(), "serial-lane-first")
