@@ -73,18 +73,22 @@ final class TfServing {
             List<Long> dims = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 float[] row = Tensors.flatten(named(instances.get(i), m), dims, "instance " + i);
-                if (row.length != size) {
+                String problem = m.exampleProblem(dims);
+                if (problem != null) {
                     throw JsonCodec.bad("instance " + i + " has " + row.length + " values (shape " + dims + "); model '"
-                            + m.name + "' takes " + size + " per example, shape " + Tensors.text(m.rowShape()));
+                            + m.name + "' takes " + size + " per example, shape " + Tensors.text(m.rowShape())
+                            + m.flatRowsNote() + problem);
                 }
                 System.arraycopy(row, 0, rows, i * size, size);
             }
         } else {
             List<Long> dims = new ArrayList<>();
             rows = Tensors.flatten(named(inputs, m), dims, "\"inputs\"");
-            if (dims.isEmpty() || dims.get(0) == 0 || rows.length != dims.get(0) * size) {
+            String problem = dims.size() < 2 ? "" : m.exampleProblem(dims.subList(1, dims.size()));
+            if (problem != null || dims.get(0) == 0 || rows.length != dims.get(0) * size) {
                 throw JsonCodec.bad("\"inputs\" has shape " + dims + "; model '" + m.name + "' takes [n, "
-                        + Tensors.text(m.rowShape()).replaceAll("[\\[\\]]", "") + "] (or [n, " + size + "])");
+                        + Tensors.text(m.rowShape()).replaceAll("[\\[\\]]", "") + "] (or [n, " + size + "])"
+                        + (problem == null ? "" : problem));
             }
             n = (int) (long) dims.get(0);
         }
