@@ -158,3 +158,43 @@ def test_tf_serving_takes_images_and_flat_rows_and_refuses_channels_last(cnn, se
     for payload in ({"instances": _nhwc(x).tolist()}, {"inputs": _nhwc(x).tolist()}):
         status, body = predict(payload)
         assert status == 400 and TRANSPOSE in body["error"], (list(payload), body)
+
+
+def test_the_service_refuses_the_transpose_for_an_older_flat_export_of_an_image(tmp_path):
+    """A file exported before image inputs: flat [N, 12], metadata "NCHW [N,3,2,2] flattened to [N,12]"."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(5).normal(size=(12, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "w"], ["output"])],
+        "flattened",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 12])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"input_layout": "NCHW [N,3,2,2] flattened to [N,12]"})
+    onnx.save(model, tmp_path / "flat.onnx")
+    x = np.random.default_rng(6).random((2, 3, 2, 2), dtype=np.float32)
+    expected = x.reshape(2, 12) @ w
+    with JavaService(f"flat={tmp_path / 'flat.onnx'}", port=0, threads=1) as svc:
+        client = ServiceClient(svc.url)
+
+        def infer(rows):
+            tensor = {"name": "input", "shape": list(rows.shape), "datatype": "FP32", "data": rows.ravel().tolist()}
+            status, _, body = client.request(
+                "POST", "/v2/models/flat/infer", json.dumps({"inputs": [tensor]}).encode(), JSON
+            )
+            return status, json.loads(body)
+
+        for rows in (x, x.reshape(2, 12)):
+            status, body = infer(rows)
+            assert status == 200, body
+            np.testing.assert_allclose(np.reshape(body["outputs"][0]["data"], (2, 3)), expected, atol=1e-5)
+        status, body = infer(_nhwc(x))
+        assert status == 400 and TRANSPOSE in body["error"], body
+        status, _, body = client.request(
+            "POST", "/v1/models/flat:predict", json.dumps({"instances": _nhwc(x).tolist()}).encode(), JSON
+        )
+        assert status == 400 and TRANSPOSE in json.loads(body)["error"], body

@@ -4,6 +4,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Input validation and packing shared by every {@link Predictor}. */
 public final class InputChecks {
@@ -103,8 +105,9 @@ public final class InputChecks {
      * Why one example of shape {@code example} (no batch axis) cannot be fed to the model, or null when it can.
      * Taken: the model's own per-example shape; for an image model, a flat row of its C*H*W values in C order (the
      * exporter's metadata "input_flat_rows" declares that reshape); for a flat model [N, F], any shape of F values,
-     * as OnnxModel takes them. An image in the other channel order has as many values but other pixels: refused,
-     * with the transpose that fixes it. The problem starts with "; " ("" when there is nothing to add).
+     * as OnnxModel takes them. Refused with the transpose that fixes it: an image in the other channel order (as
+     * many values, other pixels), also where a flat model's metadata says its rows are flattened NCHW images. The
+     * problem starts with "; " ("" when there is nothing to add).
      */
     public static String exampleProblem(long[] example, ModelInfo info) {
         long[] declared = info.inputShape();
@@ -114,13 +117,31 @@ public final class InputChecks {
         }
         long count = 1;
         for (long d : example) {
-            count = d < 0 ? -1 : count * d;
+            if (d < 1 || count * d > Integer.MAX_VALUE) {
+                return "";
+            }
+            count *= d;
         }
-        boolean sameCount = count == info.inputSize();
-        if (sameCount && (row.length == 1 || example.length == 1)) {
-            return null;
+        if (count != info.inputSize()) {
+            return "";
         }
-        return sameCount ? channelHint(example, row) : "";
+        long[] image = row.length == 1 ? flattenedImage(info) : row;
+        String hint = image == null ? "" : channelHint(example, image);
+        return hint.isEmpty() && (row.length == 1 || example.length == 1) ? null : hint;
+    }
+
+    // An older export's flat input that DL4J reshapes into an image: its metadata "input_layout" names the image.
+    private static final Pattern FLATTENED_IMAGE = Pattern.compile("^NCHW \\[N,(\\d+),(\\d+),(\\d+)\\] flattened to");
+
+    /**
+     * [C, H, W] of a flat input that the model's metadata says is a flattened NCHW image of several channels, or null
+     * (one channel reads the same in either order).
+     */
+    private static long[] flattenedImage(ModelInfo info) {
+        Matcher m = FLATTENED_IMAGE.matcher(info.inputLayout().orElse(""));
+        return m.find() && Long.parseLong(m.group(1)) > 1
+                ? new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3))}
+                : null;
     }
 
     private static String describe(long[] declared) {
