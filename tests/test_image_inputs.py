@@ -198,3 +198,14 @@ def test_the_service_refuses_the_transpose_for_an_older_flat_export_of_an_image(
             "POST", "/v1/models/flat:predict", json.dumps({"instances": _nhwc(x).tolist()}).encode(), JSON
         )
         assert status == 400 and TRANSPOSE in json.loads(body)["error"], body
+
+
+def test_tf_serving_metadata_shows_the_image_shape(service):
+    status, _, body = ServiceClient(service.url).request("GET", "/v1/models/cnn/metadata")
+    assert status == 200, body
+    signature = json.loads(body)["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    (tensor,) = signature["inputs"].values()
+    assert [int(d["size"]) for d in tensor["tensor_shape"]["dim"]] == [-1, C, H, W]
+    assert tensor["dtype"] == "DT_FLOAT"
+    (out,) = signature["outputs"].values()
+    assert [int(d["size"]) for d in out["tensor_shape"]["dim"]] == [-1, 5]

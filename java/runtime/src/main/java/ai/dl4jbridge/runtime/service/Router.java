@@ -27,7 +27,7 @@ final class Router {
     private static final Logger LOG = Logger.getLogger(Router.class.getName());
     private static final String ROUTES = "routes: POST /v1/predict, GET /v1/model, GET /health, GET /metrics, GET /v2,"
             + " GET /v2/health/live|ready, GET /v2/models/NAME[/versions/V][/ready], POST /v2/models/NAME[/versions/V]/infer,"
-            + " POST /v2/repository/index, POST /v1/models/NAME[/versions/V]:predict";
+            + " POST /v2/repository/index, POST /v1/models/NAME[/versions/V]:predict, GET /v1/models/NAME[/versions/V][/metadata]";
 
     private final Map<String, ServedModel> models = new LinkedHashMap<>();
     private final ServedModel defaultModel;
