@@ -32,7 +32,6 @@ from .registry import (
     VERTICES,
     Graph,
     Tensor,
-    data_format,
     layer_problems,
     registry_problems,
 )
@@ -54,7 +53,6 @@ HOW_TO_ADD = (
     "(or @vertex / @activation / @preprocessor) that takes and returns named tensors, and add a "
     "parity case for it in tests/test_onnx_parity.py."
 )
-_FF_TO_CNN = ".FeedForwardToCnnPreProcessor"
 # Verification rows when the caller gives no sample: enough to see a difference, few enough for big inputs.
 _SAMPLE_ROWS, _BIG_EXAMPLE = 16, 20_000
 
@@ -123,7 +121,7 @@ def to_onnx(
     specs = _input_tensors(net, network, input_shape)
     outputs = _output_names(network)
     g = Graph(opset=opset, used={t.name for t in specs.values()} | set(outputs.values()))
-    images = _image_inputs(net, network)
+    images = _image_inputs(net)
     tensors = _convert(g, network, _flattened(g, specs, images))
     for dl4j_name, onnx_name in outputs.items():
         g.nodes.append(
@@ -150,27 +148,12 @@ def to_onnx(
     return _model(graph, opset, name, scaling, labels, _layouts(net, specs, images), _flat_rows(specs, images))
 
 
-def _image_inputs(net, network: Network) -> dict[str, tuple[str, tuple[int, ...]]]:
+def _image_inputs(net) -> dict[str, tuple[str, tuple[int, ...]]]:
     """DL4J input name -> (layout, per-example image shape) for the inputs whose flat rows DL4J reshapes into an
-    image (InputType.convolutionalFlat): the ONNX model takes those as images, [N, C, H, W] (or [N, H, W, C]
-    where the preprocessor is NHWC), so that an image in the other channel order has the wrong shape instead
-    of the right number of values."""
-    images = {}
-    for spec in input_specs(net):
-        if spec.image is None:
-            continue
-        layout = _image_preprocessor_layout(network, spec.name)
-        c, h, w = spec.image
-        images[spec.name] = (layout, (h, w, c) if layout == "NHWC" else (c, h, w))
-    return images
-
-
-def _image_preprocessor_layout(network: Network, input_name: str) -> str:
-    """The layout the FeedForwardToCnnPreProcessor reading `input_name` reshapes its flat rows into."""
-    for node in network.nodes:
-        if node.kind == PREPROCESSOR and node.inputs == [input_name] and node.java_class.endswith(_FF_TO_CNN):
-            return data_format(node.conf)
-    return "NCHW"
+    image (InputType.convolutionalFlat; DL4J 1.0.0-M2.1's FeedForwardToCnnPreProcessor is NCHW only): the ONNX
+    model takes those as images [N, C, H, W], so that an image in the other channel order has the wrong shape
+    instead of the right number of values."""
+    return {spec.name: ("NCHW", spec.image) for spec in input_specs(net) if spec.image is not None}
 
 
 def _flattened(g: Graph, specs: dict[str, Tensor], images: dict) -> dict[str, Tensor]:
