@@ -111,13 +111,18 @@ def test_image_input_without_a_shape_says_how_to_give_it():
         bridge.onnx.to_onnx(net, input_shape=(16, 16, 3))
 
 
-def test_flat_image_input_keeps_flat_rows_and_says_so():
+def test_flat_image_input_exports_an_image_input_and_declares_the_flat_rows():
+    """InputType.convolutionalFlat: the ONNX input is the image (a channels-last array then has the wrong shape, not
+    just as many values); the metadata declares the C-order reshape that flat rows still get."""
     net = sequential([conv(4, 3), max_pool(), output(3)], flat_image_input(10, 10, 1))
     randomize(net, 4)
     model = bridge.onnx.to_onnx(net)
+    assert [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == ["N", 1, 10, 10]
     meta = {p.key: p.value for p in model.metadata_props}
-    assert meta["input_layout"] == "NCHW [N,1,10,10] flattened to [N,100]"
+    assert meta["input_layout"] == "NCHW [N,1,10,10]"
+    assert meta["input_flat_rows"] == "[N,100] reshaped in C order to NCHW [N,1,10,10]"
     assert_parity(net, _images(3, (100,)))
+    assert_parity(net, _images(3, (1, 10, 10)))
 
 
 def test_multilayer_exports_are_numerically_unchanged():
@@ -128,4 +133,5 @@ def test_multilayer_exports_are_numerically_unchanged():
         new_model = bridge.onnx.to_onnx(bridge.load(folder / "model.zip"))
         new = ort.InferenceSession(new_model.SerializeToString(), providers=["CPUExecutionProvider"])
         x = np.fromfile(VECTORS / "mnist_test_1000.u8", np.uint8)[: 64 * 784].reshape(64, 784).astype(np.float32) / 255
-        np.testing.assert_array_equal(new.run(None, {"input": x})[0], old.run(None, {"input": x})[0])
+        image = x.reshape(len(x), *new.get_inputs()[0].shape[1:])  # lenet's input is now [N, 1, 28, 28]
+        np.testing.assert_array_equal(new.run(None, {"input": image})[0], old.run(None, {"input": x})[0])

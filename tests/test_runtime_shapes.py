@@ -209,3 +209,23 @@ def test_flat_model_still_takes_any_row_shape(tmp_path):
     expected = x.astype(np.float64) @ w
     _assert_close(model.predict(x.reshape(4, 1, 3, 4)), expected, "(n, 1, 3, 4) into a flat [N, 12] model")
     assert model.input_layout == "[N,12]"
+
+
+def test_an_older_flat_export_of_an_image_refuses_its_channels_last_transpose(tmp_path):
+    """Files exported before image inputs: a flat [N, C*H*W] input whose metadata names the flattened NCHW image."""
+    w = RNG.normal(size=(12, 3)).astype(np.float32)
+    path = _save(
+        tmp_path / "flattened.onnx",
+        [helper.make_node("MatMul", ["input", "w"], ["output"])],
+        [_value("input", ["N", 12])],
+        [_value("output", ["N", 3])],
+        [numpy_helper.from_array(w, "w")],
+        layout="NCHW [N,3,2,2] flattened to [N,12]",
+    )
+    model = OnnxModel(path, providers="cpu")
+    x = RNG.random((4, 3, 2, 2), dtype=np.float32)
+    expected = x.reshape(4, 12).astype(np.float64) @ w
+    _assert_close(model.predict(x), expected, "(n, 3, 2, 2) images")
+    _assert_close(model.predict(x.reshape(4, 12)), expected, "flat rows")
+    with pytest.raises(ShapeError, match=r"np\.transpose\(x, \(0, 3, 1, 2\)\)"):
+        model.predict(x.transpose(0, 2, 3, 1))

@@ -58,7 +58,7 @@ def test_export_triton_writes_a_config_triton_parses_the_model_and_the_labels(le
     assert [o.name for o in config.output] == [o.name for o in model.graph.output]
     (tensor,), (out,) = config.input, config.output
     assert tensor.data_type == out.data_type == model_config_pb2.TYPE_FP32
-    assert list(tensor.dims) == [784] and list(out.dims) == [10]  # no batch dimension: Triton adds it
+    assert list(tensor.dims) == [1, 28, 28] and list(out.dims) == [10]  # no batch dimension: Triton adds it
     assert out.label_filename == "labels.txt"  # ModelInput has no label_filename
     assert (folder / "labels.txt").read_text().splitlines() == LABELS
     assert bridge.OnnxModel(report.model).labels == tuple(LABELS)
@@ -68,7 +68,7 @@ def test_without_batching_the_dims_keep_the_batch_dimension_and_no_dynamic_batch
     report = bridge.export_triton(lenet, tmp_path, max_batch_size=0, verify=False)
     config = _config(report.config)
     assert config.name == "lenet" and config.max_batch_size == 0 and not config.HasField("dynamic_batching")
-    assert list(config.input[0].dims) == [-1, 784] and list(config.output[0].dims) == [-1, 10]
+    assert list(config.input[0].dims) == [-1, 1, 28, 28] and list(config.output[0].dims) == [-1, 10]
     assert report.max_abs_diff is None
 
 
@@ -120,9 +120,9 @@ def test_the_java_service_serves_the_repository_to_tritonclient(lenet, lenet_zip
         for name, version in (("digits", "3"), ("cli", "1")):
             assert client.is_model_ready(name, version)
             meta = client.get_model_metadata(name)
-            assert meta["inputs"][0]["shape"] == [-1, 784] and meta["outputs"][0]["shape"] == [-1, 10], meta
+            assert meta["inputs"][0]["shape"] == [-1, 1, 28, 28] and meta["outputs"][0]["shape"] == [-1, 10], meta
             in_name, out_name = meta["inputs"][0]["name"], meta["outputs"][0]["name"]
-            tensor = triton_http.InferInput(in_name, [len(x), 784], "FP32")
+            tensor = triton_http.InferInput(in_name, [len(x), 784], "FP32")  # flat rows: still taken
             tensor.set_data_from_numpy(x.reshape(len(x), -1))
             result = client.infer(name, [tensor], outputs=[triton_http.InferRequestedOutput(out_name)])
             expected = bridge.OnnxModel(repo / name / version / "model.onnx", providers="cpu").predict(x)

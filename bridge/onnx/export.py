@@ -121,7 +121,8 @@ def to_onnx(
     specs = _input_tensors(net, network, input_shape)
     outputs = _output_names(network)
     g = Graph(opset=opset, used={t.name for t in specs.values()} | set(outputs.values()))
-    tensors = _convert(g, network, dict(specs))
+    images = _image_inputs(net)
+    tensors = _convert(g, network, _flattened(g, specs, images))
     for dl4j_name, onnx_name in outputs.items():
         g.nodes.append(
             helper.make_node(
@@ -137,11 +138,44 @@ def to_onnx(
     graph = helper.make_graph(
         g.nodes,
         name,
-        [helper.make_tensor_value_info(t.name, FLOAT, ["N", *t.shape]) for t in specs.values()],
+        [
+            helper.make_tensor_value_info(t.name, FLOAT, ["N", *images.get(dl4j_name, (None, t.shape))[1]])
+            for dl4j_name, t in specs.items()
+        ],
         [helper.make_tensor_value_info(o, FLOAT, ["N", *tensors[d].shape]) for d, o in outputs.items()],
         g.initializers,
     )
-    return _model(graph, opset, name, scaling, labels, _layouts(net, specs))
+    return _model(graph, opset, name, scaling, labels, _layouts(net, specs, images), _flat_rows(specs, images))
+
+
+def _image_inputs(net) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """DL4J input name -> (layout, per-example image shape) for the inputs whose flat rows DL4J reshapes into an
+    image (InputType.convolutionalFlat; DL4J 1.0.0-M2.1's FeedForwardToCnnPreProcessor is NCHW only): the ONNX
+    model takes those as images [N, C, H, W], so that an image in the other channel order has the wrong shape
+    instead of the right number of values."""
+    return {spec.name: ("NCHW", spec.image) for spec in input_specs(net) if spec.image is not None}
+
+
+def _flattened(g: Graph, specs: dict[str, Tensor], images: dict) -> dict[str, Tensor]:
+    """The tensors DL4J's first layers read: an image graph input flattened back to the flat row (C order of
+    its own layout) that DL4J's preprocessor reshapes; ONNX Runtime makes both a view."""
+    tensors = dict(specs)
+    for dl4j_name, (layout, shape) in images.items():
+        t = specs[dl4j_name]
+        g.scope, g.doc = t.name, f"network input {t.name!r}: {layout} images, as flat rows for DL4J's preprocessor"
+        tensors[dl4j_name] = g.apply("Flatten", Tensor(t.name, shape), t.shape, "flat_rows", axis=1)
+    return tensors
+
+
+def _flat_rows(specs: dict[str, Tensor], images: dict) -> str:
+    """The "input_flat_rows" metadata: which image inputs also take flat rows, and the reshape that reads them."""
+    parts = [
+        f"[N,{specs[name].shape[0]}] reshaped in C order to {layout} [N,{','.join(map(str, shape))}]"
+        for name, (layout, shape) in images.items()
+    ]
+    if len(specs) > 1:
+        parts = [f"{specs[name].name}: {part}" for name, part in zip(images, parts)]
+    return "; ".join(parts)
 
 
 def _convert(g: Graph, network: Network, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -186,7 +220,7 @@ def describe(conf: dict, label: str) -> str:
     return summary if len(summary) <= _SUMMARY_CHARS else summary[: _SUMMARY_CHARS - 3] + "..."
 
 
-def _model(graph, opset: int, name: str, scaling, labels, layout: str) -> onnx.ModelProto:
+def _model(graph, opset: int, name: str, scaling, labels, layout: str, flat_rows: str = "") -> onnx.ModelProto:
     model = helper.make_model(
         graph, producer_name="dl4j-bridge", producer_version=__version__, opset_imports=[helper.make_opsetid("", opset)]
     )
@@ -195,6 +229,8 @@ def _model(graph, opset: int, name: str, scaling, labels, layout: str) -> onnx.M
         "model_name": name,
         "dl4j_version": DL4J_VERSION,
         "input_layout": layout,
+        # Flat rows of an image input are still taken, reshaped as this says: runtimes reshape only where it is set.
+        "input_flat_rows": flat_rows,
         "input_scaling": scaling or "",
         "labels": json.dumps(list(labels)) if labels else "",
     }
@@ -283,14 +319,15 @@ def _check_image_shape(spec, shape: tuple[int, ...], example: str) -> None:
         )
 
 
-def _layouts(net, tensors: dict[str, Tensor]) -> str:
+def _layouts(net, tensors: dict[str, Tensor], images: dict) -> str:
     """The "input_layout" metadata: the layout of every input, as the ONNX model takes it."""
     parts = []
     for spec in input_specs(net):
         t = tensors[spec.name]
         dims = ",".join(map(str, t.shape))
-        if spec.image is not None:
-            parts.append(f"NCHW [N,{','.join(map(str, spec.image))}] flattened to [N,{dims}]")
+        if spec.name in images:
+            layout, shape = images[spec.name]
+            parts.append(f"{layout} [N,{','.join(map(str, shape))}]")
         else:
             parts.append(f"{spec.layout} [N,{dims}]" if spec.layout != "flat" else f"[N,{dims}]")
     return parts[0] if len(parts) == 1 else "; ".join(f"{name}: {p}" for name, p in zip(tensors, parts))
@@ -440,7 +477,7 @@ def parity(net, payload, sample=None) -> list[Parity]:
         else ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
     )
     feeds = _feeds(session, sample)
-    inputs = [feeds[i.name] for i in session.get_inputs()]
+    inputs = _dl4j_feeds(net, [feeds[i.name] for i in session.get_inputs()])
     expected, exact = dl4j_outputs(net, inputs), dl4j_outputs(net, inputs, np.float64)
     results = []
     for meta, output, want, truth in zip(session.get_outputs(), session.run(None, feeds), expected, exact):
@@ -474,6 +511,13 @@ def _feeds(session, sample) -> dict[str, np.ndarray]:
         i.name: np.ascontiguousarray(feeds[i.name], dtype=np.float32).reshape(len(feeds[i.name]), *i.shape[1:])
         for i in session.get_inputs()
     }
+
+
+def _dl4j_feeds(net, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    """The ONNX feeds as DL4J takes them: images of a convolutionalFlat input as the flat rows its preprocessor reads."""
+    return [
+        f.reshape(len(f), -1) if spec.layout == "flat" and f.ndim > 2 else f for spec, f in zip(input_specs(net), feeds)
+    ]
 
 
 def _default_sample(session) -> dict[str, np.ndarray]:

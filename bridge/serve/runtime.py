@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -77,7 +78,9 @@ class OnnxModel:
     of C*H*W values is the image flattened channel by channel, as numpy's reshape writes it). A
     flat model [N, F] also takes any (n, ...) with F values per row, e.g. (n, 1, 28, 28). An image
     in the other channel order, e.g. (n, H, W, C) for an [N, C, H, W] model, is refused with
-    ShapeError saying which np.transpose fixes it: same number of values, different pixels.
+    ShapeError saying which np.transpose fixes it: same number of values, different pixels (also for a
+    flat model whose metadata says its rows are flattened NCHW images). An image whose channels, height
+    and width are equal (3x3x3) reads the same both ways: that mix-up cannot be told.
     NaN and infinite inputs are refused with DataError. Large inputs run in batches of
     `batch_size` rows. Outputs keep the model's rank: (n, classes), (n, 1, H, W), ...
 
@@ -208,9 +211,12 @@ class OnnxModel:
             )
         per_row = int(np.prod(declared))
         flat_model = len(declared) == 1
-        if int(np.prod(got)) == per_row and (flat_model or got == (per_row,)):
+        # An older export's flat input whose metadata names the NCHW image it flattens: refuse that image's transpose.
+        fix = _transpose_fix(
+            (_multi_channel(flattened_image(self.input_layout)) if flat_model else None) or declared, got
+        )
+        if not fix and int(np.prod(got)) == per_row and (flat_model or got == (per_row,)):
             return x.reshape(len(x), *declared)
-        fix = _transpose_fix(declared, got)
         if fix:
             raise ShapeError(
                 f"Received input of shape {x.shape}, but the model takes (n, {_dims(declared)}) "
@@ -275,6 +281,21 @@ def _dim(d) -> int | None:
 
 def _dims(shape: tuple) -> str:
     return ", ".join("?" if d is None else str(d) for d in shape)
+
+
+_FLATTENED_IMAGE = re.compile(r"NCHW \[N,(\d+),(\d+),(\d+)\] flattened")
+
+
+def flattened_image(layout: str) -> tuple[int, int, int] | None:
+    """(C, H, W) of a flat input whose "input_layout" metadata says it is a flattened NCHW image (the exporter's
+    form before image inputs: "NCHW [N,1,28,28] flattened to [N,784]"), or None."""
+    match = _FLATTENED_IMAGE.search(layout or "")
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def _multi_channel(image: tuple | None) -> tuple | None:
+    """The image, where its channel order matters (one channel reads the same both ways)."""
+    return image if image and image[0] > 1 else None
 
 
 def _transpose_fix(declared: tuple, got: tuple) -> tuple | None:

@@ -9,7 +9,6 @@ unreadable, forged or oversized file is a DataError naming it.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from ..data.images import IMAGE_SUFFIXES, decode_image
 from ..data.npfiles import open_npz, read_npy
 from ..errors import DataError, ShapeError
+from .runtime import flattened_image
 
 __all__ = ["read_inputs", "IMAGE_SUFFIXES", "image_geometry"]
 
@@ -68,10 +68,9 @@ def image_geometry(model) -> tuple[int, int, int, str]:
             return shape[2], shape[0], shape[1], "NHWC"
         return shape[0], shape[1], shape[2], "NCHW"
     if len(shape) == 1 and shape[0]:
-        match = re.search(r"NCHW \[N,(\d+),(\d+),(\d+)\] flattened", layout)
-        if match:
-            c, h, w = (int(g) for g in match.groups())
-            return c, h, w, "flat"
+        image = flattened_image(layout)
+        if image:
+            return (*image, "flat")
         side = int(round(shape[0] ** 0.5))
         if side * side == shape[0]:
             return 1, side, side, "flat"

@@ -4,6 +4,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Input validation and packing shared by every {@link Predictor}. */
 public final class InputChecks {
@@ -71,8 +73,9 @@ public final class InputChecks {
     }
 
     /**
-     * Checks a tensor's shape [n, ...] against the model's declared input shape and that {@code values}
-     * holds exactly its floats; returns n. A channels-first/last mix-up is named, with the fix.
+     * Checks a tensor's shape [n, ...] against the model's input and that {@code values} holds exactly its floats;
+     * returns n. The shape is the model's, or flat rows [n, C*H*W] of an image model ({@link #exampleProblem});
+     * a channels-first/last mix-up is named, with the transpose that fixes it.
      */
     public static int checkShape(float[] values, long[] shape, ModelInfo info) {
         long[] declared = info.inputShape();
@@ -80,13 +83,10 @@ public final class InputChecks {
             throw new InvalidInputException((values == null ? "values" : "shape") + " is null, expected a tensor of"
                     + " shape " + describe(declared) + " and its floats in C order");
         }
-        boolean same = shape.length == declared.length && shape.length > 0;
-        for (int i = 1; same && i < shape.length; i++) {
-            same = shape[i] == declared[i];
-        }
-        if (!same) {
+        String problem = shape.length < 2 ? "" : exampleProblem(Arrays.copyOfRange(shape, 1, shape.length), info);
+        if (problem != null) {
             throw new InvalidInputException("input shape " + Arrays.toString(shape) + " does not match the model's "
-                    + describe(declared) + layoutOf(info) + channelHint(shape, declared));
+                    + describe(declared) + layoutOf(info) + problem);
         }
         if (shape[0] < 1 || shape[0] > Integer.MAX_VALUE) {
             throw new InvalidInputException(
@@ -101,6 +101,49 @@ public final class InputChecks {
         return n;
     }
 
+    /**
+     * Why one example of shape {@code example} (no batch axis) cannot be fed to the model, or null when it can.
+     * Taken: the model's own per-example shape; for an image model, a flat row of its C*H*W values in C order (the
+     * exporter's metadata "input_flat_rows" declares that reshape); for a flat model [N, F], any shape of F values,
+     * as OnnxModel takes them. Refused with the transpose that fixes it: an image in the other channel order (as
+     * many values, other pixels), also where a flat model's metadata says its rows are flattened NCHW images. The
+     * problem starts with "; " ("" when there is nothing to add).
+     */
+    public static String exampleProblem(long[] example, ModelInfo info) {
+        long[] declared = info.inputShape();
+        long[] row = Arrays.copyOfRange(declared, 1, declared.length);
+        if (Arrays.equals(example, row)) {
+            return null;
+        }
+        long count = 1;
+        for (long d : example) {
+            if (d < 1 || count * d > Integer.MAX_VALUE) {
+                return "";
+            }
+            count *= d;
+        }
+        if (count != info.inputSize()) {
+            return "";
+        }
+        long[] image = row.length == 1 ? flattenedImage(info) : row;
+        String hint = image == null ? "" : channelHint(example, image);
+        return hint.isEmpty() && (row.length == 1 || example.length == 1) ? null : hint;
+    }
+
+    // An older export's flat input that DL4J reshapes into an image: its metadata "input_layout" names the image.
+    private static final Pattern FLATTENED_IMAGE = Pattern.compile("^NCHW \\[N,(\\d+),(\\d+),(\\d+)\\] flattened to");
+
+    /**
+     * [C, H, W] of a flat input that the model's metadata says is a flattened NCHW image of several channels, or null
+     * (one channel reads the same in either order).
+     */
+    private static long[] flattenedImage(ModelInfo info) {
+        Matcher m = FLATTENED_IMAGE.matcher(info.inputLayout().orElse(""));
+        return m.find() && Long.parseLong(m.group(1)) > 1
+                ? new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3))}
+                : null;
+    }
+
     private static String describe(long[] declared) {
         StringBuilder out = new StringBuilder("[n");
         for (int i = 1; i < declared.length; i++) {
@@ -113,18 +156,20 @@ public final class InputChecks {
         return info.inputLayout().map(layout -> " (layout " + layout + ")").orElse("");
     }
 
-    /** A hint when {@code shape} is {@code declared} with the channel axis moved to the other end. */
-    private static String channelHint(long[] shape, long[] declared) {
-        if (shape.length != 4 || declared.length != 4) {
+    /** A hint when {@code example} is the model's per-example {@code row} with the channel axis at the other end. */
+    private static String channelHint(long[] example, long[] row) {
+        if (example.length != 3 || row.length != 3) {
             return "";
         }
-        if (shape[1] == declared[2] && shape[2] == declared[3] && shape[3] == declared[1]) {
+        if (example[0] == row[1] && example[1] == row[2] && example[2] == row[0]) {
             return "; this looks like channels-last [n, H, W, C] data: transpose it to [n, C, H, W]"
-                    + " (numpy: np.transpose(x, (0, 3, 1, 2))), its values would be misread as they are";
+                    + " (numpy: x.transpose(0, 3, 1, 2)), its values would be"
+                    + " misread as they are";
         }
-        if (shape[1] == declared[3] && shape[2] == declared[1] && shape[3] == declared[2]) {
+        if (example[0] == row[2] && example[1] == row[0] && example[2] == row[1]) {
             return "; this looks like channels-first [n, C, H, W] data: transpose it to [n, H, W, C]"
-                    + " (numpy: np.transpose(x, (0, 2, 3, 1))), its values would be misread as they are";
+                    + " (numpy: x.transpose(0, 2, 3, 1)), its values would be"
+                    + " misread as they are";
         }
         return "";
     }

@@ -63,6 +63,7 @@ class ImageModelTest {
             rows[r] = Arrays.copyOfRange(x, r * ImageModel.IN, (r + 1) * ImageModel.IN);
         }
         assertMatches(expected, predictor.predict(rows), n, "flat rows of 192, C order");
+        assertMatches(expected, predictor.predict(x, new long[] {n, 192}), n, "shaped [n, 192]: flat rows");
     }
 
     @Test
@@ -73,6 +74,7 @@ class ImageModelTest {
         assertTrue(
                 e.getMessage().contains("[2, 8, 8, 3] does not match the model's [n, 3, 8, 8]")
                         && e.getMessage().contains("channels-last")
+                        && e.getMessage().contains("x.transpose(0, 3, 1, 2)")
                         && e.getMessage().contains("NCHW [N,3,8,8]"),
                 e.getMessage());
     }

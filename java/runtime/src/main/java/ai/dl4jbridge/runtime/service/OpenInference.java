@@ -1,5 +1,6 @@
 package ai.dl4jbridge.runtime.service;
 
+import ai.dl4jbridge.runtime.InputChecks;
 import ai.dl4jbridge.runtime.Prediction;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -244,11 +245,12 @@ final class OpenInference {
                     "input '" + name + "' has datatype '" + truncate(datatype) + "'; this model takes FP32");
         }
         long[] rowShape = m.rowShape();
-        if (shape.length != rowShape.length + 1
-                || !Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), rowShape)
-                || shape[0] < 1) {
+        String problem =
+                shape.length < 2 ? "" : InputChecks.exampleProblem(Arrays.copyOfRange(shape, 1, shape.length), m.info);
+        if (problem != null || shape[0] < 1) {
             throw JsonCodec.bad("input '" + name + "' has shape " + Arrays.toString(shape) + "; model '" + m.name
-                    + "' takes [n, " + Arrays.toString(rowShape).replaceAll("[\\[\\]]", "") + "] with n >= 1");
+                    + "' takes [n, " + Arrays.toString(rowShape).replaceAll("[\\[\\]]", "") + "] with n >= 1"
+                    + m.flatRowsNote() + (problem == null ? "" : problem));
         }
         if (shape[0] > maxRows) {
             throw new HttpError(

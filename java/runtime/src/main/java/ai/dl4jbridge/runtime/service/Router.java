@@ -2,9 +2,11 @@ package ai.dl4jbridge.runtime.service;
 
 import ai.dl4jbridge.runtime.InvalidInputException;
 import ai.dl4jbridge.runtime.Prediction;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -25,7 +27,7 @@ final class Router {
     private static final Logger LOG = Logger.getLogger(Router.class.getName());
     private static final String ROUTES = "routes: POST /v1/predict, GET /v1/model, GET /health, GET /metrics, GET /v2,"
             + " GET /v2/health/live|ready, GET /v2/models/NAME[/versions/V][/ready], POST /v2/models/NAME[/versions/V]/infer,"
-            + " POST /v2/repository/index, POST /v1/models/NAME[/versions/V]:predict";
+            + " POST /v2/repository/index, POST /v1/models/NAME[/versions/V]:predict, GET /v1/models/NAME[/versions/V][/metadata]";
 
     private final Map<String, ServedModel> models = new LinkedHashMap<>();
     private final ServedModel defaultModel;
@@ -158,6 +160,31 @@ final class Router {
         throw new HttpError(404, "not_found", "no route " + truncate(path) + "; " + ROUTES);
     }
 
+    /**
+     * On a refused v1 JSON body only: the first row nested as the model's image in the other channel order, and the
+     * transpose that fixes it ("" when none is). The streaming parse stops at the first axis that differs, before it
+     * knows the row's shape; this reads the body again as a tree to tell.
+     */
+    private static String channelOrderHint(byte[] body, ServedModel model) {
+        if (model.rowShape().length != 3) {
+            return "";
+        }
+        try {
+            JsonNode inputs = Tensors.object(body, 0, body.length, "the body").get("inputs");
+            List<Long> dims = new ArrayList<>();
+            for (int i = 0; inputs != null && inputs.isArray() && i < inputs.size(); i++) {
+                Tensors.flatten(inputs.get(i), dims, "row " + i);
+                String problem = model.exampleProblem(dims);
+                if (problem != null && !problem.isEmpty()) {
+                    return "; row " + i + " has shape " + dims + problem;
+                }
+            }
+        } catch (HttpError notRectangular) {
+            // rows that are no tensors at all: the parse error says enough
+        }
+        return "";
+    }
+
     static CompletableFuture<Reply> done(Reply reply) {
         return CompletableFuture.completedFuture(reply);
     }
@@ -234,7 +261,13 @@ final class Router {
         FloatBuffer rows;
         int n;
         if (Reply.JSON.equals(type)) {
-            float[][] parsed = JsonCodec.parseInputs(r.body, model.rowShape(), maxRows);
+            float[][] parsed;
+            try {
+                parsed = JsonCodec.parseInputs(r.body, model.rowShape(), maxRows);
+            } catch (HttpError e) {
+                String hint = e.status == 400 ? channelOrderHint(r.body, model) : "";
+                throw hint.isEmpty() ? e : new HttpError(e.status, e.kind, e.getMessage() + hint);
+            }
             n = parsed.length;
             float[] flat = new float[n * size];
             for (int i = 0; i < n; i++) {

@@ -7,6 +7,7 @@ import ai.dl4jbridge.runtime.Prediction;
 import ai.dl4jbridge.runtime.Predictor;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 
@@ -43,6 +44,21 @@ final class ServedModel implements AutoCloseable {
     long[] rowShape() {
         long[] shape = info.inputShape();
         return Arrays.copyOfRange(shape, 1, shape.length);
+    }
+
+    /** ", or flat rows [n, C*H*W]" for an image model (whose flat rows are read in C order), else "". */
+    String flatRowsNote() {
+        long[] row = rowShape();
+        return row.length > 1 ? " (or flat rows [n, " + info.inputSize() + "], C order)" : "";
+    }
+
+    /**
+     * Null when one example of shape {@code dims} can be fed to this model; else "" or, for a channels-first/last
+     * mix-up, "; " and the transpose that fixes it ({@link InputChecks#exampleProblem}).
+     */
+    String exampleProblem(List<Long> dims) {
+        return InputChecks.exampleProblem(
+                dims.stream().mapToLong(Long::longValue).toArray(), info);
     }
 
     /**

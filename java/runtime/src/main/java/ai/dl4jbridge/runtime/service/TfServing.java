@@ -22,13 +22,17 @@ final class TfServing {
         if (predict) {
             rest = rest.substring(0, rest.length() - ":predict".length());
         }
+        boolean metadata = !predict && rest.endsWith("/metadata");
+        if (metadata) {
+            rest = rest.substring(0, rest.length() - "/metadata".length());
+        }
         String[] parts = rest.split("/", -1);
         String version = null;
         if (parts.length == 3 && parts[1].equals("versions")) {
             version = parts[2];
         } else if (parts.length != 1) {
             route[0] = "/v1/models";
-            throw new HttpError(404, "not_found", "expected /v1/models/NAME[/versions/VERSION][:predict]");
+            throw new HttpError(404, "not_found", "expected /v1/models/NAME[/versions/VERSION][:predict or /metadata]");
         }
         ServedModel m;
         if (predict) {
@@ -36,6 +40,11 @@ final class TfServing {
             Router.requireMethod(r, "POST");
             m = router.model(parts[0], version);
             return predict(router, m, r);
+        }
+        if (metadata) {
+            route[0] = "/v1/models/metadata";
+            Router.requireMethod(r, "GET");
+            return Router.done(Reply.json(200, Tensors.write(metadata(router.model(parts[0], version)))));
         }
         route[0] = "/v1/models";
         Router.requireMethod(r, "GET");
@@ -45,6 +54,37 @@ final class TfServing {
         v.put("version", m.version).put("state", router.isStopping() ? "END" : "AVAILABLE");
         v.putObject("status").put("error_code", "OK").put("error_message", "");
         return Router.done(Reply.json(200, Tensors.write(status)));
+    }
+
+    /**
+     * TF Serving's GetModelMetadata answer: the "serving_default" signature with the model's input and output, their
+     * shapes with -1 for the batch ([-1, 3, 32, 32] for an image input).
+     */
+    private static ObjectNode metadata(ServedModel m) {
+        ObjectNode answer = Tensors.NODES.objectNode();
+        answer.putObject("model_spec")
+                .put("name", m.name)
+                .put("signature_name", "")
+                .put("version", m.version);
+        ObjectNode signature = answer.putObject("metadata")
+                .putObject("signature_def")
+                .putObject("signature_def")
+                .putObject("serving_default");
+        tensorInfo(signature.putObject("inputs"), m.info.inputName(), m.info.inputShape());
+        tensorInfo(signature.putObject("outputs"), m.info.outputName(), m.info.outputShape());
+        signature.put("method_name", "tensorflow/serving/predict");
+        return answer;
+    }
+
+    private static void tensorInfo(ObjectNode parent, String name, long[] shape) {
+        ObjectNode tensor = parent.putObject(name);
+        tensor.put("dtype", "DT_FLOAT").put("name", name);
+        ObjectNode tensorShape = tensor.putObject("tensor_shape");
+        ArrayNode dims = tensorShape.putArray("dim");
+        for (long d : shape) {
+            dims.addObject().put("size", Long.toString(d)).put("name", "");
+        }
+        tensorShape.put("unknown_rank", false);
     }
 
     private static CompletableFuture<Reply> predict(Router router, ServedModel m, Request r) {
@@ -73,18 +113,22 @@ final class TfServing {
             List<Long> dims = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 float[] row = Tensors.flatten(named(instances.get(i), m), dims, "instance " + i);
-                if (row.length != size) {
+                String problem = m.exampleProblem(dims);
+                if (problem != null) {
                     throw JsonCodec.bad("instance " + i + " has " + row.length + " values (shape " + dims + "); model '"
-                            + m.name + "' takes " + size + " per example, shape " + Tensors.text(m.rowShape()));
+                            + m.name + "' takes " + size + " per example, shape " + Tensors.text(m.rowShape())
+                            + m.flatRowsNote() + problem);
                 }
                 System.arraycopy(row, 0, rows, i * size, size);
             }
         } else {
             List<Long> dims = new ArrayList<>();
             rows = Tensors.flatten(named(inputs, m), dims, "\"inputs\"");
-            if (dims.isEmpty() || dims.get(0) == 0 || rows.length != dims.get(0) * size) {
+            String problem = dims.size() < 2 ? "" : m.exampleProblem(dims.subList(1, dims.size()));
+            if (problem != null || dims.get(0) == 0 || rows.length != dims.get(0) * size) {
                 throw JsonCodec.bad("\"inputs\" has shape " + dims + "; model '" + m.name + "' takes [n, "
-                        + Tensors.text(m.rowShape()).replaceAll("[\\[\\]]", "") + "] (or [n, " + size + "])");
+                        + Tensors.text(m.rowShape()).replaceAll("[\\[\\]]", "") + "] (or [n, " + size + "])"
+                        + (problem == null ? "" : problem));
             }
             n = (int) (long) dims.get(0);
         }

@@ -108,6 +108,7 @@ class ImageServiceTest {
         String body = new String(r.body());
         assertEquals(400, r.statusCode(), body);
         assertTrue(body.contains("axis 3 has 3 entries, expected 8") && body.contains("[3][8][8]"), body);
+        assertTrue(body.contains("row 0 has shape [8, 8, 3]") && body.contains("x.transpose(0, 3, 1, 2)"), body);
     }
 
     @Test
