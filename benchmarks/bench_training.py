@@ -575,7 +575,9 @@ Most of the gap was DL4J 1.0.0-M2.1 never using oneDNN for its CNN layers: its l
 `org.nd4j.nativeblas.Nd4jCpu$Environment.isUseMKLDNN()`, a class nd4j-native M2.1 moved and renamed
 (`...nativecpu.bindings.Nd4jCpu`, `isUseONEDNN()`), so it fails quietly and every convolution runs DL4J's own
 im2col + gemm (libnd4j's verbose log shows `im2col` and `matmul` ops; oneDNN's matmul refuses DL4J's
-'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, turns the helpers on and
+'f'-ordered output). dl4j-bridge loads nd4j-native's onednn-avx2 build on AVX2 CPUs, gives the helpers to the
+channels-first layers of the networks it trains and runs (ai.dl4jbridge.train.OneDnnHelpers; DL4J's own switch stays
+off: it would give them to channels-last layers too, which they compute wrongly) and
 answers the check with a small class (java/train/src/main/java/org/nd4j/nativeblas/Nd4jCpu.java):
 {generic:.0f} -> {default:.0f} samples/s ({default / generic:.1f}x, the generic row also without the six changes
 below).{spin}{extra}

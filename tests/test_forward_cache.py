@@ -35,7 +35,7 @@ def _sequential(cache_mode=None):
 
 
 def _channels_last():
-    """NHWC convolutions (dl4j-bridge drops DL4J's oneDNN helpers from them: DL4J's own im2col path caches here)."""
+    """NHWC convolutions (dl4j-bridge gives them no oneDNN helper: DL4J's own im2col path caches here)."""
     builder = jclass(C + "NeuralNetConfiguration$Builder")().seed(5).updater(_adam())
     layers = [conv(6, 3, nhwc=True), pooling("MAX", nhwc=True), conv(8, 3, nhwc=True), dense(16), output(10)]
     conf = builder.list(jpype.JArray(jclass(L + "Layer"))(layers)).setInputType(conv_input(12, 12, 3, nhwc=True))
@@ -132,6 +132,7 @@ def test_a_backprop_after_a_cached_step_sees_its_own_input():
     (features, labels), (other_features, other_labels) = minibatches((16, 1, 20, 20), 10, 2, seed=3)
     jclass("ai.dl4jbridge.train.Networks").fitBatch(net, features, labels)
     fresh = net.clone()  # the same parameters, no cache
+    jclass("ai.dl4jbridge.train.OneDnnHelpers").install(fresh)  # and the same oneDNN helpers as net's
     ours = net.calculateGradients(other_features[0], other_labels[0], None, None).getFirst().gradient()
     theirs = fresh.calculateGradients(other_features[0], other_labels[0], None, None).getFirst().gradient()
     assert np.abs(bridge.to_numpy(theirs)).max() > 1e-3

@@ -308,7 +308,7 @@ def _layout_twins(nhwc: bool):
 @pytest.mark.slow
 def test_channels_last_training_matches_channels_first(images):
     """DL4J's oneDNN helpers train NHWC layers wrongly (batch norm diverges to NaN, conv gradients are off);
-    the bridge drops them for NHWC layers, so both layouts must learn the same parameters."""
+    the bridge gives NHWC layers none, so both layouts must learn the same parameters."""
     x, y, _, _ = images
     first, last = _layout_twins(False), _layout_twins(True)
     bridge.fit(first, x[:256], y[:256], epochs=2, batch_size=32, seed=1, progress=False)
@@ -328,7 +328,7 @@ def test_channels_last_training_matches_channels_first(images):
 
 @pytest.mark.slow
 def test_spark_workers_train_channels_last_like_channels_first(images):
-    """Spark workers build their own copies of the network: a training hook drops the NHWC helpers there too."""
+    """Spark workers build their own copies of the network: a training hook gives helpers to channels-first layers only there too."""
     x, y, _, _ = images
     options = dict(epochs=1, batch_size=16, seed=2, progress=False, spark="local[2]", averaging_frequency=4)
     first, last = _layout_twins(False), _layout_twins(True)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import bridge
@@ -71,7 +72,8 @@ def test_missing_jdk_says_what_to_install(tmp_path):
 
 
 def test_cnn_layers_use_onednn_kernels_when_that_build_is_loaded():
-    """On AVX2 CPUs the oneDNN build of libnd4j is loaded and DL4J's conv layers run on it (3x LeNet training)."""
+    """On AVX2 CPUs the oneDNN build of libnd4j is loaded and dl4j-bridge's calls run DL4J's conv layers on it
+    (3x LeNet training); DL4J's own switch for its helpers stays off (tests/test_onednn_helpers.py)."""
     from bridge.jvm import jclass, nd4j_build
     from bridge.jvm.process import _cpu_flags
     from bridge.nets import as_java
@@ -79,11 +81,14 @@ def test_cnn_layers_use_onednn_kernels_when_that_build_is_loaded():
     build = nd4j_build()
     if {"avx2", "fma"} <= _cpu_flags() and os.environ.get("DL4J_BRIDGE_ND4J", "auto") != "generic":
         assert build == "onednn-avx2"
-    extension = jclass("java.lang.System").getProperty("org.bytedeco.javacpp.platform.extension")
-    conv = as_java(bridge.nets.lenet()).getLayer(0)
-    field = conv.getClass().getDeclaredField("helper")
-    field.setAccessible(True)
-    helper = field.get(conv)
+    system = jclass("java.lang.System")
+    extension = system.getProperty("org.bytedeco.javacpp.platform.extension")
+    assert system.getProperty("org.eclipse.deeplearning4j.helpers.disable") is None  # DL4J's default: off
+    net = bridge.nets.lenet()
+    conv = as_java(net).getLayer(0)
+    assert conv.getHelper() is None  # as DL4J builds it
+    bridge.predict(net, np.zeros((1, 1, 28, 28), np.float32))
+    helper = conv.getHelper()
     if build == "onednn-avx2":
         assert str(extension) == "-onednn-avx2"
         assert helper is not None and helper.getClass().getSimpleName() == "MKLDNNConvHelper"

@@ -110,8 +110,13 @@ def _jvm_report() -> dict:
         f"{env.get('omp.threads')} OMP threads)"
     )
     extension = System.getProperty("org.bytedeco.javacpp.platform.extension")
-    helpers = jclass("org.deeplearning4j.nn.layers.mkldnn.BaseMKLDNNHelper").mklDnnEnabled()
-    report["nd4j build"] = f"linux-x86_64{extension or ''} (DL4J oneDNN layer helpers {'on' if helpers else 'off'})"
+    helpers = jclass("ai.dl4jbridge.train.OneDnnHelpers").enabled() and bool(
+        jclass("org.deeplearning4j.nn.layers.mkldnn.BaseMKLDNNHelper").mklDnnEnabled()
+    )
+    report["nd4j build"] = (
+        f"linux-x86_64{extension or ''} (DL4J's oneDNN layer helpers in dl4j-bridge's calls "
+        f"{'on, channels-first layers' if helpers else 'off'})"
+    )
     report["spark"] = str(getattr(jclass("org.apache.spark.package$"), "MODULE$").SPARK_VERSION())
     return report
 

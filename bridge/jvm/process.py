@@ -44,8 +44,10 @@ JAVA17_MODULE_FLAGS = [
 ]
 
 ONEDNN_EXTENSION = "-onednn-avx2"
-# DL4J M2.1 turns its oneDNN layer helpers off unless this property says otherwise.
-HELPERS_ON = "-Dorg.eclipse.deeplearning4j.helpers.disable=false"
+# dl4j-bridge's own calls (fit, predict, evaluate) put DL4J's oneDNN layer helpers on the channels-first layers
+# (ai.dl4jbridge.train.OneDnnHelpers). DL4J's switch for them (org.eclipse.deeplearning4j.helpers.disable) stays
+# off: it would give channels-last layers helpers too, which compute them wrongly in DL4J's own output() and fit.
+ONEDNN_HELPERS = "-Ddl4jbridge.oneDnnHelpers=true"
 
 
 def nd4j_build(cp: list[str] | None = None) -> str:
@@ -64,7 +66,7 @@ def nd4j_flags(cp: list[str] | None = None) -> list[str]:
     """JVM flags that select the build of nd4j_build() (Spark executors copy them from the driver)."""
     if nd4j_build(cp) == "generic":
         return []
-    return [f"-Dorg.bytedeco.javacpp.platform.extension={ONEDNN_EXTENSION}", HELPERS_ON]
+    return [f"-Dorg.bytedeco.javacpp.platform.extension={ONEDNN_EXTENSION}", ONEDNN_HELPERS]
 
 
 def _cpu_flags() -> set[str]:

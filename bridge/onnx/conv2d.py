@@ -12,6 +12,7 @@ with group=nIn.
 from __future__ import annotations
 
 import numpy as np
+from onnx import helper
 
 from .conv import activate_in_layout, conv_mode_check, conv_nchw, geometry
 from .registry import FLOAT, Graph, Tensor, data_format, from_nchw, layer, refuse, to_nchw
@@ -152,30 +153,41 @@ def upsampling(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
 
 @layer(_L + "ZeroPaddingLayer")
 def zero_padding(g: Graph, conf: dict, params: dict, x: Tensor) -> Tensor:
-    """ONNX Pad on the map's own height and width axes; DL4J's padding is [top, bottom, left, right]."""
+    """The map between blocks of zeros on its own height and width axes (ONNX ConstantOfShape and Concat); DL4J's
+    padding is [top, bottom, left, right].
+
+    Not ONNX Pad: ONNX Runtime's PadFusion folds a Pad whose value is a constant 0 into a following MaxPool's pads,
+    which MaxPool fills with -inf (1.17-1.31: windows of negative values at the border then give their maximum, not
+    DL4J's 0). A zero computed at run time only hides the constant until something folds it: ONNX Runtime itself
+    where the batch size is fixed, onnx-simplifier always. No fusion takes a Concat for a Pad."""
     fmt = data_format(conf)
     top, bottom, left, right = (int(v) for v in conf["padding"])
     h_axis, w_axis = _spatial_axes(fmt)
-    begin, end = [0] * 4, [0] * 4
-    begin[h_axis], begin[w_axis], end[h_axis], end[w_axis] = top, left, bottom, right
     h, w = _hw(x.shape, fmt)
-    return g.apply(
-        "Pad",
-        x,
-        _with_hw(x.shape, fmt, h + top + bottom, w + left + right),
-        "zero_pad",
-        extra_inputs=(g.ints("pads", begin + end), _runtime_zero(g, x)),
-        mode="constant",
-    )
+    rows = _between_zeros(g, x.name, h_axis, top, bottom, "zero_pad_rows")
+    padded = _between_zeros(g, rows, w_axis, left, right, "zero_pad_columns")
+    if padded == x.name:
+        padded = g.op("Identity", [x.name], "zero_pad")
+    return Tensor(padded, _with_hw(x.shape, fmt, h + top + bottom, w + left + right))
 
 
-def _runtime_zero(g: Graph, x: Tensor) -> str:
-    """A float 0 that ONNX Runtime cannot see as a constant. With a constant 0, its PadFusion folds the Pad
-    into a following MaxPool's pads, which MaxPool fills with -inf (ONNX Runtime 1.31: windows of negative
-    values at the border then give their maximum, not DL4J's 0)."""
-    batch = g.op("Slice", [g.op("Shape", [x.name], "pad_shape"), g.ints("zero", [0]), g.ints("one", [1])], "pad_batch")
-    zero = g.op("Cast", [g.op("Sub", [batch, batch], "pad_zero_int")], "pad_zero_vec", to=FLOAT)
-    return g.op("Squeeze", [zero, g.ints("axes", [0])], "pad_zero")
+def _between_zeros(g: Graph, x: str, axis: int, before: int, after: int, hint: str) -> str:
+    """x with `before` and `after` rows of zeros along `axis`, the blocks shaped from x's run-time shape."""
+    if before == 0 and after == 0:
+        return x
+    shape = g.op("Shape", [x], f"{hint}_shape")
+    keep = g.ints("keep", [0 if d == axis else 1 for d in range(4)])
+    parts = [x]
+    for position, size in ((0, before), (1, after)):
+        if size:
+            block = g.op(
+                "Add", [g.op("Mul", [shape, keep]), g.ints("rows", [size if d == axis else 0 for d in range(4)])]
+            )
+            zeros = g.op(
+                "ConstantOfShape", [block], f"{hint}_zeros", value=helper.make_tensor("zero", FLOAT, [1], [0.0])
+            )
+            parts.insert(0 if position == 0 else len(parts), zeros)
+    return g.op("Concat", parts, hint, axis=axis)
 
 
 @layer(_L + "convolutional.Cropping2D")

@@ -232,7 +232,11 @@ def driver_address(master: str, conf: dict | None = None) -> dict[str, str]:
 def _driver_nd4j_flags() -> list[str]:
     """The driver JVM's nd4j-native build and DL4J helper settings (bridge.jvm.nd4j_flags), for executors to match."""
     system = jclass("java.lang.System")
-    keys = ("org.bytedeco.javacpp.platform.extension", "org.eclipse.deeplearning4j.helpers.disable")
+    keys = (
+        "org.bytedeco.javacpp.platform.extension",
+        "dl4jbridge.oneDnnHelpers",
+        "org.eclipse.deeplearning4j.helpers.disable",  # DL4J's own switch, where the caller's flags set it
+    )
     return [f"-D{key}={system.getProperty(key)}" for key in keys if system.getProperty(key) is not None]
 
 

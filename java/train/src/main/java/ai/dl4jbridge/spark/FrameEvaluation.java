@@ -1,7 +1,7 @@
 package ai.dl4jbridge.spark;
 
-import ai.dl4jbridge.train.ChannelsLastHelpers;
 import ai.dl4jbridge.train.Networks;
+import ai.dl4jbridge.train.OneDnnHelpers;
 import java.io.Serializable;
 import java.util.Iterator;
 import java.util.List;
@@ -114,7 +114,7 @@ final class FrameEvaluation {
                 return List.of(result).iterator();
             }
             Model net = model.value().network();
-            ChannelsLastHelpers.ensureDropped(net); // DL4J's oneDNN helpers are wrong for channels-last layers
+            OneDnnHelpers.ensureInstalled(net); // oneDNN's kernels, on the channels-first layers only
             while (batches.hasNext()) {
                 DataSet batch = batches.next();
                 INDArray[] features = {batch.getFeatures()};

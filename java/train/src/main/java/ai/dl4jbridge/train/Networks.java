@@ -41,9 +41,9 @@ public final class Networks {
                 : net instanceof ComputationGraph ? ((ComputationGraph) net).getLayers() : new Layer[0];
     }
 
-    /** Inference (test mode): one array per network output. */
+    /** Inference (test mode): one array per network output, with dl4j-bridge's oneDNN helpers ({@link OneDnnHelpers}). */
     public static INDArray[] output(Model net, INDArray[] features) {
-        ChannelsLastHelpers.ensureDropped(requireKnown(net));
+        OneDnnHelpers.ensureInstalled(requireKnown(net));
         if (net instanceof MultiLayerNetwork) {
             return new INDArray[] {((MultiLayerNetwork) net).output(features[0], false)};
         }
@@ -107,7 +107,7 @@ public final class Networks {
 
     /** The score (loss plus regularisation) of one minibatch in test mode. */
     public static double score(Model net, INDArray[] features, INDArray[] targets) {
-        ChannelsLastHelpers.ensureDropped(requireKnown(net));
+        OneDnnHelpers.ensureInstalled(requireKnown(net));
         if (net instanceof MultiLayerNetwork) {
             return ((MultiLayerNetwork) net).score(new DataSet(features[0], targets[0]), false);
         }

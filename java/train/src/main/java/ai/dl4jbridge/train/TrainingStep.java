@@ -18,9 +18,9 @@ import org.deeplearning4j.spark.api.TrainingHook;
  *       everything of the step that computes, the fit and whatever any later change does before or after it. On a
  *       Spark worker the OpenMP team must already have its size: the Spark trainer's thread cap (WorkerThreads) is an
  *       earlier hook than this list's.
- *   <li>{@link ChannelsLastHelpers}, once per network: the oneDNN helpers of channels-last layers are dropped before
- *       {@link InputConvGradients} looks at which layers have one, so its helper never goes onto a channels-last
- *       layer (which would drop it again) and install counts only the layers it runs on.
+ *   <li>{@link OneDnnHelpers}, once per network: DL4J's oneDNN helpers are put on channels-first layers (and dropped
+ *       from channels-last ones) before {@link InputConvGradients} looks at which layers have one, so its helper
+ *       replaces one on a channels-first convolution only, and install counts only the layers it runs on.
  *   <li>{@link InputConvGradients}: its helper installed (once per network) and the thread marked as in a training
  *       step before the fit's backprop reads the mark; the mark is put back to what it was after the fit, so a
  *       backprop outside a step gets DL4J's input gradient.
@@ -45,10 +45,10 @@ public final class TrainingStep {
                 return FlushDenormals.beginStep();
             }
         },
-        CHANNELS_LAST_HELPERS {
+        ONEDNN_HELPERS {
             @Override
             public Undo apply(Model net) {
-                ChannelsLastHelpers.ensureDropped(net);
+                OneDnnHelpers.ensureInstalled(net);
                 return Undo.NOTHING;
             }
         },

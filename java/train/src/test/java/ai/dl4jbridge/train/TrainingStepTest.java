@@ -41,23 +41,21 @@ import org.nd4j.linalg.learning.config.Adam;
 
 /** One list of step changes: the same step locally (Networks.fitBatch) and on a Spark worker (TrainingStep.hook). */
 class TrainingStepTest {
-    /** DL4J M2.1 gives layers no oneDNN helper unless told (dl4j-bridge's JVM tells it): InputConvGradients replaces
-     * the first convolution's, so the tests turn them on for the networks they build. */
-    private static final String HELPERS_DISABLED = "org.eclipse.deeplearning4j.helpers.disable";
-
-    private static String helpersDisabled;
+    /** dl4j-bridge puts DL4J's oneDNN helpers on channels-first layers where its JVM says so (OneDnnHelpers), and
+     * InputConvGradients replaces the first convolution's: the tests say so for the networks they train. */
+    private static String helpersSetting;
 
     @BeforeAll
     static void helpersOn() {
-        helpersDisabled = System.setProperty(HELPERS_DISABLED, "false");
+        helpersSetting = System.setProperty(OneDnnHelpers.PROPERTY, "true");
     }
 
     @AfterAll
     static void helpersAsBefore() {
-        if (helpersDisabled == null) {
-            System.clearProperty(HELPERS_DISABLED);
+        if (helpersSetting == null) {
+            System.clearProperty(OneDnnHelpers.PROPERTY);
         } else {
-            System.setProperty(HELPERS_DISABLED, helpersDisabled);
+            System.setProperty(OneDnnHelpers.PROPERTY, helpersSetting);
         }
     }
 
@@ -258,7 +256,7 @@ class TrainingStepTest {
         assertEquals(
                 List.of(
                         TrainingStep.Change.FLUSH_DENORMALS,
-                        TrainingStep.Change.CHANNELS_LAST_HELPERS,
+                        TrainingStep.Change.ONEDNN_HELPERS,
                         TrainingStep.Change.INPUT_CONV_GRADIENTS,
                         TrainingStep.Change.FORWARD_CACHE,
                         TrainingStep.Change.RELU_GRADIENTS),
