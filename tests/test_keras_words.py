@@ -12,11 +12,12 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 import bridge
 from bridge import callbacks, nets
-from bridge.errors import DataError, ShapeError
+from bridge.errors import BridgeError, DataError, ShapeError
 from bridge.model.keras_names import LOSSES, UPDATERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -281,6 +282,29 @@ def test_channels_last_trains_as_the_channels_first_twin_on_the_same_digits(mnis
     )
     with pytest.raises(ShapeError, match=r"looks channels-first"):
         bridge.predict(last, xt[:2].reshape(-1, 1, 28, 28))
+
+
+def test_a_channels_last_network_exports_an_nhwc_image_input_that_runtimes_hold_to(mnist, tmp_path):
+    """Built channels-last from Keras-style arguments, trained on (n, H, W, C) digits, exported: the ONNX input is
+    [N, 28, 28, 1]-shaped, OnnxModel answers NHWC arrays as DL4J does, and refuses the channels-first twin's arrays
+    (the image-input contract, the other way round)."""
+    x, y, xt, _ = mnist
+    net = nets.sequential(
+        [nets.Conv2D(4, kernel_size=3, padding="same"), nets.Pool2D(pool_size=2), nets.Output(10)],
+        (28, 28, 1),
+        data_format="channels_last",
+        updater="adam",
+        seed=7,
+    )
+    bridge.fit(net, x[:500].reshape(-1, 28, 28, 1), y[:500], epochs=1, batch_size=50, verbose=0)
+    report = bridge.export_onnx(net, tmp_path / "nhwc.onnx")
+    model = bridge.OnnxModel(str(report.path), providers="cpu")
+    shape = onnx.load(str(report.path)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in shape[1:]] == [28, 28, 1]
+    images = xt[:64].reshape(-1, 28, 28, 1)
+    np.testing.assert_allclose(model.predict(images), bridge.predict(net, images), atol=1e-5)
+    with pytest.raises(BridgeError, match="transpose"):
+        model.predict(xt[:2].reshape(-1, 1, 28, 28))
 
 
 @pytest.mark.slow
