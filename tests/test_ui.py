@@ -171,8 +171,8 @@ def _config_of(listener) -> dict:
 
 
 def test_the_ui_listener_uses_the_measured_defaults_and_training_does_not_wait_for_the_server(mnist, tmp_path):
-    """fit(ui=True)'s StatsListener reports every DEFAULT_FREQUENCY iterations without histograms (BENCHMARKS.md,
-    "ui"), keeping the means and mean magnitudes behind the UI's charts; the listener is on the network before
+    """fit(ui=True)'s StatsListener reports every DEFAULT_FREQUENCY iterations without histograms or activation
+    statistics (BENCHMARKS.md, "ui"), keeping the means and mean magnitudes behind the UI's overview charts; the listener is on the network before
     the UI's JVM serves, and what it routed meanwhile reaches the server (the replay shows every report)."""
     from bridge.train.ui import DEFAULT_FREQUENCY, DEFAULT_HISTOGRAMS
 
@@ -190,8 +190,8 @@ def test_the_ui_listener_uses_the_measured_defaults_and_training_does_not_wait_f
     assert config == {
         "frequency": 10,
         "histograms": dict.fromkeys(everything, False),
-        "means": everything,
-        "magnitudes": everything,
+        "means": {**everything, "Activations": False},
+        "magnitudes": {**everything, "Activations": False},
     }
     server = bridge.ui.replay(stats, port=0, block=False)
     try:
