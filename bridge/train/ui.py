@@ -186,9 +186,9 @@ class TrainingUI:
 
     def _connect(self) -> None:
         """Once the server serves: DL4J's remote router behind the deferred one (what waited is posted first)."""
+        base = self.server.url or self.server.ready()  # outside the lock: the start thread connects on its way out
         with self._connecting:  # from the start thread once the server serves, or from flush/exit
             if self.router is None:
-                base = self.server.url or self.server.ready()
                 router = jclass("org.deeplearning4j.core.storage.impl.RemoteUIStatsStorageRouter")(
                     base.split("/train")[0]
                 )
