@@ -176,7 +176,7 @@ def test_the_ui_listener_uses_the_measured_defaults_and_training_does_not_wait_f
     the UI's JVM serves, and what it routed meanwhile reaches the server (the replay shows every report)."""
     from bridge.train.ui import DEFAULT_FREQUENCY, DEFAULT_HISTOGRAMS
 
-    assert (DEFAULT_FREQUENCY, DEFAULT_HISTOGRAMS) == (10, False)
+    assert (DEFAULT_FREQUENCY, DEFAULT_HISTOGRAMS) == (20, False)
     net = nets.sequential([nets.Dense(8), nets.Output(10)], 784, seed=5)
     stats = tmp_path / "ui-stats.bin"
     with bridge.ui.training_ui(net, port=0, stats_file=stats) as ui:
@@ -188,7 +188,7 @@ def test_the_ui_listener_uses_the_measured_defaults_and_training_does_not_wait_f
         live = len(_overview(ui.url)["scores"])
     everything = dict.fromkeys(("Parameters", "Gradients", "Updates", "Activations"), True)
     assert config == {
-        "frequency": 10,
+        "frequency": 20,
         "histograms": dict.fromkeys(everything, False),
         "means": {**everything, "Activations": False},
         "magnitudes": {**everything, "Activations": False},
