@@ -28,6 +28,7 @@ BENCHMARKS = [
     "bench_transfer",
     "bench_augment",
     "bench_gpu",
+    "bench_ui",
 ]
 
 

@@ -156,3 +156,53 @@ def test_spark_workers_post_their_stats_to_the_ui(mnist, tmp_path):
         assert all(np.isfinite(float(v)) for v in scores)
     finally:
         server.stop()
+
+
+def _config_of(listener) -> dict:
+    config = listener.getUpdateConfig()
+    types = bridge.jvm.jclass("org.deeplearning4j.ui.model.stats.api.StatsType")
+    kinds = ("Parameters", "Gradients", "Updates", "Activations")
+    return {
+        "frequency": int(config.reportingFrequency()),
+        "histograms": {k: bool(config.collectHistograms(getattr(types, k))) for k in kinds},
+        "means": {k: bool(config.collectMean(getattr(types, k))) for k in kinds},
+        "magnitudes": {k: bool(config.collectMeanMagnitudes(getattr(types, k))) for k in kinds},
+    }
+
+
+def test_the_ui_listener_uses_the_measured_defaults_and_training_does_not_wait_for_the_server(mnist, tmp_path):
+    """fit(ui=True)'s StatsListener reports every DEFAULT_FREQUENCY iterations without histograms or activation
+    statistics (BENCHMARKS.md, "ui"), keeping the means and mean magnitudes behind the UI's overview charts; the listener is on the network before
+    the UI's JVM serves, and what it routed meanwhile reaches the server (the replay shows every report)."""
+    from bridge.train.ui import DEFAULT_FREQUENCY, DEFAULT_HISTOGRAMS
+
+    assert (DEFAULT_FREQUENCY, DEFAULT_HISTOGRAMS) == (20, False)
+    net = nets.sequential([nets.Dense(8), nets.Output(10)], 784, seed=5)
+    stats = tmp_path / "ui-stats.bin"
+    with bridge.ui.training_ui(net, port=0, stats_file=stats) as ui:
+        assert ui.server.url is None  # not serving yet: entering the block did not wait for the JVM
+        (listener,) = list(net.java.getListeners())
+        config = _config_of(listener)
+        bridge.fit(net, mnist[0][:640], mnist[1][:640], epochs=2, batch_size=32, progress=False)  # 40 iterations
+        ui.flush()
+        live = len(_overview(ui.url)["scores"])
+    everything = dict.fromkeys(("Parameters", "Gradients", "Updates", "Activations"), True)
+    assert config == {
+        "frequency": 20,
+        "histograms": dict.fromkeys(everything, False),
+        "means": {**everything, "Activations": False},
+        "magnitudes": {**everything, "Activations": False},
+    }
+    server = bridge.ui.replay(stats, port=0, block=False)
+    try:
+        assert live > 0 and len(_overview(server.url)["scores"]) == live
+    finally:
+        server.stop()
+
+    with bridge.ui.training_ui(
+        nets.sequential([nets.Dense(4), nets.Output(10)], 784), port=0, frequency=3, histograms=True
+    ) as ui:
+        options = _config_of(ui.listener)
+    assert options["frequency"] == 3 and all(options["histograms"].values())
+    with pytest.raises(DataError, match="`histograms`"):
+        bridge.fit(net, mnist[0][:10], mnist[1][:10], ui={"histograms": "yes"}, progress=False)

@@ -341,7 +341,8 @@ def cmd_train(args) -> int:
         if args.ui and not args.spark:  # on Spark, fit(ui=...) routes the workers' stats to the UI instead
             ui = stack.enter_context(training_ui(net, port=args.ui_port, stats_file=args.out / "ui-stats.bin"))
             print(
-                f"training UI: {ui.url}  (stats: {ui.stats_file}; replay: dl4j-bridge ui {ui.stats_file})", flush=True
+                f"training UI: {ui.address}  (stats: {ui.stats_file}; replay: dl4j-bridge ui {ui.stats_file})",
+                flush=True,
             )
         losses = stack.enter_context(plots.iteration_losses(net)) if args.spark is None else []
         start = time.perf_counter()

@@ -109,9 +109,12 @@ def fit(
     last completed step.
     ui: True serves DL4J's training UI for this run (its URL printed to stderr); a dict sets bridge.ui.training_ui's
     options: {"port": 9000 (0: a free port), "stats_file": "ui-stats.bin" (what the UI received, for
-    `dl4j-bridge ui FILE`), "frequency": 1 (a stats report every N iterations: raise it for long runs of small
-    batches)}, the defaults shown. On Spark the workers post their stats through DL4J's remote stats router, every
-    `frequency` iterations of each worker.
+    `dl4j-bridge ui FILE`), "frequency": 20 (a stats report every N iterations; 1 charts every minibatch at a
+    cost), "histograms": False (True: DL4J's full statistics, histograms of parameters, gradients, updates and
+    activations and the activations' statistics, in each report: the UI's cost)}, the defaults shown (measured:
+    BENCHMARKS.md, "ui"). The UI's JVM starts in the background: training does not wait for it. On Spark the
+    workers post their stats through DL4J's remote stats router, every `frequency` iterations of each worker
+    (there: default 1, histograms always on).
     Returns a History: a list of EpochResult that also has Keras' .history dict and .epoch.
     """
     if ui:  # DL4J's training UI around the same run (bridge.ui)
