@@ -80,22 +80,27 @@ def test_yarn_client_mode_trains_and_the_result_exports_with_parity(hadoop_env, 
         while context.getExecutorMemoryStatus().size() < 3 and time.monotonic() < deadline:  # 2 executors + driver
             time.sleep(0.5)
         assert context.getExecutorMemoryStatus().size() == 3
-        scripts = _launch_scripts(hadoop_env.home)
+        scripts = _launch_script_texts(hadoop_env.home)  # read now: YARN deletes them when the application ends
         history = bridge.fit(
             net, x, y, epochs=1, batch_size=32, seed=11, spark=session, validation=(xt, yt), progress=False
         )
     # The ApplicationMaster and the executors ran from the archive YARN localised, not from this machine's paths.
-    assert len(scripts) >= 3, scripts
-    for script in scripts:
-        text = script.read_text()
+    assert len(scripts) >= 3, list(scripts)
+    for text in scripts.values():
         assert "__spark_libs__" in text and ".m2/repository" not in text and str(REPO_JAVA_DIR) not in text
     assert history[0].val_accuracy > 0.8  # one epoch of the 4,000 digits; local training reaches ~0.9
     report = bridge.export_onnx(bridge.load(bridge.save(net, tmp_path / "m.zip")), tmp_path / "m.onnx", sample=xt[:64])
     assert report.max_abs_diff <= 1e-5
 
 
-def _launch_scripts(home: Path) -> list[Path]:
-    return sorted(home.glob("target/**/launch_container.sh"))
+def _launch_script_texts(home: Path) -> dict[Path, str]:
+    texts = {}
+    for script in sorted(home.glob("target/**/launch_container.sh")):
+        try:
+            texts[script] = script.read_text()
+        except FileNotFoundError:  # a container that ended between the listing and the read
+            pass
+    return texts
 
 
 def test_a_python_application_submitted_with_spark_submit(hadoop_env, uploaded, tmp_path):
