@@ -188,14 +188,17 @@ def test_mixed_bad_and_good_load(served, digits):
     assert status == 200 and b'code="500"' not in metrics
 
 
-def test_model_health_metrics(served):
+def test_model_health_metrics(served, digits):
     model, service, _ = served
     client = ServiceClient(service.url)
     status, _, body = client.request("GET", "/v1/model")
     info = json.loads(body)
-    assert status == 200 and info["input"]["shape"] == [-1, 784] and info["output"]["classes"] == 10, info
+    shape = {"mlp": [-1, 784], "lenet": [-1, 1, 28, 28]}[model]  # lenet: a convolutionalFlat image, which takes rows
+    assert status == 200 and info["input"]["shape"] == shape and info["input"]["size"] == 784, info
+    assert info["output"]["classes"] == 10, info
     assert info["provider"] == "cpu"
     assert client.request("GET", "/health")[0] == 200
+    client.predict(digits[:2], binary=True)  # the latency histogram has a bucket line once a prediction ran
     status, headers, metrics = client.request("GET", "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
     for name in (

@@ -441,3 +441,31 @@ def test_driver_capped_at_512m_heap_and_128m_off_heap_trains_from_twice_that_in_
     result = json.loads(run.stdout.strip().splitlines()[-1])
     print("capped driver:", result)
     assert result["samples"] == rows and result["heap_max_mb"] <= HEAP_MB and result["loss"] > 0
+
+
+def test_a_raw_dl4j_graph_trained_from_a_dataframe_keeps_the_shape_it_was_given_once(session, mnist, tmp_path):
+    """DL4J's GraphBuilder with InputType.convolutional keeps no height and width, and a DataFrame's rows are flat:
+    fit(..., input_shape=(1, 28, 28)) gives the shape once; export, save and the Java predictor need it no more."""
+    from dl4j_builders import GraphSpec, conv, conv_input, global_avg_pool, output
+
+    x, y = mnist[0][:256], mnist[1][:256]
+    graph = (
+        GraphSpec(seed=3)
+        .input("image", conv_input(28, 28, 1))
+        .layer("conv", conv(4, 3), "image")
+        .layer("pool", global_avg_pool(), "conv")
+        .layer("out", output(10), "pool")
+        .build("out")
+    )
+    df = mnist_frame(session, x, y)
+    with pytest.raises(DataError, match=r"shape of input 'image' \(NCHW\) is unknown.*input_shape=\(C, H, W\)"):
+        bridge.fit(graph, df, epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="`input_shape` with a Spark DataFrame only"):
+        bridge.fit(graph, x.reshape(-1, 1, 28, 28), y, input_shape=(1, 28, 28), verbose=0)
+    bridge.fit(graph, df, epochs=1, batch_size=32, verbose=0, input_shape=(1, 28, 28))
+    images = x[:16].reshape(-1, 1, 28, 28)
+    report = bridge.export_onnx(graph, tmp_path / "g.onnx", sample=images)  # no input_shape: it travelled
+    assert report.max_abs_diff <= 1e-5
+    assert bridge.OnnxModel(tmp_path / "g.onnx", providers="cpu").input_shape == (1, 28, 28)
+    saved = bridge.save(graph, tmp_path / "g.zip")
+    assert bridge.load(saved).input_shapes == {"image": (1, 28, 28)}

@@ -68,8 +68,10 @@ def training_frame(net, jdf, features: list[str], label: str):
     spec = specs[0]
     if spec.shape is None:
         raise DataError(
-            f"The shape of input {spec.name!r} ({spec.layout}) is unknown, and DataFrame rows become minibatches of "
-            f"that shape: build the Network with input_shapes={{{spec.name!r}: ...}}."
+            f"The shape of input {spec.name!r} ({spec.layout}) is unknown (DL4J keeps no height and width for "
+            f"InputType.convolutional), and DataFrame rows become minibatches of that shape: pass input_shape="
+            f"({'H, W, C' if spec.layout == 'NHWC' else 'C, H, W'}) to fit() once (it is recorded with the network), "
+            f"or build the Network with input_shapes={{{spec.name!r}: ...}}."
         )
     image = spec.image if spec.layout == "flat" else spec.shape if spec.layout == "NCHW" else None
     if spec.layout == "NHWC":

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import DataError, java_boundary, java_errors
 from ..jvm import jclass
 from ..jvm.arrays import to_numpy
-from ..model.inputs import output_names, prepare_features, record_input_shapes
+from ..model.inputs import output_names, prepare_features, record_input_shapes, remember_input_shape
 from ..model.kinds import as_java
 from ..model.modelfile import load, save  # noqa: F401  (re-exported: bridge.train.api.save/load)
 from ..spark import training as spark_training
@@ -81,6 +81,7 @@ def fit(
     ui=False,
     features=None,
     label=None,
+    input_shape=None,
     **spark_keywords,
 ) -> History:
     """Train `net` (a MultiLayerNetwork or a ComputationGraph) minibatch by minibatch, as Keras' Model.fit.
@@ -93,7 +94,10 @@ def fit(
     x may also be a Spark DataFrame (a Java Dataset<Row> or a PySpark DataFrame of bridge.spark.session(...)), with
     y=None: features (a column name or a list of them; default "features") and label (default "label") name its
     columns (see bridge.spark.frames); it trains on Spark, on the SparkContext it belongs to, its rows turned into
-    minibatches on the executors; validation_data may be another DataFrame (evaluated there too).
+    minibatches on the executors; validation_data may be another DataFrame (evaluated there too). A DataFrame's
+    rows are flat, so the image shape of a network built with InputType.convolutional (which DL4J does not keep)
+    comes from input_shape=(C, H, W) ((H, W, C) channels-last), given once: it is recorded with the network as a
+    fit on (n, C, H, W) arrays records it, and export_onnx, save() and the services need it no more.
     epochs: as in Keras, the index of the last epoch: epochs - initial_epoch epochs run (all of them by default).
     validation_data (or validation, the older name): (x_val, y_val), scored after each epoch (val_loss, and
     val_accuracy for class targets); validation_split: the last fraction of x and y instead, before shuffling.
@@ -141,6 +145,7 @@ def fit(
             spark_options=spark_options,
             features=features,
             label=label,
+            input_shape=input_shape,
             **spark_keywords,
         )
     frame = is_dataframe(x)
@@ -163,10 +168,12 @@ def fit(
     if frame:
         if y is not None:
             raise DataError("fit() with a DataFrame takes its labels from a column (label=...): pass y=None.")
+        remember_input_shape(net, input_shape)
         return spark_training.fit_frame(plan, x, features, label, validation, batch_size, spark, options)
-    if features is not None or label is not None:
+    if features is not None or label is not None or input_shape is not None:
         raise TypeError(
-            "fit() takes `features` and `label` (column names) with a Spark DataFrame only; with arrays pass x and y."
+            "fit() takes `features`, `label` (column names) and `input_shape` with a Spark DataFrame only; with "
+            "arrays pass x and y (their shape is the input's)."
         )
     if is_stream(x):
         return _fit_stream(plan, x, y, validation, spark, net)

@@ -5,14 +5,18 @@ import ai.dl4jbridge.runtime.ModelLoadException;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
 import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -31,12 +35,24 @@ final class Dl4jNetwork {
     private final long[] storedInputShape;
 
     private final String layout;
+    /** The flat rows [-1, C*H*W] DL4J's preprocessor reshapes into the stored image shape; null for other inputs. */
+    private final long[] flatRows;
 
     private Dl4jNetwork(MultiLayerNetwork multiLayer, ComputationGraph graph, long[] storedInputShape, String layout) {
+        this(multiLayer, graph, storedInputShape, layout, null);
+    }
+
+    private Dl4jNetwork(
+            MultiLayerNetwork multiLayer,
+            ComputationGraph graph,
+            long[] storedInputShape,
+            String layout,
+            long[] flatRows) {
         this.multiLayer = multiLayer;
         this.graph = graph;
         this.storedInputShape = storedInputShape;
         this.layout = layout;
+        this.flatRows = flatRows;
     }
 
     /** Restores the network the zip holds (what ModelZip kept of it), detecting its kind from configuration.json. */
@@ -79,6 +95,7 @@ final class Dl4jNetwork {
         }
         // DL4J's ComputationGraphConfiguration keeps no InputType: read what the first layer's
         // preprocessor or nIn tells, as for a MultiLayerNetwork.
+        String format = null;
         for (Map.Entry<String, List<String>> e : conf.getVertexInputs().entrySet()) {
             GraphVertex vertex = conf.getVertices().get(e.getKey());
             if (e.getValue().contains(inputs.get(0)) && vertex instanceof LayerVertex) {
@@ -91,34 +108,60 @@ final class Dl4jNetwork {
                 if (flat != null) {
                     return flat;
                 }
+                format = format != null
+                        ? format
+                        : imageFormat(layer.getLayerConf().getLayer());
             }
         }
-        return new Dl4jNetwork(null, graph, null, null);
+        return new Dl4jNetwork(null, graph, null, format);
     }
 
     private static Dl4jNetwork ofMultiLayer(MultiLayerNetwork net) {
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
         Dl4jNetwork flat =
                 flatInput(net, null, conf.getInputPreProcess(0), conf.getConf(0).getLayer());
-        return flat != null ? flat : new Dl4jNetwork(net, null, null, null); // InputType.convolutional: no H, W stored
+        return flat != null // InputType.convolutional: no H, W stored
+                ? flat
+                : new Dl4jNetwork(net, null, null, imageFormat(conf.getConf(0).getLayer()));
     }
 
-    /** The flat input [-1, F] that a first layer and its preprocessor imply, or null when they imply none. */
+    /**
+     * "NCHW" or "NHWC" for a first layer that reads images in that order (convolution, pooling, batch norm, zero
+     * padding), else null: the layout named with the shape, as the ONNX export names it.
+     */
+    private static String imageFormat(Layer first) {
+        CNN2DFormat format = null;
+        if (first instanceof ConvolutionLayer) {
+            format = ((ConvolutionLayer) first).getCnn2dDataFormat();
+        } else if (first instanceof SubsamplingLayer) {
+            format = ((SubsamplingLayer) first).getCnn2dDataFormat();
+        } else if (first instanceof BatchNormalization) {
+            format = ((BatchNormalization) first).getCnn2DFormat();
+        } else if (first instanceof ZeroPaddingLayer) {
+            format = ((ZeroPaddingLayer) first).getDataFormat();
+        }
+        return format == null ? null : format.name();
+    }
+
+    /**
+     * The input that a first layer and its preprocessor imply, or null when they imply none: [-1, F] for a flat
+     * input; for {@code InputType.convolutionalFlat} the image [-1, C, H, W] (as the ONNX export describes it), fed
+     * to DL4J as the flat rows its preprocessor reshapes.
+     */
     private static Dl4jNetwork flatInput(
             MultiLayerNetwork net, ComputationGraph graph, InputPreProcessor pre, Layer first) {
         if (pre instanceof FeedForwardToCnnPreProcessor) {
             FeedForwardToCnnPreProcessor cnn = (FeedForwardToCnnPreProcessor) pre;
-            long flat = cnn.getInputHeight() * cnn.getInputWidth() * cnn.getNumChannels();
+            long[] image = {-1, cnn.getNumChannels(), cnn.getInputHeight(), cnn.getInputWidth()};
+            long flat = image[1] * image[2] * image[3];
             return new Dl4jNetwork(
-                    net,
-                    graph,
-                    new long[] {-1, flat},
-                    "NCHW [N," + cnn.getNumChannels() + "," + cnn.getInputHeight() + "," + cnn.getInputWidth()
-                            + "] flattened to [N," + flat + "]");
+                    net, graph, image, "NCHW [N," + image[1] + "," + image[2] + "," + image[3] + "]", new long[] {
+                        -1, flat
+                    });
         }
         if (pre == null && first instanceof FeedForwardLayer && !(first instanceof ConvolutionLayer)) {
             long nIn = ((FeedForwardLayer) first).getNIn();
-            return new Dl4jNetwork(net, graph, new long[] {-1, nIn}, "flat [N," + nIn + "]");
+            return new Dl4jNetwork(net, graph, new long[] {-1, nIn}, "[N," + nIn + "]");
         }
         return null;
     }
@@ -131,8 +174,22 @@ final class Dl4jNetwork {
         return storedInputShape == null ? null : storedInputShape.clone();
     }
 
+    /**
+     * How the input is laid out, as the ONNX export's metadata "input_layout" says it ("[N,784]", "NCHW [N,1,28,28]");
+     * where the zip stores no shape, the data format of the first layer alone ("NCHW"), or null.
+     */
     String layout() {
         return layout;
+    }
+
+    /** The flat rows [-1, C*H*W] DL4J is fed for an image input it reshapes itself; null where it takes the image. */
+    long[] flatRows() {
+        return flatRows == null ? null : flatRows.clone();
+    }
+
+    /** The shape DL4J is fed for inputs of {@code shape}: the flat rows where its preprocessor reshapes them. */
+    long[] feedShape(long[] shape) {
+        return flatRows == null ? shape : new long[] {shape[0], flatRows[1]};
     }
 
     /** Inference output; not thread-safe (DL4J's networks are not): callers serialise. */

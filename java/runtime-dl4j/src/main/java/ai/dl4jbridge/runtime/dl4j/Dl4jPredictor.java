@@ -71,6 +71,7 @@ public final class Dl4jPredictor extends AbstractPredictor {
         rows.duplicate().get(flat);
         long[] shape = inputShape.clone();
         shape[0] = n;
+        shape = net.feedShape(shape);
         synchronized (net.lock()) {
             if (closed) {
                 throw new IllegalStateException("predictor for model '" + info.name() + "' is closed");
@@ -165,14 +166,12 @@ public final class Dl4jPredictor extends AbstractPredictor {
             Map<String, String> metadata = new LinkedHashMap<>(metadata(safe));
             long[] shape = inputShape(net, metadata);
             long[] outShape = probeOutputShape(net, shape);
-            metadata.putIfAbsent(
-                    "input_layout",
-                    net.layout() != null
-                            ? net.layout()
-                            : "[N,"
-                                    + Arrays.toString(Arrays.copyOfRange(shape, 1, shape.length))
-                                            .replaceAll("[\\[\\] ]", "")
-                                    + "]");
+            metadata.putIfAbsent("input_layout", layout(net.layout(), shape));
+            long[] flatRows = net.flatRows();
+            if (flatRows != null) { // as the ONNX export's metadata says it
+                metadata.putIfAbsent(
+                        "input_flat_rows", "[N," + flatRows[1] + "] reshaped in C order to " + net.layout());
+            }
             if (!safe.skipped().isEmpty()) {
                 metadata.put("skipped_entries", String.join(",", safe.skipped()));
             }
@@ -192,6 +191,17 @@ public final class Dl4jPredictor extends AbstractPredictor {
             return new Dl4jPredictor(net, info, nanPolicy);
         }
 
+        /** The network's layout with its shape: "[N,784]", "NCHW [N,1,28,28]" (ONNX export's "input_layout"). */
+        private static String layout(String networkLayout, long[] shape) {
+            if (networkLayout != null && networkLayout.contains("[")) {
+                return networkLayout;
+            }
+            String dims =
+                    Arrays.toString(Arrays.copyOfRange(shape, 1, shape.length)).replaceAll("[\\[\\] ]", "");
+            boolean image = networkLayout != null && shape.length == 4;
+            return (image ? networkLayout + " " : "") + "[N," + dims + "]";
+        }
+
         private long[] inputShape(Dl4jNetwork net, Map<String, String> metadata) {
             long[] stored = net.storedInputShape();
             if (stored == null) {
@@ -207,6 +217,9 @@ public final class Dl4jPredictor extends AbstractPredictor {
             long[] given = new long[inputShape.length + 1];
             given[0] = -1;
             System.arraycopy(inputShape, 0, given, 1, inputShape.length);
+            if (stored != null && Arrays.equals(net.flatRows(), given)) {
+                return stored; // the flat rows of a convolutionalFlat image, which it also takes
+            }
             if (stored != null && !Arrays.equals(stored, given)) {
                 throw new ModelLoadException("optInputShape" + Arrays.toString(inputShape) + " contradicts the shape "
                         + "model " + source() + " stores: " + Arrays.toString(stored) + " (-1: the batch)");
@@ -243,7 +256,9 @@ public final class Dl4jPredictor extends AbstractPredictor {
             long[] one = shape.clone();
             one[0] = 1;
             try {
-                long[] out = net.output(Nd4j.zeros(DataType.FLOAT, one)).shape().clone();
+                long[] out = net.output(Nd4j.zeros(DataType.FLOAT, net.feedShape(one)))
+                        .shape()
+                        .clone();
                 out[0] = -1;
                 return out.length == 1 ? new long[] {-1, 1} : out;
             } catch (RuntimeException e) {

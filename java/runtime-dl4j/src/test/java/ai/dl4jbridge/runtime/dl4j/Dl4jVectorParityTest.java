@@ -37,7 +37,7 @@ class Dl4jVectorParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"mlp, 784", "lenet, 784", "resnet, 1 28 28"})
+    @CsvSource({"mlp, 784", "lenet, 1 28 28", "resnet, 1 28 28"})
     void dl4jJavaMatchesOutputsAndOnnxRuntime(String model, String example) throws IOException {
         byte[] raw = Files.readAllBytes(vector("mnist_test_1000.u8"));
         float[][] x = new float[1000][784];
@@ -68,6 +68,11 @@ class Dl4jVectorParityTest {
                     shape,
                     onnx.info().inputShape(),
                     model + ": ONNX input shape " + onnx.info().engine());
+            assertEquals( // lenet's convolutionalFlat image takes its flat rows too, and both engines say how
+                    onnx.info().metadata().get("input_flat_rows"),
+                    dl4j.info().metadata().get("input_flat_rows"),
+                    model + ": input_flat_rows");
+            assertEquals(onnx.info().inputLayout(), dl4j.info().inputLayout(), model + ": input_layout");
             Prediction fromDl4j = dl4j.predict(x);
             Prediction fromOnnx = onnx.predict(x);
             assertClose(
