@@ -57,6 +57,19 @@ def _one_layer(make, h: int, w: int, c: int, nhwc: bool, seed: int):
     return build
 
 
+def _avg_pool(k: int, stride: int, include_pad: bool, nhwc: bool):
+    from bridge.jvm import jclass
+
+    L = "org.deeplearning4j.nn.conf.layers."
+    b = jclass(L + "SubsamplingLayer$Builder")(jclass(L + "SubsamplingLayer$PoolingType").AVG)
+    b = b.kernelSize(k, k).stride(stride, stride).avgPoolIncludePadInDivisor(include_pad).dataFormat(cnn_format(nhwc))
+    return b.build()
+
+
+def _dense_out():
+    return output(3, "identity", "MSE")
+
+
 def fit_batch(net, features, labels) -> None:
     import jpype
 
@@ -172,6 +185,14 @@ LAYERS = {
         6,
         3,
     ),
+    # Truncate mode, a window larger than the map by less than the stride: DL4J's output size (in + 2p - k) / s + 1
+    # in Java's integer division (towards zero) is one row or column, pooled over the map's edge (DL4J's zoo
+    # ResNet50 at 128x128: a 3x3 average pooling over a 2x2 map), where Python's floor gives none; a dense output
+    # layer after it reads the size (its CnnToFeedForwardPreProcessor is configured with DL4J's).
+    "max-pool-window-over-the-edge": (lambda f: [pooling("MAX", 3, 2, nhwc=f), _dense_out()], 2, 2, 3),
+    "avg-pool-window-over-the-edge": (lambda f: [_avg_pool(3, 2, False, f), _dense_out()], 2, 3, 3),
+    "avg-pool-include-pad-window-over-the-edge": (lambda f: [_avg_pool(3, 2, True, f), _dense_out()], 2, 2, 2),
+    "pnorm-pool-window-over-the-edge": (lambda f: [pooling("PNORM", 4, 3, nhwc=f), _dense_out()], 3, 2, 2),
 }
 
 # DL4J's own output() fails on these in NHWC (the exporter refuses them: test below).
