@@ -20,6 +20,7 @@ BENCHMARKS = [
     "profiles",
     "bench_inference",
     "bench_export",
+    "bench_export_sweep",
     "bench_service",
     "bench_spark",
     "bench_spark_frames",

@@ -8,6 +8,8 @@ values (`perturb_batch_norm`) so that exporting them wrongly (ignored, swapped, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from dl4j_builders import (
     C,
@@ -27,6 +29,7 @@ from dl4j_builders import (
 
 import bridge
 from bridge.jvm import jclass
+from bridge.model.kinds import is_graph
 
 ZOO = "org.deeplearning4j.zoo.model."
 _BATCH_NORM_PARAMS = {"gamma", "beta", "mean", "var", "log10stdev"}
@@ -65,16 +68,26 @@ def perturb_batch_norm(net, seed: int, calibrate: np.ndarray | None = None) -> i
     return count
 
 
+def layer_inputs(net, batch: np.ndarray, train: bool) -> Callable[[str], np.ndarray]:
+    """DL4J's own forward pass over `batch`: a function from a layer's name (a ComputationGraph's vertex name,
+    a MultiLayerNetwork's index as a string) to the activations that layer reads (before its preprocessor)."""
+    activations = net.feedForward(bridge.to_indarray(np.ascontiguousarray(batch, np.float32)), train)
+    if is_graph(net):
+        inputs = {str(k): [str(v) for v in vs] for k, vs in dict(net.getConfiguration().getVertexInputs()).items()}
+        return lambda layer: bridge.to_numpy(activations.get(inputs[layer][0])).astype(np.float64)
+    # MultiLayerNetwork.feedForward: [the input, layer 0's output, layer 1's output, ...]
+    return lambda layer: bridge.to_numpy(activations.get(int(layer))).astype(np.float64)
+
+
 def _calibrate(net, params: dict, batch: np.ndarray, rng) -> int:
-    inputs = {str(k): [str(v) for v in vs] for k, vs in dict(net.getConfiguration().getVertexInputs()).items()}
     # Training mode also applies dropout: none of these families has dropout before a batch norm.
-    activations = net.feedForward(bridge.to_indarray(np.ascontiguousarray(batch, np.float32)), True)
+    read = layer_inputs(net, batch, True)
     count = 0
     for key in params:
         layer, name = key.rsplit("_", 1)
         if name not in ("mean", "var", "log10stdev"):
             continue
-        x = bridge.to_numpy(activations.get(inputs[layer][0])).astype(np.float64)
+        x = read(layer)
         axes = tuple(i for i in range(x.ndim) if i != 1)  # per channel: NCHW (or [N, features])
         mean, var = x.mean(axes), x.var(axes) + 1e-3
         if name == "mean":
@@ -98,14 +111,14 @@ def calibrate_head(net, batch: np.ndarray, spread: float = 2.0, pooled: bool = F
     would compare one class over and over) and a near-uniform or saturated softmax. A trained head has
     learnt to ignore that component; centring it is the same.
     """
-    inputs = {str(k): [str(v) for v in vs] for k, vs in dict(net.getConfiguration().getVertexInputs()).items()}
-    order = [str(net.getVertices()[i].getVertexName()) for i in net.topologicalSortOrder()]
+    if is_graph(net):
+        order = [str(net.getVertices()[i].getVertexName()) for i in net.topologicalSortOrder()]
+    else:
+        order = [str(i) for i in range(int(net.getnLayers()))]
     params = {str(k): v for k, v in dict(net.paramTable()).items()}
     name = next(n for n in reversed(order) if f"{n}_W" in params and f"{n}_b" in params)
     w, b = (bridge.to_numpy(params[f"{name}_{p}"]).astype(np.float64) for p in ("W", "b"))
-    x = bridge.to_numpy(
-        net.feedForward(bridge.to_indarray(np.ascontiguousarray(batch, np.float32)), False).get(inputs[name][0])
-    ).astype(np.float64)
+    x = layer_inputs(net, batch, False)(name)
     b = b.reshape(-1)
     if w.ndim == 2:  # dense / output layer: x [N, nIn] (c-order flatten of an image input), W [nIn, nOut]
         z, axes = x.reshape(len(x), -1) @ w + b, (0,)
@@ -131,6 +144,8 @@ def calibrate_convolutions(net, batch: np.ndarray, spread: float = 2.0) -> int:
     gets the same output to float32 precision, and neither arg-max nor value checks would see a difference
     that depends on the input. Batch norm does this for the families that have it (perturb_batch_norm).
     """
+    if not is_graph(net):
+        return _calibrate_layer_convolutions(net, batch, spread)
     identity = jclass("org.nd4j.linalg.activations.impl.ActivationIdentity")()
     workspaces = jclass("org.deeplearning4j.nn.workspace.LayerWorkspaceMgr").noWorkspaces()
     vertices, params = net.getVertices(), {str(k): v for k, v in dict(net.paramTable()).items()}
@@ -155,6 +170,29 @@ def calibrate_convolutions(net, batch: np.ndarray, spread: float = 2.0) -> int:
             _set(net, params, f"{name}_b", (b.reshape(-1) - mean) * scale)
             count += 1
         outputs[name] = vertex.doForward(False, workspaces).dup()
+    net.clearLayersStates()
+    return count
+
+
+def _calibrate_layer_convolutions(net, batch: np.ndarray, spread: float) -> int:
+    """calibrate_convolutions for a MultiLayerNetwork (NCHW): each ConvolutionLayer's pre-activation read from
+    DL4J's feedForwardToLayer with the layer's activation set to identity meanwhile."""
+    identity = jclass("org.nd4j.linalg.activations.impl.ActivationIdentity")()
+    x = bridge.to_indarray(np.ascontiguousarray(batch, np.float32))
+    params, count = {str(k): v for k, v in dict(net.paramTable()).items()}, 0
+    for i in range(int(net.getnLayers())):
+        conf = net.getLayer(i).conf().getLayer()
+        if conf.getClass().getSimpleName() != "ConvolutionLayer" or f"{i}_b" not in params:
+            continue
+        act = conf.getActivationFn()
+        conf.setActivationFn(identity)
+        z = bridge.to_numpy(net.feedForwardToLayer(i, x, False).get(i + 1)).astype(np.float64)
+        conf.setActivationFn(act)
+        mean, scale = z.mean((0, 2, 3)), spread / (z.std((0, 2, 3)) + 1e-6)
+        w, b = (bridge.to_numpy(params[f"{i}_{p}"]).astype(np.float64) for p in ("W", "b"))
+        _set(net, params, f"{i}_W", w * scale[:, None, None, None])
+        _set(net, params, f"{i}_b", (b.reshape(-1) - mean) * scale)
+        count += 1
     net.clearLayersStates()
     return count
 
@@ -365,6 +403,7 @@ __all__ = [
     "perturb_batch_norm",
     "calibrate_convolutions",
     "calibrate_head",
+    "layer_inputs",
     "inception",
     "mobilenet",
     "darknet_passthrough",

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from dl4j_builders import (
     batch_norm_in,
+    cnn_format,
     conv,
     conv_input,
     cropping,
@@ -54,6 +55,19 @@ def _one_layer(make, h: int, w: int, c: int, nhwc: bool, seed: int):
         return net, _images(shape, seed), shape
 
     return build
+
+
+def _avg_pool(k: int, stride: int, include_pad: bool, nhwc: bool):
+    from bridge.jvm import jclass
+
+    L = "org.deeplearning4j.nn.conf.layers."
+    b = jclass(L + "SubsamplingLayer$Builder")(jclass(L + "SubsamplingLayer$PoolingType").AVG)
+    b = b.kernelSize(k, k).stride(stride, stride).avgPoolIncludePadInDivisor(include_pad).dataFormat(cnn_format(nhwc))
+    return b.build()
+
+
+def _dense_out():
+    return output(3, "identity", "MSE")
 
 
 def fit_batch(net, features, labels) -> None:
@@ -171,6 +185,14 @@ LAYERS = {
         6,
         3,
     ),
+    # Truncate mode, a window larger than the map by less than the stride: DL4J's output size (in + 2p - k) / s + 1
+    # in Java's integer division (towards zero) is one row or column, pooled over the map's edge (DL4J's zoo
+    # ResNet50 at 128x128: a 3x3 average pooling over a 2x2 map), where Python's floor gives none; a dense output
+    # layer after it reads the size (its CnnToFeedForwardPreProcessor is configured with DL4J's).
+    "max-pool-window-over-the-edge": (lambda f: [pooling("MAX", 3, 2, nhwc=f), _dense_out()], 2, 2, 3),
+    "avg-pool-window-over-the-edge": (lambda f: [_avg_pool(3, 2, False, f), _dense_out()], 2, 3, 3),
+    "avg-pool-include-pad-window-over-the-edge": (lambda f: [_avg_pool(3, 2, True, f), _dense_out()], 2, 2, 2),
+    "pnorm-pool-window-over-the-edge": (lambda f: [pooling("PNORM", 4, 3, nhwc=f), _dense_out()], 3, 2, 2),
 }
 
 # DL4J's own output() fails on these in NHWC (the exporter refuses them: test below).
@@ -203,3 +225,31 @@ def test_settings_dl4j_computes_wrongly_are_refused_by_name(layer, h, w, c, nhwc
     net, _, input_shape = _one_layer(lambda f: layer(), h, w, c, nhwc, 1)()
     with pytest.raises(UnsupportedLayerError, match=message):
         bridge.onnx.to_onnx(net, input_shape=input_shape)
+
+
+@pytest.mark.parametrize("log_std", [True, False], ids=["log10stdev", "var"])
+@pytest.mark.parametrize("nhwc", [False, True], ids=["nchw", "nhwc"])
+def test_batch_norm_factor_is_computed_in_float64(log_std, nhwc):
+    """Each batch norm's factor gamma / sqrt(var + eps) is computed at export in float64 and rounded once (ONNX
+    BatchNormalization with var 1 and epsilon 0 then multiplies by it exactly). Computed in float32 in the graph it
+    is three roundings per channel that every later layer carries coherently: InceptionResNetV1 from DL4J's zoo
+    (127 batch norms) missed the parity rule by them (tests/test_onnx_families.py)."""
+    from onnx import numpy_helper
+
+    from bridge.jvm import jclass
+
+    norm = jclass("org.deeplearning4j.nn.conf.layers.BatchNormalization$Builder")().useLogStd(log_std).eps(1e-3)
+    layers = [conv(5, 3, conv_mode="Same", act="identity", nhwc=nhwc), norm.dataFormat(cnn_format(nhwc)).build()]
+    net = sequential([*layers, global_pooling("AVG"), output(3)], conv_input(6, 6, 2, nhwc), seed=21)
+    randomize(net, 21)
+    params = {str(k): bridge.to_numpy(v).astype(np.float64).reshape(-1) for k, v in dict(net.paramTable()).items()}
+    var = (10.0 ** params["1_log10stdev"]) ** 2 if log_std else params["1_var"]
+    shape = _image_shape(6, 6, 2, nhwc)
+    model = bridge.onnx.to_onnx(net, input_shape=shape)
+    initializers = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    node = next(n for n in model.graph.node if n.op_type == "BatchNormalization")
+    factor, _, mean, unit = (initializers[name] for name in node.input[1:])
+    np.testing.assert_array_equal(factor, (params["1_gamma"] / np.sqrt(var + 1e-3)).astype(np.float32))
+    assert not mean.any() and (unit == 1).all()
+    assert next(a.f for a in node.attribute if a.name == "epsilon") == 0.0
+    assert_parity(net, _images(shape, 22), input_shape=shape)

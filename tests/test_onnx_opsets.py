@@ -126,7 +126,7 @@ def test_names_come_from_dl4j_and_nodes_say_what_they_implement():
     assert len(set(tensors)) == len(tensors)  # one writer per tensor
     assert "block1_conv1/Conv" in names and "block1_conv1/Relu" in names and "block2_pool/MaxPool" in names
     assert "block1_bn/BatchNormalization" in names and "block1_add/Sum" in names and "merge/Concat" in names
-    assert {"block1_conv1/W", "block1_conv1/b", "block1_bn/gamma"} <= {i.name for i in initializers}
+    assert {"block1_conv1/W", "block1_conv1/b", "block1_bn/factor"} <= {i.name for i in initializers}
     for vertex in ("block1_conv2", "branch_a", "branch_b", "gap", "sum_pool", "features", "unit", "predictions"):
         assert any(name.startswith(f"{vertex}/") for name in names), vertex
     conv_doc = next(n.doc_string for n in nodes if n.name == "block1_conv1/Conv")

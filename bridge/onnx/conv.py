@@ -15,7 +15,11 @@ def spatial(in_hw, kernel, stride, padding, dilation, mode: str):
     """ONNX pads [top, left, bottom, right] and the output (height, width), as DL4J computes them.
 
     Same: output ceil(in / stride), total padding split with the extra row/column at the bottom/right
-    (ONNX SAME_UPPER). Truncate and Strict: the symmetric padding from the configuration.
+    (ONNX SAME_UPPER). Truncate and Strict: the symmetric padding from the configuration, and DL4J's output size
+    (in + 2p - k) / s + 1 in Java's integer division, which truncates towards zero: a window larger than the padded
+    input by less than the stride still gives one output (DL4J's zoo ResNet50 at 128x128 and less: its 3x3 average
+    pooling over a 2x2 map), pooled over the input's rows and columns; ONNX gets that window as padding at the
+    bottom/right (MaxPool ignores padding; AveragePool counts it where DL4J divides by the kernel's size).
     """
     pads_before, pads_after, out = [], [], []
     for size, k, s, p, d in zip(in_hw, kernel, stride, padding, dilation):
@@ -26,11 +30,16 @@ def spatial(in_hw, kernel, stride, padding, dilation, mode: str):
             before, after = total // 2, total - total // 2
         else:
             before = after = p
-            o = (size + 2 * p - effective) // s + 1
+            o = _java_division(size + 2 * p - effective, s) + 1
+            after = max(p, (o - 1) * s + effective - size - p)  # more than p only where the window overhangs
         pads_before.append(before)
         pads_after.append(after)
         out.append(o)
     return pads_before + pads_after, tuple(out)
+
+
+def _java_division(a: int, b: int) -> int:
+    return -(-a // b) if a < 0 else a // b
 
 
 def geometry(conf: dict):
