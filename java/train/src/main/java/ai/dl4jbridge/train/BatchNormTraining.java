@@ -1,0 +1,238 @@
+package ai.dl4jbridge.train;
+
+import java.lang.reflect.Field;
+import java.util.concurrent.atomic.AtomicLong;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
+import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.spark.api.TrainingHook;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.api.ops.impl.reduce3.Dot;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Batch normalization's training-mode forward and backprop (channels-first, float) as a few fast ND4J ops instead
+ * of what DL4J M2.1's oneDNN helper runs. Measured on resnet_small's first batch norm (64 x 32 x 28 x 28, 2 threads):
+ * the helper's forward computes the batch variance with ND4J's Variance op (4.5-12 ms, a summary-stats reduction),
+ * here libnd4j's {@code moments} op gives mean and variance in 1.8 ms; its backprop runs libnd4j's
+ * {@code batchnorm_bp} (9.3 ms: oneDNN's plain-layout backward with global statistics, then corrections for the
+ * batch statistics), here two per-channel reductions (sum of the gradient, its dot product with the input) and the
+ * input gradient as one per-channel affine map of the gradient plus one of the input: about 5 ms.
+ *
+ * <p>With m the batch mean, s = sqrt(var + eps), M = n x h x w, g = gamma, dy the incoming gradient:
+ * dBeta = sum(dy), dGamma = (sum(dy x) - m dBeta) / s, and dx = (g / s)(dy - dBeta / M - xHat dGamma / M) = A dy +
+ * B x + C per channel, A = g / s, B = -g dGamma / (M s^2), C = -g dBeta / (M s) - B m. The affine maps run as
+ * libnd4j's {@code batchnorm} op (oneDNN's forward, about 1 ms at that size) with mean 0 and variance 1 - eps.
+ *
+ * <p>Installed on each channels-first batch norm that has DL4J's oneDNN helper ({@link OneDnnHelpers} puts them
+ * there), as a subclass of that helper: inference, other layouts and data types, and every call with the switch off,
+ * run DL4J's helper. Off with {@code -Ddl4jbridge.batchNormTraining=dl4j} or {@code
+ * DL4J_BRIDGE_BATCH_NORM_TRAINING=dl4j}.
+ */
+public final class BatchNormTraining {
+    static final String PROPERTY = "dl4jbridge.batchNormTraining";
+    static final String ENVIRONMENT = "DL4J_BRIDGE_BATCH_NORM_TRAINING";
+    private static final OncePerNetwork INSTALLED = new OncePerNetwork();
+    private static final AtomicLong BACKPROPS = new AtomicLong();
+
+    private BatchNormTraining() {}
+
+    /** False where the property or the environment says "dl4j". */
+    public static boolean enabled() {
+        return Switches.isOn(PROPERTY, ENVIRONMENT, "dl4j");
+    }
+
+    /** How many batch-norm backprops ran here rather than in DL4J's helper, in this JVM (tests read it). */
+    public static long backprops() {
+        return BACKPROPS.get();
+    }
+
+    /** A Spark training hook that installs the helper on each worker's network. */
+    public static TrainingHook hook() {
+        return TrainingStep.hook(TrainingStep.Change.BATCH_NORM_TRAINING);
+    }
+
+    /** Replaces DL4J's oneDNN helper of each batch norm of the network by this one; how many it replaced. */
+    public static int install(Model net) {
+        int installed = 0;
+        for (Layer layer : Networks.layers(net)) {
+            if (layer instanceof BatchNormalization && replaceHelper((BatchNormalization) layer)) {
+                installed++;
+            }
+        }
+        return installed;
+    }
+
+    /** {@link #install(Model)} once per network. */
+    public static void ensureInstalled(Model net) {
+        if (INSTALLED.firstTime(net)) {
+            install(net);
+        }
+    }
+
+    private static boolean replaceHelper(BatchNormalization layer) {
+        try {
+            Field field = BatchNormalization.class.getDeclaredField("helper");
+            field.setAccessible(true);
+            Object current = field.get(layer);
+            if (current == null || current.getClass() != MKLDNNBatchNormHelper.class) {
+                return false; // no oneDNN helper (generic build, channels-last, already ours): DL4J's code runs
+            }
+            field.set(
+                    layer,
+                    new Helper(layer.getParam(BatchNormalizationParamInitializer.GAMMA)
+                            .dataType()));
+            return true;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot set the batch normalization helper of " + layer.getClass(), e);
+        }
+    }
+
+    /** DL4J's oneDNN helper, with the training-mode forward and the backprop above where they apply. */
+    static final class Helper extends MKLDNNBatchNormHelper {
+        // The last training forward's batch statistics, kept for the layer's life outside DL4J's workspaces
+        // (DL4J's layer reads them through getMeanCache/getVarCache for the running averages, backprop for dx).
+        private INDArray mean;
+        private INDArray variance;
+        private boolean lastForwardHere;
+
+        Helper(DataType dataType) {
+            super(dataType);
+        }
+
+        private static boolean applies(INDArray x, CNN2DFormat format) {
+            return enabled() && x.rank() == 4 && format == CNN2DFormat.NCHW && x.dataType() == DataType.FLOAT;
+        }
+
+        @Override
+        public INDArray preOutput(
+                INDArray x,
+                boolean training,
+                long[] shape,
+                INDArray gamma,
+                INDArray beta,
+                INDArray globalMean,
+                INDArray globalVar,
+                double decay,
+                double eps,
+                CNN2DFormat format,
+                LayerWorkspaceMgr workspaceMgr) {
+            lastForwardHere = training && gamma != null && beta != null && applies(x, format);
+            if (!lastForwardHere) {
+                return super.preOutput(
+                        x, training, shape, gamma, beta, globalMean, globalVar, decay, eps, format, workspaceMgr);
+            }
+            INDArray input = Shape.hasDefaultStridesForShape(x) ? x : x.dup('c');
+            long channels = input.size(1);
+            if (mean == null || mean.length() != channels) {
+                try (MemoryWorkspace none = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                    mean = Nd4j.createUninitialized(DataType.FLOAT, channels);
+                    variance = Nd4j.createUninitialized(DataType.FLOAT, channels);
+                }
+            }
+            Nd4j.exec(DynamicCustomOp.builder("moments")
+                    .addInputs(input)
+                    .addIntegerArguments(0, 2, 3)
+                    .addOutputs(mean, variance)
+                    .build());
+            INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape());
+            affine(input, mean, variance, vector(gamma), vector(beta), eps, out);
+            return out;
+        }
+
+        @Override
+        public Pair<Gradient, INDArray> backpropGradient(
+                INDArray x,
+                INDArray dy,
+                long[] shape,
+                INDArray gamma,
+                INDArray beta,
+                INDArray dGammaView,
+                INDArray dBetaView,
+                double eps,
+                CNN2DFormat format,
+                LayerWorkspaceMgr workspaceMgr) {
+            if (!lastForwardHere || gamma == null || !applies(x, format) || dy.dataType() != DataType.FLOAT) {
+                return super.backpropGradient(
+                        x, dy, shape, gamma, beta, dGammaView, dBetaView, eps, format, workspaceMgr);
+            }
+            INDArray input = Shape.hasDefaultStridesForShape(x) ? x : x.dup('c');
+            INDArray grad = Shape.hasDefaultStridesForShape(dy) ? dy : dy.dup('c');
+            long count = input.length() / input.size(1);
+            INDArray dBeta = vector(dBetaView);
+            INDArray dGamma = vector(dGammaView);
+            grad.sum(dBeta, 0, 2, 3);
+            Nd4j.getExecutioner().exec(new Dot(grad, input, dGamma, 0, 2, 3)); // sum(dy x), made dGamma below
+            // Per channel, in double: s, then dGamma = (sum(dy x) - m dBeta) / s, then A, B, C.
+            float[] m = mean.toFloatVector();
+            float[] v = variance.toFloatVector();
+            float[] g = vector(gamma).toFloatVector();
+            float[] sumDyX = dGamma.toFloatVector();
+            float[] sumDy = dBeta.toFloatVector();
+            int c = m.length;
+            float[] gammaGrad = new float[c];
+            float[] a = new float[c];
+            float[] b = new float[c];
+            float[] shift = new float[c];
+            for (int i = 0; i < c; i++) {
+                double s = Math.sqrt(v[i] + eps);
+                double dg = (sumDyX[i] - (double) m[i] * sumDy[i]) / s;
+                double bi = -g[i] * dg / (count * s * s);
+                gammaGrad[i] = (float) dg;
+                a[i] = (float) (g[i] / s);
+                b[i] = (float) bi;
+                shift[i] = (float) (-g[i] * sumDy[i] / (count * s) - bi * m[i]);
+            }
+            dGamma.assign(Nd4j.createFromArray(gammaGrad));
+            INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dy.dataType(), dy.shape());
+            INDArray fromInput = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), x.shape());
+            INDArray zero = Nd4j.zeros(DataType.FLOAT, c);
+            INDArray unit = Nd4j.valueArrayOf(new long[] {c}, 1.0 - eps, DataType.FLOAT);
+            affine(grad, zero, unit, Nd4j.createFromArray(a), Nd4j.createFromArray(shift), eps, dx);
+            affine(input, zero, unit, Nd4j.createFromArray(b), zero, eps, fromInput);
+            dx.addi(fromInput);
+            Gradient gradient = new DefaultGradient();
+            gradient.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGammaView);
+            gradient.setGradientFor(BatchNormalizationParamInitializer.BETA, dBetaView);
+            BACKPROPS.incrementAndGet();
+            return new Pair<>(gradient, dx);
+        }
+
+        @Override
+        public INDArray getMeanCache(DataType dataType) {
+            return lastForwardHere ? mean : super.getMeanCache(dataType);
+        }
+
+        @Override
+        public INDArray getVarCache(DataType dataType) {
+            return lastForwardHere ? variance : super.getVarCache(dataType);
+        }
+
+        /** out = scale (in - mean) / sqrt(var + eps) + shift per channel (axis 1): libnd4j's batchnorm op. */
+        private static void affine(
+                INDArray in, INDArray mean, INDArray var, INDArray scale, INDArray shift, double eps, INDArray out) {
+            Nd4j.exec(DynamicCustomOp.builder("batchnorm")
+                    .addInputs(in, mean, var, scale, shift)
+                    .addIntegerArguments(1, 1, 1)
+                    .addFloatingPointArguments(eps)
+                    .addOutputs(out)
+                    .build());
+        }
+
+        private static INDArray vector(INDArray a) {
+            return a.rank() == 1 ? a : a.reshape(a.length());
+        }
+    }
+}
