@@ -17,10 +17,13 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
-import org.nd4j.linalg.api.ops.impl.reduce3.Dot;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Batch normalization's training-mode forward and backprop (channels-first, float) as a few fast ND4J ops instead
@@ -102,10 +105,12 @@ public final class BatchNormTraining {
 
     /** DL4J's oneDNN helper, with the training-mode forward and the backprop above where they apply. */
     static final class Helper extends MKLDNNBatchNormHelper {
-        // The last training forward's batch statistics, kept for the layer's life outside DL4J's workspaces
-        // (DL4J's layer reads them through getMeanCache/getVarCache for the running averages, backprop for dx).
+        // Kept for the layer's life outside DL4J's workspaces: the last training forward's batch statistics (DL4J's
+        // layer reads them through getMeanCache/getVarCache for the running averages, backprop for dx), and one
+        // scratch array the size of the layer's input (no allocation per step).
         private INDArray mean;
         private INDArray variance;
+        private INDArray scratch;
         private boolean lastForwardHere;
 
         Helper(DataType dataType) {
@@ -134,21 +139,21 @@ public final class BatchNormTraining {
                 return super.preOutput(
                         x, training, shape, gamma, beta, globalMean, globalVar, decay, eps, format, workspaceMgr);
             }
-            INDArray input = Shape.hasDefaultStridesForShape(x) ? x : x.dup('c');
-            long channels = input.size(1);
-            if (mean == null || mean.length() != channels) {
-                try (MemoryWorkspace none = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-                    mean = Nd4j.createUninitialized(DataType.FLOAT, channels);
-                    variance = Nd4j.createUninitialized(DataType.FLOAT, channels);
-                }
-            }
-            Nd4j.exec(DynamicCustomOp.builder("moments")
-                    .addInputs(input)
-                    .addIntegerArguments(0, 2, 3)
-                    .addOutputs(mean, variance)
-                    .build());
-            INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape());
-            affine(input, mean, variance, vector(gamma), vector(beta), eps, out);
+            INDArray input = plain(x);
+            prepare(input);
+            long count = input.length() / input.size(1);
+            INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape());
+            // mean; centred = x - mean (in scratch); variance = sum(centred^2) / count, the squares summed in out
+            channelSums(input, false, out, mean);
+            mean.divi(count);
+            Nd4j.exec(new SubOp(input, perChannel(mean), scratch));
+            Nd4j.exec(new MulOp(scratch, scratch, out));
+            channelSums(out, true, out, variance);
+            variance.divi(count);
+            // out = centred * gamma / sqrt(var + eps) + beta
+            INDArray scale = Transforms.sqrt(variance.add(eps), false).rdivi(vector(gamma));
+            Nd4j.exec(new MulOp(scratch, perChannel(scale), out));
+            Nd4j.exec(new AddOp(out, perChannel(vector(beta)), out));
             return out;
         }
 
@@ -168,13 +173,16 @@ public final class BatchNormTraining {
                 return super.backpropGradient(
                         x, dy, shape, gamma, beta, dGammaView, dBetaView, eps, format, workspaceMgr);
             }
-            INDArray input = Shape.hasDefaultStridesForShape(x) ? x : x.dup('c');
-            INDArray grad = Shape.hasDefaultStridesForShape(dy) ? dy : dy.dup('c');
+            INDArray input = plain(x);
+            INDArray grad = plain(dy);
+
+            prepare(input);
             long count = input.length() / input.size(1);
             INDArray dBeta = vector(dBetaView);
             INDArray dGamma = vector(dGammaView);
-            grad.sum(dBeta, 0, 2, 3);
-            Nd4j.getExecutioner().exec(new Dot(grad, input, dGamma, 0, 2, 3)); // sum(dy x), made dGamma below
+            channelSums(grad, false, scratch, dBeta);
+            Nd4j.exec(new MulOp(grad, input, scratch));
+            channelSums(scratch, true, scratch, dGamma); // sum(dy x), made dGamma below
             // Per channel, in double: s, then dGamma = (sum(dy x) - m dBeta) / s, then A, B, C.
             float[] m = mean.toFloatVector();
             float[] v = variance.toFloatVector();
@@ -196,13 +204,11 @@ public final class BatchNormTraining {
                 shift[i] = (float) (-g[i] * sumDy[i] / (count * s) - bi * m[i]);
             }
             dGamma.assign(Nd4j.createFromArray(gammaGrad));
-            INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dy.dataType(), dy.shape());
-            INDArray fromInput = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), x.shape());
-            INDArray zero = Nd4j.zeros(DataType.FLOAT, c);
-            INDArray unit = Nd4j.valueArrayOf(new long[] {c}, 1.0 - eps, DataType.FLOAT);
-            affine(grad, zero, unit, Nd4j.createFromArray(a), Nd4j.createFromArray(shift), eps, dx);
-            affine(input, zero, unit, Nd4j.createFromArray(b), zero, eps, fromInput);
-            dx.addi(fromInput);
+            INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, dy.shape());
+            Nd4j.exec(new MulOp(grad, perChannel(Nd4j.createFromArray(a)), dx));
+            Nd4j.exec(new MulOp(input, perChannel(Nd4j.createFromArray(b)), scratch));
+            dx.addi(scratch);
+            Nd4j.exec(new AddOp(dx, perChannel(Nd4j.createFromArray(shift)), dx));
             Gradient gradient = new DefaultGradient();
             gradient.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGammaView);
             gradient.setGradientFor(BatchNormalizationParamInitializer.BETA, dBetaView);
@@ -220,19 +226,60 @@ public final class BatchNormTraining {
             return lastForwardHere ? variance : super.getVarCache(dataType);
         }
 
-        /** out = scale (in - mean) / sqrt(var + eps) + shift per channel (axis 1): libnd4j's batchnorm op. */
-        private static void affine(
-                INDArray in, INDArray mean, INDArray var, INDArray scale, INDArray shift, double eps, INDArray out) {
-            Nd4j.exec(DynamicCustomOp.builder("batchnorm")
-                    .addInputs(in, mean, var, scale, shift)
-                    .addIntegerArguments(1, 1, 1)
-                    .addFloatingPointArguments(eps)
-                    .addOutputs(out)
-                    .build());
+        /** The statistics and the scratch array, (re)made outside workspaces where the input's shape changed. */
+        private void prepare(INDArray input) {
+            if (scratch != null && java.util.Arrays.equals(scratch.shape(), input.shape())) {
+                return;
+            }
+            try (MemoryWorkspace none = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                scratch = Nd4j.createUninitialized(DataType.FLOAT, input.shape(), 'c');
+                if (mean == null || mean.length() != input.size(1)) {
+                    mean = Nd4j.createUninitialized(DataType.FLOAT, input.size(1));
+                    variance = Nd4j.createUninitialized(DataType.FLOAT, input.size(1));
+                }
+            }
+        }
+
+        private static INDArray plain(INDArray a) {
+            return Shape.hasDefaultStridesForShape(a) && a.ordering() == 'c' ? a : a.dup('c');
         }
 
         private static INDArray vector(INDArray a) {
             return a.rank() == 1 ? a : a.reshape(a.length());
         }
+
+        /** A [c] vector as [1, c, 1, 1], to broadcast over an [n, c, h, w] array. */
+        private static INDArray perChannel(INDArray v) {
+            return v.reshape(1, v.length(), 1, 1);
+        }
+    }
+
+    /**
+     * Per-channel sums of an [n, c, h, w] array into {@code out} ([c]). ND4J's reductions add one element after
+     * another (1.4 ms for 64 x 32 x 28 x 28 on one core) where its element-wise ops run vectorised (0.2 ms), so the
+     * images are first added pairwise, half the batch onto the other half, in {@code work} (which may be {@code x}
+     * itself where {@code inPlace}; it is overwritten), down to one image, whose h x w values per channel are then
+     * summed: about 0.4 ms.
+     */
+    static void channelSums(INDArray x, boolean inPlace, INDArray work, INDArray out) {
+        long n = x.size(0);
+        long channels = x.size(1);
+        long inner = x.length() / n;
+        INDArray source = x.reshape('c', n, inner);
+        INDArray buffer = inPlace ? source : work.reshape('c', work.size(0), inner);
+        for (long rows = n; rows > 1; rows /= 2) {
+            long half = rows / 2;
+            INDArray into = rows(buffer, 0, half);
+            Nd4j.exec(new AddOp(rows(source, 0, half), rows(source, half, 2 * half), into));
+            if (rows % 2 == 1) {
+                rows(buffer, 0, 1).addi(rows(source, rows - 1, rows));
+            }
+            source = buffer;
+        }
+        rows(source, 0, 1).reshape('c', channels, inner / channels).sum(out, 1);
+    }
+
+    private static INDArray rows(INDArray matrix, long from, long to) {
+        return matrix.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
     }
 }
