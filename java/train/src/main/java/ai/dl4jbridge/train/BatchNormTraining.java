@@ -17,27 +17,31 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Batch normalization's training-mode forward and backprop (channels-first, float) as a few fast ND4J ops instead
- * of what DL4J M2.1's oneDNN helper runs. Measured on resnet_small's first batch norm (64 x 32 x 28 x 28, 2 threads):
- * the helper's forward computes the batch variance with ND4J's Variance op (4.5-12 ms, a summary-stats reduction),
- * here libnd4j's {@code moments} op gives mean and variance in 1.8 ms; its backprop runs libnd4j's
- * {@code batchnorm_bp} (9.3 ms: oneDNN's plain-layout backward with global statistics, then corrections for the
- * batch statistics), here two per-channel reductions (sum of the gradient, its dot product with the input) and the
- * input gradient as one per-channel affine map of the gradient plus one of the input: about 5 ms.
+ * of what DL4J M2.1's oneDNN helper runs. That helper's forward computes the batch mean and variance with ND4J's
+ * reductions, which add one element after another (mean 1.6 ms, variance 4.5-12 ms on resnet_small's first batch
+ * norm, 64 x 32 x 28 x 28, where an element-wise op takes 0.2 ms), then runs oneDNN's plain-layout forward; its
+ * backprop runs libnd4j's {@code batchnorm_bp} (9.3 ms: oneDNN's backward with global statistics, then corrections
+ * for the batch statistics). Here every per-channel sum is one matmul (a row of ones times the [n, c x h x w]
+ * input: the batch summed, 0.13 ms) and a sum over h x w of that one row; the rest is element-wise, broadcast
+ * per channel. Measured on resnet_small, one thread, per step: batch norm forward 29 -> 9 ms, backprop 38 -> 7 ms
+ * (see BENCHMARKS.md, training-resnet-layers).
  *
- * <p>With m the batch mean, s = sqrt(var + eps), M = n x h x w, g = gamma, dy the incoming gradient:
- * dBeta = sum(dy), dGamma = (sum(dy x) - m dBeta) / s, and dx = (g / s)(dy - dBeta / M - xHat dGamma / M) = A dy +
- * B x + C per channel, A = g / s, B = -g dGamma / (M s^2), C = -g dBeta / (M s) - B m. The affine maps run as
- * libnd4j's {@code batchnorm} op (oneDNN's forward, about 1 ms at that size) with mean 0 and variance 1 - eps.
+ * <p>Forward: m = sum(x) / M (M = n x h x w), centred = x - m, var = sum(centred^2) / M (two passes, as DL4J's
+ * Variance), out = centred gamma / sqrt(var + eps) + beta. Backprop, with s = sqrt(var + eps), g = gamma and dy the
+ * incoming gradient: dBeta = sum(dy), dGamma = (sum(dy x) - m dBeta) / s, and dx = (g / s)(dy - dBeta / M - xHat
+ * dGamma / M) = A dy + B x + C per channel, A = g / s, B = -g dGamma / (M s^2), C = -g dBeta / (M s) - B m (the
+ * per-channel numbers in double). DL4J's layer reads the batch mean and variance for its running averages through
+ * getMeanCache/getVarCache, as from DL4J's helper.
  *
  * <p>Installed on each channels-first batch norm that has DL4J's oneDNN helper ({@link OneDnnHelpers} puts them
  * there), as a subclass of that helper: inference, other layouts and data types, and every call with the switch off,
@@ -111,6 +115,8 @@ public final class BatchNormTraining {
         private INDArray mean;
         private INDArray variance;
         private INDArray scratch;
+        private INDArray ones;
+        private INDArray row;
         private boolean lastForwardHere;
 
         Helper(DataType dataType) {
@@ -144,11 +150,11 @@ public final class BatchNormTraining {
             long count = input.length() / input.size(1);
             INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape());
             // mean; centred = x - mean (in scratch); variance = sum(centred^2) / count, the squares summed in out
-            channelSums(input, false, out, mean);
+            channelSums(input, ones, row, mean);
             mean.divi(count);
             Nd4j.exec(new SubOp(input, perChannel(mean), scratch));
             Nd4j.exec(new MulOp(scratch, scratch, out));
-            channelSums(out, true, out, variance);
+            channelSums(out, ones, row, variance);
             variance.divi(count);
             // out = centred * gamma / sqrt(var + eps) + beta
             INDArray scale = Transforms.sqrt(variance.add(eps), false).rdivi(vector(gamma));
@@ -180,9 +186,9 @@ public final class BatchNormTraining {
             long count = input.length() / input.size(1);
             INDArray dBeta = vector(dBetaView);
             INDArray dGamma = vector(dGammaView);
-            channelSums(grad, false, scratch, dBeta);
+            channelSums(grad, ones, row, dBeta);
             Nd4j.exec(new MulOp(grad, input, scratch));
-            channelSums(scratch, true, scratch, dGamma); // sum(dy x), made dGamma below
+            channelSums(scratch, ones, row, dGamma); // sum(dy x), made dGamma below
             // Per channel, in double: s, then dGamma = (sum(dy x) - m dBeta) / s, then A, B, C.
             float[] m = mean.toFloatVector();
             float[] v = variance.toFloatVector();
@@ -226,13 +232,15 @@ public final class BatchNormTraining {
             return lastForwardHere ? variance : super.getVarCache(dataType);
         }
 
-        /** The statistics and the scratch array, (re)made outside workspaces where the input's shape changed. */
+        /** The statistics and the work arrays, (re)made outside workspaces where the input's shape changed. */
         private void prepare(INDArray input) {
             if (scratch != null && java.util.Arrays.equals(scratch.shape(), input.shape())) {
                 return;
             }
             try (MemoryWorkspace none = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
                 scratch = Nd4j.createUninitialized(DataType.FLOAT, input.shape(), 'c');
+                ones = Nd4j.ones(DataType.FLOAT, 1, input.size(0));
+                row = Nd4j.createUninitialized(DataType.FLOAT, new long[] {1, input.length() / input.size(0)}, 'c');
                 if (mean == null || mean.length() != input.size(1)) {
                     mean = Nd4j.createUninitialized(DataType.FLOAT, input.size(1));
                     variance = Nd4j.createUninitialized(DataType.FLOAT, input.size(1));
@@ -255,31 +263,19 @@ public final class BatchNormTraining {
     }
 
     /**
-     * Per-channel sums of an [n, c, h, w] array into {@code out} ([c]). ND4J's reductions add one element after
-     * another (1.4 ms for 64 x 32 x 28 x 28 on one core) where its element-wise ops run vectorised (0.2 ms), so the
-     * images are first added pairwise, half the batch onto the other half, in {@code work} (which may be {@code x}
-     * itself where {@code inPlace}; it is overwritten), down to one image, whose h x w values per channel are then
-     * summed: about 0.4 ms.
+     * Per-channel sums of an [n, c, h, w] array into {@code out} ([c]), with {@code ones} a [1, n] row of ones and
+     * {@code row} a [1, c x h x w] work row. ND4J's reductions add one element after another (1.4 ms for
+     * 64 x 32 x 28 x 28 on one core, over any axes), so the images are summed by libnd4j's matmul (ones times the
+     * [n, c x h x w] matrix: 0.13 ms), then each channel's h x w values of that one row (0.09 ms).
      */
-    static void channelSums(INDArray x, boolean inPlace, INDArray work, INDArray out) {
+    static void channelSums(INDArray x, INDArray ones, INDArray row, INDArray out) {
         long n = x.size(0);
         long channels = x.size(1);
         long inner = x.length() / n;
-        INDArray source = x.reshape('c', n, inner);
-        INDArray buffer = inPlace ? source : work.reshape('c', work.size(0), inner);
-        for (long rows = n; rows > 1; rows /= 2) {
-            long half = rows / 2;
-            INDArray into = rows(buffer, 0, half);
-            Nd4j.exec(new AddOp(rows(source, 0, half), rows(source, half, 2 * half), into));
-            if (rows % 2 == 1) {
-                rows(buffer, 0, 1).addi(rows(source, rows - 1, rows));
-            }
-            source = buffer;
-        }
-        rows(source, 0, 1).reshape('c', channels, inner / channels).sum(out, 1);
-    }
-
-    private static INDArray rows(INDArray matrix, long from, long to) {
-        return matrix.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
+        Nd4j.exec(DynamicCustomOp.builder("matmul")
+                .addInputs(ones, x.reshape('c', n, inner))
+                .addOutputs(row)
+                .build());
+        row.reshape('c', channels, inner / channels).sum(out, 1);
     }
 }
