@@ -258,23 +258,54 @@ def _samediff_verdict(ratio: float) -> str:
 RESNET_SAMPLES = 8192
 
 
+# The residual CNN's rows: (label, worker, environment); each of dl4j-bridge's graph changes turned back in a row.
+RESNET_DEFAULT = "DL4J via dl4j-bridge"
+RESNET_VARIANTS = (
+    ("PyTorch (reference)", "torch-resnet", {}),
+    (RESNET_DEFAULT, "dl4j-resnet", {}),
+    (
+        "DL4J via dl4j-bridge, DL4J's oneDNN helper for batch norm's training (DL4J_BRIDGE_BATCH_NORM_TRAINING=dl4j)",
+        "dl4j-resnet",
+        {"DL4J_BRIDGE_BATCH_NORM_TRAINING": "dl4j"},
+    ),
+)
+
+
 def _resnet_section(quick: bool) -> str:
     n, repeats = (1024, 1) if quick else (RESNET_SAMPLES, 3)
-    rates = _rates(("torch-resnet", "dl4j-resnet"), n, repeats)
-    if isinstance(rates, str):
-        return f"Residual CNN: {rates}"
-    torch_, dl4j = (statistics.median(rates[k]) for k in ("torch-resnet", "dl4j-resnet"))
+    # Round by round, every row once a round: a machine that drifts during the run hits them all alike.
+    by_label: dict[str, list] = {label: [] for label, _, _ in RESNET_VARIANTS}
+    for r in range(repeats):
+        for label, kind, env in RESNET_VARIANTS:
+            by_label[label].append(_spawn(kind, n, env))
+            print(f"round {r + 1}: {label}: {by_label[label][-1]}"[:200], flush=True)
+    failed = next((r for results in by_label.values() for r in results if isinstance(r, str)), None)
+    if failed:
+        return f"Residual CNN: {failed}"
+    rates = {label: sorted(r["samples_per_sec"] for r in results) for label, results in by_label.items()}
+    reference = statistics.median(rates[RESNET_VARIANTS[0][0]])
+    rows = "\n".join(
+        f"| {label} | {statistics.median(r):.0f} ({r[0]:.0f}–{r[-1]:.0f}) | {statistics.median(r) / reference:.2f}x |"
+        for label, r in rates.items()
+    )
+    default = statistics.median(rates[RESNET_DEFAULT])
+    changes = "".join(
+        f" {label.split(', ', 1)[1]}: {default / statistics.median(rates[label]):.2f}x."
+        for label, _, _ in RESNET_VARIANTS[2:]
+    )
     return f"""## Training: DL4J vs PyTorch, the residual CNN (a ComputationGraph)
 
 `nets.resnet_small()` (3x3 stem conv + batch norm, a stride-2 conv, a 32-wide identity block and a 64-wide
 stride-2 block with a 1x1 projection, global average pooling; 84 k parameters) and the same architecture in
 PyTorch, one epoch of {n} Fashion-MNIST images, batch {BATCH}, Adam 1e-3, {THREADS} threads, median of {repeats}
-fresh processes (`--worker dl4j-resnet` / `torch-resnet`).
+fresh processes, the rows taking turns round by round (`--worker dl4j-resnet` / `torch-resnet`).
 
 | run | samples/s, median (min–max) | vs PyTorch |
 | --- | --- | --- |
-| PyTorch (reference) | {torch_:.0f} ({rates["torch-resnet"][0]:.0f}–{rates["torch-resnet"][-1]:.0f}) | 1.00x |
-| DL4J via dl4j-bridge | {dl4j:.0f} ({rates["dl4j-resnet"][0]:.0f}–{rates["dl4j-resnet"][-1]:.0f}) | {dl4j / torch_:.2f}x |
+{rows}
+
+Each of dl4j-bridge's graph changes against the default with it turned back (speed-up, default over the row):{changes}
+Where the milliseconds go: the per-vertex table (training-resnet-layers).
 """
 
 
@@ -779,7 +810,7 @@ def _resnet_layers_section(batch: int) -> str:
     ]
     detail = [
         row(
-            f"{name} ({kind}): forward / backward",
+            f"{name} ({kind})",
             dl4j["forward"][name] + dl4j["backward"][name],
             torch_["forward"][name] + torch_["backward"][name],
         )
@@ -1019,7 +1050,8 @@ in the network): they say where DL4J's time goes more than how much.
 
 
 def main(argv=None) -> None:
-    """All sections; `--resnet` / `--samediff`: only the residual CNN's / SameDiff's (their own sections)."""
+    """All sections; `--resnet` / `--samediff`: only the residual CNN's (its speed and its per-vertex table) /
+    SameDiff's (their own sections)."""
     args = argv if argv is not None else sys.argv[1:]
     if "--worker" in args:
         worker(args[args.index("--worker") + 1], int(args[args.index("--n") + 1]))
@@ -1032,6 +1064,9 @@ def main(argv=None) -> None:
         resnet = _resnet_section("--quick" in args)
         print(resnet)
         write_section("training-resnet", resnet)
+        layers = _resnet_layers_section(BATCH)
+        print(layers)
+        write_section("training-resnet-layers", layers)
     if "--resnet" not in args:
         samediff = _samediff_section("--quick" in args)
         print(samediff)
