@@ -33,7 +33,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * backprop runs libnd4j's {@code batchnorm_bp} (9.3 ms: oneDNN's backward with global statistics, then corrections
  * for the batch statistics). Here every per-channel sum is one matmul (a row of ones times the [n, c x h x w]
  * input: the batch summed, 0.13 ms) and a sum over h x w of that one row; the rest is element-wise, broadcast
- * per channel. Measured on resnet_small, one thread, per step: batch norm forward 29 -> 9 ms, backprop 38 -> 7 ms
+ * per channel. Measured on resnet_small, one thread, per step: batch norm forward 29 -> 9 ms, backprop 38 -> 12 ms
  * (see BENCHMARKS.md, training-resnet-layers).
  *
  * <p>Forward: m = sum(x) / M (M = n x h x w), centred = x - m, var = sum(centred^2) / M (two passes, as DL4J's
