@@ -271,8 +271,14 @@ RESNET_VARIANTS = (
 )
 
 
+def _load() -> str:
+    """The machine's 1-minute load average: ratios hold on a busy machine, absolute figures do not."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def _resnet_section(quick: bool) -> str:
     n, repeats = (1024, 1) if quick else (RESNET_SAMPLES, 3)
+    load_before = _load()
     # Round by round, every row once a round: a machine that drifts during the run hits them all alike.
     by_label: dict[str, list] = {label: [] for label, _, _ in RESNET_VARIANTS}
     for r in range(repeats):
@@ -298,7 +304,8 @@ def _resnet_section(quick: bool) -> str:
 `nets.resnet_small()` (3x3 stem conv + batch norm, a stride-2 conv, a 32-wide identity block and a 64-wide
 stride-2 block with a 1x1 projection, global average pooling; 84 k parameters) and the same architecture in
 PyTorch, one epoch of {n} Fashion-MNIST images, batch {BATCH}, Adam 1e-3, {THREADS} threads, median of {repeats}
-fresh processes, the rows taking turns round by round (`--worker dl4j-resnet` / `torch-resnet`).
+fresh processes, the rows taking turns round by round (`--worker dl4j-resnet` / `torch-resnet`); the machine's load
+average {load_before} before the run, {_load()} after it.
 
 | run | samples/s, median (min–max) | vs PyTorch |
 | --- | --- | --- |
@@ -771,7 +778,25 @@ def _onednn_summary() -> str:
     return "| oneDNN primitive (prop kind) | calls per step | ms per step |\n| --- | --- | --- |\n" + "\n".join(rows)
 
 
+RESNET_FINDINGS = """What was found (one core, the same table with OMP_NUM_THREADS=1, where the shared 2-core machine's load
+does not stall OpenMP's barriers): batch normalization was the largest part of DL4J's step, 67 of ~120 ms (forward 29,
+backprop 38; PyTorch's 7 batch norms take ~5 ms). DL4J M2.1's oneDNN helper is installed and used on resnet_small's
+batch norms, but its forward computes the batch mean and variance with ND4J's reductions (`Mean`, `Variance`:
+libnd4j adds one element after another, 1.4 ms to sum 64 x 32 x 28 x 28 floats on one core where an element-wise
+op over them takes 0.2 ms) and its backprop runs libnd4j's `batchnorm_bp` (oneDNN's plain-layout backward with
+global statistics, then corrections). dl4j-bridge's helper (java/train/.../BatchNormTraining.java, a step change
+with its switch, `DL4J_BRIDGE_BATCH_NORM_TRAINING=dl4j` turns it back) sums each channel with one matmul (a row of
+ones times the [n, c x h x w] input, 0.13 ms) and computes the rest element-wise: 67 -> 21 ms. The forward cache,
+the vectorised ReLU derivative, the input convolution's weights-only backprop and denormal flushing already apply
+to graphs (TrainingStep takes the network's layers, a graph's included). What is left: the convolutions (their
+forward and backward are about 60% of the step now), where oneDNN reorders every activation, gradient and weight
+between DL4J's NCHW and its blocked formats on every call (the oneDNN log above: reorders are about a third of
+oneDNN's time); the graph's own work (a few ms: workspaces, epsilon copies and merges); DL4J's ~390 ND4J calls a
+step (ND4J's OpProfiler), each with its Java and JNI overhead and an OpenMP region of its own."""
+
+
 def _resnet_layers_section(batch: int) -> str:
+    load_before = _load()
     dl4j, torch_ = _spawn("dl4j-resnet-layers", 0, {}), _spawn("torch-resnet-layers", 0, {})
     if isinstance(dl4j, str) or isinstance(torch_, str):
         return f"Per-vertex profile {dl4j if isinstance(dl4j, str) else torch_}"
@@ -820,7 +845,8 @@ def _resnet_layers_section(batch: int) -> str:
     return f"""## Where the residual CNN's milliseconds go (`--worker dl4j-resnet-layers` / `torch-resnet-layers`)
 
 `nets.resnet_small()`'s vertices on one real minibatch of {batch} Fashion-MNIST images, {THREADS} threads, median of
-{REPS} calls after 10 warm-up calls, each framework in its own process. DL4J's vertex calls are GraphVertex
+{REPS} calls after 10 warm-up calls, each framework in its own process (the machine's load average {load_before}
+before, {_load()} after). DL4J's vertex calls are GraphVertex
 doForward / doBackward inside dl4j-bridge's training step (its step changes applied, as in `fit`), each call inside
 a workspace of its own that reuses the previous call's memory, as `fit`'s do; a backward is forward + backward minus forward (DL4J's layers read
 what their forward left). PyTorch's backward is its backward pass alone, the vertex's inputs leaves that need a
@@ -841,6 +867,8 @@ oneDNN's verbose log (ONEDNN_VERBOSE=1) over {ONEDNN_STEPS} training steps (`fit
 its times include the logging's own cost:
 
 {_onednn_summary()}
+
+{RESNET_FINDINGS}
 """
 
 

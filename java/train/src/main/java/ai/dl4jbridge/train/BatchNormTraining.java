@@ -175,13 +175,13 @@ public final class BatchNormTraining {
                 double eps,
                 CNN2DFormat format,
                 LayerWorkspaceMgr workspaceMgr) {
-            if (!lastForwardHere || gamma == null || !applies(x, format) || dy.dataType() != DataType.FLOAT) {
+            // Decided by the forward: its statistics are the ones this backprop needs (the switch may change between).
+            if (!lastForwardHere) {
                 return super.backpropGradient(
                         x, dy, shape, gamma, beta, dGammaView, dBetaView, eps, format, workspaceMgr);
             }
             INDArray input = plain(x);
-            INDArray grad = plain(dy);
-
+            INDArray grad = plain(dy.dataType() == DataType.FLOAT ? dy : dy.castTo(DataType.FLOAT));
             prepare(input);
             long count = input.length() / input.size(1);
             INDArray dBeta = vector(dBetaView);
