@@ -106,6 +106,24 @@ def test_training_ends_at_dl4js_parameters(switch):
     assert difference <= 1e-5
 
 
+def test_a_spark_workers_steps_match_local_steps():
+    """TrainingStep.hook(), which Spark workers run around each minibatch, applies the change as local steps do."""
+    adam = jclass("org.nd4j.linalg.learning.config.Adam")
+    local, worker = _graph(updater=adam(1e-2)), _graph(updater=adam(1e-2))
+    hook = jclass("ai.dl4jbridge.train.TrainingStep").hook()
+    before = _counter()
+    for features, labels in _minibatches(2, seed=4):
+        jclass("ai.dl4jbridge.train.Networks").fitBatch(local, features, labels)
+    assert _counter() - before == 2 * 2
+    for features, labels in _minibatches(2, seed=4):
+        minibatch = jclass("org.nd4j.linalg.dataset.DataSet")(features[0], labels[0])
+        hook.preUpdate(minibatch, worker)
+        worker.fit(minibatch)
+        hook.postUpdate(minibatch, worker)
+    assert _counter() - before == 4 * 2
+    assert np.abs(bridge.to_numpy(local.params()) - bridge.to_numpy(worker.params())).max() == 0.0
+
+
 def test_channels_last_batch_norm_keeps_dl4js_code():
     g = GraphSpec(seed=3).input("in", conv_input(8, 8, 3, nhwc=True))
     g.layer("c", conv(4, 3, act="identity", nhwc=True), "in")
