@@ -790,8 +790,8 @@ ones times the [n, c x h x w] input, 0.13 ms) and computes the rest element-wise
 the vectorised ReLU derivative, the input convolution's weights-only backprop and denormal flushing already apply
 to graphs (TrainingStep takes the network's layers, a graph's included). What is left: the convolutions (their
 forward and backward are about 60% of the step now), where oneDNN reorders every activation, gradient and weight
-between DL4J's NCHW and its blocked formats on every call (the oneDNN log above: reorders are about a third of
-oneDNN's time); the graph's own work (a few ms: workspaces, epsilon copies and merges); DL4J's ~390 ND4J calls a
+between DL4J's NCHW and its blocked formats on every call (the oneDNN log above: 75 reorders a step, about half
+of oneDNN's logged time); the graph's own work (a few ms: workspaces, epsilon copies and merges); DL4J's ~390 ND4J calls a
 step (ND4J's OpProfiler), each with its Java and JNI overhead and an OpenMP region of its own."""
 
 
