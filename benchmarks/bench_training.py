@@ -258,23 +258,61 @@ def _samediff_verdict(ratio: float) -> str:
 RESNET_SAMPLES = 8192
 
 
+# The residual CNN's rows: (label, worker, environment); each of dl4j-bridge's graph changes turned back in a row.
+RESNET_DEFAULT = "DL4J via dl4j-bridge"
+RESNET_VARIANTS = (
+    ("PyTorch (reference)", "torch-resnet", {}),
+    (RESNET_DEFAULT, "dl4j-resnet", {}),
+    (
+        "DL4J via dl4j-bridge, DL4J's oneDNN helper for batch norm's training (DL4J_BRIDGE_BATCH_NORM_TRAINING=dl4j)",
+        "dl4j-resnet",
+        {"DL4J_BRIDGE_BATCH_NORM_TRAINING": "dl4j"},
+    ),
+)
+
+
+def _load() -> str:
+    """The machine's 1-minute load average: ratios hold on a busy machine, absolute figures do not."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def _resnet_section(quick: bool) -> str:
     n, repeats = (1024, 1) if quick else (RESNET_SAMPLES, 3)
-    rates = _rates(("torch-resnet", "dl4j-resnet"), n, repeats)
-    if isinstance(rates, str):
-        return f"Residual CNN: {rates}"
-    torch_, dl4j = (statistics.median(rates[k]) for k in ("torch-resnet", "dl4j-resnet"))
+    load_before = _load()
+    # Round by round, every row once a round: a machine that drifts during the run hits them all alike.
+    by_label: dict[str, list] = {label: [] for label, _, _ in RESNET_VARIANTS}
+    for r in range(repeats):
+        for label, kind, env in RESNET_VARIANTS:
+            by_label[label].append(_spawn(kind, n, env))
+            print(f"round {r + 1}: {label}: {by_label[label][-1]}"[:200], flush=True)
+    failed = next((r for results in by_label.values() for r in results if isinstance(r, str)), None)
+    if failed:
+        return f"Residual CNN: {failed}"
+    rates = {label: sorted(r["samples_per_sec"] for r in results) for label, results in by_label.items()}
+    reference = statistics.median(rates[RESNET_VARIANTS[0][0]])
+    rows = "\n".join(
+        f"| {label} | {statistics.median(r):.0f} ({r[0]:.0f}–{r[-1]:.0f}) | {statistics.median(r) / reference:.2f}x |"
+        for label, r in rates.items()
+    )
+    default = statistics.median(rates[RESNET_DEFAULT])
+    changes = "".join(
+        f" {label.split(', ', 1)[1]}: {default / statistics.median(rates[label]):.2f}x."
+        for label, _, _ in RESNET_VARIANTS[2:]
+    )
     return f"""## Training: DL4J vs PyTorch, the residual CNN (a ComputationGraph)
 
 `nets.resnet_small()` (3x3 stem conv + batch norm, a stride-2 conv, a 32-wide identity block and a 64-wide
 stride-2 block with a 1x1 projection, global average pooling; 84 k parameters) and the same architecture in
 PyTorch, one epoch of {n} Fashion-MNIST images, batch {BATCH}, Adam 1e-3, {THREADS} threads, median of {repeats}
-fresh processes (`--worker dl4j-resnet` / `torch-resnet`).
+fresh processes, the rows taking turns round by round (`--worker dl4j-resnet` / `torch-resnet`); the machine's load
+average {load_before} before the run, {_load()} after it.
 
 | run | samples/s, median (min–max) | vs PyTorch |
 | --- | --- | --- |
-| PyTorch (reference) | {torch_:.0f} ({rates["torch-resnet"][0]:.0f}–{rates["torch-resnet"][-1]:.0f}) | 1.00x |
-| DL4J via dl4j-bridge | {dl4j:.0f} ({rates["dl4j-resnet"][0]:.0f}–{rates["dl4j-resnet"][-1]:.0f}) | {dl4j / torch_:.2f}x |
+{rows}
+
+Each of dl4j-bridge's graph changes against the default with it turned back (speed-up, default over the row):{changes}
+Where the milliseconds go: the per-vertex table (training-resnet-layers).
 """
 
 
@@ -456,6 +494,384 @@ def _torch_layers(n: int, batch: int) -> dict:
     return {"forward": forward, "backward": backward, "gradient": _median_ms(gradient), "step": _median_ms(step)}
 
 
+# resnet_small's vertices in topological order: (name, kind, inputs); kind picks the PyTorch module and the table group.
+RESNET_VERTICES = (
+    ("stem", "conv3x3 1-32", ("image",)),
+    ("stem_bn", "bn 32", ("stem",)),
+    ("stem_relu", "relu", ("stem_bn",)),
+    ("down", "conv3x3/2 32-32", ("stem_relu",)),
+    ("down_bn", "bn 32", ("down",)),
+    ("down_relu", "relu", ("down_bn",)),
+    ("block1_conv1", "conv3x3 32-32", ("down_relu",)),
+    ("block1_bn1", "bn 32", ("block1_conv1",)),
+    ("block1_relu1", "relu", ("block1_bn1",)),
+    ("block1_conv2", "conv3x3 32-32", ("block1_relu1",)),
+    ("block1_bn2", "bn 32", ("block1_conv2",)),
+    ("block1_add", "add", ("block1_bn2", "down_relu")),
+    ("block1", "relu", ("block1_add",)),
+    ("block2_conv1", "conv3x3/2 32-64", ("block1",)),
+    ("block2_bn1", "bn 64", ("block2_conv1",)),
+    ("block2_relu1", "relu", ("block2_bn1",)),
+    ("block2_conv2", "conv3x3 64-64", ("block2_relu1",)),
+    ("block2_bn2", "bn 64", ("block2_conv2",)),
+    ("block2_proj", "conv1x1/2 32-64", ("block1",)),
+    ("block2_proj_bn", "bn 64", ("block2_proj",)),
+    ("block2_add", "add", ("block2_bn2", "block2_proj_bn")),
+    ("block2", "relu", ("block2_add",)),
+    ("pool", "global avg pool", ("block2",)),
+    ("out", "dense 64-10 softmax + loss", ("pool",)),
+)
+# The table's groups: (row label, predicate on a vertex's kind).
+RESNET_GROUPS = (
+    ("stem conv 3x3, 1 -> 32 channels (reads the input)", lambda k: k == "conv3x3 1-32"),
+    ("conv 3x3 stride 1 (3 vertices)", lambda k: k in ("conv3x3 32-32", "conv3x3 64-64")),
+    ("conv 3x3 stride 2 (2 vertices)", lambda k: k.startswith("conv3x3/2")),
+    ("conv 1x1 stride 2, the projection", lambda k: k.startswith("conv1x1")),
+    ("batch norm, training mode (7 vertices)", lambda k: k.startswith("bn")),
+    ("ReLU activation vertices (5)", lambda k: k == "relu"),
+    ("element-wise add vertex (2)", lambda k: k == "add"),
+    ("global average pooling", lambda k: k == "global avg pool"),
+    ("dense softmax output + loss", lambda k: k.startswith("dense")),
+)
+ONEDNN_BEGIN, ONEDNN_END, ONEDNN_STEPS = "ONEDNN-LOG-BEGIN", "ONEDNN-LOG-END", 10
+
+
+def _dl4j_resnet_layers(n: int, batch: int) -> dict:
+    """Each vertex of nets.resnet_small's ComputationGraph: forward (training mode; batch norm also in inference
+    mode) and forward + backprop, through DL4J's GraphVertex calls on one real minibatch, inside dl4j-bridge's
+    training step (its step changes applied, as in fit), each call in a workspace of its own; then the whole graph's
+    gradient and the whole step. With BENCH_ONEDNN_LOG=1 it runs ONEDNN_STEPS steps between two marker lines
+    instead (the parent sets ONEDNN_VERBOSE and reads oneDNN's log between them)."""
+    import jpype
+    import numpy as np
+
+    import bridge
+    from bridge import data, nets
+    from bridge.jvm import jclass
+
+    bridge.start_jvm()
+    x, y, _, _ = data.load("fashion-mnist")
+    x = x[:1024].reshape(-1, 1, 28, 28)
+    net = nets.resnet_small(seed=1)
+    bridge.fit(net, x[:512], y[:512], batch_size=batch, progress=False)
+    cg = net.java
+    features = bridge.to_indarray(np.ascontiguousarray(x[:batch]))
+    labels = bridge.to_indarray(np.eye(10, dtype=np.float32)[y[:batch]])
+    networks, array = (
+        jclass("ai.dl4jbridge.train.Networks"),
+        jpype.JArray(jclass("org.nd4j.linalg.api.ndarray.INDArray")),
+    )
+    if os.environ.get("BENCH_ONEDNN_LOG"):
+        print(ONEDNN_BEGIN, flush=True)
+        for _ in range(ONEDNN_STEPS):
+            networks.fitBatch(cg, array([features]), array([labels]))
+        print(ONEDNN_END, flush=True)
+        return {}
+    mgr, scoped = _bench_workspace()
+    vertices = {str(v.getVertexName()): v for v in cg.getVertices()}
+    result: dict = {}
+
+    def measure_vertices():
+        acts = {"image": features}
+        for name, _kind, inputs in RESNET_VERTICES:
+            vertex = vertices[name]
+            _set_inputs(vertex, [acts[i] for i in inputs], mgr)
+            acts[name] = scoped(lambda vertex=vertex: vertex.doForward(True, mgr).detach())
+        vertices["out"].getLayer().setLabels(labels)
+        epsilons: dict = {}
+        forward, backward, inference = {}, {}, {}
+        for name, kind, inputs in reversed(RESNET_VERTICES):
+            vertex, ins, eps = vertices[name], [acts[i] for i in inputs], epsilons.get(name)
+
+            def fwd(vertex=vertex, ins=ins, training=True):
+                _set_inputs(vertex, ins, mgr)
+                return vertex.doForward(training, mgr)
+
+            def fwd_bwd(vertex=vertex, ins=ins, eps=eps):
+                fwd(vertex, ins)
+                vertex.setEpsilon(eps)
+                return vertex.doBackward(False, mgr)
+
+            forward[name] = _median_ms(lambda fwd=fwd: scoped(fwd))
+            backward[name] = _median_ms(lambda fwd_bwd=fwd_bwd: scoped(fwd_bwd)) - forward[name]
+            if kind.startswith("bn"):
+                inference[name] = _median_ms(lambda fwd=fwd: scoped(lambda: fwd(training=False)))
+            gradients = scoped(lambda fwd_bwd=fwd_bwd: [g.detach() for g in fwd_bwd().getSecond()])
+            for source, gradient in zip(inputs, gradients):
+                if source != "image":
+                    epsilons[source] = gradient if source not in epsilons else epsilons[source].add(gradient)
+
+        def gradient():
+            cg.setInputs(features)
+            cg.setLabels(labels)
+            cg.computeGradientAndScore()
+
+        result.update(forward=forward, backward=backward, inference=inference, gradient=_median_ms(gradient))
+
+    jclass("ai.dl4jbridge.train.TrainingStep").run(
+        cg, jpype.JProxy("java.lang.Runnable", dict={"run": measure_vertices})
+    )
+    single = jclass("org.nd4j.linalg.dataset.DataSet")(features, labels)
+    multi = jclass("org.nd4j.linalg.dataset.MultiDataSet")(array([features]), array([labels]))
+    step_changes = jclass("ai.dl4jbridge.train.TrainingStep")
+
+    def fit(minibatch):
+        return lambda: step_changes.run(cg, jpype.JProxy("java.lang.Runnable", dict={"run": lambda: cg.fit(minibatch)}))
+
+    result.update(step=_median_ms(fit(single)), step_multi=_median_ms(fit(multi)))
+    return result
+
+
+def _bench_workspace():
+    """A LayerWorkspaceMgr whose arrays all live in one workspace, and scoped(fn): fn() with that workspace open, as
+    DL4J's fit opens its own around each step: from the second call on, a call's arrays reuse the memory of the call
+    before (fresh memory is slow to touch on this VM and would count against DL4J alone)."""
+    from bridge.jvm import jclass
+
+    memory = "org.nd4j.linalg.api.memory."
+    conf = (
+        jclass(memory + "conf.WorkspaceConfiguration")
+        .builder()
+        .initialSize(0)
+        .overallocationLimit(0.2)
+        .policyLearning(jclass(memory + "enums.LearningPolicy").FIRST_LOOP)
+        .policyAllocation(jclass(memory + "enums.AllocationPolicy").OVERALLOCATE)
+        .policySpill(jclass(memory + "enums.SpillPolicy").REALLOCATE)
+        .build()
+    )
+    mgr = jclass("org.deeplearning4j.nn.workspace.LayerWorkspaceMgr").builder().defaultWorkspace("BENCH", conf).build()
+    manager = jclass("org.nd4j.linalg.factory.Nd4j").getWorkspaceManager()
+
+    def scoped(fn):
+        workspace = manager.getAndActivateWorkspace(conf, "BENCH")
+        try:
+            return fn()
+        finally:
+            workspace.close()
+
+    return mgr, scoped
+
+
+def _set_inputs(vertex, arrays, mgr) -> None:
+    """A graph vertex's inputs as ComputationGraph sets them (a layer vertex passes its input to its layer)."""
+    for i, array in enumerate(arrays):
+        vertex.setInput(i, array, mgr)
+
+
+def _torch_resnet_modules():
+    """PyTorch modules for RESNET_VERTICES, by name (the same architecture as _torch_resnet_epoch's)."""
+    import torch
+
+    nn = torch.nn
+
+    def module(kind):
+        if kind.startswith("conv"):
+            shape, channels = kind.split(" ")
+            k, stride = (int(shape[4]), int(shape.split("/")[1]) if "/" in shape else 1)
+            cin, cout = (int(c) for c in channels.split("-"))
+            return nn.Conv2d(cin, cout, k, stride, padding=k // 2, bias=False)
+        if kind.startswith("bn"):
+            return nn.BatchNorm2d(int(kind.split(" ")[1]))
+        if kind == "relu":
+            return nn.ReLU()
+        if kind == "global avg pool":
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        if kind.startswith("dense"):
+            return nn.Linear(64, 10)
+        return None  # add
+
+    return {name: module(kind) for name, kind, _ in RESNET_VERTICES}
+
+
+def _torch_resnet_layers(n: int, batch: int) -> dict:
+    """The same per-vertex split in PyTorch: each vertex's forward, forward + backward (its inputs leaves that need a
+    gradient, except the image), batch norm in eval mode; then the whole step and its gradient part."""
+    import torch
+
+    from bridge import data
+
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(1)
+    x, y, _, _ = data.load("fashion-mnist")
+    modules, loss_fn = _torch_resnet_modules(), torch.nn.CrossEntropyLoss()
+    features = torch.from_numpy(x[:batch].reshape(batch, 1, 28, 28).copy())
+    labels = torch.from_numpy(y[:batch].astype("int64"))
+
+    def apply(name, kind, ins):
+        if kind == "add":
+            return ins[0] + ins[1]
+        out = modules[name](ins[0])
+        return loss_fn(out, labels) if kind.startswith("dense") else out
+
+    def whole():
+        acts = {"image": features}
+        for name, kind, inputs in RESNET_VERTICES:
+            acts[name] = apply(name, kind, [acts[i] for i in inputs])
+        return acts
+
+    with torch.no_grad():
+        acts = whole()
+    forward, backward, inference = {}, {}, {}
+    for name, kind, inputs in RESNET_VERTICES:
+
+        def run(name=name, kind=kind, inputs=inputs):
+            leaves = [acts[i] if i == "image" else acts[i].detach().requires_grad_() for i in inputs]
+            return apply(name, kind, leaves)
+
+        forward[name] = _median_ms(run)
+        out = run()
+        grad = None if kind.startswith("dense") else torch.ones_like(out)
+        backward[name] = _median_ms(lambda run=run, grad=grad: run().backward(grad)) - forward[name]
+        if kind.startswith("bn"):
+            modules[name].eval()
+            with torch.no_grad():
+                inference[name] = _median_ms(run)
+            modules[name].train()
+    params = [p for m in modules.values() if m is not None for p in m.parameters()]
+    optimizer = torch.optim.Adam(params, 1e-3)
+
+    def gradient():
+        optimizer.zero_grad()
+        whole()["out"].backward()
+
+    def step():
+        gradient()
+        optimizer.step()
+
+    return {
+        "forward": forward,
+        "backward": backward,
+        "inference": inference,
+        "gradient": _median_ms(gradient),
+        "step": _median_ms(step),
+    }
+
+
+def _onednn_summary() -> str:
+    """oneDNN's verbose log of ONEDNN_STEPS training steps of resnet_small: calls and ms per step by primitive."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "BENCH_ONEDNN_LOG": "1", "ONEDNN_VERBOSE": "1"}
+    env["DNNL_VERBOSE"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_training", "--worker", "dl4j-resnet-layers", "--n", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    lines = proc.stdout.splitlines()
+    if ONEDNN_BEGIN not in lines or ONEDNN_END not in lines:
+        return f"oneDNN log: not measured ({(proc.stderr.strip().splitlines() or ['no output'])[-1][:160]})"
+    per_kind: dict[str, list[float]] = {}
+    for line in lines[lines.index(ONEDNN_BEGIN) + 1 : lines.index(ONEDNN_END)]:
+        fields = line.split(",")
+        if len(fields) < 6 or fields[1] != "exec":
+            continue
+        kind = fields[3] if fields[3] == "reorder" else f"{fields[3]} {fields[5]}"
+        per_kind.setdefault(kind, []).append(float(fields[-1]))
+    rows = [
+        f"| {kind} | {len(times) / ONEDNN_STEPS:.0f} | {sum(times) / ONEDNN_STEPS:.2f} |"
+        for kind, times in sorted(per_kind.items(), key=lambda item: -sum(item[1]))
+    ]
+    total = sum(sum(t) for t in per_kind.values()) / ONEDNN_STEPS
+    rows.append(
+        f"| **all oneDNN primitives** | {sum(len(t) for t in per_kind.values()) / ONEDNN_STEPS:.0f} | {total:.2f} |"
+    )
+    return "| oneDNN primitive (prop kind) | calls per step | ms per step |\n| --- | --- | --- |\n" + "\n".join(rows)
+
+
+RESNET_FINDINGS = """What was found (one core, the same table with OMP_NUM_THREADS=1, where the shared 2-core machine's load
+does not stall OpenMP's barriers): batch normalization was the largest part of DL4J's step, 67 of ~120 ms (forward 29,
+backprop 38; PyTorch's 7 batch norms take ~5 ms). DL4J M2.1's oneDNN helper is installed and used on resnet_small's
+batch norms, but its forward computes the batch mean and variance with ND4J's reductions (`Mean`, `Variance`:
+libnd4j adds one element after another, 1.4 ms to sum 64 x 32 x 28 x 28 floats on one core where an element-wise
+op over them takes 0.2 ms) and its backprop runs libnd4j's `batchnorm_bp` (oneDNN's plain-layout backward with
+global statistics, then corrections). dl4j-bridge's helper (java/train/.../BatchNormTraining.java, a step change
+with its switch, `DL4J_BRIDGE_BATCH_NORM_TRAINING=dl4j` turns it back) sums each channel with one matmul (a row of
+ones times the [n, c x h x w] input, 0.13 ms) and computes the rest element-wise: 67 -> 21 ms. The forward cache,
+the vectorised ReLU derivative, the input convolution's weights-only backprop and denormal flushing already apply
+to graphs (TrainingStep takes the network's layers, a graph's included). What is left: the convolutions (their
+forward and backward are about 60% of the step now), where oneDNN reorders every activation, gradient and weight
+between DL4J's NCHW and its blocked formats on every call (the oneDNN log above: 75 reorders a step, about half
+of oneDNN's logged time); the graph's own work (a few ms: workspaces, epsilon copies and merges); DL4J's ~390 ND4J calls a
+step (ND4J's OpProfiler), each with its Java and JNI overhead and an OpenMP region of its own."""
+
+
+def _resnet_layers_section(batch: int) -> str:
+    load_before = _load()
+    dl4j, torch_ = _spawn("dl4j-resnet-layers", 0, {}), _spawn("torch-resnet-layers", 0, {})
+    if isinstance(dl4j, str) or isinstance(torch_, str):
+        return f"Per-vertex profile {dl4j if isinstance(dl4j, str) else torch_}"
+
+    def row(name, a, b):
+        return f"| {name} | {a:.2f} | {b:.2f} | {a / b:.1f}x |" if b > 0 else f"| {name} | {a:.2f} | {b:.2f} | |"
+
+    def group_sum(result, part, test):
+        return sum(result[part][name] for name, kind, _ in RESNET_VERTICES if test(kind) and name in result[part])
+
+    rows = []
+    for part in ("forward", "backward"):
+        rows += [
+            row(f"{label}: {part}", group_sum(dl4j, part, test), group_sum(torch_, part, test))
+            for label, test in RESNET_GROUPS
+        ]
+    rows.append(
+        row(
+            "batch norm, inference mode (7 vertices): forward",
+            sum(dl4j["inference"].values()),
+            sum(torch_["inference"].values()),
+        )
+    )
+    parts = {k: sum(r["forward"].values()) + sum(r["backward"].values()) for k, r in (("d", dl4j), ("t", torch_))}
+    rows += [
+        row("sum of the vertices above (forward + backward)", parts["d"], parts["t"]),
+        row("forward + backward (whole graph)", dl4j["gradient"], torch_["gradient"]),
+        row(
+            "the graph's own per-vertex work (whole graph - sum of vertices)",
+            dl4j["gradient"] - parts["d"],
+            torch_["gradient"] - parts["t"],
+        ),
+        row("update (Adam) and per-step work", dl4j["step"] - dl4j["gradient"], torch_["step"] - torch_["gradient"]),
+        row("**whole step**", dl4j["step"], torch_["step"]),
+        row("whole step, DL4J's fit(MultiDataSet) instead of fit(DataSet)", dl4j["step_multi"], torch_["step"]),
+    ]
+    detail = [
+        row(
+            f"{name} ({kind})",
+            dl4j["forward"][name] + dl4j["backward"][name],
+            torch_["forward"][name] + torch_["backward"][name],
+        )
+        for name, kind, _ in RESNET_VERTICES
+    ]
+    nl = "\n"
+    return f"""## Where the residual CNN's milliseconds go (`--worker dl4j-resnet-layers` / `torch-resnet-layers`)
+
+`nets.resnet_small()`'s vertices on one real minibatch of {batch} Fashion-MNIST images, {THREADS} threads, median of
+{REPS} calls after 10 warm-up calls, each framework in its own process (the machine's load average {load_before}
+before, {_load()} after). DL4J's vertex calls are GraphVertex
+doForward / doBackward inside dl4j-bridge's training step (its step changes applied, as in `fit`), each call inside
+a workspace of its own that reuses the previous call's memory, as `fit`'s do; a backward is forward + backward minus forward (DL4J's layers read
+what their forward left). PyTorch's backward is its backward pass alone, the vertex's inputs leaves that need a
+gradient (the image none). "The graph's own per-vertex work" is the whole graph's gradient minus the sum of its
+vertices: workspaces, epsilon copies and merges, the score.
+
+| vertex group (resnet_small) | DL4J ms | PyTorch ms | DL4J / PyTorch |
+| --- | --- | --- | --- |
+{nl.join(rows)}
+
+Per vertex (forward + backward, ms):
+
+| vertex | DL4J ms | PyTorch ms | DL4J / PyTorch |
+| --- | --- | --- | --- |
+{nl.join(detail)}
+
+oneDNN's verbose log (ONEDNN_VERBOSE=1) over {ONEDNN_STEPS} training steps (`fit`, one minibatch each), per step;
+its times include the logging's own cost:
+
+{_onednn_summary()}
+
+{RESNET_FINDINGS}
+"""
+
+
 def worker(kind: str, n: int) -> None:
     batch = int(os.environ.get("BENCH_BATCH", BATCH))
     result = {
@@ -466,6 +882,8 @@ def worker(kind: str, n: int) -> None:
         "torch-resnet": _torch_resnet_epoch,
         "dl4j-resnet": _dl4j_resnet_epoch,
         "dl4j-samediff": _samediff_epoch,
+        "dl4j-resnet-layers": _dl4j_resnet_layers,
+        "torch-resnet-layers": _torch_resnet_layers,
     }[kind](n, batch)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(result))
@@ -660,7 +1078,8 @@ in the network): they say where DL4J's time goes more than how much.
 
 
 def main(argv=None) -> None:
-    """All sections; `--resnet` / `--samediff`: only the residual CNN's / SameDiff's (their own sections)."""
+    """All sections; `--resnet` / `--samediff`: only the residual CNN's (its speed and its per-vertex table) /
+    SameDiff's (their own sections)."""
     args = argv if argv is not None else sys.argv[1:]
     if "--worker" in args:
         worker(args[args.index("--worker") + 1], int(args[args.index("--n") + 1]))
@@ -673,6 +1092,9 @@ def main(argv=None) -> None:
         resnet = _resnet_section("--quick" in args)
         print(resnet)
         write_section("training-resnet", resnet)
+        layers = _resnet_layers_section(BATCH)
+        print(layers)
+        write_section("training-resnet-layers", layers)
     if "--resnet" not in args:
         samediff = _samediff_section("--quick" in args)
         print(samediff)

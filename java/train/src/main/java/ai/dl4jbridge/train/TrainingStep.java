@@ -24,13 +24,15 @@ import org.deeplearning4j.spark.api.TrainingHook;
  *   <li>{@link InputConvGradients}: its helper installed (once per network) and the thread marked as in a training
  *       step before the fit's backprop reads the mark; the mark is put back to what it was after the fit, so a
  *       backprop outside a step gets DL4J's input gradient.
+ *   <li>{@link BatchNormTraining}, once per network: its helper replaces the oneDNN helper {@link OneDnnHelpers}
+ *       put on each channels-first batch norm (so after it); it reads its switch at every forward and backprop.
  *   <li>{@link ForwardCache}: the cache mode set for the step; undone after the fit's backprop, which reads the cached
  *       forward outputs, and that undo drops them.
  *   <li>{@link ReluGradients} last, undone first: DL4J's ReLU configurations are swapped only while the fit runs, and
  *       are DL4J's own again before any other undo sees the network.
  * </ol>
  *
- * <p>ForwardCache and ReluGradients do not depend on each other; the one-time preparations (2, 3) do no computing, and
+ * <p>ForwardCache and ReluGradients do not depend on each other; the one-time preparations (2, 3, 4) do no computing, and
  * sit inside FlushDenormals only so that "outermost" stays the whole rule for it. Data preparation (augmentation)
  * is not a step change: locally the batch loader runs it before the step, on Spark an earlier hook.
  */
@@ -56,6 +58,13 @@ public final class TrainingStep {
             @Override
             public Undo apply(Model net) {
                 return InputConvGradients.beginStep(net);
+            }
+        },
+        BATCH_NORM_TRAINING {
+            @Override
+            public Undo apply(Model net) {
+                BatchNormTraining.ensureInstalled(net);
+                return Undo.NOTHING;
             }
         },
         FORWARD_CACHE {

@@ -258,6 +258,7 @@ class TrainingStepTest {
                         TrainingStep.Change.FLUSH_DENORMALS,
                         TrainingStep.Change.ONEDNN_HELPERS,
                         TrainingStep.Change.INPUT_CONV_GRADIENTS,
+                        TrainingStep.Change.BATCH_NORM_TRAINING,
                         TrainingStep.Change.FORWARD_CACHE,
                         TrainingStep.Change.RELU_GRADIENTS),
                 TrainingStep.changes());
