@@ -27,6 +27,16 @@ public final class SparkOptions {
      * false: every averaging round then restarts Adam from zero moments at a late iteration count, whose
      * first steps are ~3x the learning rate per weight. That cost LeNet 4 points after 2 epochs. */
     public boolean saveUpdater = true;
+    /** Run each averaging round through {@link AveragingRounds} (the configuration broadcast once per epoch, the
+     * parameters and updater state as one float array each way, the round's broadcast freed): the same averaging
+     * as DL4J's own round, with a fraction of its fixed cost. False: DL4J's ParameterAveragingTrainingMaster round. */
+    public boolean fastRounds = true;
+    /** With fastRounds: each worker keeps its network between rounds, overwriting its parameters, updater state
+     * and counters, instead of building a new one from the configuration every round as DL4J does. */
+    public boolean keepWorkerNetworks = true;
+    /** Levels of Spark's treeAggregate summing the workers' results (DL4J's aggregationDepth): more levels move
+     * the summing from the driver to the executors when there are many workers. */
+    public int aggregationDepth = 2;
     /** Direct: workers train on the RDD's DataSets. Export (DL4J's default) first writes them to a shared
      * Hadoop file system, which DL4J refuses when that is the local disk of a standalone cluster. */
     public RDDTrainingApproach approach = RDDTrainingApproach.Direct;
