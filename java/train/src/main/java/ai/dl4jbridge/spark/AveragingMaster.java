@@ -1,6 +1,8 @@
 package ai.dl4jbridge.spark;
 
 import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -30,6 +32,8 @@ abstract class AveragingMaster extends ParameterAveragingTrainingMaster implemen
     private boolean keepWorkerNetworks;
     private int epochs;
     private transient Broadcast<AveragingRounds.Blueprint> blueprint;
+    /** The workers' side of the bridge's rounds, under DL4J's stat names: name -> {events, nanoseconds}. */
+    private final Map<String, long[]> workerTimings = new LinkedHashMap<>();
 
     AveragingMaster(Builder builder) {
         super(builder);
@@ -89,6 +93,9 @@ abstract class AveragingMaster extends ParameterAveragingTrainingMaster implemen
                 AveragingRounds.run(sc, net, updaterState(net), blueprint, split, this, timing());
         if (sum != null) {
             advanceIterations(net, minibatchesOfRound(splitNum));
+            addTiming("WorkerFlatMapTotalTimeMs", sum.count, sum.taskNanos);
+            addTiming("WorkerFlatMapGetInitialModelTimeMs", sum.count, sum.modelNanos);
+            addTiming("ParameterAveragingWorkerFitTimesMs", sum.minibatches, sum.fitNanos);
         }
         if (collectTrainingStats) {
             stats.logMapPartitionsEnd(split.getNumPartitions());
@@ -97,6 +104,20 @@ abstract class AveragingMaster extends ParameterAveragingTrainingMaster implemen
             dropBlueprint();
         }
         return sum;
+    }
+
+    private void addTiming(String name, long events, long nanos) {
+        long[] total = workerTimings.computeIfAbsent(name, k -> new long[2]);
+        total[0] += events;
+        total[1] += nanos;
+    }
+
+    /** The workers' timings of the bridge's rounds so far, name -> {events, milliseconds} (DL4J's worker stats
+     * cover DL4J's rounds only). */
+    Map<String, long[]> workerTimings() {
+        Map<String, long[]> millis = new LinkedHashMap<>();
+        workerTimings.forEach((name, t) -> millis.put(name, new long[] {t[0], t[1] / 1_000_000}));
+        return millis;
     }
 
     /** Free the epoch's configuration broadcast, and (in this JVM: local[N]) the networks workers kept. */

@@ -161,6 +161,12 @@ final class AveragingRounds {
         float[] updater;
         double score;
         int count;
+        /** The workers' timings, summed: their tasks, getting their networks ready, their minibatches' fits. */
+        long taskNanos;
+
+        long modelNanos;
+        long fitNanos;
+        int minibatches;
 
         static RoundResult of(Model net, boolean saveUpdater) {
             RoundResult r = new RoundResult();
@@ -188,6 +194,10 @@ final class AveragingRounds {
             }
             a.score += b.score;
             a.count += b.count;
+            a.taskNanos += b.taskNanos;
+            a.modelNanos += b.modelNanos;
+            a.fitNanos += b.fitNanos;
+            a.minibatches += b.minibatches;
             return a;
         }
 
@@ -224,49 +234,58 @@ final class AveragingRounds {
             if (!data.hasNext()) {
                 return List.of(new RoundResult()).iterator(); // count 0: nothing to average
             }
+            long start = System.nanoTime();
             Blueprint plan = blueprint.value();
             RoundState round = state.value();
             Model net = keep ? WorkerNetworks.take(plan.generation) : null;
             if (net == null) {
                 net = plan.build(round);
-                round.applyTo(net); // the counters (a new network's configuration clone has the epoch's)
-            } else {
-                round.applyTo(net);
             }
-            try {
-                train(net, data);
-                return List.of(RoundResult.of(net, saveUpdater)).iterator();
-            } finally {
-                if (keep) {
-                    WorkerNetworks.give(plan.generation, net);
-                }
+            round.applyTo(net); // and the driver's counters, which a graph's configuration clone drops
+            long ready = System.nanoTime();
+            long[] fit = train(net, data);
+            RoundResult result = RoundResult.of(net, saveUpdater);
+            result.modelNanos = ready - start;
+            result.fitNanos = fit[0];
+            result.minibatches = (int) fit[1];
+            result.taskNanos = System.nanoTime() - start;
+            if (keep) { // only a network whose round ended well: one a failed or cancelled step left is dropped
+                WorkerNetworks.give(plan.generation, net);
             }
+            return List.of(result).iterator();
         }
 
         /** DL4J's worker loop: minibatches of batchSize (DL4J's iterator re-batches the RDD's objects), at most
          * maxMinibatches, each with every hook's preUpdate, fit, every hook's postUpdate. */
         @SuppressWarnings("unchecked")
-        private void train(Model net, Iterator<T> data) {
-            int trained = 0;
+        private long[] train(Model net, Iterator<T> data) {
+            long[] fit = new long[2]; // nanoseconds, minibatches
             if (net instanceof MultiLayerNetwork) {
                 MultiLayerNetwork mln = (MultiLayerNetwork) net;
                 DataSetIterator batches = new IteratorDataSetIterator((Iterator<DataSet>) data, batchSize);
-                while (batches.hasNext() && trained++ < maxMinibatches) {
+                while (batches.hasNext() && fit[1]++ < maxMinibatches) {
                     DataSet batch = batches.next();
+                    long start = System.nanoTime();
                     hooks(h -> h.preUpdate(batch, net));
                     mln.fit(batch);
                     hooks(h -> h.postUpdate(batch, net));
+                    fit[0] += System.nanoTime() - start;
                 }
-                return;
+            } else {
+                ComputationGraph graph = (ComputationGraph) net;
+                MultiDataSetIterator batches =
+                        new IteratorMultiDataSetIterator((Iterator<MultiDataSet>) data, batchSize);
+                while (batches.hasNext() && fit[1]++ < maxMinibatches) {
+                    MultiDataSet batch = batches.next();
+                    long start = System.nanoTime();
+                    hooks(h -> h.preUpdate(batch, net));
+                    graph.fit(batch);
+                    hooks(h -> h.postUpdate(batch, net));
+                    fit[0] += System.nanoTime() - start;
+                }
             }
-            ComputationGraph graph = (ComputationGraph) net;
-            MultiDataSetIterator batches = new IteratorMultiDataSetIterator((Iterator<MultiDataSet>) data, batchSize);
-            while (batches.hasNext() && trained++ < maxMinibatches) {
-                MultiDataSet batch = batches.next();
-                hooks(h -> h.preUpdate(batch, net));
-                graph.fit(batch);
-                hooks(h -> h.postUpdate(batch, net));
-            }
+            fit[1] = Math.min(fit[1], maxMinibatches);
+            return fit;
         }
 
         private void hooks(java.util.function.Consumer<TrainingHook> call) {

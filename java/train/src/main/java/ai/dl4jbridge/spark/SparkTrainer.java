@@ -267,6 +267,11 @@ public final class SparkTrainer {
         } finally {
             if (master[0] != null) {
                 master[0].release();
+                master[0].workerTimings().forEach((name, t) -> {
+                    long[] total = timings.computeIfAbsent(name, k -> new long[2]);
+                    total[0] += t[0];
+                    total[1] += t[1];
+                });
             }
         }
     }
@@ -353,6 +358,12 @@ public final class SparkTrainer {
         collect(spark.stats()); // cumulative over the epochs of this fit
         exportHtml(spark.stats());
         return history;
+    }
+
+    /** Networks the workers of this JVM keep between the bridge's averaging rounds (0 once every fit ended, on
+     * local[N]; an executor of a cluster drops a fit's networks when the next fit's first round reaches it). */
+    public static int keptWorkerNetworks() {
+        return AveragingRounds.WorkerNetworks.kept();
     }
 
     /** Cancel the running epoch's Spark jobs (Ctrl-C in Python); the fit call then fails and returns. */
