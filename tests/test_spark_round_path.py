@@ -12,10 +12,13 @@ from bridge.jvm import jclass
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # Spark fits: seconds each
 
 N = 512  # 16 minibatches of 16 per worker and epoch
+SERIALIZED = "fast, serialized"
+HANDOFF = "dl4jbridge.spark.localHandoff"
 PATHS = {
     "dl4j": {"fast_rounds": False},
     "fast, new network each round": {"fast_rounds": True, "keep_worker_networks": False},
     "fast, kept networks": {"fast_rounds": True, "keep_worker_networks": True},
+    SERIALIZED: {"fast_rounds": True},  # broadcast and task results, as on a cluster: no local[N] handoff
 }
 
 
@@ -62,9 +65,15 @@ def _graph(updater):
 def _trained(make, mnist, session):
     x, y, _, _ = mnist
     results = {}
+    system = jclass("java.lang.System")
     for name, options in PATHS.items():
         net = make()
-        history = _fit(net, x[:N], y[:N], session, **options)
+        if name == SERIALIZED:
+            system.setProperty(HANDOFF, "false")
+        try:
+            history = _fit(net, x[:N], y[:N], session, **options)
+        finally:
+            system.clearProperty(HANDOFF)
         results[name] = (_state(net), [h.loss for h in history], _iterations(net))
     return results
 
@@ -111,11 +120,12 @@ def test_graph_workers_continue_the_drivers_iteration_counter(mnist, session):
     assert moved["dl4j"] > 1e-3  # DL4J's own round trains on at iterations 0-3 (epoch 1 moved them by ~1e-2)
 
 
-def test_kept_worker_networks_are_released_when_the_fit_ends(mnist, session):
+def test_kept_networks_and_handed_off_rounds_are_released_when_the_fit_ends(mnist, session):
     x, y, _, _ = mnist
     net = nets.mlp(seed=5)
     _fit(net, x[:N], y[:N], session, epochs=1)
-    assert jclass("ai.dl4jbridge.spark.SparkTrainer").keptWorkerNetworks() == 0
+    trainer = jclass("ai.dl4jbridge.spark.SparkTrainer")
+    assert trainer.keptWorkerNetworks() == 0 and trainer.localHandoffEntries() == 0
     timings = session.last_timings  # the workers' side of the bridge's rounds, under DL4J's stat names
     assert timings["ParameterAveragingWorkerFitTimesMs"]["events"] == N // 16
     assert timings["WorkerFlatMapTotalTimeMs"]["events"] == 2 * 6  # 2 workers, 6 rounds of at most 3

@@ -7,7 +7,9 @@ import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -167,6 +169,19 @@ final class AveragingRounds {
         long modelNanos;
         long fitNanos;
         int minibatches;
+        /** Where the result waits in {@link Handoff} (local[N]); null: this object is the result. */
+        String handedOff;
+
+        static RoundResult handedOff(String key) {
+            RoundResult marker = new RoundResult();
+            marker.handedOff = key;
+            return marker;
+        }
+
+        /** The result itself: from the handoff where this is a marker. */
+        RoundResult resolve() {
+            return handedOff == null ? this : (RoundResult) Handoff.take(handedOff);
+        }
 
         static RoundResult of(Model net, boolean saveUpdater) {
             RoundResult r = new RoundResult();
@@ -213,15 +228,19 @@ final class AveragingRounds {
         private static final long serialVersionUID = 1L;
         private final Broadcast<Blueprint> blueprint;
         private final Broadcast<RoundState> state;
+        /** On local[N]: the round's key in {@link Handoff} (state in, results out), instead of the broadcast. */
+        private final String handoff;
+
         private final boolean keep;
         private final boolean saveUpdater;
         private final int batchSize;
         private final int maxMinibatches;
         private final Collection<TrainingHook> hooks;
 
-        Worker(Broadcast<Blueprint> blueprint, Broadcast<RoundState> state, Settings settings) {
+        Worker(Broadcast<Blueprint> blueprint, Broadcast<RoundState> state, String handoff, Settings settings) {
             this.blueprint = blueprint;
             this.state = state;
+            this.handoff = handoff;
             this.keep = settings.keepWorkerNetworks();
             this.saveUpdater = settings.saveUpdater();
             this.batchSize = settings.batchSizePerWorker();
@@ -236,7 +255,7 @@ final class AveragingRounds {
             }
             long start = System.nanoTime();
             Blueprint plan = blueprint.value();
-            RoundState round = state.value();
+            RoundState round = handoff != null ? (RoundState) Handoff.get(handoff + "/state") : state.value();
             Model net = keep ? WorkerNetworks.take(plan.generation) : null;
             if (net == null) {
                 net = plan.build(round);
@@ -251,6 +270,11 @@ final class AveragingRounds {
             result.taskNanos = System.nanoTime() - start;
             if (keep) { // only a network whose round ended well: one a failed or cancelled step left is dropped
                 WorkerNetworks.give(plan.generation, net);
+            }
+            if (handoff != null) {
+                String key = handoff + "/result/" + TaskContext.getPartitionId();
+                Handoff.put(key, result);
+                return List.of(RoundResult.handedOff(key)).iterator();
             }
             return List.of(result).iterator();
         }
@@ -332,7 +356,14 @@ final class AveragingRounds {
         }
     }
 
-    /** Run one round of `net` over `split` on the driver: broadcast, train, sum, average into the driver's network.
+    /**
+     * Pass the round's state and results through {@link Handoff} on local[N], whose executors are threads of the
+     * driver's JVM (-Ddl4jbridge.spark.localHandoff=false: through a broadcast and serialized task results, as on a
+     * cluster). Read every round.
+     */
+    static final String LOCAL_HANDOFF = "dl4jbridge.spark.localHandoff";
+
+    /** Run one round of `net` over `split` on the driver: state out, train, sum, average into the driver's network.
      * Returns the workers' summed result (its score is the sum of their last scores), or null where every partition
      * was empty (then nothing changes). */
     static <T> RoundResult run(
@@ -343,13 +374,21 @@ final class AveragingRounds {
             JavaRDD<T> split,
             Settings settings,
             Timing timing) {
+        boolean local = sc.isLocal() && Boolean.parseBoolean(System.getProperty(LOCAL_HANDOFF, "true"));
+        String handoff = local ? "round-" + UUID.randomUUID() : null;
         timing.broadcastStart();
-        Broadcast<RoundState> state = sc.broadcast(new RoundState(net, updaterState));
+        RoundState start = new RoundState(net, updaterState);
+        Broadcast<RoundState> state = local ? null : sc.broadcast(start);
+        if (local) {
+            Handoff.put(handoff + "/state", start);
+        }
         timing.broadcastEnd();
         try {
             timing.aggregateStart();
-            RoundResult sum = split.mapPartitions(new Worker<T>(blueprint, state, settings))
-                    .treeAggregate(null, RoundResult::add, RoundResult::add, settings.aggregationDepth());
+            JavaRDD<RoundResult> results = split.mapPartitions(new Worker<T>(blueprint, state, handoff, settings));
+            RoundResult sum = local
+                    ? sumOf(results.collect())
+                    : results.treeAggregate(null, RoundResult::add, RoundResult::add, settings.aggregationDepth());
             timing.aggregateEnd();
             if (sum == null || sum.count == 0) {
                 return null;
@@ -364,7 +403,60 @@ final class AveragingRounds {
             timing.processEnd();
             return sum;
         } finally {
-            state.destroy();
+            if (state != null) {
+                state.destroy();
+            }
+            if (handoff != null) {
+                Handoff.drop(handoff);
+            }
+        }
+    }
+
+    /** The sum of the workers' results in partition order (local[N]: taken from the handoff). */
+    private static RoundResult sumOf(List<RoundResult> results) {
+        RoundResult sum = null;
+        for (RoundResult r : results) {
+            sum = RoundResult.add(sum, r.resolve());
+        }
+        return sum;
+    }
+
+    /**
+     * The round's state and the workers' results on local[N], by reference: the executors are threads of this JVM,
+     * so a broadcast would serialize and compress the state only to hand this JVM the stored object, and each task
+     * result would be serialized, stored in the block manager and fetched back over the loopback. Entries live for
+     * one round (the driver drops them when it ends, also when it fails).
+     */
+    static final class Handoff {
+        private static final Map<String, Object> ITEMS = new ConcurrentHashMap<>();
+
+        private Handoff() {}
+
+        static void put(String key, Object value) {
+            ITEMS.put(key, value);
+        }
+
+        static Object get(String key) {
+            Object value = ITEMS.get(key);
+            if (value == null) {
+                throw new IllegalStateException(
+                        "no " + key + " in this JVM: the round's local handoff works on local[N] only");
+            }
+            return value;
+        }
+
+        static Object take(String key) {
+            Object value = get(key);
+            ITEMS.remove(key);
+            return value;
+        }
+
+        static void drop(String round) {
+            ITEMS.keySet().removeIf(k -> k.startsWith(round + "/"));
+        }
+
+        static int size() {
+            return ITEMS.size();
         }
     }
 

@@ -366,6 +366,11 @@ public final class SparkTrainer {
         return AveragingRounds.WorkerNetworks.kept();
     }
 
+    /** Round states and results waiting in this JVM's local[N] handoff (0 between rounds). */
+    public static int localHandoffEntries() {
+        return AveragingRounds.Handoff.size();
+    }
+
     /** Cancel the running epoch's Spark jobs (Ctrl-C in Python); the fit call then fails and returns. */
     public void cancel() {
         sc.cancelJobGroup(JOB_GROUP);
