@@ -30,7 +30,9 @@ class SparkOptions:
     """ParameterAveragingTrainingMaster settings (see DL4J's Spark training guide)."""
 
     batch_size_per_worker: int = 32
-    averaging_frequency: int = 40  # minibatches per worker between averagings; each round is a Spark job
+    # minibatches per worker between averagings; each round is a Spark job. 20: within a point of local training's
+    # accuracy for LeNet and resnet_small at >= 0.9x its samples/s (BENCHMARKS.md, spark-averaging)
+    averaging_frequency: int = 20
     workers: int | None = None  # partitions trained at once; default: the session's parallelism
     prefetch_batches: int = 2
     # Never (each worker gets its share of every round) | NumPartitionsWorkersDiffers | Always

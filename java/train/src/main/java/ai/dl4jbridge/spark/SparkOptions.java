@@ -7,10 +7,11 @@ import org.deeplearning4j.spark.api.RepartitionStrategy;
 /** ParameterAveragingTrainingMaster settings, with the defaults dl4j-bridge uses. */
 public final class SparkOptions {
     public int batchSizePerWorker = 32;
-    /** Minibatches each worker fits between averagings. Each round is a Spark job (a broadcast and an aggregation,
-     * 4% of a LeNet epoch on local[2] at 20); on LeNet / Fashion-MNIST (2 epochs, local[2]) 10 ended 0.8 points
-     * below local training at 0.99-1.06x its speed, 20 ended 1.7 points below at 1.17x. */
-    public int averagingFrequency = 40;
+    /** Minibatches each worker fits between averagings. Each round is a Spark job; with the bridge's round
+     * ({@link AveragingRounds}) its fixed cost is a fraction of DL4J's, and 20 kept LeNet and resnet_small within a
+     * point of local training's accuracy at >= 0.9x its samples/s on local[2], where 40 lost 1.3-1.4 points
+     * (BENCHMARKS.md, spark-averaging; benchmarks/bench_spark_round_cost.py). */
+    public int averagingFrequency = 20;
     /** Partitions of the training RDD: the number of workers (executor cores) that train at once. */
     public int workers = 2;
 
