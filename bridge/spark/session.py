@@ -31,7 +31,7 @@ class SparkOptions:
 
     batch_size_per_worker: int = 32
     # minibatches per worker between averagings; each round is a Spark job. 20: within a point of local training's
-    # accuracy for LeNet and resnet_small at >= 0.9x its samples/s (BENCHMARKS.md, spark-averaging)
+    # accuracy for LeNet and resnet_small, where 40 was not (BENCHMARKS.md, spark-averaging)
     averaging_frequency: int = 20
     workers: int | None = None  # partitions trained at once; default: the session's parallelism
     prefetch_batches: int = 2

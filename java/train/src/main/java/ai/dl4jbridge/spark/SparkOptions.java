@@ -9,7 +9,7 @@ public final class SparkOptions {
     public int batchSizePerWorker = 32;
     /** Minibatches each worker fits between averagings. Each round is a Spark job; with the bridge's round
      * ({@link AveragingRounds}) its fixed cost is a fraction of DL4J's, and 20 kept LeNet and resnet_small within a
-     * point of local training's accuracy at >= 0.9x its samples/s on local[2], where 40 lost 1.3-1.4 points
+     * point of local training's accuracy on local[2] (resnet_small at 0.95x its samples/s), where 40 lost 1.3-1.4 points
      * (BENCHMARKS.md, spark-averaging; benchmarks/bench_spark_round_cost.py). */
     public int averagingFrequency = 20;
     /** Partitions of the training RDD: the number of workers (executor cores) that train at once. */
