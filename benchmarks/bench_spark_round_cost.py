@@ -135,9 +135,9 @@ averaged every {F_LO}, the lowest over the fits.
 | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
-The epoch-time difference shows a round's cost only where it stands out of the epochs' noise: on this shared
-machine it does for LeNet (431 k parameters, 5.2 MB of parameters and Adam moments each way), not for resnet_small
-(87 k, 1 MB), whose direct column measures every round of the same fits instead.
+The epoch-time difference shows a round's cost only where it stands out of the epochs' noise; the direct column
+is less exposed to the other jobs (an earlier run at load 4-6 put resnet_small's epoch difference at 22 ms, below its
+own direct 73 ms). LeNet: 431 k parameters, 5.2 MB of parameters and Adam moments each way; resnet_small: 87 k, 1 MB.
 
 Where a round's time goes (ms per round averaged every {F_LO}, last fit; DL4J's training stats on both paths, the
 bridge's workers reporting under DL4J's names; the round's job includes the workers' minibatch):
