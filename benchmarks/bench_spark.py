@@ -12,7 +12,7 @@ import time
 
 from .common import write_section
 
-AVERAGING = 40  # bridge's default: minibatches per worker between averagings
+AVERAGING = 40  # minibatches per worker between averagings: the default when these sections were measured (now 20)
 
 PHASES = [  # DL4J stat key -> what it is
     ("ParameterAveragingMasterFitTimesMs", "whole fit (driver)"),

@@ -220,8 +220,21 @@ def test_session_uses_a_jvm_started_with_custom_options():
         ({"prefetch_batches": -1}, "prefetch_batches"),
         ({"workers": 1.5}, "workers"),
         ({"threads_per_worker": 0}, "threads_per_worker"),
+        ({"aggregation_depth": 0}, "aggregation_depth"),
+        ({"fast_rounds": 1}, "fast_rounds"),
+        ({"keep_worker_networks": None}, "keep_worker_networks"),
     ],
-    ids=["frequency-0", "updater-str", "repartition", "prefetch", "workers-float", "threads-0"],
+    ids=[
+        "frequency-0",
+        "updater-str",
+        "repartition",
+        "prefetch",
+        "workers-float",
+        "threads-0",
+        "depth-0",
+        "fast-int",
+        "keep-none",
+    ],
 )
 def test_bad_spark_options_are_refused_by_name_before_spark_starts(mnist, option, message):
     x, y, _, _ = mnist

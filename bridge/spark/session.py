@@ -30,7 +30,9 @@ class SparkOptions:
     """ParameterAveragingTrainingMaster settings (see DL4J's Spark training guide)."""
 
     batch_size_per_worker: int = 32
-    averaging_frequency: int = 40  # minibatches per worker between averagings; each round is a Spark job
+    # minibatches per worker between averagings; each round is a Spark job. 20: within a point of local training's
+    # accuracy for LeNet and resnet_small, where 40 was not (BENCHMARKS.md, spark-averaging)
+    averaging_frequency: int = 20
     workers: int | None = None  # partitions trained at once; default: the session's parallelism
     prefetch_batches: int = 2
     # Never (each worker gets its share of every round) | NumPartitionsWorkersDiffers | Always
@@ -40,6 +42,11 @@ class SparkOptions:
     repartition_strategy: str = "Balanced"  # Balanced | ApproximateBalanced | SparkDefault
     collect_stats: bool = True
     save_updater: bool = True  # average Adam's moments too; DL4J's default (False) restarts them every round
+    # The bridge's averaging round (configuration broadcast once per epoch, parameters and updater state as one float
+    # array each way); False: DL4J's own round. The same averaging, a fraction of the fixed cost per round.
+    fast_rounds: bool = True
+    keep_worker_networks: bool = True  # with fast_rounds: workers keep their network between rounds
+    aggregation_depth: int = 2  # levels of Spark's treeAggregate over the workers' results (DL4J's aggregationDepth)
     rdd_training_approach: str = "Direct"  # Direct | Export (Export needs a shared Hadoop file system)
     stats_json: str | None = None  # write the phase timings (fit, aggregation, broadcast, data) here
     stats_html: str | None = None  # DL4J's HTML training-stats report
@@ -61,10 +68,11 @@ class SparkOptions:
             ("workers", 1),
             ("threads_per_worker", 1),
             ("ui_frequency", 1),
+            ("aggregation_depth", 1),
         ):
             if getattr(self, name) is not None or name not in ("workers", "threads_per_worker"):
                 integer_at_least(getattr(self, name), name, lowest)
-        for name in ("collect_stats", "save_updater"):
+        for name in ("collect_stats", "save_updater", "fast_rounds", "keep_worker_networks"):
             boolean(getattr(self, name), name)
         for name, choices in self._CHOICES.items():
             choice(getattr(self, name), name, choices)
@@ -268,6 +276,9 @@ def _java_options(options: SparkOptions, parallelism: int):
     )
     java.collectStats = options.collect_stats
     java.saveUpdater = options.save_updater
+    java.fastRounds = options.fast_rounds
+    java.keepWorkerNetworks = options.keep_worker_networks
+    java.aggregationDepth = options.aggregation_depth
     java.approach = jclass("org.deeplearning4j.spark.api.RDDTrainingApproach").valueOf(options.rdd_training_approach)
     java.statsHtmlPath = options.stats_html
     java.uiUrl = options.ui_url

@@ -5,7 +5,6 @@ import org.apache.spark.api.java.JavaRDDLike;
 import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
 import org.deeplearning4j.spark.impl.graph.dataset.DataSetToMultiDataSetFn;
 import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
-import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingResult;
 import org.nd4j.linalg.dataset.DataSet;
 
@@ -20,7 +19,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * the minibatches the fullest worker of that round trained (DL4J would add averagingFrequency), as local training's
  * counter would for that many steps.
  */
-final class FrameRoundsMaster extends ParameterAveragingTrainingMaster {
+final class FrameRoundsMaster extends AveragingMaster {
     private static final long serialVersionUID = 1L;
     private final transient TrainingFrame.Rounds rounds;
     private final boolean graph;
@@ -51,6 +50,11 @@ final class FrameRoundsMaster extends ParameterAveragingTrainingMaster {
         }
         epoch++;
         return splits;
+    }
+
+    @Override
+    protected int minibatchesOfRound(int splitNum) {
+        return rounds.minibatches(dealt[splitNum - 1]);
     }
 
     @Override

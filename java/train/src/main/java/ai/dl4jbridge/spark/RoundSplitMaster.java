@@ -7,8 +7,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Random;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaRDDLike;
 import org.apache.spark.api.java.function.Function2;
-import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.MultiDataSet;
 
@@ -23,10 +23,15 @@ import org.nd4j.linalg.dataset.MultiDataSet;
  * DL4J's workers and the augmentation hook write into the DataSets they train on, and the cached ones must stay
  * as loaded.
  */
-final class RoundSplitMaster extends ParameterAveragingTrainingMaster {
+final class RoundSplitMaster extends AveragingMaster {
     private static final long serialVersionUID = 1L;
     private final long seed;
     private int epochs;
+    /** The partitions' sizes of the cached training RDD (its id), counted once per fit: every epoch trains the
+     * same cached data, and DL4J's count and the round split would each run a job over it every epoch. */
+    private transient int countedRdd = -1;
+
+    private transient List<Integer> sizes;
 
     RoundSplitMaster(Builder builder, long seed) {
         super(builder);
@@ -34,9 +39,30 @@ final class RoundSplitMaster extends ParameterAveragingTrainingMaster {
     }
 
     @Override
+    protected <T, R extends JavaRDDLike<T, R>> long getTotalDataSetObjectCount(JavaRDDLike<T, R> data) {
+        if (collectTrainingStats) {
+            stats.logCountStart();
+        }
+        long total = sizes(data).stream().mapToLong(Integer::longValue).sum();
+        if (collectTrainingStats) {
+            stats.logCountEnd();
+        }
+        return total;
+    }
+
+    /** One small job over the cached partitions (the first also fills the cache), then remembered. */
+    private <T, R extends JavaRDDLike<T, R>> List<Integer> sizes(JavaRDDLike<T, R> data) {
+        if (sizes == null || countedRdd != data.id()) {
+            sizes = data.mapPartitions(RoundSplitMaster::count).collect();
+            countedRdd = data.id();
+        }
+        return sizes;
+    }
+
+    @Override
     @SuppressWarnings("unchecked")
     protected <T> JavaRDD<T>[] getSplitRDDs(JavaRDD<T> data, int totalObjects, int examplesPerObject) {
-        int rounds = rounds(data, Math.max(1, getNumDataSetObjectsPerSplit(examplesPerObject) / numWorkers));
+        int rounds = rounds(sizes(data), Math.max(1, getNumDataSetObjectsPerSplit(examplesPerObject) / numWorkers));
         long epochSeed = Seeds.mix(seed, epochs++);
         JavaRDD<T>[] splits = new JavaRDD[rounds];
         for (int r = 0; r < rounds; r++) {
@@ -48,10 +74,9 @@ final class RoundSplitMaster extends ParameterAveragingTrainingMaster {
     /**
      * Enough rounds that no worker gets more than `perWorker` objects in one: DL4J's worker stops a round after
      * averagingFrequency minibatches and drops the rest of its share (DL4J's own split, which rounds the count of
-     * rounds down, lost up to a fifth of an epoch that way). One small job over the cached partitions' sizes.
+     * rounds down, lost up to a fifth of an epoch that way).
      */
-    private static <T> int rounds(JavaRDD<T> data, int perWorker) {
-        List<Integer> sizes = data.mapPartitions(RoundSplitMaster::count).collect();
+    private static int rounds(List<Integer> sizes, int perWorker) {
         int largest = sizes.stream().mapToInt(Integer::intValue).max().orElse(0);
         return Math.max(1, (largest + perWorker - 1) / perWorker);
     }

@@ -59,7 +59,9 @@ public final class SparkTrainer {
         // Tasks over a parallelised collection carry their slice of it: behind one shuffle, cached as objects, the
         // data is shipped to the workers once and every averaging round of every epoch reads it from memory.
         INDArray[] oneHot = run.targets();
-        if (run.features.length == 1 && oneHot.length == 1) {
+        // A graph trains on MultiDataSets: DL4J would map DataSets to them in every epoch, persisting (and counting)
+        // a new RDD each time.
+        if (run.features.length == 1 && oneHot.length == 1 && !(run.network instanceof ComputationGraph)) {
             JavaRDD<DataSet> data = cached(sc.parallelize(minibatches(run.features[0], oneHot[0]), options.workers));
             try {
                 return epochs(run, run.examples(), spark -> spark.fit(data));
@@ -243,9 +245,40 @@ public final class SparkTrainer {
         return epochs(run, examples, builder -> new RoundSplitMaster(builder, run.seed), epochRun, Trainer::validate);
     }
 
+    /** Epochs with the master's round switches set, and what its rounds kept freed at the end. */
+    private List<EpochStats> epochs(
+            TrainingRun run,
+            long examples,
+            Function<ParameterAveragingTrainingMaster.Builder, AveragingMaster> masterOf,
+            EpochRun epochRun,
+            Function<TrainingRun, double[]> validate) {
+        AveragingMaster[] master = new AveragingMaster[1];
+        try {
+            return trainEpochs(
+                    run,
+                    examples,
+                    builder -> {
+                        master[0] = masterOf.apply(builder.aggregationDepth(options.aggregationDepth));
+                        master[0].rounds(options.fastRounds, options.keepWorkerNetworks);
+                        return master[0];
+                    },
+                    epochRun,
+                    validate);
+        } finally {
+            if (master[0] != null) {
+                master[0].release();
+                master[0].workerTimings().forEach((name, t) -> {
+                    long[] total = timings.computeIfAbsent(name, k -> new long[2]);
+                    total[0] += t[0];
+                    total[1] += t[1];
+                });
+            }
+        }
+    }
+
     /** masterOf: the TrainingMaster for DL4J's builder (the data's way into rounds); validation: [loss, accuracy]
      * after each epoch, or null once stopped. */
-    private List<EpochStats> epochs(
+    private List<EpochStats> trainEpochs(
             TrainingRun run,
             long examples,
             Function<ParameterAveragingTrainingMaster.Builder, ParameterAveragingTrainingMaster> masterOf,
@@ -325,6 +358,17 @@ public final class SparkTrainer {
         collect(spark.stats()); // cumulative over the epochs of this fit
         exportHtml(spark.stats());
         return history;
+    }
+
+    /** Networks the workers of this JVM keep between the bridge's averaging rounds (0 once every fit ended, on
+     * local[N]; an executor of a cluster drops a fit's networks when the next fit's first round reaches it). */
+    public static int keptWorkerNetworks() {
+        return AveragingRounds.WorkerNetworks.kept();
+    }
+
+    /** Round states and results waiting in this JVM's local[N] handoff (0 between rounds). */
+    public static int localHandoffEntries() {
+        return AveragingRounds.Handoff.size();
     }
 
     /** Cancel the running epoch's Spark jobs (Ctrl-C in Python); the fit call then fails and returns. */
