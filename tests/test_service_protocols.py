@@ -66,6 +66,10 @@ def _close(probs: np.ndarray, expected: np.ndarray, what: str) -> None:
     assert diff <= TOLERANCE, f"{what}: max abs diff {diff:.3g}"
 
 
+# lenet (InputType.convolutionalFlat) declares its image and takes the flat rows these tests send as well.
+INPUT_SHAPES = {"lenet": [-1, 1, 28, 28], "mlp": [-1, 784]}
+
+
 def test_tritonclient_http_ready_metadata_and_infer(two_models, mnist, reference):
     client = _http(two_models)
     assert client.is_server_live() and client.is_server_ready()
@@ -75,7 +79,7 @@ def test_tritonclient_http_ready_metadata_and_infer(two_models, mnist, reference
     assert {m["name"] for m in index} == {"lenet", "mlp"} and all(m["state"] == "READY" for m in index)
     for name in ("lenet", "mlp"):
         meta = client.get_model_metadata(name)
-        assert meta["inputs"][0]["datatype"] == "FP32" and meta["inputs"][0]["shape"] == [-1, 784], meta
+        assert meta["inputs"][0]["datatype"] == "FP32" and meta["inputs"][0]["shape"] == INPUT_SHAPES[name], meta
         assert meta["outputs"][0]["shape"] == [-1, 10], meta
         in_name, out_name = meta["inputs"][0]["name"], meta["outputs"][0]["name"]
         for binary in (True, False):
@@ -101,7 +105,7 @@ def test_tritonclient_grpc_ready_metadata_and_infer(two_models, mnist, reference
     assert {m.name for m in client.get_model_repository_index().models} == {"lenet", "mlp"}
     for name in ("lenet", "mlp"):
         meta = client.get_model_metadata(name)
-        assert meta.inputs[0].datatype == "FP32" and list(meta.inputs[0].shape) == [-1, 784]
+        assert meta.inputs[0].datatype == "FP32" and list(meta.inputs[0].shape) == INPUT_SHAPES[name]
         tensor = triton_grpc.InferInput(meta.inputs[0].name, list(mnist.shape), "FP32")
         tensor.set_data_from_numpy(mnist)
         result = client.infer(name, [tensor], outputs=[triton_grpc.InferRequestedOutput(meta.outputs[0].name)])

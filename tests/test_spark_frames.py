@@ -294,7 +294,7 @@ def test_dataframe_arguments_are_checked_by_name(session, mnist):
     df = mnist_frame(session, x, y)
     with pytest.raises(DataError, match="takes its labels from a column"):
         bridge.fit(nets.mlp(), df, y)
-    with pytest.raises(TypeError, match="`features` and `label`"):
+    with pytest.raises(TypeError, match="`features`, `label`"):
         bridge.fit(nets.mlp(), x, y, features="features")
     with pytest.raises(DataError, match="validation_split needs in-memory data"):
         bridge.fit(nets.mlp(), df, validation_split=0.1, verbose=0)
