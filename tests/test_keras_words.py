@@ -344,6 +344,16 @@ class _CtrlC(callbacks.Callback):
 
 
 def test_an_interrupted_fit_keeps_its_history_on_the_network(mnist):
+    # Python's own Ctrl-C handler: a library used earlier in this worker process (PySpark's SparkContext installs
+    # one) may have left another in place; tests/test_interrupt.py checks Ctrl-C in fresh processes.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_and_check(mnist)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_and_check(mnist):
     x, y, _, _ = mnist
     net = nets.sequential([nets.Dense(8), nets.Output(10)], 784, seed=2)
     with pytest.raises(KeyboardInterrupt):

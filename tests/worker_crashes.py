@@ -49,6 +49,8 @@ class RecoveringLoadGroupScheduling(LoadGroupScheduling):
     def _reschedule(self, node):
         if node.shutting_down or node not in self.registered_collections:
             return  # a replacement still collecting is scheduled once its collection arrives (schedule())
+        if node.channel is None or node.channel.isclosed():
+            return  # a worker that died: its "node down" event re-queues its work (sending to it would fail)
         # A worker runs a test only once it holds the next one (or its shutdown): never leave it holding one alone.
         while self.workqueue and self._pending_of(self.assigned_work[node]) <= 2:
             self._assign_work_unit(node)
