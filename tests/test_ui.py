@@ -74,11 +74,16 @@ def test_the_training_ui_shows_the_score_chart_during_training_and_replays_it(mn
         shot_taken = threading.Event()
 
         class UntilShot(bridge.callbacks.Callback):
-            """Train until the screenshot is taken (then one more epoch), however fast the machine is."""
+            """Train until the screenshot is taken, then two more epochs (more iterations than the UI's report
+            interval of 20, so the chart gains a point after the shot), however fast the machine is."""
+
+            epochs_after_shot = 0
 
             def on_epoch_end(self, epoch, logs=None):
                 if shot_taken.is_set():
-                    self.model.stop_training = True
+                    self.epochs_after_shot += 1
+                    if self.epochs_after_shot >= 2:
+                        self.model.stop_training = True
 
         def train():
             try:
