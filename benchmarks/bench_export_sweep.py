@@ -167,21 +167,10 @@ def _formatted(make, chw: tuple[int, int, int], nhwc: bool):
 
 
 def _perturb(net) -> None:
-    """Biases and batch-norm parameters off DL4J's constant initial values (as tests/test_onnx_random_graphs)."""
-    import bridge
+    """Biases and batch-norm parameters off DL4J's constant initial values, as tests/test_onnx_random_graphs does."""
+    from test_onnx_random_graphs import _perturb as perturb_params
 
-    rng = np.random.default_rng(5)
-    for key, value in dict(net.paramTable()).items():
-        name, shape = str(key).rsplit("_", 1)[1], tuple(int(d) for d in value.shape())
-        if name in ("b", "beta", "mean"):
-            array = rng.normal(0, 0.3, shape)
-        elif name in ("gamma", "var"):
-            array = rng.uniform(0.5, 1.5, shape)
-        elif name == "log10stdev":
-            array = rng.uniform(-0.3, 0.3, shape)
-        else:
-            continue
-        net.setParam(str(key), bridge.to_indarray(array.astype(np.float32)))
+    perturb_params(net, np.random.default_rng(5))
 
 
 def _convs_bn_pools(nhwc: bool):
