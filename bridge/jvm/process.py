@@ -85,13 +85,18 @@ class JvmOptions:
 
     heap: str = "2g"
     off_heap: str = "6g"  # javacpp maxbytes: ND4J's native arrays
-    max_physical: str = "10g"  # javacpp maxphysicalbytes: heap + off-heap + native libraries
+    max_physical: str = "0"  # javacpp maxphysicalbytes (resident size); "0": unchecked (why: below)
     threads: int | None = None  # OMP_NUM_THREADS for ND4J; None keeps the environment's
     extra_classpath: tuple[str, ...] = ()
     extra_flags: tuple[str, ...] = ()
     classpath: tuple[str, ...] = field(default=(), compare=False)
 
 
+# Why max_physical defaults to "0" (JavaCPP's resident-size check off): with a limit, JavaCPP reads the process's
+# resident size (/proc/self/statm, under a global lock) at every native allocation, and ND4J allocates shape buffers
+# for nearly every op: about 3% of resnet_small's training step on 2 cores (JFR, main thread), median step 53 -> 50
+# ms with it off (BENCHMARKS.md, training-resnet). off_heap (javacpp maxbytes, a counter checked for free) still
+# bounds ND4J's arrays and -Xmx the heap; pass max_physical="10g" to have the resident size checked as well.
 _lock = threading.Lock()
 _started_with: JvmOptions | None = None
 
@@ -99,7 +104,7 @@ _started_with: JvmOptions | None = None
 def start_jvm(
     heap: str = "2g",
     off_heap: str = "6g",
-    max_physical: str = "10g",
+    max_physical: str = "0",
     threads: int | None = None,
     extra_classpath: list[str] | tuple[str, ...] = (),
     extra_flags: list[str] | tuple[str, ...] = (),
