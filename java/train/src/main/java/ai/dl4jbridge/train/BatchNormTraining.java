@@ -23,7 +23,6 @@ import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Batch normalization's training-mode forward and backprop (channels-first, float) as a few fast ND4J ops instead
@@ -114,6 +113,13 @@ public final class BatchNormTraining {
         // scratch array the size of the layer's input (no allocation per step).
         private INDArray mean;
         private INDArray variance;
+        private float[] meanValues;
+        private float[] varianceValues;
+        // Per-channel work vectors ([c], filled from Java): the scale, backprop's A, B and C, and sum(dy x).
+        private INDArray a;
+        private INDArray b;
+        private INDArray shift;
+        private INDArray sumDyX;
         private INDArray scratch;
         private INDArray ones;
         private INDArray row;
@@ -149,16 +155,24 @@ public final class BatchNormTraining {
             prepare(input);
             long count = input.length() / input.size(1);
             INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape());
-            // mean; centred = x - mean (in scratch); variance = sum(centred^2) / count, the squares summed in out
+            // mean; centred = x - mean (in scratch); variance = sum(centred^2) / count, the squares summed in out.
+            // The per-channel numbers are worked out here in Java and written in one go: each ND4J call costs tens of
+            // microseconds whatever its size, which is most of the time of the smaller batch norms.
             channelSums(input, ones, row, mean);
-            mean.divi(count);
+            meanValues = dividedBy(mean.toFloatVector(), count);
+            mean.data().setData(meanValues);
             Nd4j.exec(new SubOp(input, perChannel(mean), scratch));
             Nd4j.exec(new MulOp(scratch, scratch, out));
             channelSums(out, ones, row, variance);
-            variance.divi(count);
+            varianceValues = dividedBy(variance.toFloatVector(), count);
+            variance.data().setData(varianceValues);
             // out = centred * gamma / sqrt(var + eps) + beta
-            INDArray scale = Transforms.sqrt(variance.add(eps), false).rdivi(vector(gamma));
-            Nd4j.exec(new MulOp(scratch, perChannel(scale), out));
+            float[] g = vector(gamma).toFloatVector();
+            float[] scale = new float[g.length];
+            for (int i = 0; i < g.length; i++) {
+                scale[i] = (float) (g[i] / Math.sqrt(varianceValues[i] + eps));
+            }
+            Nd4j.exec(new MulOp(scratch, perChannel(filled(a, scale)), out));
             Nd4j.exec(new AddOp(out, perChannel(vector(beta)), out));
             return out;
         }
@@ -185,36 +199,35 @@ public final class BatchNormTraining {
             prepare(input);
             long count = input.length() / input.size(1);
             INDArray dBeta = vector(dBetaView);
-            INDArray dGamma = vector(dGammaView);
             channelSums(grad, ones, row, dBeta);
             Nd4j.exec(new MulOp(grad, input, scratch));
-            channelSums(scratch, ones, row, dGamma); // sum(dy x), made dGamma below
+            channelSums(scratch, ones, row, sumDyX); // sum(dy x), made dGamma below
             // Per channel, in double: s, then dGamma = (sum(dy x) - m dBeta) / s, then A, B, C.
-            float[] m = mean.toFloatVector();
-            float[] v = variance.toFloatVector();
+            float[] m = meanValues;
+            float[] v = varianceValues;
             float[] g = vector(gamma).toFloatVector();
-            float[] sumDyX = dGamma.toFloatVector();
+            float[] dyx = sumDyX.toFloatVector();
             float[] sumDy = dBeta.toFloatVector();
             int c = m.length;
             float[] gammaGrad = new float[c];
-            float[] a = new float[c];
-            float[] b = new float[c];
-            float[] shift = new float[c];
+            float[] aValues = new float[c];
+            float[] bValues = new float[c];
+            float[] shiftValues = new float[c];
             for (int i = 0; i < c; i++) {
                 double s = Math.sqrt(v[i] + eps);
-                double dg = (sumDyX[i] - (double) m[i] * sumDy[i]) / s;
+                double dg = (dyx[i] - (double) m[i] * sumDy[i]) / s;
                 double bi = -g[i] * dg / (count * s * s);
                 gammaGrad[i] = (float) dg;
-                a[i] = (float) (g[i] / s);
-                b[i] = (float) bi;
-                shift[i] = (float) (-g[i] * sumDy[i] / (count * s) - bi * m[i]);
+                aValues[i] = (float) (g[i] / s);
+                bValues[i] = (float) bi;
+                shiftValues[i] = (float) (-g[i] * sumDy[i] / (count * s) - bi * m[i]);
             }
-            dGamma.assign(Nd4j.createFromArray(gammaGrad));
+            vector(dGammaView).assign(filled(sumDyX, gammaGrad));
             INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, dy.shape());
-            Nd4j.exec(new MulOp(grad, perChannel(Nd4j.createFromArray(a)), dx));
-            Nd4j.exec(new MulOp(input, perChannel(Nd4j.createFromArray(b)), scratch));
+            Nd4j.exec(new MulOp(grad, perChannel(filled(a, aValues)), dx));
+            Nd4j.exec(new MulOp(input, perChannel(filled(b, bValues)), scratch));
             dx.addi(scratch);
-            Nd4j.exec(new AddOp(dx, perChannel(Nd4j.createFromArray(shift)), dx));
+            Nd4j.exec(new AddOp(dx, perChannel(filled(shift, shiftValues)), dx));
             Gradient gradient = new DefaultGradient();
             gradient.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGammaView);
             gradient.setGradientFor(BatchNormalizationParamInitializer.BETA, dBetaView);
@@ -242,10 +255,32 @@ public final class BatchNormTraining {
                 ones = Nd4j.ones(DataType.FLOAT, 1, input.size(0));
                 row = Nd4j.createUninitialized(DataType.FLOAT, new long[] {1, input.length() / input.size(0)}, 'c');
                 if (mean == null || mean.length() != input.size(1)) {
-                    mean = Nd4j.createUninitialized(DataType.FLOAT, input.size(1));
-                    variance = Nd4j.createUninitialized(DataType.FLOAT, input.size(1));
+                    mean = channelVector(input);
+                    variance = channelVector(input);
+                    a = channelVector(input);
+                    b = channelVector(input);
+                    shift = channelVector(input);
+                    sumDyX = channelVector(input);
                 }
             }
+        }
+
+        private static INDArray channelVector(INDArray input) {
+            return Nd4j.createUninitialized(DataType.FLOAT, input.size(1));
+        }
+
+        /** {@code target} (one of the helper's own [c] vectors) with these values, written in one call. */
+        private static INDArray filled(INDArray target, float[] values) {
+            target.data().setData(values);
+            return target;
+        }
+
+        private static float[] dividedBy(float[] sums, long count) {
+            float[] out = new float[sums.length];
+            for (int i = 0; i < sums.length; i++) {
+                out[i] = sums[i] / count; // float division, as ND4J's divi(count) did
+            }
+            return out;
         }
 
         private static INDArray plain(INDArray a) {
