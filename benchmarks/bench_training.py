@@ -268,6 +268,11 @@ RESNET_VARIANTS = (
         "dl4j-resnet",
         {"DL4J_BRIDGE_BATCH_NORM_TRAINING": "dl4j"},
     ),
+    (
+        "DL4J via dl4j-bridge, DL4J's ActivationLayer for the ReLU layers (DL4J_BRIDGE_RELU_LAYERS=dl4j)",
+        "dl4j-resnet",
+        {"DL4J_BRIDGE_RELU_LAYERS": "dl4j"},
+    ),
 )
 
 

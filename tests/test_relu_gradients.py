@@ -15,6 +15,9 @@ PROPERTY = "dl4jbridge.reluGradients"
 
 @pytest.fixture
 def switch(java_property):
+    # ReLU activation layers are replaced as a whole in training steps (tests/test_relu_layers.py): off here, so the
+    # graph's ReLU layer runs DL4J's ActivationLayer and with it the activation's backprop under test.
+    java_property("dl4jbridge.reluLayers", "dl4j")
     return lambda value: java_property(PROPERTY, value)
 
 

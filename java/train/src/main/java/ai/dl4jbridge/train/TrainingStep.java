@@ -26,13 +26,15 @@ import org.deeplearning4j.spark.api.TrainingHook;
  *       backprop outside a step gets DL4J's input gradient.
  *   <li>{@link BatchNormTraining}, once per network: its helper replaces the oneDNN helper {@link OneDnnHelpers}
  *       put on each channels-first batch norm (so after it); it reads its switch at every forward and backprop.
+ *   <li>{@link ReluLayers}, once per network: plain-ReLU ActivationLayer objects replaced by its subclass before
+ *       {@link ForwardCache} sets the step's cache mode on the network's layers (the new ones included).
  *   <li>{@link ForwardCache}: the cache mode set for the step; undone after the fit's backprop, which reads the cached
  *       forward outputs, and that undo drops them.
  *   <li>{@link ReluGradients} last, undone first: DL4J's ReLU configurations are swapped only while the fit runs, and
  *       are DL4J's own again before any other undo sees the network.
  * </ol>
  *
- * <p>ForwardCache and ReluGradients do not depend on each other; the one-time preparations (2, 3, 4) do no computing, and
+ * <p>ForwardCache and ReluGradients do not depend on each other; the one-time preparations (2, 3, 4, 5) do no computing, and
  * sit inside FlushDenormals only so that "outermost" stays the whole rule for it. Data preparation (augmentation)
  * is not a step change: locally the batch loader runs it before the step, on Spark an earlier hook.
  */
@@ -64,6 +66,13 @@ public final class TrainingStep {
             @Override
             public Undo apply(Model net) {
                 BatchNormTraining.ensureInstalled(net);
+                return Undo.NOTHING;
+            }
+        },
+        RELU_LAYERS {
+            @Override
+            public Undo apply(Model net) {
+                ReluLayers.ensureInstalled(net);
                 return Undo.NOTHING;
             }
         },

@@ -259,6 +259,7 @@ class TrainingStepTest {
                         TrainingStep.Change.ONEDNN_HELPERS,
                         TrainingStep.Change.INPUT_CONV_GRADIENTS,
                         TrainingStep.Change.BATCH_NORM_TRAINING,
+                        TrainingStep.Change.RELU_LAYERS,
                         TrainingStep.Change.FORWARD_CACHE,
                         TrainingStep.Change.RELU_GRADIENTS),
                 TrainingStep.changes());
