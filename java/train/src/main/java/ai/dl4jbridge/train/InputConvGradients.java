@@ -23,7 +23,6 @@ import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -32,9 +31,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * Trains a convolution that reads the network's input without computing the input gradient nothing needs.
  * DL4J M2.1's oneDNN helper runs conv2d_bp, which always computes the input, weight and bias gradients; for
  * LeNet's one-channel input oneDNN pads the channel to 16 in its backward-data kernel, which took 4.2 ms of a
- * ~27 ms step on 2 cores, against 0.3 ms for the weight gradient (oneDNN's verbose log). Here the weight and bias
- * gradients are one batched matrix product of the output gradient with the input's sliding windows (a strided
- * view of the input, copied once) and a row of ones; the input gradient returned is zeros.
+ * ~27 ms step on 2 cores, against 0.3 ms for the weight gradient (oneDNN's verbose log). Here the weight gradient is
+ * one matrix product of the output gradient with the input's sliding windows (a strided view of the input, copied
+ * once), the bias gradient a sum; the input gradient returned is zeros.
  *
  * <p>Only inside a dl4j-bridge training step (a thread-local flag set by {@link TrainingStep}, for
  * {@link Networks#fitBatch} and Spark workers alike), where DL4J drops the first layer's input gradient unused; any
@@ -166,7 +165,8 @@ public final class InputConvGradients {
         // Kept across steps, outside DL4J's workspaces, for the layer's life (at most 64 MiB of windows): no
         // allocation per step (LeNet's windows are 3.7 MiB, and fresh memory is slow to touch on small VMs).
         private INDArray columns;
-        private INDArray perImage;
+        private INDArray deltaRows;
+        private INDArray weightGrad;
         private INDArray padded;
 
         WeightsOnlyHelper(DataType dataType) {
@@ -216,9 +216,8 @@ public final class InputConvGradients {
                         format,
                         workspaceMgr);
             }
-            INDArray perImage = weightGradientsPerImage(
-                    paddedInput(input, delta, kernel, strides, pad, dilation), delta, kernel, strides, dilation);
-            weightGrad2d.assign(perImage.sum(0));
+            weightGrad2d.assign(weightGradients(
+                    paddedInput(input, delta, kernel, strides, pad, dilation), delta, kernel, strides, dilation));
             Gradient gradient = new DefaultGradient();
             if (biasGradView != null) {
                 INDArray deltas = delta.reshape('c', delta.size(0), delta.size(1), delta.size(2) * delta.size(3));
@@ -267,38 +266,42 @@ public final class InputConvGradients {
             return padded;
         }
 
-        /** [n, outChannels, inChannels*kH*kW]: each image's weight gradient (the caller sums them). */
-        private INDArray weightGradientsPerImage(
+        /**
+         * [outChannels, inChannels*kH*kW]: the weight gradient, one matrix product of the output gradient as [oc, n x
+         * oH x oW] with every output position's input window as [c x kH x kW, n x oH x oW] (both copied into arrays
+         * kept across steps). One product over the whole minibatch instead of libnd4j's batched matmul of one per
+         * image (64 products of 32 x 784 by 784 x 9 for resnet_small's stem, 3% of its training step in JFR's
+         * samples): the stem's backprop went from 2.6-2.9 to 2.1 ms (BENCHMARKS.md, training-resnet-layers).
+         */
+        private INDArray weightGradients(
                 INDArray input, INDArray delta, int[] kernel, int[] strides, int[] dilation) {
             long n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
             long oc = delta.size(1), oh = delta.size(2), ow = delta.size(3), p = oh * ow;
             long kh = kernel[0], kw = kernel[1], k = c * kh * kw;
-            // Every output position's input window, [n, c, kH, kW, oH, oW], copied from strides over the input's
-            // own buffer, one channel at a time: ND4J's copy loops are fast up to rank 5 and go element by element
-            // above (rank 6: 4.5 ms against 0.2 ms for LeNet's 64 x 5 x 5 x 24 x 24 windows).
-            columns = reused(columns, new long[] {n, k, p});
+            // The windows, [c, kH, kW, n, oH, oW], copied from strides over the input's own buffer, one channel at a
+            // time: ND4J's copy loops are fast up to rank 5 and go element by element above (rank 6: 4.5 ms against
+            // 0.2 ms for LeNet's 64 x 5 x 5 x 24 x 24 windows).
+            columns = reused(columns, new long[] {k, n * p});
             for (long ci = 0; ci < c; ci++) {
                 INDArray windows = Nd4j.create(
                         input.data(),
-                        new long[] {n, kh, kw, oh, ow},
-                        new long[] {c * h * w, dilation[0] * w, dilation[1], strides[0] * w, strides[1]},
+                        new long[] {kh, kw, n, oh, ow},
+                        new long[] {dilation[0] * w, dilation[1], c * h * w, strides[0] * w, strides[1]},
                         input.offset() + ci * h * w,
                         'c');
                 INDArray into = Nd4j.create(
                         columns.data(),
-                        new long[] {n, kh, kw, oh, ow},
-                        new long[] {k * p, kw * p, p, ow, 1},
-                        columns.offset() + ci * kh * kw * p,
+                        new long[] {kh, kw, n, oh, ow},
+                        new long[] {kw * n * p, n * p, p, ow, 1},
+                        columns.offset() + ci * kh * kw * n * p,
                         'c');
                 into.assign(windows);
             }
-            perImage = reused(perImage, new long[] {n, oc, k});
-            Nd4j.exec(DynamicCustomOp.builder("matmul")
-                    .addInputs(delta.reshape('c', n, oc, p), columns)
-                    .addOutputs(perImage)
-                    .addIntegerArguments(0, 1) // columns transposed: [n, oc, p] x [n, p, k]
-                    .build());
-            return perImage;
+            deltaRows = reused(deltaRows, new long[] {oc, n, p});
+            deltaRows.assign(delta.reshape('c', n, oc, p).permute(1, 0, 2));
+            weightGrad = reused(weightGrad, new long[] {oc, k});
+            Nd4j.gemm(deltaRows.reshape('c', oc, n * p), columns, weightGrad, false, true, 1.0, 0.0);
+            return weightGrad;
         }
 
         private static INDArray reused(INDArray kept, long[] shape) {
