@@ -58,7 +58,9 @@ def _minibatches(count: int, seed: int):
         yield array([bridge.to_indarray(features)]), array([bridge.to_indarray(labels)])
 
 
-@pytest.mark.parametrize("shape", [(5, 6, 5, 5), (16, 6, 9, 7)])
+@pytest.mark.parametrize(
+    "shape", [(5, 6, 5, 5), (16, 6, 9, 7), (4, 6, 16, 12)]
+)  # maps below and above ChannelSums.PIXELS_FIRST_FROM
 def test_one_layer_matches_dl4js_helper(switch, shape):
     net = _graph()
     assert _with_helpers(net) == 2

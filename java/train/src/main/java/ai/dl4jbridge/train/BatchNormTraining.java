@@ -30,8 +30,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * reductions, which add one element after another (mean 1.6 ms, variance 4.5-12 ms on resnet_small's first batch
  * norm, 64 x 32 x 28 x 28, where an element-wise op takes 0.2 ms), then runs oneDNN's plain-layout forward; its
  * backprop runs libnd4j's {@code batchnorm_bp} (9.3 ms: oneDNN's backward with global statistics, then corrections
- * for the batch statistics). Here every per-channel sum is one matmul (a row of ones times the [n, c x h x w]
- * input: the batch summed, 0.13 ms) and a sum over h x w of that one row; the rest is element-wise, broadcast
+ * for the batch statistics). Here every per-channel sum is two matmuls with rows or columns of ones
+ * ({@link ChannelSums}); the rest is element-wise, broadcast
  * per channel. Measured on resnet_small, one thread, per step: batch norm forward 29 -> 9 ms, backprop 38 -> 12 ms
  * (see BENCHMARKS.md, training-resnet-layers).
  *
@@ -121,8 +121,7 @@ public final class BatchNormTraining {
         private INDArray shift;
         private INDArray sumDyX;
         private INDArray scratch;
-        private INDArray ones;
-        private INDArray row;
+        private ChannelSums sums;
         private boolean lastForwardHere;
 
         Helper(DataType dataType) {
@@ -158,12 +157,12 @@ public final class BatchNormTraining {
             // mean; centred = x - mean (in scratch); variance = sum(centred^2) / count, the squares summed in out.
             // The per-channel numbers are worked out here in Java and written in one go: each ND4J call costs tens of
             // microseconds whatever its size, which is most of the time of the smaller batch norms.
-            channelSums(input, ones, row, mean);
+            sums.into(input, mean);
             meanValues = dividedBy(mean.toFloatVector(), count);
             mean.data().setData(meanValues);
             Nd4j.exec(new SubOp(input, perChannel(mean), scratch));
             Nd4j.exec(new MulOp(scratch, scratch, out));
-            channelSums(out, ones, row, variance);
+            sums.into(out, variance);
             varianceValues = dividedBy(variance.toFloatVector(), count);
             variance.data().setData(varianceValues);
             // out = centred * gamma / sqrt(var + eps) + beta
@@ -199,9 +198,9 @@ public final class BatchNormTraining {
             prepare(input);
             long count = input.length() / input.size(1);
             INDArray dBeta = vector(dBetaView);
-            channelSums(grad, ones, row, dBeta);
+            sums.into(grad, dBeta);
             Nd4j.exec(new MulOp(grad, input, scratch));
-            channelSums(scratch, ones, row, sumDyX); // sum(dy x), made dGamma below
+            sums.into(scratch, sumDyX); // sum(dy x), made dGamma below
             // Per channel, in double: s, then dGamma = (sum(dy x) - m dBeta) / s, then A, B, C.
             float[] m = meanValues;
             float[] v = varianceValues;
@@ -252,8 +251,7 @@ public final class BatchNormTraining {
             }
             try (MemoryWorkspace none = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
                 scratch = Nd4j.createUninitialized(DataType.FLOAT, input.shape(), 'c');
-                ones = Nd4j.ones(DataType.FLOAT, 1, input.size(0));
-                row = Nd4j.createUninitialized(DataType.FLOAT, new long[] {1, input.length() / input.size(0)}, 'c');
+                sums = new ChannelSums(input.shape());
                 if (mean == null || mean.length() != input.size(1)) {
                     mean = channelVector(input);
                     variance = channelVector(input);
@@ -298,19 +296,53 @@ public final class BatchNormTraining {
     }
 
     /**
-     * Per-channel sums of an [n, c, h, w] array into {@code out} ([c]), with {@code ones} a [1, n] row of ones and
-     * {@code row} a [1, c x h x w] work row. ND4J's reductions add one element after another (1.4 ms for
-     * 64 x 32 x 28 x 28 on one core, over any axes), so the images are summed by libnd4j's matmul (ones times the
-     * [n, c x h x w] matrix: 0.13 ms), then each channel's h x w values of that one row (0.09 ms).
+     * Per-channel sums of [n, c, h, w] arrays of one shape, with the work arrays kept. ND4J's reductions add one
+     * element after another (1.4 ms for 64 x 32 x 28 x 28 on one core, over any axes), so the sums are matmuls
+     * (libnd4j's, oneDNN inside). Which way round depends on the map's size: with large maps, each image-channel's
+     * h x w values times a column of ones, then the images summed ([n x c, hw] x [hw, 1], then [1, n] x [n, c]: 0.20
+     * ms for 64 x 32 x 28 x 28, 0.09 ms for 64 x 32 x 14 x 14); with small ones, the images summed first and then each
+     * channel's row ([1, n] x [n, c x hw], then a sum over hw: 0.07 ms for 64 x 64 x 7 x 7, where the other way takes
+     * 0.17 ms but 0.43 and 0.22 ms for the larger two: a one-row product runs on one thread).
      */
-    static void channelSums(INDArray x, INDArray ones, INDArray row, INDArray out) {
-        long n = x.size(0);
-        long channels = x.size(1);
-        long inner = x.length() / n;
-        Nd4j.exec(DynamicCustomOp.builder("matmul")
-                .addInputs(ones, x.reshape('c', n, inner))
-                .addOutputs(row)
-                .build());
-        row.reshape('c', channels, inner / channels).sum(out, 1);
+    static final class ChannelSums {
+        static final long PIXELS_FIRST_FROM = 128; // h x w from which the per-image-channel sums go first
+        private final long images;
+        private final long channels;
+        private final long pixels;
+        private final INDArray onesImages; // [1, n]
+        private final INDArray onesPixels; // [hw, 1], only where the pixels are summed first
+        private final INDArray work; // [n x c, 1] or [1, c x hw]
+
+        ChannelSums(long[] shape) {
+            images = shape[0];
+            channels = shape[1];
+            pixels = shape[2] * shape[3];
+            try (MemoryWorkspace none = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                onesImages = Nd4j.ones(DataType.FLOAT, 1, images);
+                onesPixels = pixelsFirst() ? Nd4j.ones(DataType.FLOAT, pixels, 1) : null;
+                work = pixelsFirst()
+                        ? Nd4j.createUninitialized(DataType.FLOAT, new long[] {images * channels, 1}, 'c')
+                        : Nd4j.createUninitialized(DataType.FLOAT, new long[] {1, channels * pixels}, 'c');
+            }
+        }
+
+        private boolean pixelsFirst() {
+            return pixels >= PIXELS_FIRST_FROM;
+        }
+
+        /** The sums of {@code x} (plain [n, c, h, w], float) into {@code out}, a [c] vector (a view is fine). */
+        void into(INDArray x, INDArray out) {
+            if (pixelsFirst()) {
+                matmul(x.reshape('c', images * channels, pixels), onesPixels, work);
+                matmul(onesImages, work.reshape('c', images, channels), out.reshape('c', 1, channels));
+            } else {
+                matmul(onesImages, x.reshape('c', images, channels * pixels), work);
+                work.reshape('c', channels, pixels).sum(out, 1);
+            }
+        }
+
+        private static void matmul(INDArray a, INDArray b, INDArray out) {
+            Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(out).build());
+        }
     }
 }
