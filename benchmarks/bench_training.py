@@ -256,6 +256,8 @@ def _samediff_verdict(ratio: float) -> str:
 
 
 RESNET_SAMPLES = 8192
+LENET_CHECK_SAMPLES = 16384  # LeNet re-measured in the same run: its ratio must hold too
+LENET_CHECK = (("LeNet: PyTorch (reference for LeNet)", "torch", {}), ("LeNet: DL4J via dl4j-bridge", "dl4j", {}))
 
 
 # The residual CNN's rows: (label, worker, environment); each of dl4j-bridge's graph changes turned back in a row.
@@ -283,22 +285,31 @@ def _load() -> str:
 
 def _resnet_section(quick: bool) -> str:
     n, repeats = (1024, 1) if quick else (RESNET_SAMPLES, 3)
+    lenet_n = 1024 if quick else LENET_CHECK_SAMPLES
     load_before = _load()
     # Round by round, every row once a round: a machine that drifts during the run hits them all alike.
-    by_label: dict[str, list] = {label: [] for label, _, _ in RESNET_VARIANTS}
+    rows = [(label, kind, env, n) for label, kind, env in RESNET_VARIANTS]
+    rows += [(label, kind, env, lenet_n) for label, kind, env in LENET_CHECK]
+    by_label: dict[str, list] = {label: [] for label, _, _, _ in rows}
     for r in range(repeats):
-        for label, kind, env in RESNET_VARIANTS:
-            by_label[label].append(_spawn(kind, n, env))
+        for label, kind, env, samples in rows:
+            by_label[label].append(_spawn(kind, samples, env))
             print(f"round {r + 1}: {label}: {by_label[label][-1]}"[:200], flush=True)
     failed = next((r for results in by_label.values() for r in results if isinstance(r, str)), None)
     if failed:
         return f"Residual CNN: {failed}"
     rates = {label: sorted(r["samples_per_sec"] for r in results) for label, results in by_label.items()}
     reference = statistics.median(rates[RESNET_VARIANTS[0][0]])
-    rows = "\n".join(
-        f"| {label} | {statistics.median(r):.0f} ({r[0]:.0f}–{r[-1]:.0f}) | {statistics.median(r) / reference:.2f}x |"
-        for label, r in rates.items()
-    )
+    lenet_reference = statistics.median(rates[LENET_CHECK[0][0]])
+
+    def row(label: str, against: float) -> str:
+        r = rates[label]
+        return (
+            f"| {label} | {statistics.median(r):.0f} ({r[0]:.0f}–{r[-1]:.0f}) | {statistics.median(r) / against:.2f}x |"
+        )
+
+    table = "\n".join(row(label, reference) for label, _, _ in RESNET_VARIANTS)
+    lenet = "\n".join(row(label, lenet_reference) for label, _, _ in LENET_CHECK)
     default = statistics.median(rates[RESNET_DEFAULT])
     changes = "".join(
         f" {label.split(', ', 1)[1]}: {default / statistics.median(rates[label]):.2f}x."
@@ -306,15 +317,18 @@ def _resnet_section(quick: bool) -> str:
     )
     return f"""## Training: DL4J vs PyTorch, the residual CNN (a ComputationGraph)
 
+Command: `.venv/bin/python -m benchmarks.bench_training --resnet`.
 `nets.resnet_small()` (3x3 stem conv + batch norm, a stride-2 conv, a 32-wide identity block and a 64-wide
 stride-2 block with a 1x1 projection, global average pooling; 84 k parameters) and the same architecture in
 PyTorch, one epoch of {n} Fashion-MNIST images, batch {BATCH}, Adam 1e-3, {THREADS} threads, median of {repeats}
-fresh processes, the rows taking turns round by round (`--worker dl4j-resnet` / `torch-resnet`); the machine's load
-average {load_before} before the run, {_load()} after it.
+fresh processes, the rows taking turns round by round (`--worker dl4j-resnet` / `torch-resnet`); LeNet re-measured
+in the same rounds ({lenet_n} images, `--worker dl4j` / `torch`); the machine's load average {load_before} before the
+run, {_load()} after it.
 
 | run | samples/s, median (min–max) | vs PyTorch |
 | --- | --- | --- |
-{rows}
+{table}
+{lenet}
 
 Each of dl4j-bridge's graph changes against the default with it turned back (speed-up, default over the row):{changes}
 Where the milliseconds go: the per-vertex table (training-resnet-layers).
