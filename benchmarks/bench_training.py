@@ -797,21 +797,28 @@ def _onednn_summary() -> str:
     return "| oneDNN primitive (prop kind) | calls per step | ms per step |\n| --- | --- | --- |\n" + "\n".join(rows)
 
 
-RESNET_FINDINGS = """What was found (one core, the same table with OMP_NUM_THREADS=1, where the shared 2-core machine's load
+RESNET_FINDINGS = """What was found, first round (one core, the same table with OMP_NUM_THREADS=1, where the shared 2-core machine's load
 does not stall OpenMP's barriers): batch normalization was the largest part of DL4J's step, 67 of ~120 ms (forward 29,
-backprop 38; PyTorch's 7 batch norms take ~5 ms). DL4J M2.1's oneDNN helper is installed and used on resnet_small's
-batch norms, but its forward computes the batch mean and variance with ND4J's reductions (`Mean`, `Variance`:
-libnd4j adds one element after another, 1.4 ms to sum 64 x 32 x 28 x 28 floats on one core where an element-wise
-op over them takes 0.2 ms) and its backprop runs libnd4j's `batchnorm_bp` (oneDNN's plain-layout backward with
-global statistics, then corrections). dl4j-bridge's helper (java/train/.../BatchNormTraining.java, a step change
-with its switch, `DL4J_BRIDGE_BATCH_NORM_TRAINING=dl4j` turns it back) sums each channel with one matmul (a row of
-ones times the [n, c x h x w] input, 0.13 ms) and computes the rest element-wise: 67 -> 21 ms. The forward cache,
-the vectorised ReLU derivative, the input convolution's weights-only backprop and denormal flushing already apply
-to graphs (TrainingStep takes the network's layers, a graph's included). What is left: the convolutions (their
-forward and backward are about 60% of the step now), where oneDNN reorders every activation, gradient and weight
-between DL4J's NCHW and its blocked formats on every call (the oneDNN log above: 75 reorders a step, about half
-of oneDNN's logged time); the graph's own work (a few ms: workspaces, epsilon copies and merges); DL4J's ~390 ND4J calls a
-step (ND4J's OpProfiler), each with its Java and JNI overhead and an OpenMP region of its own."""
+backprop 38; PyTorch's 7 batch norms take ~5 ms). DL4J M2.1's oneDNN helper computes the batch mean and variance with
+ND4J's reductions (`Mean`, `Variance`: libnd4j adds one element after another, 1.4 ms to sum 64 x 32 x 28 x 28 floats
+on one core where an element-wise op over them takes 0.2 ms) and its backprop runs libnd4j's `batchnorm_bp`.
+dl4j-bridge's helper (java/train/.../BatchNormTraining.java, `DL4J_BRIDGE_BATCH_NORM_TRAINING=dl4j` turns it back)
+sums each channel with matmuls against rows or columns of ones and computes the rest element-wise: 67 -> 21 ms.
+Second round (JFR's samples of the training thread over 250 steps of `Networks.fitBatch`, 2 cores, a ~57 ms step):
+the oneDNN convolutions 52%, batch norm 29%, the ReLU activation layers 8% (DL4J's ActivationLayer copies its input
+in the forward, again in backprop, and the gradient once more), JavaCPP's resident-size check 3% (it read
+/proc/self/statm at every native allocation: the in-process JVM now leaves it off, `start_jvm(max_physical=...)`
+turns it on), the stem's weight gradient 3% (libnd4j's batched matmul, one product per image). Changed: the ReLU
+layers (`ReluLayers`, `DL4J_BRIDGE_RELU_LAYERS=dl4j` turns it back), the stem's weight gradient as one product over
+the minibatch (its backprop 2.6-2.9 -> 1.5-1.8 ms), per-channel sums over large maps with the pixels summed first
+(a one-row product runs on one thread: 0.43 -> 0.20 ms for 64 x 32 x 28 x 28), and batch norm's per-channel numbers
+worked out in Java (half its ND4J calls). What is left: the convolutions, where the oneDNN log shows the forward
+kernels (brgconv) reading channels-last and the backward ones 16-channel blocks, so every activation and gradient is
+reordered from DL4J's NCHW on every call (~12 ms of reorders a step against ~15 ms of convolution; keeping oneDNN's
+layouts across the step needs a binding of our own); batch norm, ~6 passes over its input forward and ~7 in
+backprop as ND4J ops where PyTorch fuses them into two or three (~12 against ~5 ms); and the step's tail (young GC
+pauses of 30-60 ms every ~30 steps, JPype's occasional System.gc()): the epoch's mean step is ~15% above the
+median step in the table above."""
 
 
 def _resnet_layers_section(batch: int) -> str:
