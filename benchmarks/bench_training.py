@@ -817,7 +817,7 @@ kernels (brgconv) reading channels-last and the backward ones 16-channel blocks,
 reordered from DL4J's NCHW on every call (~12 ms of reorders a step against ~15 ms of convolution; keeping oneDNN's
 layouts across the step needs a binding of our own); batch norm, ~6 passes over its input forward and ~7 in
 backprop as ND4J ops where PyTorch fuses them into two or three (~12 against ~5 ms); and the step's tail (young GC
-pauses of 30-60 ms every ~30 steps, JPype's occasional System.gc()): the epoch's mean step is ~15% above the
+pauses of 30-60 ms every ~30 steps, JPype's occasional System.gc()): the epoch's mean step is ~20% above the
 median step in the table above."""
 
 
