@@ -342,7 +342,10 @@ public final class BatchNormTraining {
         }
 
         private static void matmul(INDArray a, INDArray b, INDArray out) {
-            Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(out).build());
+            Nd4j.exec(DynamicCustomOp.builder("matmul")
+                    .addInputs(a, b)
+                    .addOutputs(out)
+                    .build());
         }
     }
 }

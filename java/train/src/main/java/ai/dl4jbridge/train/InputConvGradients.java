@@ -22,8 +22,8 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -274,8 +274,7 @@ public final class InputConvGradients {
          * image (64 products of 32 x 784 by 784 x 9 for resnet_small's stem, 3% of its training step in JFR's
          * samples): the stem's backprop went from 2.6-2.9 to 1.8 ms (BENCHMARKS.md, training-resnet-layers).
          */
-        private INDArray weightGradients(
-                INDArray input, INDArray delta, int[] kernel, int[] strides, int[] dilation) {
+        private INDArray weightGradients(INDArray input, INDArray delta, int[] kernel, int[] strides, int[] dilation) {
             long n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
             long oc = delta.size(1), oh = delta.size(2), ow = delta.size(3), p = oh * ow;
             long kh = kernel[0], kw = kernel[1], k = c * kh * kw;

@@ -145,8 +145,8 @@ public final class ReluLayers {
 
         private boolean applies() {
             return enabled()
-                    && isPlainRelu(((org.deeplearning4j.nn.conf.layers.ActivationLayer) conf().getLayer())
-                            .getActivationFn());
+                    && isPlainRelu(
+                            ((org.deeplearning4j.nn.conf.layers.ActivationLayer) conf().getLayer()).getActivationFn());
         }
 
         @Override
