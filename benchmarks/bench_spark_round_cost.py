@@ -15,6 +15,7 @@ Run: nice -n 5 .venv/bin/python -m benchmarks.bench_spark_round_cost [cost] [cho
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -177,6 +178,7 @@ def choice(n: int) -> str:
 
     x, y, xt, yt = _data(n)
     lines = []
+    load_before = os.getloadavg()[0]
     with spark.session("local[2]") as session:
         for model in MODELS:
             local_acc, first = _local(model, x, y, xt, yt)
@@ -202,7 +204,8 @@ def choice(n: int) -> str:
     return f"""## Spark local[2]: the averaging frequency, chosen by measurement
 
 Command: `nice -n 5 .venv/bin/python -m benchmarks.bench_spark_round_cost choice{" --quick" if n < 8192 else ""}`.
-{machine()}, shared (load 3-5), one process and one Spark session. {n} Fashion-MNIST training images, 2 epochs, seed 7,
+{machine()}, the machine's load average {load_before:.1f} before the run and {os.getloadavg()[0]:.1f} after it, one process
+and one Spark session. {n} Fashion-MNIST training images, 2 epochs, seed 7,
 local training at batch {2 * BATCH} and Spark local[2] at {BATCH} per worker (the same {2 * BATCH} images a step), the
 bridge's round (`fast_rounds=True`); test accuracy on the first {TEST} test images, samples/s of the second epoch
 (local training runs before and after the Spark runs; the faster of the two is the reference: the other jobs on the
