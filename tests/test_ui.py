@@ -205,7 +205,11 @@ def test_the_ui_listener_uses_the_measured_defaults_and_training_does_not_wait_f
         server.stop()
 
     with bridge.ui.training_ui(
-        nets.sequential([nets.Dense(4), nets.Output(10)], 784), port=0, frequency=3, histograms=True
+        nets.sequential([nets.Dense(4), nets.Output(10)], 784),
+        port=0,
+        stats_file=tmp_path / "options.bin",  # not ./ui-stats.bin in the checkout
+        frequency=3,
+        histograms=True,
     ) as ui:
         options = _config_of(ui.listener)
     assert options["frequency"] == 3 and all(options["histograms"].values())
