@@ -337,3 +337,20 @@ def minibatches(shape, classes: int, count: int, seed: int):
         features = rng.normal(0, 1, shape).astype(np.float32)
         labels = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, shape[0])]
         yield arrays([bridge.to_indarray(features)]), arrays([bridge.to_indarray(labels)])
+
+
+def train_with_and_without(build, batches, switch, counter):
+    """Trains two networks from `build` on the same minibatches (`batches()` yields Networks.fitBatch's arrays) with
+    dl4j-bridge's training step: the first with a step change on, the second after `switch("dl4j")` turned it back.
+    Returns the largest parameter difference and how often `counter()` (the change's own count) rose for each."""
+    fit_batch = jclass("ai.dl4jbridge.train.Networks").fitBatch
+    runs = []
+    for turned_back in (False, True):
+        if turned_back:
+            switch("dl4j")
+        net, before = build(), counter()
+        for features, labels in batches():
+            fit_batch(net, features, labels)
+        runs.append((net, counter() - before))
+    (ours, ran), (theirs, ran_turned_back) = runs
+    return float(np.abs(bridge.to_numpy(ours.params()) - bridge.to_numpy(theirs.params())).max()), ran, ran_turned_back

@@ -17,6 +17,7 @@ from dl4j_builders import (
     global_avg_pool,
     minibatches,
     output,
+    train_with_and_without,
 )
 
 import bridge
@@ -105,19 +106,11 @@ def test_one_layer_gives_dl4js_output_and_gradient_on_edge_values(switch):
     "build, shape, classes, relu_layers", [(_graph, (7, 3, 10, 10), 4, 2), (_sequential, (9, 12), 3, 1)]
 )
 def test_training_ends_at_dl4js_parameters(switch, build, shape, classes, relu_layers):
-    fit_batch = jclass("ai.dl4jbridge.train.Networks").fitBatch
-    ours, theirs = build(), build()
-    before = _relu_layers().backprops()
-    for features, labels in minibatches(shape, classes, 3, seed=2):
-        fit_batch(ours, features, labels)
-    assert _relu_layers().backprops() - before == 3 * relu_layers
-
-    switch("dl4j")
-    before = _relu_layers().backprops()
-    for features, labels in minibatches(shape, classes, 3, seed=2):
-        fit_batch(theirs, features, labels)
-    assert _relu_layers().backprops() == before
-    assert np.abs(bridge.to_numpy(ours.params()) - bridge.to_numpy(theirs.params())).max() <= 1e-6
+    difference, ran, ran_turned_back = train_with_and_without(
+        build, lambda: minibatches(shape, classes, 3, seed=2), switch, _relu_layers().backprops
+    )
+    assert (ran, ran_turned_back) == (3 * relu_layers, 0)
+    assert difference <= 1e-6
 
 
 def test_a_trained_graph_saves_as_dl4js_and_predicts_the_same(tmp_path):
