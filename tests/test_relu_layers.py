@@ -76,6 +76,7 @@ def test_one_layer_gives_dl4js_output_and_gradient_on_edge_values(switch):
     assert _relu_layers().install(net) == 1
     layer = net.getLayer(1)
     assert "ReluLayers$Relu" in str(layer.getClass().getName())
+    assert net.getLayer(str(layer.conf().getLayer().getLayerName())) == layer  # by name too
     mgr = jclass("org.deeplearning4j.nn.workspace.LayerWorkspaceMgr").noWorkspaces()
     x = np.array(
         [[-1.0, 0.0, -0.0, 1e-40, -1e-40, 2.0, np.nan, np.inf, -np.inf, 3.4e38, -3.4e38, 0.5] + [1.0] * 4],

@@ -71,11 +71,18 @@ public final class ReluLayers {
             return installInGraph((ComputationGraph) net);
         }
         if (net instanceof MultiLayerNetwork) {
-            Layer[] layers = ((MultiLayerNetwork) net).getLayers();
+            MultiLayerNetwork mln = (MultiLayerNetwork) net;
+            Layer[] layers = mln.getLayers();
             int installed = 0;
             for (int i = 0; i < layers.length; i++) {
                 if (replaceable(layers[i])) {
-                    layers[i] = new Relu((ActivationLayer) layers[i]); // getLayers() is the network's own array
+                    Layer original = layers[i];
+                    Relu relu = new Relu((ActivationLayer) original);
+                    layers[i] = relu; // getLayers() is the network's own array; getLayer(name) reads its map
+                    java.util.Map<String, Layer> byName = layerMapOf(mln);
+                    if (byName != null) {
+                        byName.replaceAll((name, layer) -> layer == original ? relu : layer);
+                    }
                     installed++;
                 }
             }
@@ -120,6 +127,17 @@ public final class ReluLayers {
         return relu.getMax() == null
                 && (relu.getThreshold() == null || relu.getThreshold() == 0.0)
                 && (relu.getNegativeSlope() == null || relu.getNegativeSlope() == 0.0);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static java.util.Map<String, Layer> layerMapOf(MultiLayerNetwork net) {
+        try {
+            Field field = MultiLayerNetwork.class.getDeclaredField("layerMap");
+            field.setAccessible(true);
+            return (java.util.Map<String, Layer>) field.get(net);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read the layers by name of a MultiLayerNetwork", e);
+        }
     }
 
     private static void setVertexLayer(LayerVertex vertex, Layer layer) {
