@@ -164,10 +164,7 @@ def calibrate_convolutions(net, batch: np.ndarray, spread: float = 2.0) -> int:
             conf.setActivationFn(identity)  # the pre-activation, from DL4J itself
             z = bridge.to_numpy(vertex.doForward(False, workspaces)).astype(np.float64)
             conf.setActivationFn(act)
-            mean, scale = z.mean((0, 2, 3)), spread / (z.std((0, 2, 3)) + 1e-6)
-            w, b = (bridge.to_numpy(params[f"{name}_{p}"]).astype(np.float64) for p in ("W", "b"))
-            _set(net, params, f"{name}_W", w * scale[:, None, None, None])
-            _set(net, params, f"{name}_b", (b.reshape(-1) - mean) * scale)
+            _rescale(net, params, name, z, spread)
             count += 1
         outputs[name] = vertex.doForward(False, workspaces).dup()
     net.clearLayersStates()
@@ -188,13 +185,19 @@ def _calibrate_layer_convolutions(net, batch: np.ndarray, spread: float) -> int:
         conf.setActivationFn(identity)
         z = bridge.to_numpy(net.feedForwardToLayer(i, x, False).get(i + 1)).astype(np.float64)
         conf.setActivationFn(act)
-        mean, scale = z.mean((0, 2, 3)), spread / (z.std((0, 2, 3)) + 1e-6)
-        w, b = (bridge.to_numpy(params[f"{i}_{p}"]).astype(np.float64) for p in ("W", "b"))
-        _set(net, params, f"{i}_W", w * scale[:, None, None, None])
-        _set(net, params, f"{i}_b", (b.reshape(-1) - mean) * scale)
+        _rescale(net, params, i, z, spread)
         count += 1
     net.clearLayersStates()
     return count
+
+
+def _rescale(net, params: dict, layer, z: np.ndarray, spread: float) -> None:
+    """Scales and shifts a convolution's weights and bias so that its pre-activation `z` (NCHW, from DL4J) has mean 0
+    and standard deviation `spread` per channel."""
+    mean, scale = z.mean((0, 2, 3)), spread / (z.std((0, 2, 3)) + 1e-6)
+    w, b = (bridge.to_numpy(params[f"{layer}_{p}"]).astype(np.float64) for p in ("W", "b"))
+    _set(net, params, f"{layer}_W", w * scale[:, None, None, None])
+    _set(net, params, f"{layer}_b", (b.reshape(-1) - mean) * scale)
 
 
 def _set(net, params: dict, key: str, values: np.ndarray) -> None:

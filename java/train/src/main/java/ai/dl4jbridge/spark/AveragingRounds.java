@@ -28,8 +28,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
-import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
-import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -286,30 +284,31 @@ final class AveragingRounds {
             long[] fit = new long[2]; // nanoseconds, minibatches
             if (net instanceof MultiLayerNetwork) {
                 MultiLayerNetwork mln = (MultiLayerNetwork) net;
-                DataSetIterator batches = new IteratorDataSetIterator((Iterator<DataSet>) data, batchSize);
-                while (batches.hasNext() && fit[1]++ < maxMinibatches) {
-                    DataSet batch = batches.next();
-                    long start = System.nanoTime();
+                fitEach(new IteratorDataSetIterator((Iterator<DataSet>) data, batchSize), fit, batch -> {
                     hooks(h -> h.preUpdate(batch, net));
                     mln.fit(batch);
                     hooks(h -> h.postUpdate(batch, net));
-                    fit[0] += System.nanoTime() - start;
-                }
+                });
             } else {
                 ComputationGraph graph = (ComputationGraph) net;
-                MultiDataSetIterator batches =
-                        new IteratorMultiDataSetIterator((Iterator<MultiDataSet>) data, batchSize);
-                while (batches.hasNext() && fit[1]++ < maxMinibatches) {
-                    MultiDataSet batch = batches.next();
-                    long start = System.nanoTime();
+                fitEach(new IteratorMultiDataSetIterator((Iterator<MultiDataSet>) data, batchSize), fit, batch -> {
                     hooks(h -> h.preUpdate(batch, net));
                     graph.fit(batch);
                     hooks(h -> h.postUpdate(batch, net));
-                    fit[0] += System.nanoTime() - start;
-                }
+                });
             }
             fit[1] = Math.min(fit[1], maxMinibatches);
             return fit;
+        }
+
+        /** Each minibatch's step (hooks and fit), at most maxMinibatches, timed into fit ([nanoseconds, count]). */
+        private <B> void fitEach(Iterator<B> batches, long[] fit, java.util.function.Consumer<B> step) {
+            while (batches.hasNext() && fit[1]++ < maxMinibatches) {
+                B batch = batches.next();
+                long start = System.nanoTime();
+                step.accept(batch);
+                fit[0] += System.nanoTime() - start;
+            }
         }
 
         private void hooks(java.util.function.Consumer<TrainingHook> call) {

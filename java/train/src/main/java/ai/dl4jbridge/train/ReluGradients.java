@@ -79,10 +79,13 @@ public final class ReluGradients {
     }
 
     private static boolean isPlainRelu(IActivation activation) {
-        if (activation == null || activation.getClass() != ActivationReLU.class) {
-            return false;
-        }
-        ActivationReLU relu = (ActivationReLU) activation;
+        return activation != null
+                && activation.getClass() == ActivationReLU.class
+                && hasPlainParameters((ActivationReLU) activation);
+    }
+
+    /** No max, threshold or negative slope: max(x, 0) itself. */
+    static boolean hasPlainParameters(ActivationReLU relu) {
         return relu.getMax() == null
                 && (relu.getThreshold() == null || relu.getThreshold() == 0.0)
                 && (relu.getNegativeSlope() == null || relu.getNegativeSlope() == 0.0);

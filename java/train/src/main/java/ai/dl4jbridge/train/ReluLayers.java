@@ -120,13 +120,7 @@ public final class ReluLayers {
 
     /** ReLU without max, threshold or slope: DL4J's class, or ReluGradients' subclass during a step. */
     static boolean isPlainRelu(IActivation activation) {
-        if (!(activation instanceof ActivationReLU)) {
-            return false;
-        }
-        ActivationReLU relu = (ActivationReLU) activation;
-        return relu.getMax() == null
-                && (relu.getThreshold() == null || relu.getThreshold() == 0.0)
-                && (relu.getNegativeSlope() == null || relu.getNegativeSlope() == 0.0);
+        return activation instanceof ActivationReLU && ReluGradients.hasPlainParameters((ActivationReLU) activation);
     }
 
     @SuppressWarnings("unchecked")
